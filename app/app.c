@@ -1,0 +1,88 @@
+/* relaydesk — app: shared option handling. */
+#include "app.h"
+#include "rd-common.h"
+
+#include <stdio.h>
+#include <stdarg.h>
+
+void
+rd_app_error (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "relaydesk: %s\n", msg);
+}
+
+int
+rd_app_exit_code (const GError *error)
+{
+  if (error == NULL)
+    return RD_EXIT_OK;
+  if (error->domain != RD_ERROR)
+    return RD_EXIT_SOFTWARE;
+  switch ((RdError) error->code)
+    {
+    case RD_ERROR_NOT_FOUND: return RD_EXIT_FAILURE;
+    case RD_ERROR_INVALID_DATA: return RD_EXIT_DATAERR;
+    case RD_ERROR_TEMPORARY:
+    case RD_ERROR_DISK_FULL: return RD_EXIT_TEMPFAIL;
+    case RD_ERROR_CONFIG: return RD_EXIT_CONFIG;
+    default: return RD_EXIT_SOFTWARE;
+    }
+}
+
+GOptionContext *
+rd_app_option_context (const char *name, const char *params, const char *summary,
+                       RdCommonOptions *common)
+{
+  g_autofree char *p = g_strdup_printf ("%s%s%s", name, params ? " " : "", params ? params : "");
+  GOptionContext *ctx = g_option_context_new (p);
+  g_option_context_set_summary (ctx, summary);
+  GOptionEntry entries[] = {
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &common->data_dir, "Data directory (default " RD_DEFAULT_DATA_DIR ")", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &common->config_path, "Config file (relaydesk.conf, GLib key-file format)", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &common->verbose, "Log debug messages", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  GOptionGroup *g = g_option_group_new ("common", "Common options", "Options of every command", NULL, NULL);
+  g_option_group_add_entries (g, entries);
+  g_option_context_add_group (ctx, g);
+  return ctx;
+}
+
+gboolean
+rd_app_parse (GOptionContext *ctx, int *argc, char ***argv)
+{
+  g_autoptr(GError) error = NULL;
+  if (!g_option_context_parse (ctx, argc, argv, &error))
+    {
+      rd_app_error ("%s (see --help)", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+RdConfig *
+rd_app_load_config (RdCommonOptions *common)
+{
+  g_autoptr(GError) error = NULL;
+  RdConfig *config = rd_config_load (common->config_path, &error);
+  if (config == NULL)
+    {
+      rd_app_error ("%s", error->message);
+      return NULL;
+    }
+  if (common->data_dir)
+    rd_config_set_string (config, "relaydesk", "data_dir", common->data_dir);
+  rd_log_set_level (common->verbose ? RD_LOG_DEBUG : RD_LOG_INFO);
+  return config;
+}
+
+void
+rd_common_options_clear (RdCommonOptions *common)
+{
+  g_clear_pointer (&common->data_dir, g_free);
+  g_clear_pointer (&common->config_path, g_free);
+}

@@ -1,0 +1,108 @@
+/* relaydesk spool — the spool of received messages.
+ *
+ *   spool raw MESSAGE-ID   prints the raw bytes as stored (exit 1: none)
+ *   spool status           counts per state
+ */
+#include "app.h"
+#include "rd-common.h"
+#include "store.h"
+
+#include <stdio.h>
+
+static RdStore *
+open_store (RdCommonOptions *common, RdConfig **config_out, int *code)
+{
+  RdConfig *config = rd_app_load_config (common);
+  rd_common_options_clear (common);
+  if (config == NULL)
+    {
+      *code = RD_EXIT_CONFIG;
+      return NULL;
+    }
+  g_autoptr(GError) error = NULL;
+  RdStore *store = rd_store_open_existing (rd_config_get_data_dir (config), &error);
+  if (store == NULL)
+    {
+      rd_app_error ("%s", error->message);
+      *code = g_error_matches (error, RD_ERROR, RD_ERROR_NOT_FOUND) ? RD_EXIT_FAILURE : rd_app_exit_code (error);
+    }
+  *config_out = config;
+  return store;
+}
+
+static int
+spool_raw (int argc, char **argv)
+{
+  RdCommonOptions common = { 0 };
+  g_autoptr(GOptionContext) ctx = rd_app_option_context ("spool raw", "MESSAGE-ID",
+      "Prints the raw stored bytes of the newest spooled message whose Message-ID\n"
+      "matches (angle brackets optional). Exit 1 when there is none.", &common);
+  if (!rd_app_parse (ctx, &argc, &argv))
+    return RD_EXIT_USAGE;
+  if (argc != 2)
+    {
+      rd_app_error ("spool raw: expected one MESSAGE-ID (see --help)");
+      return RD_EXIT_USAGE;
+    }
+  g_autoptr(RdConfig) config = NULL;
+  int code = 0;
+  g_autoptr(RdStore) store = open_store (&common, &config, &code);
+  if (store == NULL)
+    return code;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RdSpooled) m = rd_store_spool_find_by_message_id (store, argv[1], &error);
+  if (m == NULL)
+    {
+      rd_app_error ("%s", error->message);
+      return rd_app_exit_code (error);
+    }
+  gsize len;
+  const char *data = g_bytes_get_data (m->raw, &len);
+  if (fwrite (data, 1, len, stdout) != len)
+    return RD_EXIT_FAILURE;
+  return RD_EXIT_OK;
+}
+
+static int
+spool_status (int argc, char **argv)
+{
+  RdCommonOptions common = { 0 };
+  g_autoptr(GOptionContext) ctx = rd_app_option_context ("spool status", NULL,
+      "Counts spooled messages per state (new, processed, discarded, quarantined).", &common);
+  if (!rd_app_parse (ctx, &argc, &argv))
+    return RD_EXIT_USAGE;
+  g_autoptr(RdConfig) config = NULL;
+  int code = 0;
+  g_autoptr(RdStore) store = open_store (&common, &config, &code);
+  if (store == NULL)
+    return code;
+  g_autoptr(GError) error = NULL;
+  gint64 counts[4];
+  if (!rd_store_spool_counts (store, counts, &error))
+    {
+      rd_app_error ("%s", error->message);
+      return rd_app_exit_code (error);
+    }
+  for (int i = 0; i < 4; i++)
+    printf ("%-12s %" G_GINT64_FORMAT "\n", rd_spool_state_to_string ((RdSpoolState) i), counts[i]);
+  return RD_EXIT_OK;
+}
+
+int
+rd_cmd_spool (int argc, char **argv)
+{
+  static const RdCommand sub[] = {
+    { "raw", "print the raw bytes of a spooled message by Message-ID", spool_raw },
+    { "status", "count spooled messages per state", spool_status },
+  };
+  if (argc >= 2)
+    for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
+      if (g_str_equal (argv[1], sub[i].name))
+        return sub[i].run (argc - 1, argv + 1);
+  gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
+  FILE *out = help ? stdout : stderr;
+  fprintf (out, "Usage: relaydesk spool COMMAND [OPTIONS]\n\nCommands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
+    fprintf (out, "  %-7s %s\n", sub[i].name, sub[i].summary);
+  return help ? RD_EXIT_OK : RD_EXIT_USAGE;
+}

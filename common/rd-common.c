@@ -1,0 +1,207 @@
+/* relaydesk — common helpers. */
+#include "rd-common.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <stdarg.h>
+
+G_DEFINE_QUARK (relaydesk-error-quark, rd_error)
+
+static RdLogLevel log_level = RD_LOG_INFO;
+static GMutex log_lock;
+
+void
+rd_log_set_level (RdLogLevel level)
+{
+  log_level = level;
+}
+
+void
+rd_log (RdLogLevel level, const char *event, const char *fmt, ...)
+{
+  static const char *names[] = { "debug", "info", "warn", "error" };
+  if (level < log_level)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *body = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *ts = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+  g_mutex_lock (&log_lock);
+  fprintf (stderr, "%s.%03dZ %s %s %s\n", ts,
+           g_date_time_get_microsecond (now) / 1000,
+           names[level], event, body);
+  fflush (stderr);
+  g_mutex_unlock (&log_lock);
+}
+
+char *
+rd_log_escape (const char *text, gssize len, gsize max)
+{
+  if (text == NULL)
+    return g_strdup ("\"\"");
+  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  gboolean cut = n > max;
+  if (cut)
+    n = max;
+  GString *out = g_string_sized_new (n + 4);
+  g_string_append_c (out, '"');
+  for (gsize i = 0; i < n; i++)
+    {
+      guchar c = (guchar) text[i];
+      if (c == '"' || c == '\\')
+        g_string_append_printf (out, "\\%c", c);
+      else if (c < 0x20 || c >= 0x7f)
+        g_string_append_printf (out, "\\x%02x", c);
+      else
+        g_string_append_c (out, (char) c);
+    }
+  if (cut)
+    g_string_append (out, "...");
+  g_string_append_c (out, '"');
+  return g_string_free (out, FALSE);
+}
+
+char *
+rd_msgid_normalize (const char *value)
+{
+  if (value == NULL)
+    return NULL;
+  const char *lt = strchr (value, '<');
+  if (lt != NULL)
+    {
+      const char *gt = strchr (lt + 1, '>');
+      if (gt != NULL)
+        {
+          GString *id = g_string_new (NULL);
+          for (const char *p = lt + 1; p < gt; p++)
+            if (!g_ascii_isspace (*p))
+              g_string_append_c (id, *p);
+          if (id->len > 0)
+            return g_string_free (id, FALSE);
+          g_string_free (id, TRUE);
+          return NULL;
+        }
+    }
+  /* No brackets: the first whitespace/comma separated token. */
+  const char *p = value;
+  while (*p && (g_ascii_isspace (*p) || *p == ','))
+    p++;
+  const char *e = p;
+  while (*e && !g_ascii_isspace (*e) && *e != ',')
+    e++;
+  if (e == p)
+    return NULL;
+  return g_strndup (p, e - p);
+}
+
+char *
+rd_peek_message_id (const char *raw, gsize len)
+{
+  const char *p = raw;
+  const char *end = raw + len;
+  /* Skip a UTF-8 BOM and an mbox "From " line. */
+  if (end - p >= 3 && memcmp (p, "\xef\xbb\xbf", 3) == 0)
+    p += 3;
+  while (p < end)
+    {
+      const char *eol = memchr (p, '\n', end - p);
+      const char *line_end = eol ? eol : end;
+      gsize line_len = line_end - p;
+      if (line_len > 0 && p[line_len - 1] == '\r')
+        line_len--;
+      if (line_len == 0)
+        return NULL; /* end of header block */
+      if (line_len > 11 && g_ascii_strncasecmp (p, "Message-ID:", 11) == 0)
+        {
+          GString *val = g_string_new_len (p + 11, line_len - 11);
+          /* Unfold continuation lines. */
+          const char *q = eol ? eol + 1 : end;
+          while (q < end && (*q == ' ' || *q == '\t'))
+            {
+              const char *e2 = memchr (q, '\n', end - q);
+              const char *le = e2 ? e2 : end;
+              gsize l = le - q;
+              if (l > 0 && q[l - 1] == '\r')
+                l--;
+              g_string_append_len (val, q, l);
+              q = e2 ? e2 + 1 : end;
+            }
+          char *id = rd_msgid_normalize (val->str);
+          g_string_free (val, TRUE);
+          return id;
+        }
+      p = eol ? eol + 1 : end;
+    }
+  return NULL;
+}
+
+char *
+rd_time_iso8601 (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (unix_seconds);
+  if (dt == NULL)
+    return NULL;
+  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+gboolean
+rd_parse_hostport (const char *text, char **host, guint16 *port, GError **error)
+{
+  const char *colon;
+  g_autofree char *h = NULL;
+  if (text == NULL || *text == '\0')
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "empty address");
+      return FALSE;
+    }
+  if (text[0] == '[')
+    {
+      const char *rb = strchr (text, ']');
+      if (rb == NULL || rb[1] != ':')
+        {
+          g_set_error (error, RD_ERROR, RD_ERROR_CONFIG,
+                       "bad address '%s': expected [IPV6]:PORT", text);
+          return FALSE;
+        }
+      h = g_strndup (text + 1, rb - text - 1);
+      colon = rb + 1;
+    }
+  else
+    {
+      colon = strrchr (text, ':');
+      if (colon == NULL)
+        {
+          g_set_error (error, RD_ERROR, RD_ERROR_CONFIG,
+                       "bad address '%s': expected ADDR:PORT", text);
+          return FALSE;
+        }
+      h = g_strndup (text, colon - text);
+    }
+  guint64 v = 0;
+  if (!g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &v, NULL))
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG,
+                   "bad port in '%s'", text);
+      return FALSE;
+    }
+  *host = g_steal_pointer (&h);
+  *port = (guint16) v;
+  return TRUE;
+}
+
+gboolean
+rd_address_split (const char *addr, char **local, char **domain)
+{
+  if (addr == NULL)
+    return FALSE;
+  const char *at = strrchr (addr, '@');
+  if (at == NULL || at == addr || at[1] == '\0')
+    return FALSE;
+  if (local)
+    *local = g_strndup (addr, at - addr);
+  if (domain)
+    *domain = g_ascii_strdown (at + 1, -1);
+  return TRUE;
+}

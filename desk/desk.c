@@ -1,0 +1,196 @@
+/* relaydesk — desk: spooled message -> parse -> rules -> ticket. */
+#include "desk-private.h"
+
+RdDesk *
+rd_desk_new (RdConfig *config, RdStore *store, GError **error)
+{
+  rd_parser_init ();
+  RdDesk *d = g_new0 (RdDesk, 1);
+  d->config = config;
+  d->store = store;
+  d->rules = rd_rules_new_empty ();
+  d->default_queue = rd_config_get_string (config, "desk", "default_queue", RD_DEFAULT_QUEUE);
+  return d;
+}
+
+void
+rd_desk_free (RdDesk *d)
+{
+  if (d == NULL)
+    return;
+  rd_rules_free (d->rules);
+  g_free (d);
+}
+
+static gboolean
+quarantine (RdDesk *d, RdSpooled *sp, const char *reason, GError **error)
+{
+  rd_log (RD_LOG_WARN, "desk.quarantine", "queue_id=%s reason=\"%s\"", sp->queue_id, reason);
+  return rd_store_spool_set_state (d->store, sp->id, RD_SPOOL_QUARANTINED, reason, error);
+}
+
+gboolean
+rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **error)
+{
+  g_autoptr(RdSpooled) sp = rd_store_spool_get (d->store, spool_id, error);
+  if (sp == NULL)
+    return FALSE;
+  if (ticket_number)
+    *ticket_number = 0;
+  if (sp->state != RD_SPOOL_NEW)
+    return TRUE; /* already done (another process got there first) */
+
+  g_autoptr(GError) perr = NULL;
+  g_autoptr(RdMessage) msg = rd_message_parse (sp->raw, &perr);
+  if (msg == NULL)
+    {
+      g_autofree char *reason = g_strdup_printf ("parse: %s", perr->message);
+      return quarantine (d, sp, reason, error);
+    }
+
+  g_auto(RdThreadMatch) match = { 0 };
+  if (!rd_desk_thread_match (d, sp, msg, &match, error))
+    return FALSE;
+
+  RdEnvelope env = {
+    .sender = sp->sender,
+    .recipient = sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "",
+  };
+  g_autoptr(GError) rerr = NULL;
+  g_autoptr(GPtrArray) actions = rd_rules_evaluate (d->rules, msg, &env, &rerr);
+  if (actions == NULL)
+    {
+      /* A runtime error falls back to the implicit keep. */
+      rd_log (RD_LOG_WARN, "desk.rules", "queue_id=%s error=\"%s\" action=implicit-keep",
+              sp->queue_id, rerr ? rerr->message : "unknown");
+      actions = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
+      RdAction *keep = g_new0 (RdAction, 1);
+      keep->type = RD_ACTION_KEEP;
+      g_ptr_array_add (actions, keep);
+    }
+
+  gint64 number = 0;
+  if (!rd_desk_apply_actions (d, sp, msg, &match, actions, &number, error))
+    {
+      g_prefix_error (error, "process %s: ", sp->queue_id);
+      return FALSE;
+    }
+  if (number)
+    rd_log (RD_LOG_INFO, "desk.ticket", "queue_id=%s ticket=%" G_GINT64_FORMAT " followup=%s",
+            sp->queue_id, number, match.ticket_number ? "yes" : "no");
+  else
+    rd_log (RD_LOG_INFO, "desk.discard", "queue_id=%s", sp->queue_id);
+  if (ticket_number)
+    *ticket_number = number;
+  return TRUE;
+}
+
+gint
+rd_desk_process_pending (RdDesk *d, GError **error)
+{
+  gint done = 0;
+  for (;;)
+    {
+      g_autoptr(GArray) ids = rd_store_spool_pending (d->store, 64, error);
+      if (ids == NULL)
+        return -1;
+      if (ids->len == 0)
+        return done;
+      for (guint i = 0; i < ids->len; i++)
+        {
+          if (!rd_desk_process (d, g_array_index (ids, gint64, i), NULL, error))
+            return -1;
+          done++;
+        }
+    }
+}
+
+/* ---- worker ---------------------------------------------------------- */
+
+#define WORKER_POLL_SECONDS 2
+
+struct _RdDeskWorker {
+  RdConfig *config;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+  gboolean wake;
+  gboolean stop;
+  RdStore *store;
+  RdDesk *desk;
+};
+
+static gpointer
+worker_thread (gpointer data)
+{
+  RdDeskWorker *w = data;
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gint n = rd_desk_process_pending (w->desk, &error);
+      if (n < 0)
+        rd_log (RD_LOG_WARN, "desk.process", "error=\"%s\" retry_in=%ds", error->message, WORKER_POLL_SECONDS);
+      g_mutex_lock (&w->lock);
+      if (!w->wake && !w->stop)
+        {
+          gint64 until = g_get_monotonic_time () + WORKER_POLL_SECONDS * G_USEC_PER_SEC;
+          while (!w->wake && !w->stop)
+            if (!g_cond_wait_until (&w->cond, &w->lock, until))
+              break;
+        }
+      gboolean stop = w->stop;
+      w->wake = FALSE;
+      g_mutex_unlock (&w->lock);
+      if (stop)
+        break;
+    }
+  return NULL;
+}
+
+RdDeskWorker *
+rd_desk_worker_start (RdConfig *config, GError **error)
+{
+  RdStore *store = rd_store_open (rd_config_get_data_dir (config), error);
+  if (store == NULL)
+    return NULL;
+  RdDesk *desk = rd_desk_new (config, store, error);
+  if (desk == NULL)
+    {
+      rd_store_free (store);
+      return NULL;
+    }
+  RdDeskWorker *w = g_new0 (RdDeskWorker, 1);
+  w->config = config;
+  w->store = store;
+  w->desk = desk;
+  g_mutex_init (&w->lock);
+  g_cond_init (&w->cond);
+  w->thread = g_thread_new ("desk", worker_thread, w);
+  return w;
+}
+
+void
+rd_desk_worker_wake (RdDeskWorker *w)
+{
+  g_mutex_lock (&w->lock);
+  w->wake = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+}
+
+void
+rd_desk_worker_stop (RdDeskWorker *w)
+{
+  if (w == NULL)
+    return;
+  g_mutex_lock (&w->lock);
+  w->stop = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+  g_thread_join (w->thread);
+  rd_desk_free (w->desk);
+  rd_store_free (w->store);
+  g_mutex_clear (&w->lock);
+  g_cond_clear (&w->cond);
+  g_free (w);
+}

@@ -1,0 +1,42 @@
+/* relaydesk — desk: turns spooled messages into tickets.
+ *
+ * Processing runs after the SMTP 250 and is idempotent (DESIGN.md): a
+ * spooled message in state "new" is parsed, the rules decide, and the
+ * ticket is opened in the same transaction that marks the message
+ * processed. A message that cannot be parsed is quarantined with the
+ * reason; storage trouble leaves it "new" for the next round.
+ */
+#pragma once
+
+#include <glib.h>
+#include "rd-config.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+typedef struct _RdDesk RdDesk;
+
+/* @config and @store must outlive the desk. (transfer full) */
+RdDesk *rd_desk_new (RdConfig *config, RdStore *store, GError **error);
+void rd_desk_free (RdDesk *desk);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdDesk, rd_desk_free)
+
+/* Processes one spooled message. TRUE when it reached a final state
+ * (ticket, discarded, quarantined); FALSE with a temporary error when it
+ * should be tried again. @ticket_number is set when a ticket took it. */
+gboolean rd_desk_process (RdDesk *desk, gint64 spool_id, gint64 *ticket_number, GError **error);
+
+/* Processes every pending message; returns how many were handled, or -1
+ * on a temporary error (what was done stays done). */
+gint rd_desk_process_pending (RdDesk *desk, GError **error);
+
+/* A background thread that processes pending messages whenever woken,
+ * and every few seconds in any case (messages from `relaydesk deliver`). */
+typedef struct _RdDeskWorker RdDeskWorker;
+
+RdDeskWorker *rd_desk_worker_start (RdConfig *config, GError **error);
+void rd_desk_worker_wake (RdDeskWorker *worker);
+/* Finishes the message at hand, then stops and frees. */
+void rd_desk_worker_stop (RdDeskWorker *worker);
+
+G_END_DECLS

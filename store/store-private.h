@@ -1,0 +1,48 @@
+/* relaydesk — store internals shared by the store/ source files only. */
+#pragma once
+
+#include <sqlite3.h>
+#include "store.h"
+#include "rd-common.h"
+
+struct _RdStore {
+  sqlite3 *db;
+  char *path;
+  GHashTable *stmts; /* const char* sql -> sqlite3_stmt*, cached */
+};
+
+/* Converts the connection's last error into a GError (at the module edge):
+ * SQLITE_FULL -> RD_ERROR_DISK_FULL; BUSY/LOCKED/IOERR/CANTOPEN ->
+ * RD_ERROR_TEMPORARY; anything else -> RD_ERROR_FAILED. */
+void rd_store_set_error (RdStore *store, int rc, GError **error, const char *what);
+
+/* A cached prepared statement, reset and with bindings cleared. The SQL
+ * must be a string literal (the pointer is the cache key). */
+sqlite3_stmt *rd_store_stmt (RdStore *store, const char *sql, GError **error);
+gboolean rd_store_exec (RdStore *store, const char *sql, GError **error);
+
+/* A transaction that rolls back unless committed. Inside a transaction
+ * the caller opened with rd_store_begin() it joins that one instead
+ * (commit and rollback are then the caller's). */
+typedef struct {
+  RdStore *store;
+  gboolean active;
+  gboolean joined;
+} RdStoreTx;
+
+gboolean rd_store_tx_begin (RdStore *store, RdStoreTx *tx, GError **error);
+gboolean rd_store_tx_commit (RdStoreTx *tx, GError **error);
+void rd_store_tx_end (RdStoreTx *tx); /* rolls back if still active */
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdStoreTx, rd_store_tx_end)
+
+/* Column helpers. */
+char *rd_store_col_strdup (sqlite3_stmt *st, int col);
+void rd_store_bind_text (sqlite3_stmt *st, int idx, const char *text);
+
+/* The migrations, in order: { name, sql }. Append only. */
+typedef struct {
+  const char *name;
+  const char *sql;
+} RdStoreMigration;
+
+extern const RdStoreMigration rd_store_migrations[];
