@@ -27,6 +27,7 @@ struct _RdDesk {
 typedef struct {
   gint64 ticket_number;
   char *queue;         /* of the existing ticket */
+  char *tag;           /* its subject tag */
   char *reason;        /* "references", "reply-address", "subject-tag", ... for the log */
 } RdThreadMatch;
 

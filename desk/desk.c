@@ -55,6 +55,10 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
   RdEnvelope env = {
     .sender = sp->sender,
     .recipient = sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "",
+    .followup = match.ticket_number > 0,
+    .ticket_number = match.ticket_number,
+    .ticket_queue = match.queue,
+    .ticket_tag = match.tag,
   };
   g_autoptr(GError) rerr = NULL;
   g_autoptr(GPtrArray) actions = rd_rules_evaluate (d->rules, msg, &env, &rerr);

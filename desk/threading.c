@@ -10,6 +10,7 @@ void
 rd_thread_match_clear (RdThreadMatch *m)
 {
   g_clear_pointer (&m->queue, g_free);
+  g_clear_pointer (&m->tag, g_free);
   g_clear_pointer (&m->reason, g_free);
   m->ticket_number = 0;
 }

@@ -21,9 +21,15 @@ typedef struct {
   char *mailbox;       /* FILEINTO */
 } RdAction;
 
+/* What the rules see besides the message: the envelope and what
+ * threading decided (before the rules run). */
 typedef struct {
   const char *sender;              /* envelope MAIL FROM, "" for <> */
   const char *recipient;           /* the inbox address the script runs for */
+  gboolean followup;               /* continues an existing ticket */
+  gint64 ticket_number;            /* the ticket continued, or 0 */
+  const char *ticket_queue;        /* its queue, or NULL */
+  const char *ticket_tag;          /* its subject tag, e.g. "[RD #42]", or NULL */
 } RdEnvelope;
 
 void rd_action_free (RdAction *action);

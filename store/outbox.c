@@ -67,3 +67,38 @@ rd_store_outbox_enqueue (RdStore *store, const RdOutboxDraft *d, gint64 *id, GEr
     *id = row;
   return TRUE;
 }
+
+gboolean
+rd_store_suppression_add (RdStore *store, const char *address, const char *reason, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store,
+      "INSERT INTO suppressions (address, reason, created_at) VALUES (lower(?1), ?2, ?3)"
+      " ON CONFLICT (address) DO UPDATE SET reason = excluded.reason", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, address, -1, SQLITE_STATIC);
+  rd_store_bind_text (st, 2, reason);
+  sqlite3_bind_int64 (st, 3, g_get_real_time () / G_USEC_PER_SEC);
+  int rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    {
+      rd_store_set_error (store, rc, error, "add suppression");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rd_store_suppression_check (RdStore *store, const char *address, char **reason, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store, "SELECT reason FROM suppressions WHERE address = lower(?)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, address, -1, SQLITE_STATIC);
+  gboolean found = sqlite3_step (st) == SQLITE_ROW;
+  if (found && reason)
+    *reason = rd_store_col_strdup (st, 0);
+  sqlite3_reset (st);
+  return found;
+}

@@ -36,4 +36,11 @@ typedef struct {
  * caller's transaction when called inside one (rd_store_begin). */
 gboolean rd_store_outbox_enqueue (RdStore *store, const RdOutboxDraft *draft, gint64 *id, GError **error);
 
+/* The suppression list: addresses no outbound path may send to (filled
+ * from permanent delivery failures; every outbound path checks it). */
+gboolean rd_store_suppression_add (RdStore *store, const char *address, const char *reason, GError **error);
+/* TRUE when @address (compared case-insensitively) is suppressed; @reason
+ * gets the recorded reason (transfer full) when given. */
+gboolean rd_store_suppression_check (RdStore *store, const char *address, char **reason, GError **error);
+
 G_END_DECLS

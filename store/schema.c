@@ -88,6 +88,12 @@ const RdStoreMigration rd_store_migrations[] = {
     "  address TEXT NOT NULL,"
     "  PRIMARY KEY (outbox_id, position)"
     ") WITHOUT ROWID;" },
+  { "0004-suppressions",
+    "CREATE TABLE suppressions ("
+    "  address TEXT PRIMARY KEY,"
+    "  reason TEXT,"
+    "  created_at INTEGER NOT NULL"
+    ");" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };
