@@ -79,6 +79,7 @@ struct _RdSmtpSession {
   gboolean bdat_discard;   /* chunk of a failed BDAT: read and drop */
   gboolean bdat_prev_cr;
   gboolean processing;     /* re-entrancy guard of process_input() */
+  gsize consumed;          /* octets of @in already parsed by process_input() */
 };
 
 #define B(s) (1u << (s))
@@ -651,9 +652,9 @@ cmd_starttls (RdSmtpSession *s, const char *arg)
   reply (s, "220 2.0.0 Ready to start TLS");
   /* CVE-2011-0411: whatever followed STARTTLS in the same read was sent
    * in plaintext and could be injected; it is never executed. */
-  if (s->in->len > 0)
+  if (s->in->len > s->consumed)
     rd_log (RD_LOG_WARN, "smtp.starttls", "session=%s client=%s discarded=%u",
-            s->id, s->client_addr, s->in->len);
+            s->id, s->client_addr, (guint) (s->in->len - s->consumed));
   g_byte_array_set_size (s->in, 0);
   reset_transaction (s);
   set_state (s, ST_TLS);
@@ -956,6 +957,7 @@ process_input (RdSmtpSession *s)
       /* STARTTLS may empty the buffer under us: copy the line first. */
       g_autofree char *line = g_strndup (base, textlen);
       gsize before = s->in->len;
+      s->consumed = pos;
       handle_command (s, line, textlen);
       if (s->in->len != before)
         {
