@@ -899,7 +899,10 @@ data_step (RdSmtpSession *s, const char *base, gsize avail)
       smuggling (s, "<CR>");
       return linelen + 1;
     }
-  append_line (s, base, textlen, line_start, TRUE);
+  /* Dot-stuffing is undone only at a real line start (after CRLF): a
+   * client sending bare LFs does not stuff after them (curl uploading a
+   * Unix file), and a dot there is data. */
+  append_line (s, base, textlen, line_start && before == EOL_CRLF, TRUE);
   return linelen + 1;
 }
 

@@ -333,11 +333,12 @@ test_bare_lf_data (void)
   const Step steps[] = {
     { "helo x\nmail from:<a@b.example>\nrcpt to:<c@d.example>\ndata\n",
       "250 " HOST "\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n" },
-    { "Subject: lf\n\nline one\n..stuffed\nlast\r\n.\r\n", "250 2.0.0 Ok: message Q1 accepted\r\n" },
+    { "Subject: lf\n\nline one\n.not stuffed after LF\r\n..stuffed\nlast\r\n.\r\n",
+      "250 2.0.0 Ok: message Q1 accepted\r\n" },
     { NULL, NULL }
   };
   Harness *h = run2 (&default_limits, steps, FALSE, 0, FALSE);
-  assert_raw (g_ptr_array_index (h->stored, 0), "Subject: lf\r\n\r\nline one\r\n.stuffed\r\nlast\r\n");
+  assert_raw (g_ptr_array_index (h->stored, 0), "Subject: lf\r\n\r\nline one\r\n.not stuffed after LF\r\n.stuffed\r\nlast\r\n");
   harness_free (h);
 }
 
