@@ -1,6 +1,16 @@
 /* relaydesk — store: the group-commit spool writer (see spool-writer.h). */
 #include "spool-writer.h"
+#include "store-private.h"
 #include "rd-common.h"
+
+/* Waiting for the write lock: SQLite's default busy handler sleeps in
+ * growing steps (up to 100 ms), so a writer that commits a message at a
+ * time (the desk worker) would keep the spool writer — and every SMTP
+ * session waiting for its 250 — asleep far longer than the lock is held.
+ * The spool writer polls every BUSY_POLL_US instead, for at most
+ * BUSY_MAX_US: accepting mail goes first, processing follows. */
+#define BUSY_POLL_US 250
+#define BUSY_MAX_US (10 * G_USEC_PER_SEC)
 
 typedef struct {
   RdSpoolItem *item;
@@ -22,6 +32,15 @@ struct _RdSpoolWriter {
 };
 
 /* A job with item == NULL tells the thread to stop. */
+
+static int
+busy_poll (void *data, int count)
+{
+  if ((gint64) count * BUSY_POLL_US >= BUSY_MAX_US)
+    return 0;
+  g_usleep (BUSY_POLL_US);
+  return 1;
+}
 
 static gboolean
 job_finish (gpointer data)
@@ -93,6 +112,7 @@ rd_spool_writer_new (const char *data_dir, guint max_batch,
   RdStore *store = rd_store_open (data_dir, error);
   if (store == NULL)
     return NULL;
+  sqlite3_busy_handler (store->db, busy_poll, NULL);
   RdSpoolWriter *w = g_new0 (RdSpoolWriter, 1);
   w->store = store;
   w->max_batch = max_batch ? max_batch : 256;
