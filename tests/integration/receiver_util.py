@@ -83,16 +83,21 @@ class Serve:
         self.log.close()
 
     def stop(self):
+        """SIGTERM; a clean stop exits 0 (also: no sanitizer report)."""
+        code = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                code = self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                code = "hung"
         if self.proc:
             self.log.close()
         self.proc = None
+        if code not in (None, 0):
+            raise AssertionError("serve exited %s on SIGTERM:\n%s" % (code, self.read_log()[-6000:]))
 
     def close(self):
         self.stop()
