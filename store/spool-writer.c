@@ -142,6 +142,9 @@ rd_spool_writer_free (RdSpoolWriter *w)
     return;
   g_async_queue_push (w->queue, g_new0 (Job, 1));
   g_thread_join (w->thread);
+  /* The group-commit ratio: messages per durable commit. */
+  rd_log (RD_LOG_INFO, "spool.stats", "commits=%" G_GUINT64_FORMAT " items=%" G_GUINT64_FORMAT,
+          w->commits, w->items);
   g_async_queue_unref (w->queue);
   rd_store_free (w->store);
   g_free (w);

@@ -244,7 +244,35 @@ def thousand_connections():
     print("ok %d concurrent connections" % n)
 
 
+def slow_client():
+    """A client stalled mid-command and one stalled mid-DATA (and one that
+    never reads) do not delay anybody else."""
+    with Serve(smtps=False) as srv:
+        stalled = Client(srv.port)
+        stalled.reply()
+        stalled.send("EHLO half")        # no CRLF, ever
+        mid_data = Client(srv.port)
+        mid_data.reply()
+        mid_data.send("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nSubject: slow\r\n")
+        deaf = socket.create_connection(("127.0.0.1", srv.port))
+        deaf.sendall(b"EHLO x\r\n" + b"NOOP\r\n" * 20000)   # never reads the replies
+        t0 = time.time()
+        for i in range(20):
+            c = Client(srv.port, timeout=5)
+            c.reply()
+            c.send("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n")
+            r = c.replies(6)
+            expect(r[4], "250 2.0.0 Ok: message")
+            c.close()
+        assert time.time() - t0 < 10
+        for x in (stalled, mid_data):
+            x.close()
+        deaf.close()
+    print("ok slow and hostile clients do not delay others")
+
+
 def main():
+    slow_client()
     allowlist()
     ipv6_allowlist()
     limits_and_timeouts()
