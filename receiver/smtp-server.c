@@ -10,7 +10,7 @@
 #include <string.h>
 #include <openssl/err.h>
 
-#define READ_CHUNK 16384
+#define READ_CHUNK 65536       /* fewer wakeups for big messages */
 #define MAX_PENDING_OUTPUT (256 * 1024)
 #define CLOSE_LINGER_SECONDS 10   /* a closing client that never reads */
 

@@ -902,7 +902,11 @@ data_step (RdSmtpSession *s, const char *base, gsize avail)
   /* Dot-stuffing is undone only at a real line start (after CRLF): a
    * client sending bare LFs does not stuff after them (curl uploading a
    * Unix file), and a dot there is data. */
-  append_line (s, base, textlen, line_start && before == EOL_CRLF, TRUE);
+  gboolean unstuff = line_start && before == EOL_CRLF;
+  if (crlf && !(unstuff && base[0] == '.'))
+    append_raw (s, base, linelen + 1);  /* the common case: one copy, CRLF included */
+  else
+    append_line (s, base, textlen, unstuff, TRUE);
   return linelen + 1;
 }
 
