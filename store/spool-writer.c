@@ -113,6 +113,12 @@ rd_spool_writer_new (const char *data_dir, guint max_batch,
   if (store == NULL)
     return NULL;
   sqlite3_busy_handler (store->db, busy_poll, NULL);
+  /* Checkpoints (copying the WAL into the database, with an fsync) are
+   * left to the other connections, whose commits come after the 250 (the
+   * desk worker commits after every message); this one only steps in when
+   * the WAL grows large, as a backstop. With 64 KiB messages the default
+   * (1000 pages) made every ~60th batch wait for a checkpoint. */
+  rd_store_exec (store, "PRAGMA wal_autocheckpoint=16384", NULL);
   RdSpoolWriter *w = g_new0 (RdSpoolWriter, 1);
   w->store = store;
   w->max_batch = max_batch ? max_batch : 256;
