@@ -496,8 +496,10 @@ on_accept (GSocket *listener, GIOCondition cond, gpointer data)
           g_object_unref (sock);
           continue;
         }
+      /* The per-IP cap holds for refused clients too: they are held
+       * open for rejected_timeout seconds each. */
       gboolean allowed = client_allowed (srv, ia);
-      if (allowed && from_ip >= srv->max_connections_per_ip)
+      if (from_ip >= srv->max_connections_per_ip)
         {
           refuse (srv, sock, addr, tls, "per_ip_limit");
           g_object_unref (sock);
