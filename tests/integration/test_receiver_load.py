@@ -82,7 +82,7 @@ def crash():
         stop.set()
         for t in threads:
             t.join(30)
-        assert len(acked) > 50, "only %d messages acknowledged before the kill" % len(acked)
+        assert len(acked) > 20, "only %d messages acknowledged before the kill" % len(acked)
         srv.start()  # recovery: the same data directory
         rows = srv.spool()
         by_mid = collections.Counter(r[1] for r in rows)
