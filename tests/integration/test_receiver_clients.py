@@ -57,6 +57,43 @@ def netcat_without_c(srv):
     print("ok netcat without -C:", r)
 
 
+def transcript_bytewise(srv):
+    """The same transcripts over a real socket, whole and one byte per
+    send (TCP_NODELAY): the replies must be identical (queue ids aside)."""
+    import socket
+    scripts = [
+        b"helo nic.in\r\nmail from: testid@gov.in\r\nrcpt to: abc.xyz@gov.in, abcd.wxyz@gov.in\r\n"
+        b"data\r\nsubject: TEST MAIL\r\nThis is Test Mail from RELAY\r\n.\r\nquit\r\n",
+        b"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 7\r\nSubj\r\nxBDAT 0 LAST\r\n"
+        b"VRFY x\r\nFOO\r\nRCPT TO:<c@d.example>\r\nQUIT\r\n",
+        b"helo x\nmail from: a@b.example\nrcpt to: c@d.example\ndata\nbody\n.\nQUIT\r\n",
+    ]
+
+    def run(script, bytewise):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if bytewise:
+            for i in range(len(script)):
+                s.send(script[i:i + 1])
+        else:
+            s.sendall(script)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        return re.sub(rb"message [0-9A-F]+ accepted", b"message Q accepted", out)
+
+    for script in scripts:
+        whole = run(script, False)
+        one = run(script, True)
+        assert whole == one, (whole, one)
+        assert whole.count(b"\r\n") >= 3, whole
+    print("ok transcripts over a socket, whole and one byte at a time")
+
+
 def swaks(srv):
     if not shutil.which("swaks"):
         print("swaks missing: not run")
@@ -136,6 +173,7 @@ def main():
     with Serve() as srv:
         telnet_session(srv)
         netcat_without_c(srv)
+        transcript_bytewise(srv)
         swaks(srv)
         python_smtplib(srv)
         curl(srv)
