@@ -95,6 +95,15 @@ test_store (void)
   g_assert_nonnull (l);
   g_assert_cmpuint (rd_allowlist_get_size (l), ==, 2);
   g_assert_true (match (l, "192.0.2.200", 0));
+  /* An expired stored entry is kept (and listed) but matches nobody. */
+  RdAllowlistEntry old = { .cidr = g_strdup ("198.51.100.0/24"), .expires_at = 1000 };
+  g_assert_true (rd_store_allowlist_add (other, &old, &error));
+  g_free (old.cidr);
+  g_autoptr(RdAllowlist) l2 = rd_store_allowlist_load (store, fixed, &error);
+  g_assert_cmpuint (rd_allowlist_get_size (l2), ==, 3);
+  g_assert_false (match (l2, "198.51.100.1", g_get_real_time () / G_USEC_PER_SEC));
+  g_assert_true (match (l2, "198.51.100.1", 999));
+  g_assert_true (rd_store_allowlist_remove (other, "198.51.100.0/24", &error));
   g_assert_true (rd_store_allowlist_remove (other, "192.0.2.0/24", &error));
   g_assert_false (rd_store_allowlist_remove (other, "192.0.2.0/24", &error));
   g_assert_error (error, RD_ERROR, RD_ERROR_NOT_FOUND);
