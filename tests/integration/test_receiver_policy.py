@@ -118,7 +118,7 @@ def ipv6_allowlist():
 
 
 def limits_and_timeouts():
-    conf = {"smtp": {"max_connections_per_ip": "3", "idle_timeout": "1", "command_timeout": "2",
+    conf = {"smtp": {"max_connections_per_ip": "3", "idle_timeout": "1", "command_timeout": "2", "data_timeout": "1",
                      "accept_recipients": "support@desk.example; help.example", "max_errors": "5"}}
     with Serve(conf) as srv:
         cs = [Client(srv.port) for _ in range(3)]
@@ -144,12 +144,32 @@ def limits_and_timeouts():
         expect(r[3], "550 5.1.1")
         expect(r[4], "250 2.1.5")
         expect(r[5], "250 2.1.5")
+        # Data timeout (RFC 5321 §4.5.3.2): a message that stops arriving.
+        d = Client(srv.port)
+        d.reply()
+        d.send("EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@help.example>\r\nDATA\r\nSubject: half\r\n")
+        d.replies(4)
+        expect(d.reply(), "421 4.4.2")
+        assert d.at_eof()
         # Too many errors: 421 and closed.
         c.send("X\r\nX\r\nX\r\nX\r\nX\r\n")
         r = c.replies(5)
         assert r[-1].startswith("421 4.7.0"), r
         assert c.at_eof()
     print("ok limits, timeouts, recipients, errors")
+
+
+def shutdown():
+    """SIGTERM: open sessions get 421 4.3.2, and serve exits 0."""
+    with Serve(smtps=False) as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.send("EHLO x\r\n")
+        c.reply()
+        srv.stop()
+        expect(c.reply(), "421 4.3.2")
+        assert c.at_eof()
+    print("ok shutdown")
 
 
 def total_limit():
@@ -284,6 +304,7 @@ def main():
     ipv6_allowlist()
     limits_and_timeouts()
     total_limit()
+    shutdown()
     tls_policy()
     thousand_connections()
 
