@@ -7,8 +7,10 @@
 #include "desk.h"
 #include "message.h"
 
+#include <gio/gio.h>
 #include <glib-unix.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 static gboolean
 on_signal (gpointer data)
@@ -17,6 +19,21 @@ on_signal (gpointer data)
   rd_log (RD_LOG_INFO, "serve.signal", "action=stop");
   g_main_loop_quit (loop);
   return G_SOURCE_CONTINUE;
+}
+
+/* At least 1,000 concurrent SMTP sessions: one descriptor each, plus
+ * the database and listeners. Raise the soft limit to the hard one. */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  rlim_t old = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &rl) == 0)
+    rd_log (RD_LOG_DEBUG, "serve.rlimit", "nofile=%lu previous=%lu",
+            (unsigned long) rl.rlim_cur, (unsigned long) old);
 }
 
 static void
@@ -32,15 +49,17 @@ rd_cmd_serve (int argc, char **argv)
   g_autofree char *smtp = NULL;
   g_autofree char *smtps = NULL;
   g_autofree char *port_file = NULL;
+  g_autofree char *smtps_port_file = NULL;
   GOptionEntry entries[] = {
     { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, "SMTP listener (default " RD_DEFAULT_SMTP_LISTEN "; port 0 picks a free port)", "ADDR:PORT" },
-    { "smtps", 0, 0, G_OPTION_ARG_STRING, &smtps, "Implicit-TLS listener (reserved; arrives with the hardened receiver)", "ADDR:PORT" },
+    { "smtps", 0, 0, G_OPTION_ARG_STRING, &smtps, "Implicit-TLS (SMTPS) listener (default " RD_DEFAULT_SMTPS_LISTEN "; 'none' disables)", "ADDR:PORT" },
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the bound SMTP port to FILE once listening (for scripts and tests)", "FILE" },
+    { "smtps-port-file", 0, 0, G_OPTION_ARG_FILENAME, &smtps_port_file, "Write the bound SMTPS port to FILE once listening", "FILE" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) ctx = rd_app_option_context ("serve", NULL,
       "Runs the daemon with the embedded defaults unless --config says otherwise:\n"
-      "SMTP on " RD_DEFAULT_SMTP_LISTEN ", data in " RD_DEFAULT_DATA_DIR ", every message a ticket\n"
+      "SMTP on " RD_DEFAULT_SMTP_LISTEN " (STARTTLS), SMTPS on " RD_DEFAULT_SMTPS_LISTEN ", data in " RD_DEFAULT_DATA_DIR ", every message a ticket\n"
       "in the default queue. SIGTERM or SIGINT stops it cleanly.", &common);
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!rd_app_parse (ctx, &argc, &argv))
@@ -49,11 +68,16 @@ rd_cmd_serve (int argc, char **argv)
   rd_common_options_clear (&common);
   if (config == NULL)
     return RD_EXIT_CONFIG;
-  if (smtps != NULL)
-    {
-      rd_app_error ("--smtps: the implicit-TLS listener is not available in this version");
-      return RD_EXIT_USAGE;
-    }
+  /* The SMTPS default is a convenience: when another instance on this
+   * machine holds it, say so and serve the plain port anyway. An address
+   * given explicitly must be bound. */
+  const char *listen_tls = smtps ? smtps : rd_config_get_string (config, "smtp", "listen_tls", NULL);
+  gboolean listen_tls_default = listen_tls == NULL;
+  if (listen_tls_default)
+    listen_tls = RD_DEFAULT_SMTPS_LISTEN;
+  if (!g_ascii_strcasecmp (listen_tls, "none") || *listen_tls == '\0')
+    listen_tls = NULL;
+  raise_fd_limit ();
   const char *listen = smtp ? smtp : rd_config_get_string (config, "smtp", "listen", RD_DEFAULT_SMTP_LISTEN);
   const char *data_dir = rd_config_get_data_dir (config);
 
@@ -91,10 +115,36 @@ rd_cmd_serve (int argc, char **argv)
       rd_desk_worker_stop (worker);
       return rd_app_exit_code (error);
     }
+  guint16 tls_port = 0;
+  if (listen_tls != NULL && !rd_smtp_server_listen_tls (server, listen_tls, &tls_port, &error))
+    {
+      if (listen_tls_default && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+        {
+          rd_log (RD_LOG_WARN, "serve.smtps", "addr=%s result=unavailable error=\"%s\"", listen_tls, error->message);
+          g_clear_error (&error);
+        }
+      else
+        {
+          rd_app_error ("%s", error->message);
+          rd_smtp_server_free (server);
+          rd_spool_writer_free (writer);
+          rd_desk_worker_stop (worker);
+          return rd_app_exit_code (error);
+        }
+    }
   if (port_file)
     {
       g_autofree char *text = g_strdup_printf ("%u\n", port);
       if (!g_file_set_contents (port_file, text, -1, &error))
+        {
+          rd_app_error ("%s", error->message);
+          return RD_EXIT_FAILURE;
+        }
+    }
+  if (smtps_port_file && tls_port != 0)
+    {
+      g_autofree char *text = g_strdup_printf ("%u\n", tls_port);
+      if (!g_file_set_contents (smtps_port_file, text, -1, &error))
         {
           rd_app_error ("%s", error->message);
           return RD_EXIT_FAILURE;

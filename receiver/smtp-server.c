@@ -1,13 +1,18 @@
-/* relaydesk — receiver: listeners and nonblocking connection I/O. */
+/* relaydesk — receiver: listeners and nonblocking connection I/O (see
+ * smtp-server.h). */
 #include "smtp-server.h"
 #include "smtp-session.h"
+#include "smtp-tls.h"
+#include "allowlist.h"
 #include "rd-common.h"
 
 #include <gio/gio.h>
 #include <string.h>
+#include <openssl/err.h>
 
-#define READ_CHUNK 16384
+#define READ_CHUNK 65536       /* fewer wakeups for big messages */
 #define MAX_PENDING_OUTPUT (256 * 1024)
+#define CLOSE_LINGER_SECONDS 10   /* a closing client that never reads */
 
 typedef struct _Conn Conn;
 
@@ -15,25 +20,55 @@ struct _RdSmtpServer {
   RdConfig *config;
   RdSpoolWriter *writer;
   RdSmtpLimits limits;
-  GPtrArray *listeners;     /* GSocket* */
+  char **accept_recipients;
+  SSL_CTX *ssl_ctx;          /* NULL: no TLS */
+  GPtrArray *listeners;      /* GSocket* */
   GPtrArray *accept_sources;
-  GHashTable *conns;        /* Conn* set */
+  GHashTable *conns;         /* Conn* set */
+  GHashTable *per_ip;        /* char* ip -> count */
+  GSource *sweep;
   gboolean stopping;
+  /* limits and timeouts (seconds) */
+  guint max_connections;
+  guint max_connections_per_ip;
+  guint idle_timeout;
+  guint command_timeout;
+  guint data_timeout;
+  guint rejected_timeout;
+  /* allowlist */
+  gboolean allowlist_enabled;
+  char **allowlist_fixed;
+  char *allowlist_contact;
+  RdStore *store;
+  RdAllowlist *allowlist;
+  gint64 allowlist_version;
 };
 
 struct _Conn {
   gint refcount;
-  RdSmtpServer *server;     /* NULL once detached */
+  RdSmtpServer *server;      /* NULL once detached */
   GSocket *socket;
+  char *ip;
   GSource *read_source;
   GSource *write_source;
-  GByteArray *out;
+  GByteArray *out;           /* bytes for the socket (ciphertext under TLS) */
   RdSmtpSession *session;
   gboolean close_after_write;
   gboolean closed;
+  gboolean storing;          /* reading paused until the commit answered */
+  gboolean rejected;
+  gint64 last_activity;      /* monotonic µs */
+  gint64 closing_since;
+  /* TLS */
+  SSL *ssl;
+  BIO *rbio;                 /* ciphertext in (owned by ssl) */
+  BIO *wbio;                 /* ciphertext out (owned by ssl) */
+  gboolean implicit_tls;
+  gboolean handshake_done;
 };
 
 static void conn_close (Conn *c);
+static void conn_start_reading (Conn *c);
 
 static Conn *
 conn_ref (Conn *c)
@@ -49,7 +84,10 @@ conn_unref (Conn *c)
     return;
   rd_smtp_session_free (c->session);
   g_byte_array_unref (c->out);
+  if (c->ssl)
+    SSL_free (c->ssl);
   g_clear_object (&c->socket);
+  g_free (c->ip);
   g_free (c);
 }
 
@@ -97,13 +135,41 @@ on_writable (GSocket *sock, GIOCondition cond, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Moves the ciphertext OpenSSL produced to the socket buffer. */
+static void
+drain_wbio (Conn *c)
+{
+  char buf[16384];
+  int n;
+  while ((n = BIO_read (c->wbio, buf, sizeof buf)) > 0)
+    g_byte_array_append (c->out, (const guint8 *) buf, n);
+}
+
+static void
+queue_output (Conn *c, const char *data, gsize len)
+{
+  if (c->ssl == NULL)
+    g_byte_array_append (c->out, (const guint8 *) data, len);
+  else if (c->handshake_done)
+    {
+      /* Memory BIOs never block: SSL_write takes everything. */
+      if (SSL_write (c->ssl, data, (int) len) <= 0)
+        {
+          g_autofree char *why = rd_smtp_tls_error_string ();
+          rd_log (RD_LOG_WARN, "smtp.tls", "client=%s error=\"%s\"", c->ip, why);
+        }
+      drain_wbio (c);
+    }
+  /* else: during the handshake there is no channel for replies. */
+}
+
 static void
 session_write (RdSmtpSession *s, const char *data, gsize len, gpointer user_data)
 {
   Conn *c = user_data;
   if (c->closed)
     return;
-  g_byte_array_append (c->out, (const guint8 *) data, len);
+  queue_output (c, data, len);
   if (c->out->len > MAX_PENDING_OUTPUT)
     {
       /* A client that pipelines without ever reading its replies. */
@@ -119,6 +185,12 @@ session_close (RdSmtpSession *s, gpointer user_data)
 {
   Conn *c = user_data;
   c->close_after_write = TRUE;
+  c->closing_since = g_get_monotonic_time ();
+  if (c->ssl && c->handshake_done)
+    {
+      SSL_shutdown (c->ssl);
+      drain_wbio (c);
+    }
   if (c->write_source == NULL)
     conn_flush (c);
 }
@@ -128,7 +200,13 @@ stored (RdSpoolItem *item, const GError *error, gpointer user_data)
 {
   Conn *c = user_data;
   if (!c->closed)
-    rd_smtp_session_stored (c->session, item->queue_id, error);
+    {
+      c->storing = FALSE;
+      c->last_activity = g_get_monotonic_time ();
+      rd_smtp_session_stored (c->session, item->queue_id, error);
+      if (!c->closed && !c->storing)
+        conn_start_reading (c);
+    }
   rd_spool_item_free (item);
   conn_unref (c);
 }
@@ -137,14 +215,114 @@ static void
 session_submit (RdSmtpSession *s, RdSpoolItem *item, gpointer user_data)
 {
   Conn *c = user_data;
+  c->storing = TRUE;
   rd_spool_writer_submit (c->server->writer, item, stored, conn_ref (c));
+}
+
+static void
+tls_begin (Conn *c)
+{
+  c->ssl = SSL_new (c->server->ssl_ctx);
+  c->rbio = BIO_new (BIO_s_mem ());
+  c->wbio = BIO_new (BIO_s_mem ());
+  BIO_set_mem_eof_return (c->rbio, -1);
+  SSL_set_bio (c->ssl, c->rbio, c->wbio);
+  SSL_set_accept_state (c->ssl);
+  c->handshake_done = FALSE;
+}
+
+static void
+session_starttls (RdSmtpSession *s, gpointer user_data)
+{
+  Conn *c = user_data;
+  /* The 220 is already in c->out, in plaintext; from here on every byte
+   * in either direction goes through TLS. */
+  tls_begin (c);
 }
 
 static const RdSmtpSessionCallbacks session_callbacks = {
   .write = session_write,
   .submit = session_submit,
   .close = session_close,
+  .starttls = session_starttls,
 };
+
+static void
+conn_tls_failed (Conn *c, const char *what)
+{
+  g_autofree char *why = rd_smtp_tls_error_string ();
+  rd_log (RD_LOG_INFO, "smtp.tls", "session=%s client=%s result=%s error=\"%s\"",
+          rd_smtp_session_get_id (c->session), c->ip, what, why);
+  drain_wbio (c); /* a TLS alert, if any */
+  rd_smtp_session_disconnected (c->session);
+  c->close_after_write = TRUE;
+  c->closing_since = g_get_monotonic_time ();
+  conn_flush (c);
+}
+
+/* Feeds ciphertext to OpenSSL and the plaintext that comes out to the
+ * session. Returns FALSE when the connection is gone. */
+static gboolean
+tls_input (Conn *c, const char *data, gsize len)
+{
+  if (BIO_write (c->rbio, data, (int) len) != (int) len)
+    {
+      conn_tls_failed (c, "bio_error");
+      return FALSE;
+    }
+  if (!c->handshake_done)
+    {
+      int rc = SSL_do_handshake (c->ssl);
+      drain_wbio (c);
+      if (rc != 1)
+        {
+          int err = SSL_get_error (c->ssl, rc);
+          if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+            {
+              conn_flush (c);
+              return !c->closed;
+            }
+          conn_tls_failed (c, "handshake_failed");
+          return FALSE;
+        }
+      c->handshake_done = TRUE;
+      conn_flush (c);
+      rd_log (RD_LOG_DEBUG, "smtp.tls", "session=%s client=%s version=%s cipher=%s",
+              rd_smtp_session_get_id (c->session), c->ip, SSL_get_version (c->ssl),
+              SSL_get_cipher_name (c->ssl));
+      rd_smtp_session_set_tls (c->session, SSL_get_version (c->ssl));
+      if (c->implicit_tls)
+        {
+          if (c->rejected)
+            rd_smtp_session_start_rejected (c->session, c->server->allowlist_contact);
+          else
+            rd_smtp_session_start (c->session);
+        }
+    }
+  char buf[READ_CHUNK];
+  while (!c->closed)
+    {
+      int n = SSL_read (c->ssl, buf, sizeof buf);
+      if (n <= 0)
+        {
+          int err = SSL_get_error (c->ssl, n);
+          drain_wbio (c);
+          conn_flush (c);
+          if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+            break;
+          if (err == SSL_ERROR_ZERO_RETURN)
+            {
+              rd_smtp_session_disconnected (c->session);
+              conn_close (c);
+              return FALSE;
+            }
+          conn_tls_failed (c, "read_failed");
+          return FALSE;
+        }
+      rd_smtp_session_feed (c->session, buf, n);
+    }
+  return !c->closed;
+}
 
 static gboolean
 on_readable (GSocket *sock, GIOCondition cond, gpointer data)
@@ -165,8 +343,33 @@ on_readable (GSocket *sock, GIOCondition cond, gpointer data)
       conn_close (c);
       return G_SOURCE_REMOVE;
     }
-  rd_smtp_session_feed (c->session, buf, n);
-  return c->closed ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+  c->last_activity = g_get_monotonic_time ();
+  if (c->ssl)
+    tls_input (c, buf, n);
+  else
+    rd_smtp_session_feed (c->session, buf, n);
+  if (c->closed)
+    return G_SOURCE_REMOVE;
+  if (c->storing || c->close_after_write)
+    {
+      /* Backpressure: nothing more is read until the commit answered
+       * (the session keeps what it already has). */
+      g_source_unref (c->read_source);
+      c->read_source = NULL;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+conn_start_reading (Conn *c)
+{
+  if (c->read_source != NULL || c->closed || c->close_after_write)
+    return;
+  c->read_source = g_socket_create_source (c->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (c->read_source, (GSourceFunc) (void (*) (void)) on_readable,
+                         conn_ref (c), (GDestroyNotify) conn_unref);
+  g_source_attach (c->read_source, NULL);
 }
 
 static void
@@ -192,14 +395,78 @@ conn_close (Conn *c)
     {
       RdSmtpServer *srv = c->server;
       c->server = NULL;
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (srv->per_ip, c->ip));
+      if (n <= 1)
+        g_hash_table_remove (srv->per_ip, c->ip);
+      else
+        g_hash_table_insert (srv->per_ip, g_strdup (c->ip), GUINT_TO_POINTER (n - 1));
       g_hash_table_remove (srv->conns, c); /* drops the table's ref */
     }
+}
+
+/* ---- policy at connect ------------------------------------------------- */
+
+/* Reloads the allowlist when its change counter moved (cheap otherwise:
+ * one PRAGMA on an idle connection). On a read error the list in memory
+ * stays in force. */
+static void
+allowlist_refresh (RdSmtpServer *srv)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 version = 0;
+  if (!rd_store_allowlist_version (srv->store, &version, &error))
+    {
+      rd_log (RD_LOG_WARN, "allowlist.reload", "error=\"%s\"", error->message);
+      return;
+    }
+  if (srv->allowlist != NULL && version == srv->allowlist_version)
+    return;
+  RdAllowlist *l = rd_store_allowlist_load (srv->store, (const char *const *) srv->allowlist_fixed, &error);
+  if (l == NULL)
+    {
+      rd_log (RD_LOG_WARN, "allowlist.reload", "error=\"%s\"", error->message);
+      return;
+    }
+  rd_allowlist_free (srv->allowlist);
+  srv->allowlist = l;
+  srv->allowlist_version = version;
+  rd_log (RD_LOG_INFO, "allowlist.reload", "version=%" G_GINT64_FORMAT " entries=%u",
+          version, rd_allowlist_get_size (l));
+}
+
+static gboolean
+client_allowed (RdSmtpServer *srv, GInetAddress *ia)
+{
+  if (!srv->allowlist_enabled)
+    return TRUE;
+  allowlist_refresh (srv);
+  if (srv->allowlist == NULL || ia == NULL)
+    return FALSE;
+  return rd_allowlist_match (srv->allowlist, g_inet_address_to_bytes (ia),
+                             g_inet_address_get_native_size (ia), g_get_real_time () / G_USEC_PER_SEC);
+}
+
+/* Refuses a connection over a limit with a plaintext 421 (best effort:
+ * an implicit-TLS client just sees the close). */
+static void
+refuse (RdSmtpServer *srv, GSocket *sock, const char *ip, gboolean tls, const char *why)
+{
+  rd_log (RD_LOG_WARN, "smtp.connect", "client=%s result=refused reason=%s", ip, why);
+  if (!tls)
+    {
+      g_autofree char *line = g_strdup_printf ("421 4.7.0 %s Error: too many connections%s, try again later\r\n",
+                                               srv->limits.hostname,
+                                               !strcmp (why, "per_ip_limit") ? " from your address" : "");
+      g_socket_send (sock, line, strlen (line), NULL, NULL);
+    }
+  g_socket_close (sock, NULL);
 }
 
 static gboolean
 on_accept (GSocket *listener, GIOCondition cond, gpointer data)
 {
   RdSmtpServer *srv = data;
+  gboolean tls = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (listener), "rd-implicit-tls"));
   for (guint i = 0; i < 64; i++)
     {
       GError *error = NULL;
@@ -214,52 +481,184 @@ on_accept (GSocket *listener, GIOCondition cond, gpointer data)
       g_socket_set_blocking (sock, FALSE);
       g_autofree char *addr = NULL;
       g_autoptr(GSocketAddress) remote = g_socket_get_remote_address (sock, NULL);
+      GInetAddress *ia = NULL;
       if (remote && G_IS_INET_SOCKET_ADDRESS (remote))
-        addr = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+        {
+          ia = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+          addr = g_inet_address_to_string (ia);
+        }
+      if (addr == NULL)
+        addr = g_strdup ("unknown");
+      guint from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (srv->per_ip, addr));
+      if (g_hash_table_size (srv->conns) >= srv->max_connections)
+        {
+          refuse (srv, sock, addr, tls, "total_limit");
+          g_object_unref (sock);
+          continue;
+        }
+      /* The per-IP cap holds for refused clients too: they are held
+       * open for rejected_timeout seconds each. */
+      gboolean allowed = client_allowed (srv, ia);
+      if (from_ip >= srv->max_connections_per_ip)
+        {
+          refuse (srv, sock, addr, tls, "per_ip_limit");
+          g_object_unref (sock);
+          continue;
+        }
       Conn *c = g_new0 (Conn, 1);
       c->refcount = 1; /* the table's */
       c->server = srv;
       c->socket = sock;
+      c->ip = g_strdup (addr);
       c->out = g_byte_array_new ();
-      c->session = rd_smtp_session_new (&srv->limits, addr, &session_callbacks, c);
+      c->rejected = !allowed;
+      c->implicit_tls = tls;
+      c->last_activity = g_get_monotonic_time ();
+      RdSmtpLimits limits = srv->limits;
+      limits.tls_available = srv->ssl_ctx != NULL && !tls;
+      c->session = rd_smtp_session_new (&limits, addr, &session_callbacks, c);
       g_hash_table_add (srv->conns, c);
-      c->read_source = g_socket_create_source (sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-      g_source_set_callback (c->read_source, (GSourceFunc) (void (*) (void)) on_readable,
-                             conn_ref (c), (GDestroyNotify) conn_unref);
-      g_source_attach (c->read_source, NULL);
+      g_hash_table_insert (srv->per_ip, g_strdup (addr), GUINT_TO_POINTER (from_ip + 1));
+      conn_start_reading (c);
       conn_ref (c);
-      rd_smtp_session_start (c->session);
+      if (tls)
+        tls_begin (c); /* the banner follows the handshake */
+      else if (c->rejected)
+        rd_smtp_session_start_rejected (c->session, srv->allowlist_contact);
+      else
+        rd_smtp_session_start (c->session);
       conn_unref (c);
     }
   return G_SOURCE_CONTINUE;
 }
 
+/* Once a second: the RFC 5321 §4.5.3.2 timeouts, per what the session
+ * waits for, and the hard close of clients that never read our close. */
+static gboolean
+on_sweep (gpointer data)
+{
+  RdSmtpServer *srv = data;
+  gint64 now = g_get_monotonic_time ();
+  GList *conns = g_hash_table_get_keys (srv->conns);
+  for (GList *l = conns; l; l = l->next)
+    {
+      Conn *c = l->data;
+      if (c->close_after_write)
+        {
+          if (now - c->closing_since > CLOSE_LINGER_SECONDS * G_USEC_PER_SEC)
+            {
+              conn_ref (c);
+              conn_close (c);
+              conn_unref (c);
+            }
+          continue;
+        }
+      guint limit = 0;
+      if (c->ssl && !c->handshake_done)
+        limit = c->rejected ? srv->rejected_timeout : srv->command_timeout;
+      else
+        switch (rd_smtp_session_get_wait (c->session))
+          {
+          case RD_SMTP_WAIT_IDLE: limit = srv->idle_timeout; break;
+          case RD_SMTP_WAIT_COMMAND: limit = srv->command_timeout; break;
+          case RD_SMTP_WAIT_DATA: limit = srv->data_timeout; break;
+          case RD_SMTP_WAIT_REJECTED: limit = srv->rejected_timeout; break;
+          case RD_SMTP_WAIT_NOTHING: limit = 0; break;
+          }
+      if (c->storing || limit == 0 || now - c->last_activity < (gint64) limit * G_USEC_PER_SEC)
+        continue;
+      conn_ref (c);
+      if (c->ssl && !c->handshake_done)
+        {
+          rd_smtp_session_disconnected (c->session);
+          conn_close (c);
+        }
+      else
+        rd_smtp_session_timeout (c->session);
+      conn_unref (c);
+    }
+  g_list_free (conns);
+  return G_SOURCE_CONTINUE;
+}
+
+static guint
+config_uint (RdConfig *config, const char *group, const char *key, gint64 fallback)
+{
+  gint64 v = rd_config_get_int (config, group, key, fallback);
+  return (guint) CLAMP (v, 0, G_MAXINT);
+}
+
 RdSmtpServer *
 rd_smtp_server_new (RdConfig *config, RdSpoolWriter *writer, GError **error)
 {
-  RdSmtpServer *srv = g_new0 (RdSmtpServer, 1);
+  g_autoptr(RdSmtpServer) srv = g_new0 (RdSmtpServer, 1);
   srv->config = config;
   srv->writer = writer;
-  srv->limits.hostname = rd_config_get_hostname (config);
-  srv->limits.max_message_size = rd_config_get_size (config, "smtp", "max_message_size", 25 * 1024 * 1024);
-  srv->limits.max_recipients = (guint) rd_config_get_int (config, "smtp", "max_recipients", 100);
-  srv->limits.max_errors = (guint) rd_config_get_int (config, "smtp", "max_errors", 10);
   srv->listeners = g_ptr_array_new_with_free_func (g_object_unref);
   srv->accept_sources = g_ptr_array_new ();
   srv->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) conn_unref, NULL);
+  srv->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  srv->limits.hostname = rd_config_get_hostname (config);
+  srv->limits.max_message_size = rd_config_get_size (config, "smtp", "max_message_size", 25 * 1024 * 1024);
+  srv->limits.max_recipients = config_uint (config, "smtp", "max_recipients", 100);
+  srv->limits.max_errors = config_uint (config, "smtp", "max_errors", 10);
+  srv->limits.strict_bare_lf = rd_config_get_bool (config, "smtp", "strict_bare_lf", FALSE);
+  srv->limits.tls_required = rd_config_get_bool (config, "smtp", "require_tls", FALSE);
+  srv->accept_recipients = rd_config_get_list (config, "smtp", "accept_recipients");
+  srv->limits.accept_recipients = (const char *const *) srv->accept_recipients;
+  srv->max_connections = config_uint (config, "smtp", "max_connections", 2000);
+  srv->max_connections_per_ip = config_uint (config, "smtp", "max_connections_per_ip", 100);
+  srv->idle_timeout = config_uint (config, "smtp", "idle_timeout", 300);
+  srv->command_timeout = config_uint (config, "smtp", "command_timeout", 300);
+  srv->data_timeout = config_uint (config, "smtp", "data_timeout", 180);
+  srv->rejected_timeout = config_uint (config, "smtp", "rejected_timeout", 10);
+  srv->allowlist_enabled = rd_config_get_bool (config, "allowlist", "enabled", TRUE);
+  srv->allowlist_fixed = rd_config_get_list (config, "allowlist", "clients");
+  if (srv->allowlist_fixed == NULL)
+    srv->allowlist_fixed = g_strsplit ("127.0.0.0/8;::1", ";", -1);
+  srv->allowlist_contact = g_strdup (rd_config_get_string (config, "allowlist", "contact",
+      "Access denied: your address is not on this relay's allowlist; "
+      "ask the relay administrator (postmaster) to add it"));
+  g_strdelimit (srv->allowlist_contact, "\r\n", ' ');
+  gboolean tls_enabled = rd_config_get_bool (config, "tls", "enabled", TRUE);
   if (!rd_config_check_errors (config, error))
+    return NULL;
+  if (srv->limits.tls_required && !tls_enabled)
     {
-      rd_smtp_server_free (srv);
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "[smtp] require_tls needs [tls] enabled");
       return NULL;
     }
-  return srv;
+  if (tls_enabled)
+    {
+      srv->ssl_ctx = rd_smtp_tls_context_new (config, error);
+      if (srv->ssl_ctx == NULL)
+        return NULL;
+    }
+  srv->store = rd_store_open (rd_config_get_data_dir (config), error);
+  if (srv->store == NULL)
+    return NULL;
+  allowlist_refresh (srv);
+  if (srv->allowlist == NULL)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "cannot load the allowlist (see the log)");
+      return NULL;
+    }
+  srv->sweep = g_timeout_source_new_seconds (1);
+  g_source_set_callback (srv->sweep, on_sweep, srv, NULL);
+  g_source_attach (srv->sweep, NULL);
+  return g_steal_pointer (&srv);
 }
 
-gboolean
-rd_smtp_server_listen (RdSmtpServer *srv, const char *hostport, guint16 *port_out, GError **error)
+static gboolean
+listen_on (RdSmtpServer *srv, const char *hostport, gboolean tls, guint16 *port_out, GError **error)
 {
   g_autofree char *host = NULL;
   guint16 port = 0;
+  if (tls && srv->ssl_ctx == NULL)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "implicit TLS on %s needs [tls] enabled", hostport);
+      return FALSE;
+    }
   if (!rd_parse_hostport (hostport, &host, &port, error))
     return FALSE;
   g_autoptr(GInetAddress) ia = g_inet_address_new_from_string (host);
@@ -278,10 +677,11 @@ rd_smtp_server_listen (RdSmtpServer *srv, const char *hostport, guint16 *port_ou
       g_prefix_error (error, "cannot listen on %s: ", hostport);
       return FALSE;
     }
-  g_socket_set_listen_backlog (sock, 1024);
+  g_socket_set_listen_backlog (sock, 4096);
   if (!g_socket_listen (sock, error))
     return FALSE;
   g_socket_set_blocking (sock, FALSE);
+  g_object_set_data (G_OBJECT (sock), "rd-implicit-tls", GINT_TO_POINTER (tls));
   g_autoptr(GSocketAddress) local = g_socket_get_local_address (sock, NULL);
   guint16 bound = local ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)) : port;
   if (port_out)
@@ -291,8 +691,21 @@ rd_smtp_server_listen (RdSmtpServer *srv, const char *hostport, guint16 *port_ou
   g_source_attach (src, NULL);
   g_ptr_array_add (srv->accept_sources, src);
   g_ptr_array_add (srv->listeners, g_steal_pointer (&sock));
-  rd_log (RD_LOG_INFO, "smtp.listen", "addr=%s port=%u", host, bound);
+  rd_log (RD_LOG_INFO, "smtp.listen", "addr=%s port=%u tls=%s", host, bound,
+          tls ? "implicit" : (srv->ssl_ctx ? "starttls" : "none"));
   return TRUE;
+}
+
+gboolean
+rd_smtp_server_listen (RdSmtpServer *srv, const char *hostport, guint16 *port_out, GError **error)
+{
+  return listen_on (srv, hostport, FALSE, port_out, error);
+}
+
+gboolean
+rd_smtp_server_listen_tls (RdSmtpServer *srv, const char *hostport, guint16 *port_out, GError **error)
+{
+  return listen_on (srv, hostport, TRUE, port_out, error);
 }
 
 void
@@ -316,6 +729,8 @@ rd_smtp_server_stop (RdSmtpServer *srv)
     {
       Conn *c = l->data;
       conn_ref (c);
+      if (!c->storing)
+        rd_smtp_session_shutdown (c->session);
       rd_smtp_session_disconnected (c->session);
       conn_close (c);
       conn_unref (c);
@@ -329,9 +744,22 @@ rd_smtp_server_free (RdSmtpServer *srv)
   if (srv == NULL)
     return;
   rd_smtp_server_stop (srv);
+  if (srv->sweep)
+    {
+      g_source_destroy (srv->sweep);
+      g_source_unref (srv->sweep);
+    }
   g_ptr_array_unref (srv->listeners);
   g_ptr_array_unref (srv->accept_sources);
   g_hash_table_unref (srv->conns);
+  g_hash_table_unref (srv->per_ip);
+  g_strfreev (srv->accept_recipients);
+  g_strfreev (srv->allowlist_fixed);
+  g_free (srv->allowlist_contact);
+  rd_allowlist_free (srv->allowlist);
+  rd_store_free (srv->store);
+  if (srv->ssl_ctx)
+    SSL_CTX_free (srv->ssl_ctx);
   g_free (srv);
 }
 

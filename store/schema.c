@@ -94,6 +94,32 @@ const RdStoreMigration rd_store_migrations[] = {
     "  reason TEXT,"
     "  created_at INTEGER NOT NULL"
     ");" },
+  /* 0100-0199: receiver. The allowlist of SMTP clients, and a counter
+   * bumped on every change so that serve reloads it only when needed. */
+  { "0100-allowlist",
+    "CREATE TABLE allowlist ("
+    "  id INTEGER PRIMARY KEY,"
+    "  cidr TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER,"
+    "  staging INTEGER NOT NULL DEFAULT 0,"
+    "  application TEXT,"
+    "  admin_name TEXT,"
+    "  admin_email TEXT,"
+    "  location TEXT,"
+    "  note TEXT"
+    ");"
+    "CREATE TABLE allowlist_version ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  version INTEGER NOT NULL"
+    ");"
+    "INSERT INTO allowlist_version (id, version) VALUES (1, 0);"
+    "CREATE TRIGGER allowlist_ins AFTER INSERT ON allowlist BEGIN"
+    "  UPDATE allowlist_version SET version = version + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER allowlist_upd AFTER UPDATE ON allowlist BEGIN"
+    "  UPDATE allowlist_version SET version = version + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER allowlist_del AFTER DELETE ON allowlist BEGIN"
+    "  UPDATE allowlist_version SET version = version + 1 WHERE id = 1; END;" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

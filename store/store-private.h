@@ -9,6 +9,11 @@ struct _RdStore {
   sqlite3 *db;
   char *path;
   GHashTable *stmts; /* const char* sql -> sqlite3_stmt*, cached */
+  /* allowlist.c: the change counter as last read, and the data_version
+   * it was read at (rd_store_allowlist_version). */
+  gint64 allowlist_data_version;
+  gint64 allowlist_version;
+  gboolean allowlist_version_known;
 };
 
 /* Converts the connection's last error into a GError (at the module edge):

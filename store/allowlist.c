@@ -1,0 +1,332 @@
+/* relaydesk — store: the SMTP client allowlist (see allowlist.h).
+ *
+ * Tables (migration 0100-allowlist):
+ *   allowlist(id, cidr UNIQUE, created_at, expires_at NULL=never, staging,
+ *             application, admin_name, admin_email, location, note)
+ *   allowlist_version(id=1, version): bumped by triggers on every change.
+ */
+#include "allowlist.h"
+#include "store-private.h"
+
+#include <string.h>
+#include <arpa/inet.h>
+
+#define MAX_ALLOWLIST_ENTRIES 100000  /* a cap on what serve loads */
+
+void
+rd_allowlist_entry_free (RdAllowlistEntry *e)
+{
+  if (e == NULL)
+    return;
+  g_free (e->cidr);
+  g_free (e->application);
+  g_free (e->admin_name);
+  g_free (e->admin_email);
+  g_free (e->location);
+  g_free (e->note);
+  g_free (e);
+}
+
+/* Parses @text into network bytes and prefix length. */
+static gboolean
+parse_cidr (const char *text, guint8 net[16], gsize *len, guint *prefix, GError **error)
+{
+  g_autofree char *copy = g_strstrip (g_strdup (text));
+  char *slash = strchr (copy, '/');
+  if (slash)
+    *slash = '\0';
+  if (inet_pton (AF_INET, copy, net) == 1)
+    *len = 4;
+  else if (inet_pton (AF_INET6, copy, net) == 1)
+    *len = 16;
+  else
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s' is not an IP address or CIDR block", text);
+      return FALSE;
+    }
+  guint max = (guint) *len * 8;
+  guint64 p = max;
+  if (slash && !g_ascii_string_to_unsigned (slash + 1, 10, 0, max, &p, NULL))
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s': bad prefix length (0-%u)", text, max);
+      return FALSE;
+    }
+  *prefix = (guint) p;
+  for (guint bit = *prefix; bit < max; bit++)
+    if (net[bit / 8] & (0x80 >> (bit % 8)))
+      {
+        g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
+                     "'%s': address has bits set beyond the /%u prefix", text, *prefix);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+char *
+rd_allowlist_normalize_cidr (const char *text, GError **error)
+{
+  guint8 net[16] = { 0 };
+  gsize len = 0;
+  guint prefix = 0;
+  if (!parse_cidr (text, net, &len, &prefix, error))
+    return NULL;
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop (len == 4 ? AF_INET : AF_INET6, net, buf, sizeof buf);
+  return g_strdup_printf ("%s/%u", buf, prefix);
+}
+
+gboolean
+rd_store_allowlist_add (RdStore *store, RdAllowlistEntry *e, GError **error)
+{
+  g_autofree char *cidr = rd_allowlist_normalize_cidr (e->cidr, error);
+  if (cidr == NULL)
+    return FALSE;
+  g_free (e->cidr);
+  e->cidr = g_steal_pointer (&cidr);
+  e->created_at = g_get_real_time () / G_USEC_PER_SEC;
+  sqlite3_stmt *st = rd_store_stmt (store,
+      "INSERT INTO allowlist (cidr, created_at, expires_at, staging, application, admin_name,"
+      " admin_email, location, note) VALUES (?,?,?,?,?,?,?,?,?)"
+      " ON CONFLICT (cidr) DO UPDATE SET created_at = excluded.created_at,"
+      " expires_at = excluded.expires_at, staging = excluded.staging,"
+      " application = excluded.application, admin_name = excluded.admin_name,"
+      " admin_email = excluded.admin_email, location = excluded.location, note = excluded.note"
+      " RETURNING id", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, e->cidr, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (st, 2, e->created_at);
+  if (e->expires_at > 0)
+    sqlite3_bind_int64 (st, 3, e->expires_at);
+  sqlite3_bind_int (st, 4, e->staging ? 1 : 0);
+  rd_store_bind_text (st, 5, e->application);
+  rd_store_bind_text (st, 6, e->admin_name);
+  rd_store_bind_text (st, 7, e->admin_email);
+  rd_store_bind_text (st, 8, e->location);
+  rd_store_bind_text (st, 9, e->note);
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_ROW)
+    {
+      rd_store_set_error (store, rc, error, "cannot add allowlist entry");
+      sqlite3_reset (st);
+      return FALSE;
+    }
+  e->id = sqlite3_column_int64 (st, 0);
+  rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    {
+      rd_store_set_error (store, rc, error, "cannot add allowlist entry");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rd_store_allowlist_remove (RdStore *store, const char *cidr, GError **error)
+{
+  gint64 id = 0;
+  g_autofree char *norm = NULL;
+  if (!g_ascii_string_to_signed (cidr, 10, 1, G_MAXINT64, &id, NULL))
+    {
+      norm = rd_allowlist_normalize_cidr (cidr, error);
+      if (norm == NULL)
+        return FALSE;
+    }
+  sqlite3_stmt *st = rd_store_stmt (store, "DELETE FROM allowlist WHERE cidr = ? OR id = ?", error);
+  if (st == NULL)
+    return FALSE;
+  rd_store_bind_text (st, 1, norm);
+  sqlite3_bind_int64 (st, 2, id);
+  int rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    {
+      rd_store_set_error (store, rc, error, "cannot remove allowlist entry");
+      return FALSE;
+    }
+  if (sqlite3_changes (store->db) == 0)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no allowlist entry '%s'", cidr);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GPtrArray *
+rd_store_allowlist_list (RdStore *store, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store,
+      "SELECT id, cidr, created_at, expires_at, staging, application, admin_name, admin_email,"
+      " location, note FROM allowlist ORDER BY id LIMIT ?", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int (st, 1, MAX_ALLOWLIST_ENTRIES);
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_allowlist_entry_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      RdAllowlistEntry *e = g_new0 (RdAllowlistEntry, 1);
+      e->id = sqlite3_column_int64 (st, 0);
+      e->cidr = rd_store_col_strdup (st, 1);
+      e->created_at = sqlite3_column_int64 (st, 2);
+      e->expires_at = sqlite3_column_int64 (st, 3);
+      e->staging = sqlite3_column_int (st, 4) != 0;
+      e->application = rd_store_col_strdup (st, 5);
+      e->admin_name = rd_store_col_strdup (st, 6);
+      e->admin_email = rd_store_col_strdup (st, 7);
+      e->location = rd_store_col_strdup (st, 8);
+      e->note = rd_store_col_strdup (st, 9);
+      g_ptr_array_add (out, e);
+    }
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    {
+      rd_store_set_error (store, rc, error, "cannot list the allowlist");
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+rd_store_allowlist_version (RdStore *store, gint64 *version, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store, "PRAGMA data_version", error);
+  if (st == NULL)
+    return FALSE;
+  int rc = sqlite3_step (st);
+  gint64 dv = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 0) : -1;
+  sqlite3_reset (st);
+  if (rc != SQLITE_ROW)
+    {
+      rd_store_set_error (store, rc, error, "cannot read data_version");
+      return FALSE;
+    }
+  if (store->allowlist_data_version == dv && store->allowlist_version_known)
+    {
+      *version = store->allowlist_version;
+      return TRUE;
+    }
+  st = rd_store_stmt (store, "SELECT version FROM allowlist_version WHERE id = 1", error);
+  if (st == NULL)
+    return FALSE;
+  rc = sqlite3_step (st);
+  gint64 v = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 0) : 0;
+  sqlite3_reset (st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      rd_store_set_error (store, rc, error, "cannot read the allowlist version");
+      return FALSE;
+    }
+  store->allowlist_data_version = dv;
+  store->allowlist_version = v;
+  store->allowlist_version_known = TRUE;
+  *version = v;
+  return TRUE;
+}
+
+/* ---- matcher ---------------------------------------------------------- */
+
+typedef struct {
+  guint8 net[16];
+  guint8 len;      /* 4 or 16 */
+  guint8 prefix;
+  gint64 expires_at;
+} Block;
+
+struct _RdAllowlist {
+  GArray *blocks;  /* Block */
+};
+
+RdAllowlist *
+rd_allowlist_new (void)
+{
+  RdAllowlist *l = g_new0 (RdAllowlist, 1);
+  l->blocks = g_array_new (FALSE, TRUE, sizeof (Block));
+  return l;
+}
+
+void
+rd_allowlist_free (RdAllowlist *l)
+{
+  if (l == NULL)
+    return;
+  g_array_unref (l->blocks);
+  g_free (l);
+}
+
+guint
+rd_allowlist_get_size (RdAllowlist *l)
+{
+  return l->blocks->len;
+}
+
+gboolean
+rd_allowlist_add (RdAllowlist *l, const char *cidr, gint64 expires_at, GError **error)
+{
+  Block b = { .expires_at = expires_at };
+  gsize len = 0;
+  guint prefix = 0;
+  if (!parse_cidr (cidr, b.net, &len, &prefix, error))
+    return FALSE;
+  b.len = (guint8) len;
+  b.prefix = (guint8) prefix;
+  g_array_append_val (l->blocks, b);
+  return TRUE;
+}
+
+static gboolean
+prefix_equal (const guint8 *a, const guint8 *b, guint bits)
+{
+  guint whole = bits / 8;
+  if (memcmp (a, b, whole) != 0)
+    return FALSE;
+  guint rest = bits % 8;
+  if (rest == 0)
+    return TRUE;
+  guint8 mask = (guint8) (0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+gboolean
+rd_allowlist_match (RdAllowlist *l, const guint8 *addr, gsize len, gint64 now)
+{
+  static const guint8 v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  if (len == 16 && memcmp (addr, v4mapped, 12) == 0)
+    {
+      addr += 12;
+      len = 4;
+    }
+  for (guint i = 0; i < l->blocks->len; i++)
+    {
+      const Block *b = &g_array_index (l->blocks, Block, i);
+      if (b->len != len || (b->expires_at > 0 && b->expires_at <= now))
+        continue;
+      if (prefix_equal (b->net, addr, b->prefix))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+RdAllowlist *
+rd_store_allowlist_load (RdStore *store, const char *const *fixed, GError **error)
+{
+  g_autoptr(RdAllowlist) l = rd_allowlist_new ();
+  for (guint i = 0; fixed && fixed[i]; i++)
+    if (!rd_allowlist_add (l, fixed[i], 0, error))
+      {
+        g_prefix_error (error, "[allowlist] clients: ");
+        return NULL;
+      }
+  g_autoptr(GPtrArray) entries = rd_store_allowlist_list (store, error);
+  if (entries == NULL)
+    return NULL;
+  for (guint i = 0; i < entries->len; i++)
+    {
+      RdAllowlistEntry *e = g_ptr_array_index (entries, i);
+      g_autoptr(GError) local = NULL;
+      if (!rd_allowlist_add (l, e->cidr, e->expires_at, &local))
+        rd_log (RD_LOG_WARN, "allowlist.load", "id=%" G_GINT64_FORMAT " error=\"%s\"", e->id, local->message);
+    }
+  return g_steal_pointer (&l);
+}
