@@ -116,6 +116,12 @@ typedef struct {
   char *subject;
   char *body_text;
   gint64 created_at;
+  /* Filled by rd_store_ticket_get (store/tickets.h model). */
+  char *to_addrs;
+  char *cc_addrs;
+  char *author;          /* the agent, for outbound and notes */
+  char *delivery_status; /* outbound: "queued", "failed" */
+  char *delivery_code;   /* outbound failed: DSN status, e.g. "5.1.1" */
 } RdTicketMessage;
 
 typedef struct {
@@ -131,6 +137,9 @@ typedef struct {
   gint64 updated_at;
   guint message_count;
   GPtrArray *messages;   /* RdTicketMessage*, filled by rd_store_ticket_get */
+  GStrv tags;            /* sorted; never NULL once read */
+  GPtrArray *participants; /* char* "addr" or "Name <addr>", by rd_store_ticket_get */
+  GArray *links;         /* gint64 linked ticket numbers, by rd_store_ticket_get */
 } RdTicket;
 
 void rd_ticket_message_free (RdTicketMessage *m);
