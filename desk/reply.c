@@ -56,9 +56,11 @@ references (GPtrArray *ids)
 static gboolean
 add_recipient (RdStore *store, const char *addr, RdReplyResult *r, GError **error)
 {
-  for (guint i = 0; i < r->recipients->len; i++)
-    if (g_ascii_strcasecmp (g_ptr_array_index (r->recipients, i), addr) == 0)
-      return TRUE;
+  GPtrArray *seen[] = { r->recipients, r->suppressed };
+  for (guint l = 0; l < G_N_ELEMENTS (seen); l++)
+    for (guint i = 0; i < seen[l]->len; i++)
+      if (g_ascii_strcasecmp (g_ptr_array_index (seen[l], i), addr) == 0)
+        return TRUE;
   g_autoptr(GError) local = NULL;
   if (rd_store_suppression_check (store, addr, NULL, &local))
     {
