@@ -812,12 +812,17 @@ static int
 tickets_tag (int argc, char **argv)
 {
   g_auto(Cli) c = { 0 };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets tag", "NUMBER [+]TAG|-TAG...",
-      "Adds (TAG or +TAG) and removes (-TAG) tags.", NULL);
+  g_auto(GStrv) remove = NULL;
+  GOptionEntry entries[] = {
+    { "remove", 'r', 0, G_OPTION_ARG_STRING_ARRAY, &remove, "Remove TAG (repeatable)", "TAG" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets tag", "NUMBER [TAG...] [--remove TAG] [-- -TAG...]",
+      "Adds tags (TAG or +TAG) and removes them (--remove TAG, or -TAG after --).", entries);
   if (!rd_app_parse (ctx, &argc, &argv))
     return RD_EXIT_USAGE;
   gint64 number = 0;
-  if (argc < 3 || !parse_number (argv[1], &number))
+  if (argc < 2 || !parse_number (argv[1], &number) || (argc < 3 && remove == NULL))
     {
       rd_app_error ("tickets tag: expected NUMBER and tags (see --help)");
       return RD_EXIT_USAGE;
@@ -828,19 +833,20 @@ tickets_tag (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (!rd_store_begin (c.store, &error))
     return error_exit (error);
-  for (int i = 2; i < argc; i++)
+  gboolean ok = TRUE;
+  for (int i = 2; ok && i < argc; i++)
     {
       const char *t = argv[i];
+      if (g_str_equal (t, "--"))
+        continue;
       gboolean add = t[0] != '-';
       if (t[0] == '+' || t[0] == '-')
         t++;
-      if (!rd_store_ticket_tag (c.store, number, t, add, c.actor, &error))
-        {
-          rd_store_rollback (c.store);
-          return error_exit (error);
-        }
+      ok = rd_store_ticket_tag (c.store, number, t, add, c.actor, &error);
     }
-  if (!rd_store_commit (c.store, &error))
+  for (guint i = 0; ok && remove && remove[i]; i++)
+    ok = rd_store_ticket_tag (c.store, number, remove[i], FALSE, c.actor, &error);
+  if (!ok || !rd_store_commit (c.store, &error))
     {
       rd_store_rollback (c.store);
       return error_exit (error);

@@ -68,11 +68,12 @@ class Cli(unittest.TestCase):
         assert p.returncode == 0, p.stderr
 
     def run_cli(self, *argv, input=None):
-        return subprocess.run([RELAYDESK, "tickets", *argv, *self.common], input=input,
+        # Options first, so that "--" in argv ends them.
+        return subprocess.run([RELAYDESK, "tickets", argv[0], *self.common, *argv[1:]], input=input,
                               capture_output=True, timeout=60)
 
     def js(self, *argv):
-        p = self.run_cli(*argv, "--json")
+        p = self.run_cli(argv[0], "--json", *argv[1:])
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         return json.loads(p.stdout)
 
@@ -100,8 +101,10 @@ class Cli(unittest.TestCase):
         self.assertIn({"actor": "lead", "action": "assignee", "old": None, "new": "dana"},
                       [{k: a[k] for k in ("actor", "action", "old", "new")} for a in t["audit"]])
         self.assertEqual(self.js("show", "3")["tags"], ["billing", "vip"])
-        self.js("tag", "3", "-billing")
+        self.js("tag", "3", "--remove", "billing")
         self.assertEqual(self.js("show", "3")["tags"], ["vip"])
+        self.js("tag", "3", "x1", "--", "-vip")
+        self.assertEqual(self.js("show", "3")["tags"], ["x1"])
         self.js("priority", "3", "urgent")
         self.assertEqual(self.js("show", "3")["priority"], "urgent")
 
