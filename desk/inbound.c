@@ -113,6 +113,12 @@ handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdDsn *d
   gint64 row = 0;
   if (!rd_store_ticket_add_message (d->store, &f, &row, error))
     return FALSE;
+  /* The body hash makes a second copy of the report a duplicate. */
+  g_autofree char *hash = body_hash (sp->raw);
+  RdInboundExtra x = { .spool_id = sp->id, .body_hash = hash };
+  gint64 same_row = 0;
+  if (!rd_store_message_set_inbound_extra (d->store, &x, &same_row, error))
+    return FALSE;
   if (!rd_store_message_index (d->store, row, f.subject, f.body_text, f.from_addr, NULL, error))
     return FALSE;
   if (failed)

@@ -241,7 +241,9 @@ class Threading(unittest.TestCase):
         third = ("Content-Type: text/rfc822-headers\r\n\r\n"
                  "From: Support <support@desk.test>\r\nTo: alice@example.org\r\n"
                  "Subject: Re: Printer broken [RD #1]\r\nMessage-ID: %s\r\n" % original)
-        self.desk.deliver(make_dsn(status, third), sender="")
+        raw_dsn = make_dsn(status, third)
+        self.desk.deliver(raw_dsn, sender="")
+        self.desk.deliver(raw_dsn, sender="")  # delivered twice: one entry
         self.assertEqual(self.desk.count(), 1)
         t = self.desk.show(1)
         self.assertEqual([m["direction"] for m in t["messages"]], ["inbound", "outbound", "inbound"])
