@@ -536,15 +536,39 @@ rd_store_message_add_agent (RdStore *store, const RdAgentMessageDraft *d, gint64
   return TRUE;
 }
 
+/* FTS rowid layout (schema.c 0300): ticket number in the high bits. */
+#define FTS_ORDINAL_BITS 22
+#define FTS_ORDINAL_MAX ((G_GINT64_CONSTANT (1) << FTS_ORDINAL_BITS) - 1)
+
 gboolean
 rd_store_message_index (RdStore *store, gint64 message_row, const char *subject, const char *body,
                         const char *addresses, const char *attachment_names, GError **error)
 {
   sqlite3_stmt *st = rd_store_stmt (store,
-      "INSERT INTO messages_fts (rowid, subject, body, addresses, attachments) VALUES (?,?,?,?,?)", error);
+      "SELECT m.ticket_number, (SELECT count(*) FROM messages o"
+      "  WHERE o.ticket_number = m.ticket_number AND o.id <= m.id) FROM messages m WHERE m.id = ?", error);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, message_row);
+  int rc = sqlite3_step (st);
+  gint64 number = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 0) : 0;
+  gint64 ordinal = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 1) : 0;
+  sqlite3_reset (st);
+  if (rc != SQLITE_ROW)
+    {
+      if (rc == SQLITE_DONE)
+        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no message %" G_GINT64_FORMAT, message_row);
+      else
+        rd_store_set_error (store, rc, error, "index message");
+      return FALSE;
+    }
+  if (ordinal > FTS_ORDINAL_MAX || number > (G_MAXINT64 >> FTS_ORDINAL_BITS))
+    return TRUE; /* beyond what the index addresses: searchable no more */
+  st = rd_store_stmt (store,
+      "INSERT INTO messages_fts (rowid, subject, body, addresses, attachments) VALUES (?,?,?,?,?)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, (number << FTS_ORDINAL_BITS) | ordinal);
   rd_store_bind_text (st, 2, subject);
   rd_store_bind_text (st, 3, body);
   rd_store_bind_text (st, 4, addresses);
@@ -782,7 +806,16 @@ GPtrArray *
 rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
 {
   gboolean unassigned = q->assignee && (g_str_equal (q->assignee, "-") || g_str_equal (q->assignee, "none"));
-  g_autoptr(GString) sql = g_string_new ("SELECT " RD_TICKET_COLUMNS " FROM tickets t WHERE 1");
+  /* A tag alone: walk that tag's index in ticket order (the join), so the
+   * first page stops after 50 rows. A tag with other filters: let their
+   * index drive and probe the tag per ticket (EXISTS). */
+  gboolean tag_drives = q->tag && !q->assignee && !q->queue && !q->status;
+  const char *num = tag_drives ? "g.ticket_number" : "t.number";
+  g_autoptr(GString) sql = g_string_new ("SELECT " RD_TICKET_COLUMNS);
+  if (tag_drives)
+    g_string_append (sql, " FROM ticket_tags g JOIN tickets t ON t.number = g.ticket_number WHERE g.tag = ?4");
+  else
+    g_string_append (sql, " FROM tickets t WHERE 1");
   if (q->queue)
     g_string_append (sql, " AND t.queue = ?1");
   if (q->status)
@@ -791,8 +824,8 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
     g_string_append (sql, " AND t.assignee IS NULL");
   else if (q->assignee)
     g_string_append (sql, " AND t.assignee = ?3");
-  if (q->tag)
-    g_string_append (sql, " AND t.number IN (SELECT ticket_number FROM ticket_tags WHERE tag = ?4)");
+  if (q->tag && !tag_drives)
+    g_string_append (sql, " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.tag = ?4 AND g.ticket_number = t.number)");
   if (q->since > 0)
     g_string_append (sql, " AND t.updated_at >= ?5");
   switch (q->sort)
@@ -801,11 +834,11 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
       g_string_append (sql, " ORDER BY t.updated_at DESC, t.number DESC");
       break;
     case RD_TICKET_SORT_CREATED:
-      g_string_append (sql, " ORDER BY t.number ASC");
+      g_string_append_printf (sql, " ORDER BY %s ASC", num);
       break;
     case RD_TICKET_SORT_NUMBER:
     default:
-      g_string_append (sql, " ORDER BY t.number DESC");
+      g_string_append_printf (sql, " ORDER BY %s DESC", num);
       break;
     }
   g_string_append (sql, " LIMIT ?6 OFFSET ?7");
@@ -859,6 +892,9 @@ fts_query (const char *text)
   return n ? g_string_free (g_steal_pointer (&q), FALSE) : NULL;
 }
 
+/* Walks the matches newest ticket first (FTS5 rowid order, which is
+ * ticket order, see FTS_ORDINAL_BITS) and stops once the page is full:
+ * a common word costs a page of tickets, not every match. */
 GPtrArray *
 rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint offset, GError **error)
 {
@@ -868,15 +904,46 @@ rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint o
       g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "empty search");
       return NULL;
     }
+  limit = limit ? MIN (limit, QUERY_LIMIT_MAX) : 50;
   sqlite3_stmt *st = rd_store_stmt (store,
-      "SELECT " RD_TICKET_COLUMNS " FROM tickets t WHERE t.number IN ("
-      "  SELECT m.ticket_number FROM messages_fts f JOIN messages m ON m.id = f.rowid"
-      "  WHERE messages_fts MATCH ?1)"
-      " ORDER BY t.number DESC LIMIT ?2 OFFSET ?3", error);
+      "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC", error);
   if (st == NULL)
     return NULL;
   sqlite3_bind_text (st, 1, fq, -1, SQLITE_STATIC);
-  sqlite3_bind_int (st, 2, (int) (limit ? MIN (limit, QUERY_LIMIT_MAX) : 50));
-  sqlite3_bind_int (st, 3, (int) MIN (offset, (guint) G_MAXINT));
-  return collect_tickets (store, st, "search tickets", error);
+  g_autoptr(GArray) numbers = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 last = 0;
+  guint seen = 0;
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      gint64 n = sqlite3_column_int64 (st, 0) >> FTS_ORDINAL_BITS;
+      if (n == last)
+        continue;
+      last = n;
+      if (seen++ < offset)
+        continue;
+      g_array_append_val (numbers, n);
+      if (numbers->len >= limit)
+        break;
+    }
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    {
+      rd_store_set_error (store, rc, error, "search tickets");
+      return NULL;
+    }
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
+  for (guint i = 0; i < numbers->len; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      RdTicket *t = rd_store_ticket_peek (store, g_array_index (numbers, gint64, i), &local);
+      if (t == NULL && !g_error_matches (local, RD_ERROR, RD_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return NULL;
+        }
+      if (t)
+        g_ptr_array_add (out, t);
+    }
+  return g_steal_pointer (&out);
 }

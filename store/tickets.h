@@ -13,8 +13,9 @@
  *   ticket_audit         (ticket_number, at, actor, action, old, new)
  *   attachment_blobs     (sha256 hex, size, data): each content once
  *   message_attachments  (message_row, position, filename, type, sha256)
- *   messages_fts         FTS5, rowid = messages.id: subject, body,
- *                        addresses, attachment names
+ *   messages_fts         FTS5: subject, body, addresses, attachment
+ *                        names; rowid = (ticket << 22) | ordinal of the
+ *                        message in its ticket
  * Every function joins the caller's rd_store_begin() transaction when
  * there is one.
  */
@@ -117,7 +118,8 @@ typedef struct {
 gboolean rd_store_message_add_agent (RdStore *store, const RdAgentMessageDraft *d, gint64 *message_row,
                                      GError **error);
 
-/* Adds the message to the full-text index. */
+/* Adds the message to the full-text index (once per message; call it in
+ * the transaction that recorded the message). */
 gboolean rd_store_message_index (RdStore *store, gint64 message_row, const char *subject, const char *body,
                                  const char *addresses, const char *attachment_names, GError **error);
 

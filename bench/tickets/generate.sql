@@ -25,9 +25,11 @@ SELECT value,
        1600000000 + value * 30, 1600000000 + value * 30 + (value % 86400)
 FROM generate_series(1, (SELECT n FROM params));
 
+-- A third of the tickets carry one tag (a quarter of those each); some of
+-- them are assigned (assignee is NULL when N % 3 = 0).
 INSERT INTO ticket_tags (tag, ticket_number)
-SELECT CASE value % 4 WHEN 0 THEN 'vip' WHEN 1 THEN 'eu' WHEN 2 THEN 'refund' ELSE 'bug' END, value
-FROM generate_series(1, (SELECT n FROM params)) WHERE value % 3 = 0;
+SELECT CASE (value / 3) % 4 WHEN 0 THEN 'vip' WHEN 1 THEN 'eu' WHEN 2 THEN 'refund' ELSE 'bug' END, value
+FROM generate_series(1, (SELECT n FROM params)) WHERE value % 3 = 1;
 
 INSERT INTO ticket_participants (ticket_number, addr, name)
 SELECT value, 'c' || (value % 200000) || '@example.org', NULL FROM generate_series(1, (SELECT n FROM params));
@@ -49,8 +51,10 @@ SELECT s.value,
        1600000000 + s.value * 10
 FROM generate_series(1, 3 * (SELECT n FROM params)) AS s;
 
+-- FTS rowid = (ticket << 22) | ordinal of the message in its ticket, as
+-- store/ticket-model.c rd_store_message_index() writes it.
 INSERT INTO messages_fts (rowid, subject, body, addresses, attachments)
-SELECT id, subject, body_text, from_addr, NULL FROM messages;
+SELECT (ticket_number << 22) + ((id - 1) % 3) + 1, subject, body_text, from_addr, NULL FROM messages;
 COMMIT;
 INSERT INTO messages_fts (messages_fts) VALUES ('optimize');
 ANALYZE;
