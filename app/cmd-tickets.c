@@ -590,7 +590,7 @@ read_text (const char *body_file, const char *text, const char *what)
       const char *editor = g_getenv ("VISUAL");
       if (editor == NULL || *editor == '\0')
         editor = g_getenv ("EDITOR");
-      if (editor == NULL || *editor == '\0' || !isatty (STDIN_FILENO))
+      if (editor == NULL || *editor == '\0')
         {
           rd_app_error ("no %s text: give --body-file FILE or set $EDITOR", what);
           return NULL;
@@ -604,6 +604,7 @@ read_text (const char *body_file, const char *text, const char *what)
         }
       close (fd);
       g_autofree char *qpath = g_shell_quote (path);
+      /* As git and mutt do: $EDITOR is a shell command line. */
       g_autofree char *cmd = g_strdup_printf ("%s %s", editor, qpath);
       int status = system (cmd);
       gboolean ok = status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0

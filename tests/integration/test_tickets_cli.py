@@ -201,6 +201,23 @@ class Cli(unittest.TestCase):
         self.assertIn("Grüße", msg.get_content())
         self.assertTrue(any(a["action"] == "reply" and a["actor"] == "erin" for a in t["audit"]))
 
+    def test_reply_text_from_editor(self):
+        script = os.path.join(self.tmp.name, "editor.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nprintf 'Written in the editor.\\n' > \"$1\"\n")
+        os.chmod(script, 0o755)
+        env = dict(os.environ, EDITOR=script)
+        env.pop("VISUAL", None)
+        p = subprocess.run([RELAYDESK, "tickets", "reply", "1", "--json", *self.common], env=env,
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        t = self.js("show", "1")
+        self.assertEqual(t["messages"][-1]["body_text"].strip(), "Written in the editor.")
+        env["EDITOR"] = "false"
+        p = subprocess.run([RELAYDESK, "tickets", "reply", "1", *self.common], env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+        self.assertEqual(p.returncode, 65)
+
     def test_references_capped(self):
         # Many follow-ups: References stays near 1.5 KB, newest kept.
         ids = []
@@ -215,14 +232,18 @@ class Cli(unittest.TestCase):
         self.assertIn(ids[-2], refs)
         self.assertNotIn(self.js("show", "2")["messages"][0]["message_id"], refs)
 
+    def outbox_rows(self):
+        with sqlite3.connect(os.path.join(self.data, "relaydesk.db")) as db:
+            return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
     def test_note(self):
+        before = self.outbox_rows()
         j = self.js("note", "1", "--text", "Customer called, internal only.", "--as", "frank")
         self.assertEqual(j["direction"], "note")
         t = self.js("show", "1")
         self.assertEqual(t["messages"][-1]["direction"], "note")
         self.assertEqual(t["messages"][-1]["author"], "frank")
-        with sqlite3.connect(os.path.join(self.data, "relaydesk.db")) as db:
-            self.assertEqual(db.execute("SELECT count(*) FROM outbox WHERE ticket_number = 1").fetchone()[0], 0)
+        self.assertEqual(self.outbox_rows(), before)  # a note is never sent
 
     def test_exit_codes(self):
         self.assertEqual(self.run_cli("show", "999").returncode, 1)
