@@ -9,6 +9,7 @@ struct _RdStore {
   sqlite3 *db;
   char *path;
   GHashTable *stmts; /* const char* sql -> sqlite3_stmt*, cached */
+  guint depth;       /* rd_store_begin() nesting: 1 = BEGIN, more = SAVEPOINTs */
 };
 
 /* Converts the connection's last error into a GError (at the module edge):

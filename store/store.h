@@ -34,7 +34,9 @@ GStrv rd_store_list_migrations (RdStore *store, GError **error);
 
 /* Groups several calls into one atomic unit: every store function called
  * between rd_store_begin() and rd_store_commit() joins this transaction
- * instead of committing on its own. rd_store_rollback() undoes it. */
+ * instead of committing on its own. rd_store_rollback() undoes it.
+ * Calls nest (SAVEPOINTs inside the outermost BEGIN): an inner
+ * rd_store_rollback() undoes only the inner part. */
 gboolean rd_store_begin (RdStore *store, GError **error);
 gboolean rd_store_commit (RdStore *store, GError **error);
 void rd_store_rollback (RdStore *store);

@@ -236,6 +236,35 @@ test_query_filters (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+static void
+test_nested_transactions (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_assert_true (rd_store_begin (f->store, &error));
+  gint64 a = open_ticket (f->store, "inbox", "outer", "a@example.org", "x");
+  g_assert_true (rd_store_begin (f->store, &error));
+  open_ticket (f->store, "inbox", "inner-undone", "b@example.org", "x");
+  rd_store_rollback (f->store);
+  g_assert_true (rd_store_begin (f->store, &error));
+  gint64 c = open_ticket (f->store, "inbox", "inner-kept", "c@example.org", "x");
+  g_assert_true (rd_store_commit (f->store, &error));
+  g_assert_true (rd_store_commit (f->store, &error));
+  g_assert_no_error (error);
+  RdTicketQuery q = { .sort = RD_TICKET_SORT_CREATED };
+  g_autoptr(GPtrArray) l = rd_store_tickets_query (f->store, &q, &error);
+  g_assert_cmpuint (l->len, ==, 2);
+  g_assert_cmpstr (((RdTicket *) g_ptr_array_index (l, 0))->subject, ==, "outer");
+  g_assert_cmpstr (((RdTicket *) g_ptr_array_index (l, 1))->subject, ==, "inner-kept");
+  (void) a;
+  (void) c;
+  /* And a plain transaction afterwards still works. */
+  g_assert_true (rd_store_begin (f->store, &error));
+  open_ticket (f->store, "inbox", "after", "d@example.org", "x");
+  rd_store_rollback (f->store);
+  g_autoptr(GPtrArray) l2 = rd_store_tickets_query (f->store, &q, &error);
+  g_assert_cmpuint (l2->len, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -249,5 +278,6 @@ main (int argc, char **argv)
   ADD ("/ticket-model/attachments", test_attachments_once);
   ADD ("/ticket-model/search", test_search_literal);
   ADD ("/ticket-model/query", test_query_filters);
+  ADD ("/ticket-model/nested-transactions", test_nested_transactions);
   return g_test_run ();
 }
