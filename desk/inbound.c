@@ -46,6 +46,23 @@ body_hash (GBytes *raw)
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) body, (gsize) (p + len - body));
 }
 
+/* TRUE when the header block of @raw (its first 64 KB) contains @needle
+ * (lower case), case-insensitively. */
+static gboolean
+header_block_mentions (GBytes *raw, const char *needle)
+{
+  gsize len;
+  const char *p = g_bytes_get_data (raw, &len);
+  if (p == NULL)
+    return FALSE;
+  len = MIN (len, 64 * 1024);
+  const char *end = g_strstr_len (p, (gssize) len, "\r\n\r\n");
+  if (end == NULL)
+    end = g_strstr_len (p, (gssize) len, "\n\n");
+  g_autofree char *lower = g_ascii_strdown (p, end ? end - p : (gssize) len);
+  return strstr (lower, needle) != NULL;
+}
+
 static char *
 join_addrs (GPtrArray *list)
 {
@@ -162,6 +179,10 @@ rd_desk_inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gbool
           return TRUE;
         }
     }
+  /* A DSN is a top-level multipart/report (RFC 3464 2): parse the MIME
+   * tree again only for those. */
+  if (!header_block_mentions (sp->raw, "multipart/report"))
+    return TRUE;
   g_autoptr(RdDsn) dsn = rd_dsn_parse (sp->raw);
   if (dsn != NULL && dsn->original_message_id != NULL)
     return handle_dsn (d, sp, msg, dsn, handled, error);
