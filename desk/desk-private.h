@@ -44,15 +44,28 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdThreadMatch, rd_thread_match_clear)
 gboolean rd_desk_thread_match (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
                                RdThreadMatch *match, GError **error);
 
-/* inbound.c: before threading, dedupe and delivery reports about our
- * own mail. @handled is TRUE when the spooled message reached its final
- * state here (the rules do not run). */
-gboolean rd_desk_inbound_pre (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
-                              gboolean *handled, GError **error);
-/* inbound.c: after the actions put the message on ticket @number:
- * participants, attachments, search index, dedupe hash, links, reopen. */
-gboolean rd_desk_inbound_post (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
-                               const RdThreadMatch *match, gint64 number, GError **error);
+/* inbound.c: the transaction rd_desk_process runs in; rolled back by
+ * the cleanup unless committed. */
+typedef struct {
+  RdStore *store;
+  gboolean open;
+} RdDeskTx;
+
+void rd_desk_tx_clear (RdDeskTx *tx);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdDeskTx, rd_desk_tx_clear)
+gboolean rd_desk_tx_commit (RdDeskTx *tx, GError **error);
+
+/* inbound.c: opens @tx and, before threading, handles dedupe and
+ * delivery reports about our own mail. @done is TRUE when the spooled
+ * message reached its final state here (committed; the rules do not
+ * run), or another process finished it meanwhile. */
+gboolean rd_desk_inbound_begin (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
+                                RdDeskTx *tx, gboolean *done, GError **error);
+/* inbound.c: after the actions put the message on ticket @number (0:
+ * none): participants, attachments, search index, dedupe hash, links,
+ * reopening; then commits @tx. */
+gboolean rd_desk_inbound_finish (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
+                                 const RdThreadMatch *match, gint64 number, RdDeskTx *tx, GError **error);
 
 /* actions.c: carries out @actions; sets @ticket_number (0 when no ticket
  * took the message, e.g. discard). Marks the spooled message's final state

@@ -36,60 +36,6 @@ quarantine (RdDesk *d, RdSpooled *sp, const char *reason, GError **error)
   return rd_store_spool_set_state (d->store, sp->id, RD_SPOOL_QUARANTINED, reason, error);
 }
 
-/* Inside rd_desk_process's transaction. @done: the message was finished
- * before the actions (duplicate, delivery report, quarantine, or done by
- * another process meanwhile). */
-static gboolean
-process_in_tx (RdDesk *d, RdSpooled *sp, const RdMessage *msg, RdThreadMatch *match, gint64 *number,
-               gboolean *done, GError **error)
-{
-  g_autoptr(RdSpooled) now = rd_store_spool_get (d->store, sp->id, error);
-  if (now == NULL)
-    return FALSE;
-  if (now->state != RD_SPOOL_NEW)
-    {
-      *done = TRUE;
-      return TRUE;
-    }
-  if (!rd_desk_inbound_pre (d, sp, msg, done, error))
-    return FALSE;
-  if (*done)
-    return TRUE;
-  if (!rd_desk_thread_match (d, sp, msg, match, error))
-    return FALSE;
-  if (match->quarantine)
-    {
-      *done = TRUE;
-      return quarantine (d, sp, match->quarantine, error);
-    }
-
-  RdEnvelope env = {
-    .sender = sp->sender,
-    .recipient = sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "",
-    .followup = match->ticket_number > 0,
-    .ticket_number = match->ticket_number,
-    .ticket_queue = match->queue,
-    .ticket_tag = match->tag,
-  };
-  g_autoptr(GError) rerr = NULL;
-  g_autoptr(GPtrArray) actions = rd_rules_evaluate (d->rules, msg, &env, &rerr);
-  if (actions == NULL)
-    {
-      /* A runtime error falls back to the implicit keep. */
-      rd_log (RD_LOG_WARN, "desk.rules", "queue_id=%s error=\"%s\" action=implicit-keep",
-              sp->queue_id, rerr ? rerr->message : "unknown");
-      actions = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
-      RdAction *keep = g_new0 (RdAction, 1);
-      keep->type = RD_ACTION_KEEP;
-      g_ptr_array_add (actions, keep);
-    }
-  if (!rd_desk_apply_actions (d, sp, msg, match, actions, number, error))
-    return FALSE;
-  if (*number && !rd_desk_inbound_post (d, sp, msg, match, *number, error))
-    return FALSE;
-  return TRUE;
-}
-
 gboolean
 rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **error)
 {
@@ -109,30 +55,58 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
       return quarantine (d, sp, reason, error);
     }
 
-  /* One transaction from here to the final state: dedupe, threading,
-   * the actions and the ticket model see one consistent database, and
-   * two processes working the same spool cannot both record a message. */
-  if (!rd_store_begin (d->store, error))
-    return FALSE;
-  gint64 number = 0;
-  g_auto(RdThreadMatch) match = { 0 };
+  /* Tickets (inbound.c): one transaction from here to the final state,
+   * so dedupe, threading, the actions and the ticket model see one
+   * consistent database and two processes working the same spool cannot
+   * both record a message. Any early return rolls it back. */
+  g_auto(RdDeskTx) tx = { d->store, FALSE };
   gboolean done = FALSE;
-  if (!process_in_tx (d, sp, msg, &match, &number, &done, error))
+  if (!rd_desk_inbound_begin (d, sp, msg, &tx, &done, error))
+    return FALSE;
+  if (done)
+    return TRUE; /* a duplicate, a delivery report, or done meanwhile */
+
+  g_auto(RdThreadMatch) match = { 0 };
+  if (!rd_desk_thread_match (d, sp, msg, &match, error))
+    return FALSE;
+  if (match.quarantine)
+    return quarantine (d, sp, match.quarantine, error) && rd_desk_tx_commit (&tx, error);
+
+  RdEnvelope env = {
+    .sender = sp->sender,
+    .recipient = sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "",
+    .followup = match.ticket_number > 0,
+    .ticket_number = match.ticket_number,
+    .ticket_queue = match.queue,
+    .ticket_tag = match.tag,
+  };
+  g_autoptr(GError) rerr = NULL;
+  g_autoptr(GPtrArray) actions = rd_rules_evaluate (d->rules, msg, &env, &rerr);
+  if (actions == NULL)
     {
-      rd_store_rollback (d->store);
+      /* A runtime error falls back to the implicit keep. */
+      rd_log (RD_LOG_WARN, "desk.rules", "queue_id=%s error=\"%s\" action=implicit-keep",
+              sp->queue_id, rerr ? rerr->message : "unknown");
+      actions = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
+      RdAction *keep = g_new0 (RdAction, 1);
+      keep->type = RD_ACTION_KEEP;
+      g_ptr_array_add (actions, keep);
+    }
+
+  gint64 number = 0;
+  if (!rd_desk_apply_actions (d, sp, msg, &match, actions, &number, error))
+    {
       g_prefix_error (error, "process %s: ", sp->queue_id);
       return FALSE;
     }
-  if (!rd_store_commit (d->store, error))
+  if (!rd_desk_inbound_finish (d, sp, msg, &match, number, &tx, error))
     {
-      rd_store_rollback (d->store);
+      g_prefix_error (error, "process %s: ", sp->queue_id);
       return FALSE;
     }
-  if (done)
-    return TRUE;
   if (number)
-    rd_log (RD_LOG_INFO, "desk.ticket", "queue_id=%s ticket=%" G_GINT64_FORMAT " followup=%s thread=%s",
-            sp->queue_id, number, match.ticket_number ? "yes" : "no", match.reason ? match.reason : "new");
+    rd_log (RD_LOG_INFO, "desk.ticket", "queue_id=%s ticket=%" G_GINT64_FORMAT " followup=%s",
+            sp->queue_id, number, match.ticket_number ? "yes" : "no");
   else
     rd_log (RD_LOG_INFO, "desk.discard", "queue_id=%s", sp->queue_id);
   if (ticket_number)

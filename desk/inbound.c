@@ -155,9 +155,8 @@ handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdDsn *d
   return TRUE;
 }
 
-gboolean
-rd_desk_inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *handled,
-                     GError **error)
+static gboolean
+inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *handled, GError **error)
 {
   *handled = FALSE;
   const char *mid = rd_message_get_message_id (msg);
@@ -207,9 +206,9 @@ add_participants (RdDesk *d, const RdSpooled *sp, gint64 number, GPtrArray *list
   return TRUE;
 }
 
-gboolean
-rd_desk_inbound_post (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match,
-                      gint64 number, GError **error)
+static gboolean
+inbound_post (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match,
+              gint64 number, GError **error)
 {
   g_autofree char *hash = body_hash (sp->raw);
   g_autofree char *to = join_addrs (rd_message_get_to (msg));
@@ -268,4 +267,57 @@ rd_desk_inbound_post (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, cons
       return FALSE;
   return rd_store_ticket_audit (d->store, number, "system", "followup",
                                 match->reason, sp->queue_id, error);
+}
+
+void
+rd_desk_tx_clear (RdDeskTx *tx)
+{
+  if (tx->open)
+    rd_store_rollback (tx->store);
+  tx->open = FALSE;
+}
+
+gboolean
+rd_desk_tx_commit (RdDeskTx *tx, GError **error)
+{
+  g_return_val_if_fail (tx->open, FALSE);
+  if (!rd_store_commit (tx->store, error))
+    return FALSE; /* still open: the cleanup rolls back */
+  tx->open = FALSE;
+  return TRUE;
+}
+
+gboolean
+rd_desk_inbound_begin (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdDeskTx *tx, gboolean *done,
+                       GError **error)
+{
+  *done = FALSE;
+  if (!rd_store_begin (d->store, error))
+    return FALSE;
+  tx->store = d->store;
+  tx->open = TRUE;
+  /* Re-read under the write lock: another process may have finished it. */
+  g_autoptr(RdSpooled) now = rd_store_spool_get (d->store, sp->id, error);
+  if (now == NULL)
+    return FALSE;
+  if (now->state != RD_SPOOL_NEW)
+    {
+      *done = TRUE;
+      rd_desk_tx_clear (tx);
+      return TRUE;
+    }
+  if (!inbound_pre (d, sp, msg, done, error))
+    return FALSE;
+  if (*done)
+    return rd_desk_tx_commit (tx, error);
+  return TRUE;
+}
+
+gboolean
+rd_desk_inbound_finish (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match,
+                        gint64 number, RdDeskTx *tx, GError **error)
+{
+  if (number && !inbound_post (d, sp, msg, match, number, error))
+    return FALSE;
+  return rd_desk_tx_commit (tx, error);
 }

@@ -87,8 +87,24 @@ by_reply_address (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gint64 *
   return FALSE;
 }
 
+static gboolean thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatch *match,
+                              GError **error);
+
 gboolean
 rd_desk_thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatch *match,
+                      GError **error)
+{
+  if (!thread_match (d, sp, msg, match, error))
+    return FALSE;
+  if (match->ticket_number || match->linked_ticket || match->quarantine)
+    rd_log (RD_LOG_INFO, "desk.thread", "queue_id=%s ticket=%" G_GINT64_FORMAT " linked=%" G_GINT64_FORMAT
+            " reason=%s reopen=%s quarantine=%s", sp->queue_id, match->ticket_number, match->linked_ticket,
+            match->reason ? match->reason : "-", match->reopen ? "yes" : "no", match->quarantine ? "yes" : "no");
+  return TRUE;
+}
+
+static gboolean
+thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatch *match,
                       GError **error)
 {
   rd_thread_match_clear (match);
