@@ -102,12 +102,15 @@ const RdStoreMigration rd_store_migrations[] = {
     "  secret BLOB NOT NULL,"
     "  created_at INTEGER NOT NULL"
     ");"
-    "CREATE TABLE ticket_tags ("
-    "  tag TEXT NOT NULL,"
+    /* The rules stage (0201-ticket-tags, Sieve addflag) creates the same
+     * table; whichever runs first makes it. */
+    "CREATE TABLE IF NOT EXISTS ticket_tags ("
     "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
-    "  PRIMARY KEY (tag, ticket_number)"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX ticket_tags_ticket ON ticket_tags(ticket_number);"
+    "  tag TEXT NOT NULL,"
+    "  PRIMARY KEY (ticket_number, tag)"
+    ");"
+    /* `tickets list --tag T` walks one tag's tickets in number order. */
+    "CREATE INDEX ticket_tags_tag ON ticket_tags(tag, ticket_number);"
     /* From/To/Cc of the thread minus our own addresses; addr lower case. */
     "CREATE TABLE ticket_participants ("
     "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
