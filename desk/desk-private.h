@@ -15,12 +15,14 @@
 #include "message.h"
 #include "rules.h"
 #include "rd-common.h"
+#include "ticket-ids.h"
 
 struct _RdDesk {
   RdConfig *config;
   RdStore *store;
   RdRules *rules;
   const char *default_queue;
+  RdTicketIds *ids;    /* signed ids, reply addresses, subject tags */
 };
 
 /* What threading found. ticket_number == 0: a new ticket. */
@@ -29,6 +31,10 @@ typedef struct {
   char *queue;         /* of the existing ticket */
   char *tag;           /* its subject tag */
   char *reason;        /* "references", "reply-address", "subject-tag", ... for the log */
+  /* Set by threading for desk.c/inbound.c (ticket_number stays 0 then): */
+  gint64 linked_ticket;   /* a new ticket opened instead of following up on this one */
+  char *quarantine;       /* non-NULL: quarantine with this reason (stranger_tag = quarantine) */
+  gboolean reopen;        /* the ticket continued was resolved/closed: reopen it */
 } RdThreadMatch;
 
 void rd_thread_match_clear (RdThreadMatch *match);
@@ -37,6 +43,29 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdThreadMatch, rd_thread_match_clear)
 /* threading.c */
 gboolean rd_desk_thread_match (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
                                RdThreadMatch *match, GError **error);
+
+/* inbound.c: the transaction rd_desk_process runs in; rolled back by
+ * the cleanup unless committed. */
+typedef struct {
+  RdStore *store;
+  gboolean open;
+} RdDeskTx;
+
+void rd_desk_tx_clear (RdDeskTx *tx);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdDeskTx, rd_desk_tx_clear)
+gboolean rd_desk_tx_commit (RdDeskTx *tx, GError **error);
+
+/* inbound.c: opens @tx and, before threading, handles dedupe and
+ * delivery reports about our own mail. @done is TRUE when the spooled
+ * message reached its final state here (committed; the rules do not
+ * run), or another process finished it meanwhile. */
+gboolean rd_desk_inbound_begin (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
+                                RdDeskTx *tx, gboolean *done, GError **error);
+/* inbound.c: after the actions put the message on ticket @number (0:
+ * none): participants, attachments, search index, dedupe hash, links,
+ * reopening; then commits @tx. */
+gboolean rd_desk_inbound_finish (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
+                                 const RdThreadMatch *match, gint64 number, RdDeskTx *tx, GError **error);
 
 /* actions.c: carries out @actions; sets @ticket_number (0 when no ticket
  * took the message, e.g. discard). Marks the spooled message's final state

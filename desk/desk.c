@@ -10,6 +10,12 @@ rd_desk_new (RdConfig *config, RdStore *store, GError **error)
   d->store = store;
   d->rules = rd_rules_new_empty ();
   d->default_queue = rd_config_get_string (config, "desk", "default_queue", RD_DEFAULT_QUEUE);
+  d->ids = rd_ticket_ids_new (config, store, error);
+  if (d->ids == NULL)
+    {
+      rd_desk_free (d);
+      return NULL;
+    }
   return d;
 }
 
@@ -19,6 +25,7 @@ rd_desk_free (RdDesk *d)
   if (d == NULL)
     return;
   rd_rules_free (d->rules);
+  rd_ticket_ids_free (d->ids);
   g_free (d);
 }
 
@@ -48,9 +55,22 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
       return quarantine (d, sp, reason, error);
     }
 
+  /* Tickets (inbound.c): one transaction from here to the final state,
+   * so dedupe, threading, the actions and the ticket model see one
+   * consistent database and two processes working the same spool cannot
+   * both record a message. Any early return rolls it back. */
+  g_auto(RdDeskTx) tx = { d->store, FALSE };
+  gboolean done = FALSE;
+  if (!rd_desk_inbound_begin (d, sp, msg, &tx, &done, error))
+    return FALSE;
+  if (done)
+    return TRUE; /* a duplicate, a delivery report, or done meanwhile */
+
   g_auto(RdThreadMatch) match = { 0 };
   if (!rd_desk_thread_match (d, sp, msg, &match, error))
     return FALSE;
+  if (match.quarantine)
+    return quarantine (d, sp, match.quarantine, error) && rd_desk_tx_commit (&tx, error);
 
   RdEnvelope env = {
     .sender = sp->sender,
@@ -75,6 +95,11 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
 
   gint64 number = 0;
   if (!rd_desk_apply_actions (d, sp, msg, &match, actions, &number, error))
+    {
+      g_prefix_error (error, "process %s: ", sp->queue_id);
+      return FALSE;
+    }
+  if (!rd_desk_inbound_finish (d, sp, msg, &match, number, &tx, error))
     {
       g_prefix_error (error, "process %s: ", sp->queue_id);
       return FALSE;

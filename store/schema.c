@@ -120,6 +120,87 @@ const RdStoreMigration rd_store_migrations[] = {
     "  UPDATE allowlist_version SET version = version + 1 WHERE id = 1; END;"
     "CREATE TRIGGER allowlist_del AFTER DELETE ON allowlist BEGIN"
     "  UPDATE allowlist_version SET version = version + 1 WHERE id = 1; END;" },
+  { "0300-tickets-model",
+    /* The per-installation secret that signs our Message-IDs and reply
+     * addresses (desk/threading.c); one row, created on first use. */
+    "CREATE TABLE desk_secret ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  secret BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    /* The rules stage (0201-ticket-tags, Sieve addflag) creates the same
+     * table; whichever runs first makes it. */
+    "CREATE TABLE IF NOT EXISTS ticket_tags ("
+    "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
+    "  tag TEXT NOT NULL,"
+    "  PRIMARY KEY (ticket_number, tag)"
+    ");"
+    /* `tickets list --tag T` walks one tag's tickets in number order. */
+    "CREATE INDEX ticket_tags_tag ON ticket_tags(tag, ticket_number);"
+    /* From/To/Cc of the thread minus our own addresses; addr lower case. */
+    "CREATE TABLE ticket_participants ("
+    "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
+    "  addr TEXT NOT NULL,"
+    "  name TEXT,"
+    "  PRIMARY KEY (ticket_number, addr)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE ticket_links ("
+    "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
+    "  other_number INTEGER NOT NULL REFERENCES tickets(number),"
+    "  reason TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (ticket_number, other_number)"
+    ") WITHOUT ROWID;"
+    /* Every change: who, what, when. */
+    "CREATE TABLE ticket_audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  old_value TEXT,"
+    "  new_value TEXT"
+    ");"
+    "CREATE INDEX ticket_audit_ticket ON ticket_audit(ticket_number, id);"
+    "ALTER TABLE messages ADD COLUMN body_hash TEXT;"
+    "ALTER TABLE messages ADD COLUMN to_addrs TEXT;"
+    "ALTER TABLE messages ADD COLUMN cc_addrs TEXT;"
+    "ALTER TABLE messages ADD COLUMN author TEXT;"
+    "ALTER TABLE messages ADD COLUMN outbox_id INTEGER;"
+    "ALTER TABLE messages ADD COLUMN delivery_status TEXT;"
+    "ALTER TABLE messages ADD COLUMN delivery_code TEXT;"
+    "ALTER TABLE messages ADD COLUMN delivery_detail TEXT;"
+    /* Attachments stored once by content hash. */
+    "CREATE TABLE attachment_blobs ("
+    "  sha256 TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  data BLOB NOT NULL"
+    ");"
+    "CREATE TABLE message_attachments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  message_row INTEGER NOT NULL REFERENCES messages(id),"
+    "  position INTEGER NOT NULL,"
+    "  filename TEXT,"
+    "  content_type TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL REFERENCES attachment_blobs(sha256),"
+    "  UNIQUE (message_row, position)"
+    ");"
+    "CREATE INDEX tickets_assignee ON tickets(assignee, number);"
+    "CREATE INDEX tickets_updated ON tickets(updated_at);"
+    "CREATE INDEX tickets_status_updated ON tickets(status, updated_at);"
+    "CREATE INDEX tickets_queue_updated ON tickets(queue, updated_at);"
+    /* Full-text search: one row per message, contentless (the text
+     * lives in messages). rowid = (ticket number << 22) | the message's
+     * ordinal within its ticket (1, 2, ...), so a search reads ticket
+     * numbers straight from the index, newest ticket first, without a
+     * join (store/ticket-model.c). */
+    "CREATE VIRTUAL TABLE messages_fts USING fts5("
+    "  subject, body, addresses, attachments,"
+    "  content='', tokenize='unicode61 remove_diacritics 2');" },
+  { "0301-tickets-list-indexes",
+    /* `tickets list --assignee A --sort updated` without a sort of all
+     * of A's tickets. */
+    "CREATE INDEX tickets_assignee_updated ON tickets(assignee, updated_at);" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

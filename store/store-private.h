@@ -14,6 +14,7 @@ struct _RdStore {
   gint64 allowlist_data_version;
   gint64 allowlist_version;
   gboolean allowlist_version_known;
+  guint depth;       /* rd_store_begin() nesting: 1 = BEGIN, more = SAVEPOINTs */
 };
 
 /* Converts the connection's last error into a GError (at the module edge):
@@ -51,3 +52,12 @@ typedef struct {
 } RdStoreMigration;
 
 extern const RdStoreMigration rd_store_migrations[];
+
+/* Tickets (tickets.c, ticket-model.c). */
+#define RD_TICKET_COLUMNS "t.number, t.queue, t.status, t.priority, t.assignee, t.subject," \
+  " t.requester_name, t.requester_addr, t.created_at, t.updated_at," \
+  " (SELECT count(*) FROM messages m WHERE m.ticket_number = t.number)"
+#define TICKET_COLUMNS RD_TICKET_COLUMNS
+RdTicket *rd_store_ticket_from_row (sqlite3_stmt *st);
+/* Fills tags (and with @full participants and links). */
+gboolean rd_store_ticket_fill_model (RdStore *store, RdTicket *t, gboolean full, GError **error);

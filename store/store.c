@@ -105,23 +105,61 @@ rd_store_tx_end (RdStoreTx *tx)
     }
 }
 
+/* rd_store_begin() nests: the outermost call is BEGIN IMMEDIATE, inner
+ * ones are SAVEPOINTs, so a layer that groups its own work (the desk's
+ * actions) can run inside a caller's transaction (the desk's processing
+ * of one message) and still roll back only its own part. */
 gboolean
 rd_store_begin (RdStore *store, GError **error)
 {
-  return rd_store_exec (store, "BEGIN IMMEDIATE", error);
+  if (sqlite3_get_autocommit (store->db))
+    store->depth = 0; /* whatever was open has ended (COMMIT elsewhere) */
+  else if (store->depth == 0)
+    store->depth = 1; /* opened by rd_store_tx_begin: nest in it */
+  if (store->depth == 0)
+    {
+      if (!rd_store_exec (store, "BEGIN IMMEDIATE", error))
+        return FALSE;
+      store->depth = 1;
+      return TRUE;
+    }
+  g_autofree char *sql = g_strdup_printf ("SAVEPOINT rd_%u", store->depth);
+  if (!rd_store_exec (store, sql, error))
+    return FALSE;
+  store->depth++;
+  return TRUE;
 }
 
 gboolean
 rd_store_commit (RdStore *store, GError **error)
 {
-  return rd_store_exec (store, "COMMIT", error);
+  if (store->depth <= 1)
+    {
+      if (!rd_store_exec (store, "COMMIT", error))
+        return FALSE;
+      store->depth = 0;
+      return TRUE;
+    }
+  g_autofree char *sql = g_strdup_printf ("RELEASE rd_%u", store->depth - 1);
+  if (!rd_store_exec (store, sql, error))
+    return FALSE;
+  store->depth--;
+  return TRUE;
 }
 
 void
 rd_store_rollback (RdStore *store)
 {
+  if (store->depth > 1)
+    {
+      g_autofree char *sql = g_strdup_printf ("ROLLBACK TO rd_%u; RELEASE rd_%u", store->depth - 1, store->depth - 1);
+      sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+      store->depth--;
+      return;
+    }
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  store->depth = 0;
 }
 
 char *

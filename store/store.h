@@ -34,7 +34,9 @@ GStrv rd_store_list_migrations (RdStore *store, GError **error);
 
 /* Groups several calls into one atomic unit: every store function called
  * between rd_store_begin() and rd_store_commit() joins this transaction
- * instead of committing on its own. rd_store_rollback() undoes it. */
+ * instead of committing on its own. rd_store_rollback() undoes it.
+ * Calls nest (SAVEPOINTs inside the outermost BEGIN): an inner
+ * rd_store_rollback() undoes only the inner part. */
 gboolean rd_store_begin (RdStore *store, GError **error);
 gboolean rd_store_commit (RdStore *store, GError **error);
 void rd_store_rollback (RdStore *store);
@@ -116,6 +118,12 @@ typedef struct {
   char *subject;
   char *body_text;
   gint64 created_at;
+  /* Filled by rd_store_ticket_get (store/tickets.h model). */
+  char *to_addrs;
+  char *cc_addrs;
+  char *author;          /* the agent, for outbound and notes */
+  char *delivery_status; /* outbound: "queued", "failed" */
+  char *delivery_code;   /* outbound failed: DSN status, e.g. "5.1.1" */
 } RdTicketMessage;
 
 typedef struct {
@@ -131,6 +139,9 @@ typedef struct {
   gint64 updated_at;
   guint message_count;
   GPtrArray *messages;   /* RdTicketMessage*, filled by rd_store_ticket_get */
+  GStrv tags;            /* sorted; never NULL once read */
+  GPtrArray *participants; /* char* "addr" or "Name <addr>", by rd_store_ticket_get */
+  GArray *links;         /* gint64 linked ticket numbers, by rd_store_ticket_get */
 } RdTicket;
 
 void rd_ticket_message_free (RdTicketMessage *m);

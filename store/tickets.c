@@ -12,6 +12,11 @@ rd_ticket_message_free (RdTicketMessage *m)
   g_free (m->from_addr);
   g_free (m->subject);
   g_free (m->body_text);
+  g_free (m->to_addrs);
+  g_free (m->cc_addrs);
+  g_free (m->author);
+  g_free (m->delivery_status);
+  g_free (m->delivery_code);
   g_free (m);
 }
 
@@ -29,6 +34,11 @@ rd_ticket_free (RdTicket *t)
   g_free (t->requester_addr);
   if (t->messages)
     g_ptr_array_unref (t->messages);
+  g_strfreev (t->tags);
+  if (t->participants)
+    g_ptr_array_unref (t->participants);
+  if (t->links)
+    g_array_unref (t->links);
   g_free (t);
 }
 
@@ -212,12 +222,8 @@ rd_store_ticket_add_message (RdStore *store, const RdFollowupDraft *d, gint64 *m
   return TRUE;
 }
 
-#define TICKET_COLUMNS "t.number, t.queue, t.status, t.priority, t.assignee, t.subject," \
-  " t.requester_name, t.requester_addr, t.created_at, t.updated_at," \
-  " (SELECT count(*) FROM messages m WHERE m.ticket_number = t.number)"
-
-static RdTicket *
-ticket_from_row (sqlite3_stmt *st)
+RdTicket *
+rd_store_ticket_from_row (sqlite3_stmt *st)
 {
   RdTicket *t = g_new0 (RdTicket, 1);
   t->number = sqlite3_column_int64 (st, 0);
@@ -253,7 +259,7 @@ rd_store_tickets_list (RdStore *store, const RdTicketFilter *f, GError **error)
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    g_ptr_array_add (out, ticket_from_row (st));
+    g_ptr_array_add (out, rd_store_ticket_from_row (st));
   sqlite3_reset (st);
   if (rc != SQLITE_DONE)
     {
@@ -281,13 +287,14 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
         rd_store_set_error (store, rc, error, "read ticket");
       return NULL;
     }
-  g_autoptr(RdTicket) t = ticket_from_row (st);
+  g_autoptr(RdTicket) t = rd_store_ticket_from_row (st);
   sqlite3_reset (st);
 
   t->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_message_free);
   st = rd_store_stmt (store,
       "SELECT id, spool_id, direction, message_id, from_name, from_addr, subject,"
-      " body_text, created_at FROM messages WHERE ticket_number = ? ORDER BY id", error);
+      " body_text, created_at, to_addrs, cc_addrs, author, delivery_status, delivery_code"
+      " FROM messages WHERE ticket_number = ? ORDER BY id", error);
   if (st == NULL)
     return NULL;
   sqlite3_bind_int64 (st, 1, number);
@@ -303,6 +310,11 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
       m->subject = rd_store_col_strdup (st, 6);
       m->body_text = rd_store_col_strdup (st, 7);
       m->created_at = sqlite3_column_int64 (st, 8);
+      m->to_addrs = rd_store_col_strdup (st, 9);
+      m->cc_addrs = rd_store_col_strdup (st, 10);
+      m->author = rd_store_col_strdup (st, 11);
+      m->delivery_status = rd_store_col_strdup (st, 12);
+      m->delivery_code = rd_store_col_strdup (st, 13);
       g_ptr_array_add (t->messages, m);
     }
   sqlite3_reset (st);
@@ -311,5 +323,7 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
       rd_store_set_error (store, rc, error, "read messages");
       return NULL;
     }
+  if (!rd_store_ticket_fill_model (store, t, TRUE, error))
+    return NULL;
   return g_steal_pointer (&t);
 }

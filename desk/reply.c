@@ -1,0 +1,199 @@
+/* relaydesk — desk: agent replies (see reply.h for the message built). */
+#include "reply.h"
+#include "ticket-ids.h"
+#include "tickets.h"
+#include "outbox.h"
+#include "message.h"
+#include "rd-common.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeTextPart, g_object_unref)
+
+void
+rd_reply_result_clear (RdReplyResult *r)
+{
+  g_clear_pointer (&r->message_id, g_free);
+  g_clear_pointer (&r->recipients, g_ptr_array_unref);
+  g_clear_pointer (&r->suppressed, g_ptr_array_unref);
+  g_clear_pointer (&r->subject, g_free);
+}
+
+/* "Re: <subject without our tag> [RD #N]". (transfer full) */
+static char *
+reply_subject (const char *subject, const char *tag)
+{
+  const char *s = subject ? subject : "";
+  while (g_ascii_strncasecmp (s, "Re:", 3) == 0 || g_ascii_strncasecmp (s, "Aw:", 3) == 0)
+    {
+      s += 3;
+      while (*s == ' ')
+        s++;
+    }
+  if (strstr (s, tag))
+    return g_strdup_printf ("Re: %s", s);
+  return g_strdup_printf ("Re: %s %s", s, tag);
+}
+
+/* References: the thread's ids, oldest dropped until the header fits. */
+static char *
+references (GPtrArray *ids)
+{
+  guint first = 0;
+  gsize total = 0;
+  for (guint i = 0; i < ids->len; i++)
+    total += strlen (g_ptr_array_index (ids, i)) + 3;
+  while (first < ids->len && total > RD_REPLY_REFERENCES_MAX)
+    total -= strlen (g_ptr_array_index (ids, first++)) + 3;
+  g_autoptr(GString) s = g_string_new (NULL);
+  for (guint i = first; i < ids->len; i++)
+    g_string_append_printf (s, "%s<%s>", s->len ? " " : "", (const char *) g_ptr_array_index (ids, i));
+  return s->len ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
+}
+
+static gboolean
+add_recipient (RdStore *store, const char *addr, RdReplyResult *r, GError **error)
+{
+  GPtrArray *seen[] = { r->recipients, r->suppressed };
+  for (guint l = 0; l < G_N_ELEMENTS (seen); l++)
+    for (guint i = 0; i < seen[l]->len; i++)
+      if (g_ascii_strcasecmp (g_ptr_array_index (seen[l], i), addr) == 0)
+        return TRUE;
+  g_autoptr(GError) local = NULL;
+  if (rd_store_suppression_check (store, addr, NULL, &local))
+    {
+      g_ptr_array_add (r->suppressed, g_strdup (addr));
+      return TRUE;
+    }
+  if (local)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  g_ptr_array_add (r->recipients, g_strdup (addr));
+  return TRUE;
+}
+
+gboolean
+rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyResult *r, GError **error)
+{
+  memset (r, 0, sizeof *r);
+  r->recipients = g_ptr_array_new_with_free_func (g_free);
+  r->suppressed = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *trimmed = g_strstrip (g_strdup (d->body ? d->body : ""));
+  if (*trimmed == '\0' || strlen (d->body) > RD_REPLY_BODY_MAX || !g_utf8_validate (d->body, -1, NULL))
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "reply text is empty, too long or not UTF-8");
+      return FALSE;
+    }
+  rd_parser_init ();
+  g_autoptr(RdTicketIds) ids = rd_ticket_ids_new (config, store, error);
+  if (ids == NULL)
+    return FALSE;
+  g_autoptr(RdTicket) t = rd_store_ticket_get (store, d->ticket_number, error);
+  if (t == NULL)
+    return FALSE;
+
+  if (!add_recipient (store, t->requester_addr, r, error))
+    return FALSE;
+  if (d->reply_all)
+    for (guint i = 0; i < t->participants->len; i++)
+      {
+        const char *p = g_ptr_array_index (t->participants, i);
+        if (!rd_ticket_ids_is_own_address (ids, p) && !add_recipient (store, p, r, error))
+          return FALSE;
+      }
+  if (r->recipients->len == 0)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
+                   "every recipient of ticket #%" G_GINT64_FORMAT " is on the suppression list", t->number);
+      return FALSE;
+    }
+
+  g_autofree char *tag = rd_ticket_ids_subject_tag (ids, t->number);
+  r->subject = reply_subject (t->subject, tag);
+  r->message_id = rd_ticket_ids_new_message_id (ids, t->number);
+  g_autofree char *reply_to = rd_ticket_ids_reply_address (ids, t->queue, t->number);
+  const char *from = rd_ticket_ids_from_address (ids, t->queue);
+  const char *from_name = rd_ticket_ids_from_name (ids, t->queue);
+  g_autoptr(GPtrArray) thread_ids = rd_store_ticket_message_ids (store, t->number, error);
+  if (thread_ids == NULL)
+    return FALSE;
+
+  g_autoptr(GMimeMessage) m = g_mime_message_new (TRUE);
+  g_mime_message_add_mailbox (m, GMIME_ADDRESS_TYPE_FROM, from_name, from);
+  g_mime_message_add_mailbox (m, GMIME_ADDRESS_TYPE_REPLY_TO, from_name, reply_to);
+  const char *req_name = t->requester_name;
+  for (guint i = 0; i < r->recipients->len; i++)
+    {
+      const char *a = g_ptr_array_index (r->recipients, i);
+      gboolean is_req = g_ascii_strcasecmp (a, t->requester_addr) == 0;
+      g_mime_message_add_mailbox (m, is_req ? GMIME_ADDRESS_TYPE_TO : GMIME_ADDRESS_TYPE_CC,
+                                  is_req ? req_name : NULL, a);
+    }
+  g_mime_message_set_subject (m, r->subject, "utf-8");
+  g_mime_message_set_message_id (m, r->message_id);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_mime_message_set_date (m, now);
+  if (thread_ids->len)
+    {
+      g_autofree char *irt = g_strdup_printf ("<%s>", (const char *) g_ptr_array_index (thread_ids, thread_ids->len - 1));
+      g_mime_object_set_header (GMIME_OBJECT (m), "In-Reply-To", irt, NULL);
+      g_autofree char *refs = references (thread_ids);
+      if (refs)
+        g_mime_object_set_header (GMIME_OBJECT (m), "References", refs, NULL);
+    }
+  g_autoptr(GMimeTextPart) part = g_mime_text_part_new_with_subtype ("plain");
+  g_mime_text_part_set_text (part, d->body);
+  g_mime_part_set_content_encoding (GMIME_PART (part), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+  g_mime_message_set_mime_part (m, GMIME_OBJECT (part));
+  GMimeFormatOptions *fo = g_mime_format_options_new ();
+  g_mime_format_options_set_newline_format (fo, GMIME_NEWLINE_FORMAT_DOS);
+  g_autofree char *text = g_mime_object_to_string (GMIME_OBJECT (m), fo);
+  g_mime_format_options_free (fo);
+  g_autoptr(GBytes) raw = g_bytes_new (text, strlen (text));
+
+  g_autoptr(GString) to = g_string_new (NULL);
+  g_ptr_array_add (r->recipients, NULL);
+  for (guint i = 0; r->recipients->pdata[i]; i++)
+    g_string_append_printf (to, "%s%s", to->len ? ", " : "", (const char *) r->recipients->pdata[i]);
+
+  if (!rd_store_begin (store, error))
+    return FALSE;
+  RdOutboxDraft od = {
+    .kind = RD_OUTBOX_REPLY,
+    .ticket_number = t->number,
+    .sender = from,
+    .recipients = (const char *const *) r->recipients->pdata,
+    .message_id = r->message_id,
+    .raw = raw,
+  };
+  RdAgentMessageDraft md = {
+    .ticket_number = t->number,
+    .direction = "outbound",
+    .author = d->author,
+    .message_id = r->message_id,
+    .from_name = from_name,
+    .from_addr = from,
+    .to_addrs = to->str,
+    .subject = r->subject,
+    .body_text = d->body,
+  };
+  gboolean ok = rd_store_outbox_enqueue (store, &od, &r->outbox_id, error);
+  md.outbox_id = r->outbox_id;
+  ok = ok && rd_store_message_add_agent (store, &md, &r->message_row, error);
+  if (ok && d->set_status)
+    ok = rd_store_ticket_set (store, t->number, RD_TICKET_FIELD_STATUS, d->set_status, d->author, error);
+  if (ok && g_str_equal (t->status, "new") && d->set_status == NULL)
+    ok = rd_store_ticket_set (store, t->number, RD_TICKET_FIELD_STATUS, "open", d->author, error);
+  ok = ok && rd_store_commit (store, error);
+  g_ptr_array_remove_index (r->recipients, r->recipients->len - 1);
+  if (!ok)
+    {
+      rd_store_rollback (store);
+      return FALSE;
+    }
+  return TRUE;
+}
