@@ -11,6 +11,8 @@ static const RdCommand commands[] = {
   { "deliver", "store one message from stdin (for an MTA's pipe transport)", rd_cmd_deliver },
   { "tickets", "list and show tickets", rd_cmd_tickets },
   { "spool", "inspect the spool of received messages", rd_cmd_spool },
+  { "queue", "operate the outbox of outbound messages", rd_cmd_queue },
+  { "relay", "check the path to the SMTP relay", rd_cmd_relay },
 };
 
 static void
