@@ -192,6 +192,9 @@ on_debug (CURL *handle, curl_infotype type, char *data, size_t size, void *userp
         set_stage (c, STAGE_BODY);
       break;
     case CURLINFO_HEADER_IN:
+      /* After a failure libcurl says QUIT: keep the reply that failed. */
+      if (c->stage == STAGE_QUIT)
+        break;
       if (c->new_reply)
         {
           g_string_truncate (c->reply, 0);
