@@ -70,9 +70,11 @@ def main():
         # --- STARTTLS (required), through queue flush, with a 5xx ---------
         rd2 = Relaydesk(tmp, "starttls", CONF)
         # a ticket, so that the failure can be noted on it
-        subprocess.run([os.environ["RELAYDESK"], "deliver", "--data-dir", rd2.data, "--config", rd2.conf],
+        subprocess.run([os.environ["RELAYDESK"], "deliver", "--data-dir", rd2.data, "--config", rd2.conf,
+                        "--from", "a@relay.test", "support@desk.example"],
                        input=message(9, to="support@desk.example"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         have_ticket = rd2.run("tickets", "show", "1", check=False).returncode == 0
+        check(have_ticket, "a ticket to note failures on")
         rd2.inject(message(6), "dave@relay.test")
         bad = rd2.inject(message(7), "bad@relay.test", ticket=1 if have_ticket else None)[0]
         out = rd2.run("queue", "flush", "--relay", "smtp://localhost:%d" % pf.port, "--relay-ca", pf.ca).stdout.decode()
