@@ -1,4 +1,6 @@
-"""An aiosmtpd relay for tests: relay_aiosmtpd.py PORT SPOOLDIR TEMPFAIL
+"""An aiosmtpd relay for tests: relay_aiosmtpd.py PORT SPOOLDIR TEMPFAIL [USER:PASS]
+
+With USER:PASS, AUTH is required (PLAIN/LOGIN, allowed without TLS here).
 
 RCPT TO:<bad@...> gets "550 5.1.1 mailbox unavailable". The first TEMPFAIL transactions get "451 4.3.0 try again later" to DATA;
 after that each message is written to SPOOLDIR/NNNN.eml (with the envelope
@@ -10,8 +12,15 @@ import os
 import sys
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port, spool, tempfail = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+creds = sys.argv[4].encode().split(b":", 1) if len(sys.argv) > 4 else None
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and [auth_data.login, auth_data.password] == creds
+    return AuthResult(success=ok)
 state = {"seen": 0}
 
 
@@ -39,7 +48,10 @@ class Handler:
 
 
 async def main():
-    c = Controller(Handler(), hostname="127.0.0.1", port=port)
+    kw = {}
+    if creds:
+        kw = dict(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    c = Controller(Handler(), hostname="127.0.0.1", port=port, **kw)
     c.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -214,7 +214,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Aiosmtpd:
     """aiosmtpd with tests/integration/relay_aiosmtpd.py as the handler."""
 
-    def __init__(self, tmp, tempfail=0, port=None, name="aiosmtpd"):
+    def __init__(self, tmp, tempfail=0, port=None, name="aiosmtpd", auth=None):
+        self.auth = auth
         self.spool = os.path.join(tmp, name + "-spool")
         os.makedirs(self.spool, exist_ok=True)
         self.port = port or free_port()
@@ -226,7 +227,7 @@ class Aiosmtpd:
     def start(self):
         log = open(os.path.join(self.tmp, self.name + ".log"), "a")
         self.proc = subprocess.Popen([PYTHON, os.path.join(HERE, "relay_aiosmtpd.py"), str(self.port), self.spool,
-                                      str(self.tempfail)], stdout=log, stderr=subprocess.STDOUT)
+                                      str(self.tempfail)] + ([self.auth] if self.auth else []), stdout=log, stderr=subprocess.STDOUT)
         log.close()
         if not wait_port(self.port):
             raise RuntimeError("aiosmtpd did not listen")

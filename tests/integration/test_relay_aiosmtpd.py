@@ -56,6 +56,56 @@ def main():
         check(it["relay_reply"] == "250 2.0.0 Ok: queued as Q0001", "the final 250 and queue id are kept")
         check(msgids(relay) == ["<m1.relaytest@desk.example>"], "the relay got it exactly once")
 
+        # --- STARTTLS required but not offered: deferred, never in clear --
+        rd = Relaydesk(tmp, "needtls", BASE.replace("opportunistic", "required"))
+        desks.append(rd)
+        row = rd.inject(message(50), "a@example.net")[0]
+        out = rd.run("queue", "flush", "--relay", "smtp://127.0.0.1:%d" % relay.port).stdout.decode()
+        it = rd.show(row)
+        check(it["state"] == "queued" and ("SSL" in it["last_error"] or "STARTTLS" in it["last_error"]),
+              "starttls = required and no STARTTLS: deferred (%s)" % it["last_error"])
+        r = rd.run("relay", "check", "--relay", "smtp://127.0.0.1:%d" % relay.port, check=False)
+        check(r.returncode == 1 and "✗ STARTTLS" in r.stdout.decode(), "relay check: STARTTLS required, not offered")
+
+        # --- lifetime: 4xx until the lifetime is over, then failed ----------
+        forever = Aiosmtpd(tmp, tempfail=1000, name="forever").start()
+        servers.append(forever)
+        rd = Relaydesk(tmp, "lifetime", BASE + "lifetime = 4s\n")
+        desks.append(rd)
+        row = rd.inject(message(51), "a@example.net")[0]
+        t0 = time.time()
+        rd.serve("--relay", "smtp://127.0.0.1:%d" % forever.port)
+        rd.wait_states(lambda s: s.get("failed") == 1, timeout=30)
+        rd.stop()
+        it = rd.show(row)
+        check(it["attempts"] >= 2 and "gave up" in it["last_error"] and "451" in it["last_error"],
+              "after the lifetime (4 s) the 4xx row failed: %d attempts in %.1f s: %s"
+              % (it["attempts"], time.time() - t0, it["last_error"]))
+        defs = [e for e in it["events"] if e["event"] in ("sending", "deferred")]
+        check(len(defs) >= 4, "each attempt is in the history")
+
+        # --- AUTH ---------------------------------------------------------
+        authrelay = Aiosmtpd(tmp, name="auth", auth="desk:s3cret").start()
+        servers.append(authrelay)
+        # aiosmtpd does not answer a failed two-step AUTH PLAIN (libcurl's way):
+        # a short timeout keeps that case quick.
+        rd = Relaydesk(tmp, "auth", BASE + "timeout = 3\nusername = desk\npassword = wrong\n")
+        desks.append(rd)
+        r = rd.run("relay", "check", "--relay", "smtp://127.0.0.1:%d" % authrelay.port, check=False)
+        check(r.returncode == 1 and "✗ AUTH" in r.stdout.decode(), "relay check: a wrong password fails AUTH")
+        row = rd.inject(message(52), "a@example.net")[0]
+        rd.run("queue", "flush", "--relay", "smtp://127.0.0.1:%d" % authrelay.port)
+        it = rd.show(row)
+        check(it["state"] == "queued", "AUTH refused: the message stays queued (%s)" % it["last_error"])
+        rd.write_config(BASE + "username = desk\npassword = s3cret\n")
+        r = rd.run("relay", "check", "--relay", "smtp://127.0.0.1:%d" % authrelay.port,
+                   "--send-test", "t@example.net", check=False)
+        out = r.stdout.decode()
+        check(r.returncode == 0 and "✓ AUTH" in out and "queue id Q0001" in out, "relay check: AUTH and send-test pass")
+        time.sleep(2.1)
+        rd.run("queue", "flush", "--relay", "smtp://127.0.0.1:%d" % authrelay.port)
+        check(rd.show(row)["state"] == "sent", "with the right password the message goes")
+
         # --- 5xx fails at once; dot-stuffing; one connection ----------------
         rd = Relaydesk(tmp, "perm", BASE)
         desks.append(rd)
