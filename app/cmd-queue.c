@@ -344,7 +344,8 @@ queue_flush (int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx = rd_app_option_context ("queue flush", NULL,
       "Sends every outbound message that is due now, once, and exits (what the\n"
-      "worker in 'serve' does continuously). Do not run it while 'serve' sends.", &common);
+      "worker in 'serve' does continuously). Refused (exit 75) while a 'serve' with a\n"
+      "relay is running on the same data directory.", &common);
   g_option_context_add_main_entries (ctx, entries, NULL);
   int code = 0;
   g_autoptr(RdConfig) config = setup (ctx, &common, &argc, &argv, &code);

@@ -14,13 +14,18 @@
 #include "outbox-worker.h"
 #include "rd-common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define RATE_WINDOW_US (60 * G_USEC_PER_SEC)
 #define IDLE_CLOSE_US (10 * G_USEC_PER_SEC)
 #define DEFAULT_LIFETIME (5 * 86400)
 
 struct _RdRelayOutbox {
+  int lock_fd;             /* DATA_DIR/outbox.lock, flock()ed: one sender per outbox */
   RdStore *store;
   RdSmtpClient *client;
   RdRelayGuard *guard;
@@ -89,6 +94,7 @@ rd_relay_outbox_new (RdConfig *config, const char *url, const char *ca_file, GEr
   if (!rd_smtp_client_options_load (config, url, ca_file, &opts, error))
     return NULL;
   g_autoptr(RdRelayOutbox) ob = g_new0 (RdRelayOutbox, 1);
+  ob->lock_fd = -1;
   g_mutex_init (&ob->lock);
   g_cond_init (&ob->cond);
   g_queue_init (&ob->attempts_window);
@@ -110,6 +116,19 @@ rd_relay_outbox_new (RdConfig *config, const char *url, const char *ca_file, GEr
   ob->store = rd_store_open (rd_config_get_data_dir (config), error);
   if (ob->store == NULL)
     return NULL;
+  /* One sender per outbox: recovery puts 'sending' rows back in the
+   * queue, which is only right when no other process is sending them. */
+  g_autofree char *lock_path = g_build_filename (rd_config_get_data_dir (config), "outbox.lock", NULL);
+  ob->lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (ob->lock_fd < 0 || flock (ob->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      int e = errno;
+      g_set_error (error, RD_ERROR, e == EWOULDBLOCK ? RD_ERROR_TEMPORARY : RD_ERROR_FAILED,
+                   "%s: %s", lock_path,
+                   e == EWOULDBLOCK ? "another relaydesk process (serve or queue flush) is sending this outbox"
+                                    : g_strerror (e));
+      return NULL;
+    }
   g_autofree char *install_id = rd_store_relay_installation_id (ob->store, error);
   if (install_id == NULL)
     return NULL;
@@ -125,6 +144,8 @@ rd_relay_outbox_free (RdRelayOutbox *ob)
   rd_smtp_client_free (ob->client);
   rd_relay_guard_free (ob->guard);
   rd_store_free (ob->store);
+  if (ob->lock_fd >= 0)
+    close (ob->lock_fd); /* releases the flock */
   g_free (ob->relay_url);
   g_queue_clear (&ob->attempts_window);
   g_mutex_clear (&ob->lock);

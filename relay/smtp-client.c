@@ -80,11 +80,10 @@ rd_smtp_client_url_split (const char *url, gboolean *implicit_tls, char **host, 
   guint16 p = tls ? 465 : 25;
   if (hp[0] == '[' || strchr (hp, ':') != NULL)
     {
-      if (!rd_parse_hostport (hp, &h, &p, error))
+      g_autoptr(GError) local = NULL;
+      if (!rd_parse_hostport (hp, &h, &p, &local))
         {
-          g_prefix_error (error, "relay URL '%s': ", url);
-          if (*error)
-            (*error)->code = RD_ERROR_CONFIG;
+          g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "relay URL '%s': %s", url, local->message);
           return FALSE;
         }
     }
@@ -263,7 +262,11 @@ make_handle (RdSmtpClient *c)
     return NULL;
   curl_easy_setopt (h, CURLOPT_URL, c->url);
   curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt (h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+  curl_easy_setopt (h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
   if (g_str_has_prefix (c->o.url, "smtp://"))
     curl_easy_setopt (h, CURLOPT_USE_SSL, (long) (c->o.starttls_required ? CURLUSESSL_ALL : CURLUSESSL_TRY));
   /* Verification stays on (the defaults); only the trust anchors change. */
