@@ -288,6 +288,29 @@ rd_relay_guard_apply (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const 
       return NULL;
     }
 
+  /* Second line behind rd_relay_is_own_loop() on the inbound side: an
+   * automatic answer whose In-Reply-To is a message we sent ourselves
+   * means our own mail came back and is being answered. */
+  if (automatic)
+    {
+      g_autofree char *irt = rd_relay_header_get (data, len, "In-Reply-To");
+      g_autofree char *irt_id = irt ? rd_msgid_normalize (irt) : NULL;
+      if (irt_id && *irt_id)
+        {
+          g_autoptr(GError) local = NULL;
+          if (rd_store_outbox_has_message_id (store, irt_id, &local))
+            {
+              *reason = g_strdup_printf ("loop: automatic answer to a message we sent ourselves (In-Reply-To <%s>)", irt_id);
+              return NULL;
+            }
+          if (local)
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return NULL;
+            }
+        }
+    }
+
   g_autoptr(RdRelayGuarded) out = g_new0 (RdRelayGuarded, 1);
   out->recipients = g_ptr_array_new_with_free_func (g_free);
   out->skipped = g_ptr_array_new_with_free_func (g_free);

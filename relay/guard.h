@@ -14,6 +14,8 @@
  *    that nothing answers it);
  *  - per-recipient caps per hour and per day for automatic mail and
  *    redirects stop mail storms;
+ *  - automatic mail whose In-Reply-To is a message of our own outbox is
+ *    dropped (our mail came back and is being answered: a loop);
  *  - everything we send carries "X-Relaydesk-Loop: <installation id>",
  *    and rd_relay_is_own_loop() tells the inbound side that a message came
  *    back to us, so it is never answered.

@@ -459,6 +459,20 @@ rd_store_outbox_sent_count (RdStore *store, const char *address, gint64 since, G
 }
 
 gboolean
+rd_store_outbox_has_message_id (RdStore *store, const char *message_id, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store, "SELECT 1 FROM outbox WHERE message_id = ? LIMIT 1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, message_id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    rd_store_set_error (store, rc, error, "look up outbox message id");
+  return rc == SQLITE_ROW;
+}
+
+gboolean
 rd_store_outbox_counts (RdStore *store, gint64 counts[5], GError **error)
 {
   memset (counts, 0, 5 * sizeof (gint64));

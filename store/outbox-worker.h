@@ -99,6 +99,10 @@ gboolean rd_store_outbox_requeue (RdStore *store, gint64 id, GError **error);
  * what the per-recipient caps count. -1 on error. */
 gint64 rd_store_outbox_sent_count (RdStore *store, const char *address, gint64 since, GError **error);
 
+/* TRUE when a row of the outbox (any state) has Message-ID @message_id
+ * (no brackets): a message we made. FALSE with @error on storage errors. */
+gboolean rd_store_outbox_has_message_id (RdStore *store, const char *message_id, GError **error);
+
 /* Rows per state: queued, sending, sent, failed, dropped. */
 gboolean rd_store_outbox_counts (RdStore *store, gint64 counts[5], GError **error);
 

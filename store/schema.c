@@ -117,6 +117,10 @@ const RdStoreMigration rd_store_migrations[] = {
     "  value TEXT NOT NULL"
     ") WITHOUT ROWID;"
     "INSERT INTO relay_settings (key, value) VALUES ('installation_id', lower(hex(randomblob(12))));" },
+  { "0401-relay-outbox-message-id",
+    /* The guard looks up In-Reply-To of automatic mail here: an automatic
+     * answer to a message we sent ourselves is a loop. */
+    "CREATE INDEX outbox_message_id ON outbox(message_id);" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

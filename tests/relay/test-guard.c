@@ -149,6 +149,24 @@ test_apply (void)
   g_assert_nonnull (strstr (reason, "own"));
   g_clear_pointer (&reason, g_free);
 
+  /* An automatic answer to a message of our own outbox is a loop. */
+  const char *ours = "Subject: ours\r\nMessage-ID: <ours.1@desk.example>\r\n\r\nb\r\n";
+  g_autoptr(GBytes) rawours = g_bytes_new_static (ours, strlen (ours));
+  const char *one[] = { "bob@example.net", NULL };
+  RdOutboxDraft d = { .kind = RD_OUTBOX_REPLY, .sender = "s@desk.example", .recipients = one,
+                      .message_id = "ours.1@desk.example", .raw = rawours };
+  g_assert_true (rd_store_outbox_enqueue (store, &d, NULL, &error));
+  const char *ack = "Subject: Re: ours\r\nIn-Reply-To: <ours.1@desk.example>\r\n\r\nthanks\r\n";
+  g_autoptr(GBytes) rawack = g_bytes_new_static (ack, strlen (ack));
+  g_assert_null (rd_relay_guard_apply (g, store, RD_OUTBOX_AUTOREPLY, "", one, rawack, &reason, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (reason, "loop"));
+  g_clear_pointer (&reason, g_free);
+  /* an agent may answer anything */
+  g_autoptr(RdRelayGuarded) agent = rd_relay_guard_apply (g, store, RD_OUTBOX_REPLY, "s@desk.example", one,
+                                                          rawack, &reason, &error);
+  g_assert_nonnull (agent);
+
   /* Suppressed. */
   g_assert_true (rd_store_suppression_add (store, "Alice@Example.net", "bounced", &error));
   g_assert_null (rd_relay_guard_apply (g, store, RD_OUTBOX_REPLY, "x@y", rcpts, raw, &reason, &error));
