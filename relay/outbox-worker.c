@@ -129,6 +129,17 @@ rd_relay_outbox_new (RdConfig *config, const char *url, const char *ca_file, GEr
                                     : g_strerror (e));
       return NULL;
     }
+  /* The rate limit counts the attempts of the last minute, including
+   * those of a process that just stopped. */
+  g_autoptr(GArray) recent = rd_store_outbox_attempts_since (ob->store, g_get_real_time () / G_USEC_PER_SEC - 60, error);
+  if (recent == NULL)
+    return NULL;
+  gint64 real = g_get_real_time (), mono = g_get_monotonic_time ();
+  for (guint i = 0; i < recent->len; i++)
+    {
+      gint64 t = mono - (real - g_array_index (recent, gint64, i) * G_USEC_PER_SEC);
+      g_queue_push_tail (&ob->attempts_window, GSIZE_TO_POINTER ((gsize) MAX (t, 0)));
+    }
   g_autofree char *install_id = rd_store_relay_installation_id (ob->store, error);
   if (install_id == NULL)
     return NULL;

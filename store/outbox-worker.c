@@ -472,6 +472,31 @@ rd_store_outbox_has_message_id (RdStore *store, const char *message_id, GError *
   return rc == SQLITE_ROW;
 }
 
+GArray *
+rd_store_outbox_attempts_since (RdStore *store, gint64 since, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store,
+      "SELECT at FROM outbox_events WHERE event = 'sending' AND at >= ? ORDER BY id LIMIT 100000", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, since);
+  GArray *times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      gint64 t = sqlite3_column_int64 (st, 0);
+      g_array_append_val (times, t);
+    }
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    {
+      g_array_unref (times);
+      rd_store_set_error (store, rc, error, "read recent attempts");
+      return NULL;
+    }
+  return times;
+}
+
 gboolean
 rd_store_outbox_counts (RdStore *store, gint64 counts[5], GError **error)
 {

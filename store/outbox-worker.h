@@ -103,6 +103,11 @@ gint64 rd_store_outbox_sent_count (RdStore *store, const char *address, gint64 s
  * (no brackets): a message we made. FALSE with @error on storage errors. */
 gboolean rd_store_outbox_has_message_id (RdStore *store, const char *message_id, GError **error);
 
+/* Times (unix s, oldest first) of the attempts made since @since, from
+ * the history: seeds the rate limit after a restart. (transfer full:
+ * GArray of gint64) */
+GArray *rd_store_outbox_attempts_since (RdStore *store, gint64 since, GError **error);
+
 /* Rows per state: queued, sending, sent, failed, dropped. */
 gboolean rd_store_outbox_counts (RdStore *store, gint64 counts[5], GError **error);
 

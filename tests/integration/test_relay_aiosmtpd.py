@@ -182,6 +182,20 @@ def main():
         rd.stop()
         check(st.get("sent") == 3 and st.get("queued") == 3,
               "rate_per_minute = 3: 3 sent, 3 wait for the next minute (%s after %.1f s)" % (st, time.time() - t0))
+        # a restart does not reset the window
+        rd.serve("--relay", "smtp://127.0.0.1:%d" % relay2.port)
+        time.sleep(3)
+        st = rd.states()
+        rd.stop()
+        check(st.get("sent") == 3, "the rate limit holds across a restart (%s)" % st)
+
+        # --- relay check: DNS and connection failures explained ------------
+        r = rd.run("relay", "check", "--relay", "smtp://no-such-host.invalid:25", check=False)
+        out = r.stdout.decode()
+        check(r.returncode == 1 and "✗ resolve" in out and "no-such-host.invalid" in out, "relay check: DNS error shown")
+        r = rd.run("relay", "check", "--relay", "smtp://127.0.0.1:%d" % free_port(), check=False)
+        out = r.stdout.decode()
+        check(r.returncode == 1 and "✗ connect" in out and "port" in out, "relay check: refused connection, port named")
 
         # --- caps and the suppression list ----------------------------------
         rd = Relaydesk(tmp, "caps", BASE + "cap_per_hour = 2\ncap_per_day = 3\n")
