@@ -37,8 +37,10 @@ GOptionContext *
 rd_app_option_context (const char *name, const char *params, const char *summary,
                        RdCommonOptions *common)
 {
-  g_autofree char *p = g_strdup_printf ("%s%s%s", name, params ? " " : "", params ? params : "");
-  GOptionContext *ctx = g_option_context_new (p);
+  /* Usage lines read "relaydesk NAME [OPTION…] PARAMS". */
+  g_autofree char *prg = g_strdup_printf ("relaydesk %s", name);
+  g_set_prgname (prg);
+  GOptionContext *ctx = g_option_context_new (params);
   g_option_context_set_summary (ctx, summary);
   GOptionEntry entries[] = {
     { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &common->data_dir, "Data directory (default " RD_DEFAULT_DATA_DIR ")", "DIR" },
@@ -46,9 +48,7 @@ rd_app_option_context (const char *name, const char *params, const char *summary
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &common->verbose, "Log debug messages", NULL },
     G_OPTION_ENTRY_NULL
   };
-  GOptionGroup *g = g_option_group_new ("common", "Common options", "Options of every command", NULL, NULL);
-  g_option_group_add_entries (g, entries);
-  g_option_context_add_group (ctx, g);
+  g_option_context_add_main_entries (ctx, entries, NULL);
   return ctx;
 }
 

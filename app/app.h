@@ -38,6 +38,7 @@ gboolean rd_app_parse (GOptionContext *ctx, int *argc, char ***argv);
 /* Loads the config and applies --data-dir. Prints errors. */
 RdConfig *rd_app_load_config (RdCommonOptions *common);
 void rd_common_options_clear (RdCommonOptions *common);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdCommonOptions, rd_common_options_clear)
 
 /* Prints "relaydesk: <message>" to stderr. */
 void rd_app_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);

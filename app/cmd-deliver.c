@@ -81,7 +81,7 @@ looks_like_message (GBytes *raw)
 int
 rd_cmd_deliver (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autofree char *from = NULL;
   gboolean no_process = FALSE;
   GOptionEntry entries[] = {

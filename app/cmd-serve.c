@@ -29,7 +29,7 @@ on_committed (guint n, gpointer data)
 int
 rd_cmd_serve (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autofree char *smtp = NULL;
   g_autofree char *smtps = NULL;
   g_autofree char *port_file = NULL;

@@ -33,7 +33,7 @@ open_store (RdCommonOptions *common, RdConfig **config_out, int *code)
 static int
 spool_raw (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autoptr(GOptionContext) ctx = rd_app_option_context ("spool raw", "MESSAGE-ID",
       "Prints the raw stored bytes of the newest spooled message whose Message-ID\n"
       "matches (angle brackets optional). Exit 1 when there is none.", &common);
@@ -66,7 +66,7 @@ spool_raw (int argc, char **argv)
 static int
 spool_status (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autoptr(GOptionContext) ctx = rd_app_option_context ("spool status", NULL,
       "Counts spooled messages per state (new, processed, discarded, quarantined).", &common);
   if (!rd_app_parse (ctx, &argc, &argv))

@@ -110,7 +110,7 @@ open_store (RdConfig *config, int *code)
 static int
 tickets_list (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   gboolean json = FALSE;
   g_autofree char *queue = NULL;
   g_autofree char *status = NULL;
@@ -180,7 +180,7 @@ tickets_list (int argc, char **argv)
 static int
 tickets_show (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },

@@ -113,7 +113,7 @@ rd_peek_message_id (const char *raw, gsize len)
         line_len--;
       if (line_len == 0)
         return NULL; /* end of header block */
-      if (line_len > 11 && g_ascii_strncasecmp (p, "Message-ID:", 11) == 0)
+      if (line_len >= 11 && g_ascii_strncasecmp (p, "Message-ID:", 11) == 0)
         {
           GString *val = g_string_new_len (p + 11, line_len - 11);
           /* Unfold continuation lines. */
