@@ -340,6 +340,9 @@ class Relaydesk:
                 self.proc.kill()
                 rc = self.proc.wait()
             self.proc = None
+            # a clean stop exits 0 (and under ASan: no leak, no error)
+            if sig == signal.SIGTERM and rc != 0:
+                raise AssertionError("serve exited %d after SIGTERM: %s" % (rc, self.log_text()[-3000:]))
             return rc
         return None
 
