@@ -8,7 +8,7 @@ drops mail to <>, MAILER-DAEMON, our own addresses, past the caps).
 Needs the rules engine's vacation wired into the desk (the `rules`
 branch): skipped (77) when `relaydesk rules check` is missing, does not
 accept a vacation script, or no acknowledgement reaches the outbox with
-the [rules] script setting this test writes.
+the [rules] default setting this test writes.
 """
 import os
 import shutil
@@ -39,9 +39,10 @@ def main():
         if r.returncode != 0:
             skip("this build's rules do not accept a vacation script: " + r.stdout.decode(errors="replace")[:300])
         pa, pb = free_port(), free_port()
-        # How the desk is told to run a script: [rules] script by default;
-        # RD_LOOP_RULES_CONFIG overrides it (a config snippet, {script}).
-        rules_conf = os.environ.get("RD_LOOP_RULES_CONFIG", "[rules]\nscript = {script}\n")
+        # How the desk is told to run a script: [rules] default (the rules
+        # branch: the script of inboxes without their own) unless
+        # RD_LOOP_RULES_CONFIG gives another config snippet ({script}).
+        rules_conf = os.environ.get("RD_LOOP_RULES_CONFIG", "[rules]\ndefault = {script}\n")
         conf = """[relaydesk]
 hostname = {me}.example
 """ + rules_conf + """[relay]
@@ -73,7 +74,7 @@ own_addresses = support@{me}.example
             time.sleep(0.3)
         if not a.queue():
             skip("no acknowledgement reached the outbox: vacation is not wired into the desk in this build "
-                 "(or it reads another setting than [rules] script: set RD_LOOP_RULES_CONFIG)")
+                 "(or it reads another setting than [rules] default: set RD_LOOP_RULES_CONFIG)")
         # Let the exchange run, then wait until nothing moves for 5 s.
         last, still = None, 0
         end = time.time() + 60
