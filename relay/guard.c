@@ -288,6 +288,16 @@ rd_relay_guard_apply (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const 
       return NULL;
     }
 
+  /* A message whose header block already carries our marker went out
+   * through this installation before and came back (a redirect or a
+   * forward of our own mail): sending it again is a loop. */
+  if (g->installation_id && rd_relay_is_own_loop (data, (gssize) len, g->installation_id))
+    {
+      *reason = g_strdup_printf ("loop: the message already carries our " RD_RELAY_LOOP_HEADER
+                                 " marker (it went out through this installation before)");
+      return NULL;
+    }
+
   /* Second line behind rd_relay_is_own_loop() on the inbound side: an
    * automatic answer whose In-Reply-To is a message we sent ourselves
    * means our own mail came back and is being answered. */
@@ -350,7 +360,7 @@ rd_relay_guard_apply (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const 
 
   /* Headers we add in front (RFC 5322 allows any order of fields). */
   GString *head = g_string_new (NULL);
-  if (g->installation_id && !rd_relay_is_own_loop (data, (gssize) len, g->installation_id))
+  if (g->installation_id)
     g_string_append_printf (head, RD_RELAY_LOOP_HEADER ": %s\r\n", g->installation_id);
   if (automatic && auto_submitted == NULL)
     g_string_append_printf (head, "Auto-Submitted: %s\r\n",

@@ -14,6 +14,8 @@
  *    that nothing answers it);
  *  - per-recipient caps per hour and per day for automatic mail and
  *    redirects stop mail storms;
+ *  - a message that already carries our own loop marker (it went out
+ *    through us before: a redirect or forward come back) is dropped;
  *  - automatic mail whose In-Reply-To is a message of our own outbox is
  *    dropped (our mail came back and is being answered: a loop);
  *  - everything we send carries "X-Relaydesk-Loop: <installation id>",

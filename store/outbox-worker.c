@@ -461,7 +461,7 @@ rd_store_outbox_sent_count (RdStore *store, const char *address, gint64 since, G
 gboolean
 rd_store_outbox_has_message_id (RdStore *store, const char *message_id, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store, "SELECT 1 FROM outbox WHERE message_id = ? LIMIT 1", error);
+  sqlite3_stmt *st = rd_store_stmt (store, "SELECT 1 FROM outbox WHERE message_id = ? AND kind != 'redirect' LIMIT 1", error);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_text (st, 1, message_id, -1, SQLITE_STATIC);

@@ -99,8 +99,9 @@ gboolean rd_store_outbox_requeue (RdStore *store, gint64 id, GError **error);
  * what the per-recipient caps count. -1 on error. */
 gint64 rd_store_outbox_sent_count (RdStore *store, const char *address, gint64 since, GError **error);
 
-/* TRUE when a row of the outbox (any state) has Message-ID @message_id
- * (no brackets): a message we made. FALSE with @error on storage errors. */
+/* TRUE when a row of the outbox (any state) that we composed (not a
+ * redirect, which keeps the original's Message-ID) has Message-ID
+ * @message_id (no brackets). FALSE with @error on storage errors. */
 gboolean rd_store_outbox_has_message_id (RdStore *store, const char *message_id, GError **error);
 
 /* Times (unix s, oldest first) of the attempts made since @since, from

@@ -121,11 +121,21 @@ test_apply (void)
   g_assert_cmpstr (as, ==, "auto-replied");
   g_assert_true (g_str_has_suffix (data, msg));
 
-  /* Applying again to what the guard made adds nothing twice. */
+  /* What the guard made carries our marker: if it comes back and is
+   * redirected or answered with its headers, it is a loop. */
+  g_assert_null (rd_relay_guard_apply (g, store, RD_OUTBOX_REDIRECT, "x@y", rcpts, out->data, &reason, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (reason, "loop"));
+  g_clear_pointer (&reason, g_free);
+  /* An existing Auto-Submitted is not added twice. */
+  const char *auto_msg = "Auto-Submitted: auto-generated\r\nSubject: n\r\n\r\nb\r\n";
+  g_autoptr(GBytes) rawauto = g_bytes_new_static (auto_msg, strlen (auto_msg));
   g_autoptr(RdRelayGuarded) again = rd_relay_guard_apply (g, store, RD_OUTBOX_NOTIFICATION, "", rcpts,
-                                                          out->data, &reason, &error);
+                                                          rawauto, &reason, &error);
   g_assert_nonnull (again);
-  g_assert_true (g_bytes_equal (again->data, out->data));
+  data = g_bytes_get_data (again->data, &len);
+  g_assert_nonnull (strstr (data, "Auto-Submitted: auto-generated\r\nSubject"));
+  g_assert_null (strstr (strstr (data, "Auto-Submitted") + 1, "Auto-Submitted"));
 
   /* An agent reply keeps its sender and gets no Auto-Submitted. */
   g_autoptr(RdRelayGuarded) reply = rd_relay_guard_apply (g, store, RD_OUTBOX_REPLY, "support@desk.example",
@@ -162,6 +172,18 @@ test_apply (void)
   g_assert_no_error (error);
   g_assert_nonnull (strstr (reason, "loop"));
   g_clear_pointer (&reason, g_free);
+  /* a redirect keeps the original's Message-ID: it does not make an
+   * answer to that original look like an answer to our own mail */
+  const char *theirs = "Subject: theirs\r\nMessage-ID: <theirs.1@example.net>\r\n\r\nb\r\n";
+  g_autoptr(GBytes) rawtheirs = g_bytes_new_static (theirs, strlen (theirs));
+  RdOutboxDraft rd = { .kind = RD_OUTBOX_REDIRECT, .sender = "c@example.net", .recipients = one,
+                       .message_id = "theirs.1@example.net", .raw = rawtheirs };
+  g_assert_true (rd_store_outbox_enqueue (store, &rd, NULL, &error));
+  const char *ack2 = "Subject: Re: theirs\r\nIn-Reply-To: <theirs.1@example.net>\r\n\r\nthanks\r\n";
+  g_autoptr(GBytes) rawack2 = g_bytes_new_static (ack2, strlen (ack2));
+  g_autoptr(RdRelayGuarded) ack2ok = rd_relay_guard_apply (g, store, RD_OUTBOX_AUTOREPLY, "", one, rawack2,
+                                                           &reason, &error);
+  g_assert_nonnull (ack2ok);
   /* an agent may answer anything */
   g_autoptr(RdRelayGuarded) agent = rd_relay_guard_apply (g, store, RD_OUTBOX_REPLY, "s@desk.example", one,
                                                           rawack, &reason, &error);
