@@ -6,6 +6,7 @@
 #include "smtp-server.h"
 #include "desk.h"
 #include "message.h"
+#include "relay.h"
 
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -50,11 +51,15 @@ rd_cmd_serve (int argc, char **argv)
   g_autofree char *smtps = NULL;
   g_autofree char *port_file = NULL;
   g_autofree char *smtps_port_file = NULL;
+  g_autofree char *relay = NULL;
+  g_autofree char *relay_ca = NULL;
   GOptionEntry entries[] = {
     { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, "SMTP listener (default " RD_DEFAULT_SMTP_LISTEN "; port 0 picks a free port)", "ADDR:PORT" },
     { "smtps", 0, 0, G_OPTION_ARG_STRING, &smtps, "Implicit-TLS (SMTPS) listener (default " RD_DEFAULT_SMTPS_LISTEN "; 'none' disables)", "ADDR:PORT" },
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the bound SMTP port to FILE once listening (for scripts and tests)", "FILE" },
     { "smtps-port-file", 0, 0, G_OPTION_ARG_FILENAME, &smtps_port_file, "Write the bound SMTPS port to FILE once listening", "FILE" },
+    { "relay", 0, 0, G_OPTION_ARG_STRING, &relay, "Send the outbox through this relay (smtp://HOST:PORT or smtps://HOST:PORT), instead of [relay] url", "URL" },
+    { "relay-ca", 0, 0, G_OPTION_ARG_FILENAME, &relay_ca, "CA file (PEM) for the relay's certificate, instead of [relay] ca_file", "FILE" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) ctx = rd_app_option_context ("serve", NULL,
@@ -91,6 +96,21 @@ rd_cmd_serve (int argc, char **argv)
       return rd_app_exit_code (error);
     }
   g_clear_pointer (&store, rd_store_free);
+
+  /* The outbox worker: only with a relay; without one, outbound mail
+   * waits in the outbox (DESIGN.md "Defaults"). */
+  g_autoptr(RdRelayOutbox) outbox = NULL;
+  if (relay != NULL || rd_config_get_string (config, "relay", "url", NULL) != NULL)
+    {
+      outbox = rd_relay_outbox_new (config, relay, relay_ca, &error);
+      if (outbox == NULL)
+        {
+          rd_app_error ("%s", error->message);
+          return rd_app_exit_code (error);
+        }
+    }
+  else
+    rd_log (RD_LOG_INFO, "relay.disabled", "reason=\"no [relay] url: outbound mail waits in the outbox\"");
 
   RdDeskWorker *worker = rd_desk_worker_start (config, &error);
   if (worker == NULL)
@@ -150,6 +170,7 @@ rd_cmd_serve (int argc, char **argv)
           return RD_EXIT_FAILURE;
         }
     }
+  RdRelayWorker *relay_worker = outbox ? rd_relay_worker_start (g_steal_pointer (&outbox)) : NULL;
   rd_log (RD_LOG_INFO, "serve.start", "version=%s data_dir=%s config=%s",
           RD_VERSION, data_dir, rd_config_get_path (config) ? rd_config_get_path (config) : "(embedded defaults)");
 
@@ -168,6 +189,7 @@ rd_cmd_serve (int argc, char **argv)
     ;
   rd_smtp_server_free (server);
   rd_desk_worker_stop (worker);
+  rd_relay_worker_stop (relay_worker);
   rd_log (RD_LOG_INFO, "serve.stop", "result=clean");
   return RD_EXIT_OK;
 }

@@ -12,6 +12,8 @@ static const RdCommand commands[] = {
   { "tickets", "list and show tickets", rd_cmd_tickets },
   { "spool", "inspect the spool of received messages", rd_cmd_spool },
   { "allowlist", "manage the SMTP client allowlist", rd_cmd_allowlist },
+  { "queue", "operate the outbox of outbound messages", rd_cmd_queue },
+  { "relay", "check the path to the SMTP relay", rd_cmd_relay },
 };
 
 static void

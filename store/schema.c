@@ -201,6 +201,33 @@ const RdStoreMigration rd_store_migrations[] = {
     /* `tickets list --assignee A --sort updated` without a sort of all
      * of A's tickets. */
     "CREATE INDEX tickets_assignee_updated ON tickets(assignee, updated_at);" },
+  { "0400-relay-outbox-worker",
+    /* Worker side of the outbox (relay/). lifetime_from restarts the retry
+     * lifetime when an operator retries a row; outbox_events is each row's
+     * history (attempts, guard decisions, operator actions); the address
+     * index serves the per-recipient caps; relay_settings holds this
+     * installation's id, the value of the X-Relaydesk-Loop marker. */
+    "ALTER TABLE outbox ADD COLUMN lifetime_from INTEGER;"
+    "CREATE TABLE outbox_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  outbox_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,"
+    "  at INTEGER NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  detail TEXT"
+    ");"
+    "CREATE INDEX outbox_events_row ON outbox_events(outbox_id, id);"
+    "CREATE INDEX outbox_recipients_address ON outbox_recipients(address COLLATE NOCASE);"
+    "CREATE INDEX outbox_sent ON outbox(sent_at) WHERE state = 'sent';"
+    "CREATE INDEX outbox_state ON outbox(state, id);"
+    "CREATE TABLE relay_settings ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO relay_settings (key, value) VALUES ('installation_id', lower(hex(randomblob(12))));" },
+  { "0401-relay-outbox-message-id",
+    /* The guard looks up In-Reply-To of automatic mail here: an automatic
+     * answer to a message we sent ourselves is a loop. */
+    "CREATE INDEX outbox_message_id ON outbox(message_id);" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };
