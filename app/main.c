@@ -11,6 +11,7 @@ static const RdCommand commands[] = {
   { "deliver", "store one message from stdin (for an MTA's pipe transport)", rd_cmd_deliver },
   { "tickets", "list and show tickets", rd_cmd_tickets },
   { "spool", "inspect the spool of received messages", rd_cmd_spool },
+  { "parse", "print the parsed view of message files", rd_cmd_parse },
 };
 
 static void
