@@ -635,31 +635,6 @@ collect_dsn (RdMessage *msg, GMimeObject *root)
 
 /* ---- addresses -------------------------------------------------------- */
 
-static void
-flatten_addresses (InternetAddressList *list, GPtrArray *out, guint depth)
-{
-  if (list == NULL || depth > 4)
-    return;
-  int n = internet_address_list_length (list);
-  for (int i = 0; i < n && out->len < 10000; i++)
-    {
-      InternetAddress *ia = internet_address_list_get_address (list, i);
-      if (INTERNET_ADDRESS_IS_GROUP (ia))
-        {
-          flatten_addresses (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (ia)), out, depth + 1);
-          continue;
-        }
-      if (!INTERNET_ADDRESS_IS_MAILBOX (ia))
-        continue;
-      const char *addr = internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (ia));
-      const char *name = internet_address_get_name (ia);
-      RdAddress *a = g_new0 (RdAddress, 1);
-      a->name = g_utf8_make_valid (name ? name : "", -1);
-      a->addr = g_utf8_make_valid (addr ? addr : "", -1);
-      g_ptr_array_add (out, a);
-    }
-}
-
 static GPtrArray *
 address_header (GMimeMessage *m, const char *name, GMimeParserOptions *opts)
 {
@@ -678,15 +653,6 @@ address_header (GMimeMessage *m, const char *name, GMimeParserOptions *opts)
       rd_parse_address_list (opts, raw, out);
     }
   return out;
-}
-
-void
-rd_gmime_address_list (GMimeParserOptions *opts, const char *raw, GPtrArray *out)
-{
-  InternetAddressList *list = internet_address_list_parse (opts, raw);
-  flatten_addresses (list, out, 0);
-  if (list)
-    g_object_unref (list);
 }
 
 /* ---- framing ---------------------------------------------------------- */

@@ -43,7 +43,6 @@ char *rd_text_normalize (const char *text);
 /* Appends the mailboxes (RdAddress*) of one address header value,
  * groups flattened. */
 void rd_parse_address_list (GMimeParserOptions *opts, const char *raw, GPtrArray *out);
-void rd_gmime_address_list (GMimeParserOptions *opts, const char *raw, GPtrArray *out);
 
 /* html-text.c -------------------------------------------------------- */
 
