@@ -260,14 +260,21 @@ add_mailbox (GArray *toks, guint from, guint to, GPtrArray *out)
       a->name = g_strdup ("");
       a->addr = addr_spec (toks, from, to);
     }
+  if (!g_utf8_validate (a->addr, -1, NULL))
+    {
+      char *v = rd_header_bytes_to_utf8 (a->addr);
+      g_free (a->addr);
+      a->addr = v;
+    }
   g_ptr_array_add (out, a);
 }
 
 void
 rd_parse_address_list (GMimeParserOptions *opts, const char *raw, GPtrArray *out)
 {
-  g_autofree char *utf8 = rd_header_bytes_to_utf8 (raw);
-  g_autoptr(GArray) toks = tokenize (utf8);
+  /* Tokens keep the raw bytes: 8-bit bytes inside an encoded word belong
+   * to its charset, those outside are read as UTF-8 when decoded. */
+  g_autoptr(GArray) toks = tokenize (raw);
   guint n = toks->len;
   guint start = 0;
   gboolean in_angle = FALSE, in_group = FALSE, seen_at = FALSE;

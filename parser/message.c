@@ -318,6 +318,74 @@ find_body (Walk *w, GMimeObject *o, const char *want, gboolean in_digest, guint 
   return candidate ? find_body (w, candidate, want, FALSE, depth + 1) : NULL;
 }
 
+/* Base64 (RFC 2045 section 6.8) decoded leniently: characters outside
+ * the alphabet skipped, a final incomplete quantum of 2 or 3 characters
+ * kept (as if padded; GMime drops it, losing the last bytes of files
+ * whose encoder forgot the padding), decoding resumed after inner padding
+ * (encoders that concatenate padded chunks). */
+static GBytes *
+base64_decode (GMimeStream *in)
+{
+  GByteArray *out = g_byte_array_new ();
+  char buf[8192];
+  guint32 acc = 0;
+  int quad = 0;
+  gssize n;
+  g_mime_stream_reset (in);
+  while ((n = g_mime_stream_read (in, buf, sizeof buf)) > 0)
+    for (gssize i = 0; i < n; i++)
+      {
+        int c = (guchar) buf[i], v;
+        if (c >= 'A' && c <= 'Z') v = c - 'A';
+        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') v = c - '0' + 52;
+        else if (c == '+') v = 62;
+        else if (c == '/') v = 63;
+        else if (c == '=')
+          {
+            /* end of a quantum: flush what it holds */
+            guint8 o[2];
+            if (quad == 2)
+              {
+                o[0] = (guint8) (acc >> 4);
+                g_byte_array_append (out, o, 1);
+              }
+            else if (quad == 3)
+              {
+                o[0] = (guint8) (acc >> 10);
+                o[1] = (guint8) (acc >> 2);
+                g_byte_array_append (out, o, 2);
+              }
+            quad = 0;
+            acc = 0;
+            continue;
+          }
+        else
+          continue;
+        acc = (acc << 6) | (guint32) v;
+        if (++quad == 4)
+          {
+            guint8 o[3] = { (guint8) (acc >> 16), (guint8) (acc >> 8), (guint8) acc };
+            g_byte_array_append (out, o, 3);
+            quad = 0;
+            acc = 0;
+          }
+      }
+  guint8 o[2];
+  if (quad == 2)
+    {
+      o[0] = (guint8) (acc >> 4);
+      g_byte_array_append (out, o, 1);
+    }
+  else if (quad == 3)
+    {
+      o[0] = (guint8) (acc >> 10);
+      o[1] = (guint8) (acc >> 2);
+      g_byte_array_append (out, o, 2);
+    }
+  return g_byte_array_free_to_bytes (out);
+}
+
 /* Decodes a leaf part's content (transfer encoding undone). */
 static GBytes *
 part_bytes (GMimePart *part)
@@ -325,6 +393,8 @@ part_bytes (GMimePart *part)
   GMimeDataWrapper *dw = g_mime_part_get_content (part);
   if (dw == NULL)
     return g_bytes_new (NULL, 0);
+  if (g_mime_data_wrapper_get_encoding (dw) == GMIME_CONTENT_ENCODING_BASE64 && g_mime_data_wrapper_get_stream (dw))
+    return base64_decode (g_mime_data_wrapper_get_stream (dw));
   GByteArray *out = g_byte_array_new ();
   GMimeStream *mem = g_mime_stream_mem_new_with_byte_array (out);
   g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (mem), FALSE);
