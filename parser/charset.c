@@ -97,12 +97,44 @@ iconv_known (const char *name)
   return TRUE;
 }
 
+static char *charset_lookup (const char *label);
+
+/* Labels seen are few; their answers are cached (probing iconv opens a
+ * converter each time). Bounded: at most CANON_CACHE_MAX labels. */
+#define CANON_CACHE_MAX 512
+G_LOCK_DEFINE_STATIC (canon_cache);
+static GHashTable *canon_cache;
+
 /* iconv name for @label or NULL; "UTF-8"/"ASCII" for those two. */
 char *
 rd_charset_canonical (const char *label)
 {
   if (label == NULL)
     return NULL;
+  if (strlen (label) > 64)
+    return charset_lookup (label);
+  G_LOCK (canon_cache);
+  if (canon_cache == NULL)
+    canon_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  gpointer key, value;
+  if (g_hash_table_lookup_extended (canon_cache, label, &key, &value))
+    {
+      char *r = g_strdup (value);
+      G_UNLOCK (canon_cache);
+      return r;
+    }
+  G_UNLOCK (canon_cache);
+  char *r = charset_lookup (label);
+  G_LOCK (canon_cache);
+  if (g_hash_table_size (canon_cache) < CANON_CACHE_MAX)
+    g_hash_table_insert (canon_cache, g_strdup (label), g_strdup (r));
+  G_UNLOCK (canon_cache);
+  return r;
+}
+
+static char *
+charset_lookup (const char *label)
+{
   g_autofree char *l = clean_label (label);
   if (*l == '\0')
     return NULL;

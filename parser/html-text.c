@@ -1,17 +1,19 @@
 /* relaydesk — parser: HTML rendered to readable text with libxml2.
  *
- * libxml2's HTML parser (error-tolerant, entities decoded) builds the
- * tree; one iterative walk (no recursion, so hostile nesting cannot
- * exhaust the stack) writes the text: <head>, <script>, <style>,
- * <title> and comments dropped, a line break at <br> and around block
- * elements, link text kept as text, cells separated by a space, white
- * space collapsed outside <pre>. Then, per line, blanks (and NBSP)
- * squeezed and trimmed, and at most one empty line in a row.
+ * libxml2's HTML parser (error-tolerant, entities decoded) reports SAX
+ * events; no tree is built and nothing of ours recurses, so hostile
+ * nesting cannot exhaust the stack. The text is written as events come:
+ * <head>, <script>, <style>, <title> and comments dropped, a line break
+ * at <br> and around block elements, link text kept as text, cells
+ * separated by a space, white space collapsed outside <pre>. Then, per
+ * line, blanks (and NBSP) squeezed and trimmed, and at most one empty
+ * line in a row.
  */
 #include "parser-private.h"
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <string.h>
 
 void
@@ -39,66 +41,82 @@ static const char *const cells[] = { "td", "th", NULL };
 typedef struct {
   GString *out;
   int pre;
+  int skip;     /* inside head/script/style/title: text dropped */
+  gsize cap;    /* output bound */
 } Render;
 
 static void
-put_text (Render *r, const char *t)
+put_text (Render *r, const char *t, int len)
 {
+  if (r->skip > 0 || r->out->len >= r->cap)
+    return;
   if (r->pre)
     {
-      g_string_append (r->out, t);
+      g_string_append_len (r->out, t, len);
       return;
     }
-  for (const char *p = t; *p; p++)
+  gsize start = r->out->len;
+  g_string_append_len (r->out, t, len);
+  for (gsize i = start; i < r->out->len; i++)
     {
-      char c = *p;
+      char c = r->out->str[i];
       if (c == '\n' || c == '\r' || c == '\t' || c == '\f')
-        c = ' ';
-      g_string_append_c (r->out, c);
+        r->out->str[i] = ' ';
     }
 }
 
-/* Returns TRUE when the walk should enter @n's children. */
-static gboolean
-open_node (Render *r, xmlNode *n)
+static void
+sax_characters (void *ctx, const xmlChar *ch, int len)
 {
-  if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE)
-    {
-      if (n->content)
-        put_text (r, (const char *) n->content);
-      return FALSE;
-    }
-  if (n->type != XML_ELEMENT_NODE || n->name == NULL)
-    return n->type == XML_DOCUMENT_NODE || n->type == XML_HTML_DOCUMENT_NODE;
-  const char *name = (const char *) n->name;
+  put_text (ctx, (const char *) ch, len);
+}
+
+static void
+sax_start (void *ctx, const xmlChar *xname, const xmlChar **atts)
+{
+  Render *r = ctx;
+  const char *name = (const char *) xname;
   if (name_in (name, skipped))
-    return FALSE;
-  if (!g_ascii_strcasecmp (name, "br"))
     {
-      g_string_append_c (r->out, '\n');
-      return FALSE;
+      r->skip++;
+      return;
     }
-  if (name_in (name, blocks))
+  if (r->skip > 0)
+    return;
+  if (!g_ascii_strcasecmp (name, "br"))
+    g_string_append_c (r->out, '\n');
+  else if (name_in (name, blocks))
     g_string_append_c (r->out, '\n');
   else if (name_in (name, cells))
     g_string_append_c (r->out, ' ');
   if (!g_ascii_strcasecmp (name, "pre"))
     r->pre++;
-  return TRUE;
 }
 
 static void
-close_node (Render *r, xmlNode *n)
+sax_end (void *ctx, const xmlChar *xname)
 {
-  if (n->type != XML_ELEMENT_NODE || n->name == NULL)
+  Render *r = ctx;
+  const char *name = (const char *) xname;
+  if (name_in (name, skipped))
+    {
+      if (r->skip > 0)
+        r->skip--;
+      return;
+    }
+  if (r->skip > 0)
     return;
-  const char *name = (const char *) n->name;
-  if (!g_ascii_strcasecmp (name, "pre"))
+  if (!g_ascii_strcasecmp (name, "pre") && r->pre > 0)
     r->pre--;
   if (name_in (name, blocks))
     g_string_append_c (r->out, '\n');
   else if (name_in (name, cells))
     g_string_append_c (r->out, ' ');
+}
+
+static void
+sax_quiet (void *ctx, const char *msg, ...)
+{
 }
 
 /* Per line: blanks and NBSP squeezed to one space, trimmed; at most one
@@ -160,37 +178,29 @@ rd_html_to_text (const char *html, gsize len)
 {
   if (len == 0 || len > G_MAXINT)
     return g_strdup ("");
-  htmlDocPtr doc = htmlReadMemory (html, (int) len, NULL, "UTF-8",
-                                   HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                                   | HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT);
-  if (doc == NULL)
+  htmlParserCtxtPtr ctxt = htmlCreateMemoryParserCtxt (html, (int) len);
+  if (ctxt == NULL)
     return g_strdup ("");
-  Render r = { g_string_sized_new (len / 2 + 16), 0 };
-  xmlNode *n = doc->children;
-  while (n)
-    {
-      if (open_node (&r, n) && n->children)
-        {
-          n = n->children;
-          continue;
-        }
-      if (n->type == XML_ELEMENT_NODE && !(n->name && name_in ((const char *) n->name, skipped))
-          && g_ascii_strcasecmp ((const char *) n->name, "br") != 0)
-        close_node (&r, n);
-      while (n && n->next == NULL)
-        {
-          n = n->parent;
-          if (n == NULL || n == (xmlNode *) doc)
-            {
-              n = NULL;
-              break;
-            }
-          close_node (&r, n);
-        }
-      if (n)
-        n = n->next;
-    }
-  xmlFreeDoc (doc);
+  htmlCtxtUseOptions (ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
+                            | HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_NOIMPLIED);
+  xmlSwitchEncoding (ctxt, XML_CHAR_ENCODING_UTF8);
+  /* SAX events only: no tree is built (a third of the time). */
+  xmlSAXHandler *sax = ctxt->sax;
+  memset (sax, 0, sizeof *sax);
+  sax->startElement = sax_start;
+  sax->endElement = sax_end;
+  sax->characters = sax_characters;
+  sax->ignorableWhitespace = sax_characters;
+  sax->cdataBlock = sax_characters;
+  sax->warning = sax_quiet;
+  sax->error = sax_quiet;
+  Render r = { g_string_sized_new (len / 2 + 16), 0, 0, len * 2 + 1024 };
+  ctxt->userData = &r;
+  htmlParseDocument (ctxt);
+  if (ctxt->myDoc)
+    xmlFreeDoc (ctxt->myDoc);
+  ctxt->myDoc = NULL;
+  htmlFreeParserCtxt (ctxt);
   char *text = tidy_lines (r.out->str);
   g_string_free (r.out, TRUE);
   return text;

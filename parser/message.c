@@ -649,7 +649,7 @@ parse_delivery_status (RdMessage *msg, GBytes *content)
   const char *p = text;
   /* RFC 3464 section 2.1: the per-message fields, then one block of
    * per-recipient fields per recipient. */
-  g_autoptr(GPtrArray) per_message = parse_fields (p, &p);
+  g_ptr_array_unref (parse_fields (p, &p)); /* per-message fields: not needed */
   guint blocks = 0;
   while (*p && blocks++ < 1000)
     {
@@ -815,8 +815,8 @@ frame (RdMessage *msg, const RdParserLimits *limits, const guint8 *data, gsize *
   /* Lone CR line ends (old Mac files, mixed files): GMime would read one
    * endless line, Python reads CR as a line break. */
   gboolean lone_cr = FALSE;
-  for (gsize i = 0; i < n; i++)
-    if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
+  for (const guint8 *cr = memchr (p, '\r', n); cr; cr = memchr (cr + 1, '\r', n - (gsize) (cr + 1 - p)))
+    if (cr + 1 == p + n || cr[1] != '\n')
       {
         lone_cr = TRUE;
         break;
@@ -843,12 +843,15 @@ frame (RdMessage *msg, const RdParserLimits *limits, const guint8 *data, gsize *
     }
   /* The header block: up to the first empty line. */
   gsize hdr_end = n;
-  for (gsize i = 0; i < n; i++)
-    if (p[i] == '\n' && (i + 1 < n && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n'))))
-      {
-        hdr_end = i + 1;
-        break;
-      }
+  for (const guint8 *nl = memchr (p, '\n', n); nl; nl = memchr (nl + 1, '\n', n - (gsize) (nl + 1 - p)))
+    {
+      gsize i = (gsize) (nl - p);
+      if (i + 1 < n && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')))
+        {
+          hdr_end = i + 1;
+          break;
+        }
+    }
   if (hdr_end > limits->max_header_bytes)
     {
       gsize cut = limits->max_header_bytes;
@@ -1060,7 +1063,6 @@ rd_message_parse_with_limits (GBytes *raw, const RdParserLimits *limits_in, GErr
     if (lid)
       {
         g_autofree char *t = trimmed (lid);
-        g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
         /* the last <...> (same bracket rule as message ids, spaces kept) */
         const char *p = t;
         const char *last_lt = NULL, *last_gt = NULL;
