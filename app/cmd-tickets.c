@@ -5,13 +5,16 @@
  *         subject, requester: {name, addr}, created_at, updated_at,
  *         message_count}
  *   show: one object with the same fields plus messages: [{id, direction,
- *         message_id, from: {name, addr}, subject, body_text, created_at}]
+ *         message_id, from: {name, addr}, subject, body_text, created_at,
+ *         attachments: [{filename, content_type, size, sha256, disposition,
+ *         content_id, embedded_subject}]}]
  * Times are ISO 8601 UTC. Exit codes: 0 ok, 1 no such ticket, 64 usage,
  * 75 database busy or unavailable.
  */
 #include "app.h"
 #include "rd-common.h"
 #include "store.h"
+#include "message-attachments.h"
 
 #include <json-glib/json-glib.h>
 #include <stdio.h>
@@ -45,7 +48,51 @@ add_person (JsonBuilder *b, const char *member, const char *name, const char *ad
 }
 
 static void
-ticket_json (JsonBuilder *b, const RdTicket *t)
+attachments_json (JsonBuilder *b, GPtrArray *atts)
+{
+  json_builder_set_member_name (b, "attachments");
+  json_builder_begin_array (b);
+  for (guint i = 0; atts && i < atts->len; i++)
+    {
+      const RdAttachmentMeta *a = g_ptr_array_index (atts, i);
+      json_builder_begin_object (b);
+      add_str (b, "filename", a->filename);
+      add_str (b, "content_type", a->content_type);
+      json_builder_set_member_name (b, "size");
+      if (a->size >= 0)
+        json_builder_add_int_value (b, a->size);
+      else
+        json_builder_add_null_value (b);
+      add_str (b, "sha256", a->sha256);
+      add_str (b, "disposition", a->disposition);
+      add_str (b, "content_id", a->content_id);
+      add_str (b, "embedded_subject", a->embedded_subject);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+/* message row id -> GPtrArray of RdAttachmentMeta (for show) */
+static GHashTable *
+load_attachments (RdStore *store, const RdTicket *t, GError **error)
+{
+  GHashTable *h = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) g_ptr_array_unref);
+  for (guint i = 0; i < t->messages->len; i++)
+    {
+      RdTicketMessage *m = g_ptr_array_index (t->messages, i);
+      GPtrArray *atts = rd_store_message_attachments_get (store, m->id, error);
+      if (atts == NULL)
+        {
+          g_hash_table_unref (h);
+          return NULL;
+        }
+      g_hash_table_insert (h, &m->id, atts);
+    }
+  return h;
+}
+
+static void
+ticket_json (JsonBuilder *b, const RdTicket *t, GHashTable *attachments)
 {
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "number");
@@ -76,6 +123,8 @@ ticket_json (JsonBuilder *b, const RdTicket *t)
           add_str (b, "subject", m->subject);
           add_str (b, "body_text", m->body_text);
           add_time (b, "created_at", m->created_at);
+          if (attachments)
+            attachments_json (b, g_hash_table_lookup (attachments, &m->id));
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -155,7 +204,7 @@ tickets_list (int argc, char **argv)
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_array (b);
       for (guint i = 0; i < tickets->len; i++)
-        ticket_json (b, g_ptr_array_index (tickets, i));
+        ticket_json (b, g_ptr_array_index (tickets, i), NULL);
       json_builder_end_array (b);
       print_json (b);
       return RD_EXIT_OK;
@@ -215,10 +264,16 @@ tickets_show (int argc, char **argv)
       rd_app_error ("%s", error->message);
       return rd_app_exit_code (error);
     }
+  g_autoptr(GHashTable) attachments = load_attachments (store, t, &error);
+  if (attachments == NULL)
+    {
+      rd_app_error ("%s", error->message);
+      return rd_app_exit_code (error);
+    }
   if (json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
-      ticket_json (b, t);
+      ticket_json (b, t, attachments);
       print_json (b);
       return RD_EXIT_OK;
     }
@@ -239,8 +294,19 @@ tickets_show (int argc, char **argv)
               m->from_addr ? m->from_addr : "-", when);
       if (m->message_id)
         printf ("Message-ID: <%s>\n", m->message_id);
-      printf ("Subject: %s\n\n%s\n", m->subject ? m->subject : "",
-              m->body_text ? m->body_text : "(no text body)");
+      printf ("Subject: %s\n", m->subject ? m->subject : "");
+      GPtrArray *atts = g_hash_table_lookup (attachments, &m->id);
+      for (guint j = 0; atts && j < atts->len; j++)
+        {
+          const RdAttachmentMeta *a = g_ptr_array_index (atts, j);
+          if (a->size >= 0)
+            printf ("Attachment: %s (%s, %" G_GINT64_FORMAT " bytes)\n", a->filename ? a->filename : "(no name)",
+                    a->content_type, a->size);
+          else
+            printf ("Attachment: %s (%s%s%s)\n", a->filename ? a->filename : "(no name)", a->content_type,
+                    a->embedded_subject ? ": " : "", a->embedded_subject ? a->embedded_subject : "");
+        }
+      printf ("\n%s\n", m->body_text ? m->body_text : "(no text body)");
     }
   return RD_EXIT_OK;
 }

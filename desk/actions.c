@@ -2,6 +2,33 @@
  * keep / fileinto -> ticket (or follow-up) in a queue; discard -> no
  * ticket, the spooled message marked discarded. */
 #include "desk-private.h"
+#include "message-attachments.h"
+
+/* The parser's attachment list as store rows (metadata only). */
+static gboolean
+record_attachments (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, GError **error)
+{
+  GPtrArray *atts = rd_message_get_attachments (msg);
+  if (atts->len == 0)
+    return TRUE;
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < atts->len; i++)
+    {
+      const RdAttachment *a = g_ptr_array_index (atts, i);
+      RdAttachmentMeta *m = g_new0 (RdAttachmentMeta, 1);
+      /* borrowed strings: the view outlives this call */
+      m->filename = a->filename;
+      m->content_type = a->content_type;
+      m->disposition = a->disposition;
+      m->content_id = a->content_id;
+      m->size = a->size;
+      m->sha256 = a->sha256;
+      m->embedded_subject = a->embedded_subject;
+      g_ptr_array_add (rows, m);
+    }
+  return rd_store_message_attachments_put (d->store, sp->id, (const RdAttachmentMeta *const *) rows->pdata,
+                                           rows->len, error);
+}
 
 gboolean
 rd_desk_apply_actions (RdDesk *d, const RdSpooled *sp, const RdMessage *msg,
@@ -44,8 +71,15 @@ rd_desk_apply_actions (RdDesk *d, const RdSpooled *sp, const RdMessage *msg,
         .subject = subject,
         .body_text = rd_message_get_body_text (msg),
       };
-      if (!rd_store_ticket_add_message (d->store, &f, NULL, error))
+      /* the message and its attachment list in one transaction */
+      if (!rd_store_begin (d->store, error))
         return FALSE;
+      if (!rd_store_ticket_add_message (d->store, &f, NULL, error) || !record_attachments (d, sp, msg, error)
+          || !rd_store_commit (d->store, error))
+        {
+          rd_store_rollback (d->store);
+          return FALSE;
+        }
       *ticket_number = match->ticket_number;
       return TRUE;
     }
@@ -58,5 +92,13 @@ rd_desk_apply_actions (RdDesk *d, const RdSpooled *sp, const RdMessage *msg,
     .message_id = rd_message_get_message_id (msg),
     .body_text = rd_message_get_body_text (msg),
   };
-  return rd_store_ticket_open (d->store, &draft, ticket_number, error);
+  if (!rd_store_begin (d->store, error))
+    return FALSE;
+  if (!rd_store_ticket_open (d->store, &draft, ticket_number, error) || !record_attachments (d, sp, msg, error)
+      || !rd_store_commit (d->store, error))
+    {
+      rd_store_rollback (d->store);
+      return FALSE;
+    }
+  return TRUE;
 }

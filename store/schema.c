@@ -94,6 +94,21 @@ const RdStoreMigration rd_store_migrations[] = {
     "  reason TEXT,"
     "  created_at INTEGER NOT NULL"
     ");" },
+  /* parser: the attachment list of each ticket message (metadata only;
+   * bytes by hash are the tickets area's). */
+  { "0500-parser-attachment-meta",
+    "CREATE TABLE message_attachment_meta ("
+    "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  position INTEGER NOT NULL,"
+    "  filename TEXT,"
+    "  content_type TEXT NOT NULL,"
+    "  disposition TEXT,"
+    "  content_id TEXT,"
+    "  size INTEGER,"
+    "  sha256 TEXT,"
+    "  embedded_subject TEXT,"
+    "  PRIMARY KEY (message_id, position)"
+    ") WITHOUT ROWID;" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };
