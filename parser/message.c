@@ -319,11 +319,12 @@ find_body (Walk *w, GMimeObject *o, const char *want, gboolean in_digest, guint 
   return candidate ? find_body (w, candidate, want, FALSE, depth + 1) : NULL;
 }
 
-/* Base64 (RFC 2045 section 6.8) decoded leniently: characters outside
- * the alphabet skipped, a final incomplete quantum of 2 or 3 characters
- * kept (as if padded; GMime drops it, losing the last bytes of files
- * whose encoder forgot the padding), decoding resumed after inner padding
- * (encoders that concatenate padded chunks). */
+/* Base64 (RFC 2045 section 6.8) decoded leniently, as Python's email
+ * package does: characters outside the alphabet skipped, a final
+ * incomplete quantum of 2 or 3 characters kept (as if padded; GMime drops
+ * it, losing the last bytes of files whose encoder forgot the padding),
+ * and padding that completes a quantum ends the data (what follows is
+ * trailing junk, e.g. a signature glued after the attachment). */
 static const gint8 b64_value[256] = {
   -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
   -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -343,11 +344,12 @@ static const gint8 b64_value[256] = {
   -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
 
-/* Base64 (RFC 2045 section 6.8) decoded leniently: characters outside
- * the alphabet skipped, a final incomplete quantum of 2 or 3 characters
- * kept (as if padded; GMime drops it, losing the last bytes of files
- * whose encoder forgot the padding), decoding resumed after inner padding
- * (encoders that concatenate padded chunks). */
+/* Base64 (RFC 2045 section 6.8) decoded leniently, as Python's email
+ * package does: characters outside the alphabet skipped, a final
+ * incomplete quantum of 2 or 3 characters kept (as if padded; GMime drops
+ * it, losing the last bytes of files whose encoder forgot the padding),
+ * and padding that completes a quantum ends the data (what follows is
+ * trailing junk, e.g. a signature glued after the attachment). */
 static GBytes *
 base64_decode (GMimeStream *in)
 {
@@ -357,7 +359,7 @@ base64_decode (GMimeStream *in)
   gsize o = 0;
   char buf[16384];
   guint32 acc = 0;
-  int quad = 0;
+  int quad = 0, pads = 0;
   gssize n;
   g_mime_stream_reset (in);
   while ((n = g_mime_stream_read (in, buf, sizeof buf)) > 0)
@@ -372,6 +374,7 @@ base64_decode (GMimeStream *in)
           int v = b64_value[(guchar) buf[i]];
           if (G_LIKELY (v >= 0))
             {
+              pads = 0;
               acc = (acc << 6) | (guint32) v;
               if (++quad == 4)
                 {
@@ -382,21 +385,11 @@ base64_decode (GMimeStream *in)
                   acc = 0;
                 }
             }
-          else if (v == -2)
-            {
-              /* padding ends a quantum: flush what it holds */
-              if (quad == 2)
-                out[o++] = (guint8) (acc >> 4);
-              else if (quad == 3)
-                {
-                  out[o++] = (guint8) (acc >> 10);
-                  out[o++] = (guint8) (acc >> 2);
-                }
-              quad = 0;
-              acc = 0;
-            }
+          else if (v == -2 && quad >= 2 && quad + ++pads >= 4)
+            goto done; /* padding completes the last quantum: the end */
         }
     }
+done:
   if (cap - o < 2)
     out = g_realloc (out, o + 2);
   if (quad == 2)
