@@ -767,6 +767,153 @@ address_header (GMimeMessage *m, const char *name, GMimeParserOptions *opts)
 
 /* ---- framing ---------------------------------------------------------- */
 
+/* RFC 5322 section 2.2 / 4.5: "name:" with printable non-colon name
+ * characters (the obsolete syntax allows blanks before the colon). */
+static gboolean
+is_header_line (const guint8 *l, gsize len)
+{
+  gsize i = 0;
+  while (i < len && l[i] >= 33 && l[i] <= 126 && l[i] != ':')
+    i++;
+  if (i == 0 && len >= 5 && memcmp (l, "From ", 5) == 0)
+    return TRUE;
+  gsize name_end = i;
+  while (i < len && (l[i] == ' ' || l[i] == '\t'))
+    i++;
+  return i < len && l[i] == ':' && (name_end > 0 || i == 0);
+}
+
+static gsize
+line_len (const guint8 *p, const guint8 *end, gsize *content_len)
+{
+  const guint8 *nl = memchr (p, '\n', (gsize) (end - p));
+  gsize n = nl ? (gsize) (nl - p) + 1 : (gsize) (end - p);
+  gsize c = nl ? n - 1 : n;
+  if (c > 0 && p[c - 1] == '\r')
+    c--;
+  *content_len = c;
+  return n;
+}
+
+#define MAX_BOUNDARIES 64
+
+/* The boundary parameters anywhere in the message (cheap scan). */
+static GPtrArray *
+find_boundaries (const guint8 *p, gsize n)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  const guint8 *end = p + n;
+  for (const guint8 *eq = memchr (p, '=', n); eq && out->len < MAX_BOUNDARIES;
+       eq = memchr (eq + 1, '=', (gsize) (end - eq - 1)))
+    {
+      if (eq - p < 8 || g_ascii_strncasecmp ((const char *) eq - 8, "boundary", 8) != 0)
+        continue;
+      const guint8 *v = eq + 1;
+      const guint8 *e;
+      if (v < end && *v == '"')
+        {
+          v++;
+          e = v;
+          while (e < end && *e != '"' && *e != '\n')
+            e++;
+        }
+      else
+        {
+          e = v;
+          while (e < end && *e != ';' && *e != '\r' && *e != '\n' && *e != ' ' && *e != '\t')
+            e++;
+        }
+      if (e > v && e - v <= 200)
+        g_ptr_array_add (out, g_strndup ((const char *) v, (gsize) (e - v)));
+    }
+  return out;
+}
+
+static gboolean
+is_boundary_line (const guint8 *l, gsize len, GPtrArray *boundaries, gboolean *closing)
+{
+  if (len < 3 || l[0] != '-' || l[1] != '-')
+    return FALSE;
+  while (len > 2 && (l[len - 1] == ' ' || l[len - 1] == '\t'))
+    len--;
+  for (guint i = 0; i < boundaries->len; i++)
+    {
+      const char *b = g_ptr_array_index (boundaries, i);
+      gsize bl = strlen (b);
+      if (len == bl + 2 && memcmp (l + 2, b, bl) == 0)
+        {
+          *closing = FALSE;
+          return TRUE;
+        }
+      if (len == bl + 4 && memcmp (l + 2, b, bl) == 0 && l[bl + 2] == '-' && l[bl + 3] == '-')
+        {
+          *closing = TRUE;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* A header block (top level or a MIME part's) that runs into its content
+ * without the empty line: the first line that is neither a header field
+ * nor a continuation starts the content, as Python reads it (GMime would
+ * swallow the content as broken headers, or let a part's Content-Type
+ * override the message's). A junk line followed by a header field is
+ * left alone: a damaged field inside the header block. Returns a copy
+ * with the empty lines inserted, or NULL when none was needed. */
+static guint8 *
+insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
+{
+  const guint8 *end = p + n;
+  g_autoptr(GPtrArray) boundaries = NULL;
+  GByteArray *out = NULL;
+  gboolean in_headers = TRUE;
+  const guint8 *copied = p;
+  *inserted = 0;
+  for (const guint8 *l = p; l < end;)
+    {
+      gsize clen;
+      gsize llen = line_len (l, end, &clen);
+      const guint8 *next = l + llen;
+      if (in_headers)
+        {
+          if (clen == 0)
+            in_headers = FALSE;
+          else if (l[0] != ' ' && l[0] != '\t' && !is_header_line (l, clen))
+            {
+              gsize nlen;
+              gboolean next_is_header = next < end && (line_len (next, end, &nlen), nlen > 0)
+                                        && is_header_line (next, nlen);
+              if (!next_is_header)
+                {
+                  if (out == NULL)
+                    out = g_byte_array_sized_new (n + 64);
+                  g_byte_array_append (out, copied, (guint) (l - copied));
+                  gboolean crlf = llen > clen + 1;
+                  g_byte_array_append (out, (const guint8 *) (crlf ? "\r\n" : "\n"), crlf ? 2 : 1);
+                  copied = l;
+                  (*inserted)++;
+                  in_headers = FALSE;
+                }
+            }
+        }
+      else if (clen >= 3 && l[0] == '-' && l[1] == '-')
+        {
+          if (boundaries == NULL)
+            boundaries = find_boundaries (p, n);
+          gboolean closing = FALSE;
+          if (is_boundary_line (l, clen, boundaries, &closing) && !closing)
+            in_headers = TRUE;
+        }
+      l = next;
+    }
+  if (out == NULL)
+    return NULL;
+  g_byte_array_append (out, copied, (guint) (end - copied));
+  *out_len = out->len;
+  return g_byte_array_free (out, FALSE);
+}
+
 /* Returns the bytes GMime should see: BOM and "From " line skipped, lone
  * CRs made LF, an over-long header block cut. @owned receives a copy
  * when one was needed. */
@@ -833,6 +980,17 @@ frame (RdMessage *msg, const RdParserLimits *limits, const guint8 *data, gsize *
       p = c;
       n = o;
       rd_message_warn (msg, "framing: lone CR line ends read as LF");
+    }
+  guint inserted = 0;
+  gsize fixed_len = 0;
+  guint8 *fixed = insert_separators (p, n, &fixed_len, &inserted);
+  if (fixed)
+    {
+      g_free (*owned);
+      *owned = fixed;
+      p = fixed;
+      n = fixed_len;
+      rd_message_warn (msg, "framing: %u header block(s) without the empty line before the content", inserted);
     }
   /* The header block: up to the first empty line. */
   gsize hdr_end = n;
