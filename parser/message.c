@@ -463,7 +463,11 @@ add_attachment (Walk *w, GMimeObject *o, const char *ct, guint depth)
         filename = g_mime_object_get_content_type_parameter (o, "name");
     }
   if (filename)
-    a->filename = rd_decode_parameter (w->opts, filename);
+    {
+      /* surrounding blanks are never part of a name (Python strips them) */
+      a->filename = rd_decode_parameter (w->opts, filename);
+      g_strstrip (a->filename);
+    }
   if (g_mime_object_get_header (o, "Content-Disposition"))
     {
       GMimeContentDisposition *d = g_mime_object_get_content_disposition (o);
@@ -859,8 +863,9 @@ is_boundary_line (const guint8 *l, gsize len, GPtrArray *boundaries, gboolean *c
  * nor a continuation starts the content, as Python reads it (GMime would
  * swallow the content as broken headers, or let a part's Content-Type
  * override the message's). A junk line followed by a header field is
- * left alone: a damaged field inside the header block. Returns a copy
- * with the empty lines inserted, or NULL when none was needed. */
+ * left alone: a damaged field inside the header block. A second
+ * Content-Type field in one block is renamed X-Duplicate-Content-Type.
+ * Returns the repaired copy, or NULL when nothing needed repair. */
 static guint8 *
 insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
 {
@@ -868,6 +873,7 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
   g_autoptr(GPtrArray) boundaries = NULL;
   GByteArray *out = NULL;
   gboolean in_headers = TRUE;
+  gboolean ct_seen = FALSE;
   const guint8 *copied = p;
   *inserted = 0;
   for (const guint8 *l = p; l < end;)
@@ -879,6 +885,22 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
         {
           if (clen == 0)
             in_headers = FALSE;
+          else if (clen > 13 && g_ascii_strncasecmp ((const char *) l, "Content-Type", 12) == 0
+                   && (l[12] == ':' || l[12] == ' ' || l[12] == '\t'))
+            {
+              /* RFC 2045 allows one Content-Type: the first one counts (as
+               * Python reads it; GMime would take the last). */
+              if (ct_seen)
+                {
+                  if (out == NULL)
+                    out = g_byte_array_sized_new (n + 64);
+                  g_byte_array_append (out, copied, (guint) (l - copied));
+                  g_byte_array_append (out, (const guint8 *) "X-Duplicate-", 12);
+                  copied = l;
+                  (*inserted)++;
+                }
+              ct_seen = TRUE;
+            }
           else if (l[0] != ' ' && l[0] != '\t' && !is_header_line (l, clen))
             {
               gsize nlen;
@@ -903,7 +925,10 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
             boundaries = find_boundaries (p, n);
           gboolean closing = FALSE;
           if (is_boundary_line (l, clen, boundaries, &closing) && !closing)
-            in_headers = TRUE;
+            {
+              in_headers = TRUE;
+              ct_seen = FALSE;
+            }
         }
       l = next;
     }
@@ -990,7 +1015,8 @@ frame (RdMessage *msg, const RdParserLimits *limits, const guint8 *data, gsize *
       *owned = fixed;
       p = fixed;
       n = fixed_len;
-      rd_message_warn (msg, "framing: %u header block(s) without the empty line before the content", inserted);
+      rd_message_warn (msg, "framing: %u header block(s) repaired (no empty line before the content,"
+                       " or a second Content-Type)", inserted);
     }
   /* The header block: up to the first empty line. */
   gsize hdr_end = n;
