@@ -35,6 +35,21 @@ is_special (char c)
   return c == '<' || c == '>' || c == '@' || c == ',' || c == ':' || c == ';' || c == '.' || c == '[' || c == ']';
 }
 
+/* Length of "=?charset?X?text?=" at @p (text may hold blanks), or 0. */
+static gsize
+ew_span (const char *p)
+{
+  const char *q = p + 2;
+  while (*q && *q != '?' && *q != ' ' && *q != '\t')
+    q++;
+  if (*q != '?' || !strchr ("bBqQ", q[1]) || q[1] == '\0' || q[2] != '?')
+    return 0;
+  const char *e = strstr (q + 3, "?=");
+  if (e == NULL || e - p > 400 || memchr (q + 3, '\n', (gsize) (e - (q + 3))) != NULL)
+    return 0;
+  return (gsize) (e + 2 - p);
+}
+
 static GArray *
 tokenize (const char *s)
 {
@@ -94,6 +109,14 @@ tokenize (const char *s)
           t.type = T_SPECIAL;
           t.text = g_strndup (p, 1);
           p++;
+        }
+      else if (p[0] == '=' && p[1] == '?' && ew_span (p) > 0)
+        {
+          /* an RFC 2047 word, blanks and quotes inside allowed */
+          gsize n = ew_span (p);
+          t.type = T_ATOM;
+          t.text = g_strndup (p, n);
+          p += n;
         }
       else
         {
@@ -155,7 +178,7 @@ phrase (GArray *toks, guint from, guint to)
       if (t->text)
         g_string_append (raw, t->text);
     }
-  char *decoded = rd_decode_unstructured (NULL, raw->str);
+  char *decoded = rd_decode_phrase (raw->str);
   g_string_free (raw, TRUE);
   g_strstrip (decoded);
   return decoded;

@@ -350,7 +350,8 @@ ew_payload (char enc, const char *text, gsize len)
 
 /* Recognises "=?charset?X?text?=" at @p; returns its end or NULL. */
 static const char *
-match_ew (const char *p, const char **cs, gsize *cs_len, char *enc, const char **text, gsize *text_len)
+match_ew (const char *p, gboolean spaces, const char **cs, gsize *cs_len, char *enc, const char **text,
+          gsize *text_len)
 {
   if (p[0] != '=' || p[1] != '?')
     return NULL;
@@ -364,7 +365,7 @@ match_ew (const char *p, const char **cs, gsize *cs_len, char *enc, const char *
     return NULL;
   const char *t = q + 3;
   const char *e = t;
-  while (*e && !(e[0] == '?' && e[1] == '=') && !g_ascii_isspace (*e))
+  while (*e && !(e[0] == '?' && e[1] == '=') && (spaces ? (*e != '\r' && *e != '\n') : !g_ascii_isspace (*e)))
     e++;
   if (e[0] != '?' || e[1] != '=')
     return NULL;
@@ -414,7 +415,7 @@ ew_flush (EwState *st)
 }
 
 static char *
-decode_words (const char *raw)
+decode_words (const char *raw, gboolean spaces)
 {
   EwState st = { g_string_new (NULL), g_string_new (NULL), NULL, NULL };
   const char *p = raw;
@@ -424,7 +425,7 @@ decode_words (const char *raw)
       const char *cs, *text;
       gsize cs_len, text_len;
       char enc;
-      const char *end = match_ew (p, &cs, &cs_len, &enc, &text, &text_len);
+      const char *end = match_ew (p, spaces, &cs, &cs_len, &enc, &text, &text_len);
       if (end)
         {
           g_autofree char *charset = g_strndup (cs, cs_len);
@@ -449,7 +450,7 @@ decode_words (const char *raw)
           const char *q = p;
           while (*q == ' ' || *q == '\t')
             q++;
-          if (match_ew (q, &cs, &cs_len, &enc, &text, &text_len))
+          if (match_ew (q, spaces, &cs, &cs_len, &enc, &text, &text_len))
             {
               p = q; /* whitespace between two encoded words: dropped */
               continue;
@@ -472,7 +473,7 @@ rd_decode_unstructured (GMimeParserOptions *opts, const char *raw)
     return NULL;
   while (*raw == ' ' || *raw == '\t')
     raw++;
-  return decode_words (raw);
+  return decode_words (raw, FALSE);
 }
 
 char *
@@ -483,7 +484,15 @@ rd_decode_parameter (GMimeParserOptions *opts, const char *value)
   g_autofree char *v = g_utf8_make_valid (value, -1);
   if (strstr (v, "=?") == NULL)
     return g_steal_pointer (&v);
-  return decode_words (v);
+  return decode_words (v, FALSE);
+}
+
+char *
+rd_decode_phrase (const char *raw)
+{
+  if (raw == NULL)
+    return NULL;
+  return decode_words (raw, TRUE);
 }
 
 /* ---- dates ------------------------------------------------------------ */

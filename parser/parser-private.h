@@ -28,6 +28,9 @@ char *rd_charset_canonical (const char *label);
 char *rd_header_bytes_to_utf8 (const char *raw);
 /* An unstructured header value (unfolded) with RFC 2047 words decoded. */
 char *rd_decode_unstructured (GMimeParserOptions *opts, const char *raw);
+/* A display name (RFC 5322 phrase) with RFC 2047 words decoded; a word
+ * may contain blanks here (broken encoders; Python's reading too). */
+char *rd_decode_phrase (const char *raw);
 /* A parameter value as GMime returns it, with RFC 2047 words left in it
  * decoded and made valid UTF-8. */
 char *rd_decode_parameter (GMimeParserOptions *opts, const char *value);
