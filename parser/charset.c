@@ -194,11 +194,66 @@ all_ascii (const guint8 *data, gsize len)
   return TRUE;
 }
 
+/* iconv_open() loads a gconv module each time (dlopen): a few converters
+ * are kept per thread, reset before each use. */
+#define CONV_CACHE 8
+
+typedef struct {
+  char name[48];
+  GIConv cd;
+} ConvSlot;
+
+typedef struct {
+  ConvSlot slot[CONV_CACHE];
+  guint next;
+} ConvCache;
+
+static void
+conv_cache_free (gpointer p)
+{
+  ConvCache *c = p;
+  for (guint i = 0; i < CONV_CACHE; i++)
+    if (c->slot[i].name[0])
+      g_iconv_close (c->slot[i].cd);
+  g_free (c);
+}
+
+static GPrivate conv_cache_key = G_PRIVATE_INIT (conv_cache_free);
+
+static GIConv
+conv_get (const char *from)
+{
+  ConvCache *c = g_private_get (&conv_cache_key);
+  if (c == NULL)
+    {
+      c = g_new0 (ConvCache, 1);
+      g_private_set (&conv_cache_key, c);
+    }
+  for (guint i = 0; i < CONV_CACHE; i++)
+    if (c->slot[i].name[0] && !strcmp (c->slot[i].name, from))
+      {
+        g_iconv (c->slot[i].cd, NULL, NULL, NULL, NULL); /* initial shift state */
+        return c->slot[i].cd;
+      }
+  if (strlen (from) >= sizeof c->slot[0].name)
+    return (GIConv) -1;
+  GIConv cd = g_iconv_open ("UTF-8", from);
+  if (cd == (GIConv) -1)
+    return cd;
+  ConvSlot *s = &c->slot[c->next];
+  c->next = (c->next + 1) % CONV_CACHE;
+  if (s->name[0])
+    g_iconv_close (s->cd);
+  g_strlcpy (s->name, from, sizeof s->name);
+  s->cd = cd;
+  return cd;
+}
+
 /* Converts with iconv; an invalid byte becomes U+FFFD and is skipped. */
 static char *
 iconv_to_utf8 (const guint8 *data, gsize len, const char *from)
 {
-  GIConv cd = g_mime_iconv_open ("UTF-8", from);
+  GIConv cd = conv_get (from);
   if (cd == (GIConv) -1)
     return NULL;
   GString *out = g_string_sized_new (len + len / 2 + 16);
@@ -226,7 +281,6 @@ iconv_to_utf8 (const guint8 *data, gsize len, const char *from)
   gsize oleft = sizeof buf;
   g_iconv (cd, NULL, NULL, &o, &oleft);
   g_string_append_len (out, buf, o - buf);
-  g_mime_iconv_close (cd);
   /* A decoder may still produce invalid output for hostile input. */
   if (!g_utf8_validate_len (out->str, out->len, NULL))
     {
@@ -550,8 +604,7 @@ rd_parse_date (const char *value, gint64 *unix_seconds)
   if (value == NULL)
     return FALSE;
   g_auto(GStrv) raw = g_strsplit_set (value, " \t\r\n", -1);
-  GPtrArray *tok = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GPtrArray) tokens = tok;
+  g_autoptr(GPtrArray) tok = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; raw[i]; i++)
     if (*raw[i] && tok->len < 64)
       g_ptr_array_add (tok, g_strdup (raw[i]));
