@@ -1,7 +1,9 @@
 /* relaydesk — parse throughput: the full RdMessage view against a bare
  * GMime parse that walks and decodes every part, same messages, same run.
  *
- * Usage: parse-bench [--rounds N] [--only bare|view] LIST.txt
+ * Usage: parse-bench [--rounds N] [--only bare|view] [--top N] LIST.txt
+ * (--only and --top are profiling aids: one side only; the N files that
+ * cost the view most over the bare parse.)
  * LIST.txt holds message paths relative to its own folder (the shared
  * corpus's bench/list.txt). Every file is loaded into memory first; each
  * round parses every buffer in list order, bare then view, timed in
@@ -89,12 +91,19 @@ main (int argc, char **argv)
   int rounds = 5;
   int argi = 1;
   char only = 0; /* profiling aid: --only bare|view */
+  gboolean per_file = FALSE; /* profiling aid: --top N files by view-bare */
+  int top = 0;
   while (argi + 1 < argc && g_str_has_prefix (argv[argi], "--"))
     {
       if (!strcmp (argv[argi], "--rounds"))
         rounds = atoi (argv[argi + 1]);
       else if (!strcmp (argv[argi], "--only"))
         only = argv[argi + 1][0];
+      else if (!strcmp (argv[argi], "--top"))
+        {
+          top = atoi (argv[argi + 1]);
+          per_file = top > 0;
+        }
       argi += 2;
     }
   if (argi >= argc || rounds < 1 || rounds > 100)
@@ -113,6 +122,7 @@ main (int argc, char **argv)
   g_autofree char *root = g_path_get_dirname (base);
   g_auto(GStrv) lines = g_strsplit (list, "\n", -1);
   g_autoptr(GPtrArray) msgs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
   guint64 total = 0;
   for (guint i = 0; lines[i]; i++)
     {
@@ -129,8 +139,34 @@ main (int argc, char **argv)
         }
       total += len;
       g_ptr_array_add (msgs, g_bytes_new_take (data, len));
+      g_ptr_array_add (names, lines[i]);
     }
   printf ("messages: %u  bytes: %.1f MB  rounds: %d\n", msgs->len, total / 1e6, rounds);
+  if (per_file)
+    {
+      /* extra cost of the view per file, summed over 5 passes */
+      double *extra = g_new0 (double, msgs->len);
+      for (int pass = 0; pass < 5; pass++)
+        for (guint i = 0; i < msgs->len; i++)
+          {
+            double t0 = cpu_now ();
+            bare_parse (g_ptr_array_index (msgs, i));
+            double t1 = cpu_now ();
+            view_parse (g_ptr_array_index (msgs, i));
+            extra[i] += (cpu_now () - t1) - (t1 - t0);
+          }
+      for (int k = 0; k < top; k++)
+        {
+          guint best = 0;
+          for (guint i = 1; i < msgs->len; i++)
+            if (extra[i] > extra[best])
+              best = i;
+          printf ("%8.2f ms  %s\n", extra[best] * 1000 / 5, (const char *) g_ptr_array_index (names, best));
+          extra[best] = -1e9;
+        }
+      g_free (extra);
+      return 0;
+    }
   double *bare = g_new (double, rounds), *view = g_new (double, rounds);
   /* one warm-up pass each (page faults, iconv caches) */
   for (guint i = 0; i < msgs->len; i++)

@@ -188,10 +188,17 @@ charset_lookup (const char *label)
 static gboolean
 all_ascii (const guint8 *data, gsize len)
 {
-  for (gsize i = 0; i < len; i++)
-    if (data[i] & 0x80)
-      return FALSE;
-  return TRUE;
+  gsize i = 0;
+  guint64 acc = 0;
+  for (; i + 8 <= len; i += 8)
+    {
+      guint64 w;
+      memcpy (&w, data + i, 8);
+      acc |= w;
+    }
+  for (; i < len; i++)
+    acc |= data[i];
+  return (acc & G_GUINT64_CONSTANT (0x8080808080808080)) == 0;
 }
 
 /* iconv_open() loads a gconv module each time (dlopen): a few converters
@@ -321,6 +328,23 @@ rd_convert_to_utf8 (const guint8 *data, gsize len, const char *charset, RdWarnFu
       else if (warn)
         warn (msg, "charset: 8-bit text labelled US-ASCII or unlabelled, guessed as UTF-8 or windows-1252");
       return guess_to_utf8 (data, len);
+    }
+  if (!g_ascii_strcasecmp (name, "ISO-8859-1") || !g_ascii_strcasecmp (name, "ISO_8859-1") || !g_ascii_strcasecmp (name, "LATIN1"))
+    {
+      /* every byte is its code point: no converter needed */
+      GString *out = g_string_sized_new (len + len / 8 + 1);
+      for (gsize i = 0; i < len; i++)
+        {
+          guint8 c = data[i];
+          if (c < 0x80)
+            g_string_append_c (out, (char) c);
+          else
+            {
+              g_string_append_c (out, (char) (0xc0 | (c >> 6)));
+              g_string_append_c (out, (char) (0x80 | (c & 0x3f)));
+            }
+        }
+      return g_string_free (out, FALSE);
     }
   if (g_str_equal (name, "UTF-8"))
     {
@@ -759,6 +783,36 @@ rd_parse_date (const char *value, gint64 *unix_seconds)
 }
 
 /* ---- text ------------------------------------------------------------- */
+
+void
+rd_text_normalize_in_place (char *text)
+{
+  /* Output never grows (CRLF -> LF, blanks removed): compact in place. */
+  char *w = text;
+  const char *p = text;
+  while (*p)
+    {
+      const char *e = p;
+      while (*e && *e != '\r' && *e != '\n')
+        e++;
+      const char *t = e;
+      while (t > p && (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\f' || t[-1] == '\v'))
+        t--;
+      if (w != p)
+        memmove (w, p, (gsize) (t - p));
+      w += t - p;
+      char end = *e;
+      if (end == '\0')
+        break;
+      if (end == '\r' && e[1] == '\n')
+        e++;
+      *w++ = '\n'; /* w <= e: written after e was read */
+      p = e + 1;
+    }
+  while (w > text && w[-1] == '\n')
+    w--;
+  *w = '\0';
+}
 
 char *
 rd_text_normalize (const char *text)

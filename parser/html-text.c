@@ -16,27 +16,47 @@
 #include <libxml/parserInternals.h>
 #include <string.h>
 
+typedef enum { TAG_OTHER, TAG_SKIP, TAG_BLOCK, TAG_CELL, TAG_BR, TAG_PRE } TagClass;
+
+/* Tag name (lower case, as libxml2's HTML parser reports them) -> class.
+ * Filled once by rd_html_init(), read-only afterwards. */
+static GHashTable *tag_classes;
+
+static const char *const skipped[] = { "head", "script", "style", "title", "noscript", "template", NULL };
+static const char *const blocks[] = {
+  "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "ul", "ol",
+  "dl", "dt", "dd", "center", "section", "article", "header", "footer", "hr", "address", "form",
+  "fieldset", "figure", "figcaption", "main", "nav", "aside", "caption", "tbody", "thead", "tfoot", NULL };
+static const char *const cells[] = { "td", "th", NULL };
+
 void
 rd_html_init (void)
 {
   xmlInitParser ();
+  GHashTable *h = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; skipped[i]; i++)
+    g_hash_table_insert (h, (gpointer) skipped[i], GINT_TO_POINTER (TAG_SKIP));
+  for (guint i = 0; blocks[i]; i++)
+    g_hash_table_insert (h, (gpointer) blocks[i], GINT_TO_POINTER (TAG_BLOCK));
+  for (guint i = 0; cells[i]; i++)
+    g_hash_table_insert (h, (gpointer) cells[i], GINT_TO_POINTER (TAG_CELL));
+  g_hash_table_insert (h, (gpointer) "br", GINT_TO_POINTER (TAG_BR));
+  g_hash_table_insert (h, (gpointer) "pre", GINT_TO_POINTER (TAG_PRE));
+  tag_classes = h;
 }
 
-static gboolean
-name_in (const char *name, const char *const *list)
+static TagClass
+tag_class (const xmlChar *name)
 {
-  for (guint i = 0; list[i]; i++)
-    if (!g_ascii_strcasecmp (name, list[i]))
-      return TRUE;
-  return FALSE;
+  char lower[16];
+  gsize n = 0;
+  for (; name[n] && n < sizeof lower - 1; n++)
+    lower[n] = g_ascii_tolower ((char) name[n]);
+  if (name[n])
+    return TAG_OTHER; /* longer than any tag of interest */
+  lower[n] = '\0';
+  return (TagClass) GPOINTER_TO_INT (g_hash_table_lookup (tag_classes, lower));
 }
-
-static const char *const skipped[] = { "head", "script", "style", "title", "noscript", "template", NULL };
-static const char *const blocks[] = {
-  "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "ul", "ol",
-  "dl", "dt", "dd", "center", "section", "article", "header", "footer", "hr", "address", "form",
-  "fieldset", "figure", "figcaption", "main", "nav", "aside", "caption", "tbody", "thead", "tfoot", NULL };
-static const char *const cells[] = { "td", "th", NULL };
 
 typedef struct {
   GString *out;
@@ -75,42 +95,47 @@ static void
 sax_start (void *ctx, const xmlChar *xname, const xmlChar **atts)
 {
   Render *r = ctx;
-  const char *name = (const char *) xname;
-  if (name_in (name, skipped))
+  TagClass c = tag_class (xname);
+  if (c == TAG_SKIP)
     {
       r->skip++;
       return;
     }
-  if (r->skip > 0)
+  if (r->skip > 0 || r->out->len >= r->cap)
     return;
-  if (!g_ascii_strcasecmp (name, "br"))
+  if (c == TAG_BR || c == TAG_BLOCK)
     g_string_append_c (r->out, '\n');
-  else if (name_in (name, blocks))
-    g_string_append_c (r->out, '\n');
-  else if (name_in (name, cells))
+  else if (c == TAG_CELL)
     g_string_append_c (r->out, ' ');
-  if (!g_ascii_strcasecmp (name, "pre"))
-    r->pre++;
+  else if (c == TAG_PRE)
+    {
+      g_string_append_c (r->out, '\n'); /* pre is a block too */
+      r->pre++;
+    }
 }
 
 static void
 sax_end (void *ctx, const xmlChar *xname)
 {
   Render *r = ctx;
-  const char *name = (const char *) xname;
-  if (name_in (name, skipped))
+  TagClass c = tag_class (xname);
+  if (c == TAG_SKIP)
     {
       if (r->skip > 0)
         r->skip--;
       return;
     }
-  if (r->skip > 0)
+  if (r->skip > 0 || r->out->len >= r->cap)
     return;
-  if (!g_ascii_strcasecmp (name, "pre") && r->pre > 0)
-    r->pre--;
-  if (name_in (name, blocks))
+  if (c == TAG_PRE)
+    {
+      if (r->pre > 0)
+        r->pre--;
+      g_string_append_c (r->out, '\n');
+    }
+  else if (c == TAG_BLOCK)
     g_string_append_c (r->out, '\n');
-  else if (name_in (name, cells))
+  else if (c == TAG_CELL)
     g_string_append_c (r->out, ' ');
 }
 

@@ -39,8 +39,8 @@ struct _RdMessage {
   GPtrArray *headers;
   char *body_source;
   char *body_text;
-  char *body_new;
-  char *body_quoted;
+  char *body_new;        /* == body_text when there is no quoted part */
+  const char *body_quoted; /* points into body_text */
   char *body_content_type;
   char *body_charset;
   GPtrArray *attachments;
@@ -371,6 +371,22 @@ base64_decode (GMimeStream *in)
         }
       for (gssize i = 0; i < n; i++)
         {
+          /* fast path: four alphabet characters at a quantum boundary */
+          if (quad == 0 && i + 4 <= n)
+            {
+              int a = b64_value[(guchar) buf[i]], b = b64_value[(guchar) buf[i + 1]];
+              int c = b64_value[(guchar) buf[i + 2]], d = b64_value[(guchar) buf[i + 3]];
+              if ((a | b | c | d) >= 0)
+                {
+                  guint32 q = ((guint32) a << 18) | ((guint32) b << 12) | ((guint32) c << 6) | (guint32) d;
+                  out[o++] = (guint8) (q >> 16);
+                  out[o++] = (guint8) (q >> 8);
+                  out[o++] = (guint8) q;
+                  pads = 0;
+                  i += 3;
+                  continue;
+                }
+            }
           int v = b64_value[(guchar) buf[i]];
           if (G_LIKELY (v >= 0))
             {
@@ -411,7 +427,10 @@ part_bytes (GMimePart *part)
     return g_bytes_new (NULL, 0);
   if (g_mime_data_wrapper_get_encoding (dw) == GMIME_CONTENT_ENCODING_BASE64 && g_mime_data_wrapper_get_stream (dw))
     return base64_decode (g_mime_data_wrapper_get_stream (dw));
-  GByteArray *out = g_byte_array_new ();
+  /* decoded size <= encoded size for every transfer encoding but uuencode */
+  GMimeStream *src = g_mime_data_wrapper_get_stream (dw);
+  gint64 enc_len = src ? g_mime_stream_length (src) : -1;
+  GByteArray *out = g_byte_array_sized_new (enc_len > 0 && enc_len < G_MAXINT ? (guint) enc_len + 1 : 256);
   GMimeStream *mem = g_mime_stream_mem_new_with_byte_array (out);
   g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (mem), FALSE);
   g_mime_data_wrapper_write_to_stream (dw, mem);
@@ -1113,17 +1132,20 @@ set_body (RdMessage *msg, Walk *w, const char *source)
       rd_message_warn (msg, "limit: body text over %" G_GSIZE_FORMAT " bytes, cut", w->limits->max_text_bytes);
       len = w->limits->max_text_bytes;
     }
-  g_autofree char *text = rd_charset_to_utf8 (msg, data ? data : (const guint8 *) "", len, msg->body_charset);
+  char *text = rd_charset_to_utf8 (msg, data ? data : (const guint8 *) "", len, msg->body_charset);
   if (g_str_equal (source, "html"))
     {
-      g_autofree char *rendered = rd_html_to_text (text, strlen (text));
-      msg->body_text = rd_text_normalize (rendered);
+      char *rendered = rd_html_to_text (text, strlen (text));
+      g_free (text);
+      text = rendered;
     }
-  else
-    msg->body_text = rd_text_normalize (text);
+  rd_text_normalize_in_place (text);
+  msg->body_text = text;
+  /* The quoted history is the tail of the body text (no copy); the new
+   * text is a copy only when there is a split. */
   gsize split = rd_quote_split (msg->body_text);
-  msg->body_new = g_strndup (msg->body_text, split);
-  msg->body_quoted = g_strdup (msg->body_text + split);
+  msg->body_quoted = msg->body_text + split;
+  msg->body_new = msg->body_text[split] ? g_strndup (msg->body_text, split) : msg->body_text;
 }
 
 static char *
@@ -1335,8 +1357,8 @@ rd_message_unref (RdMessage *msg)
   g_ptr_array_unref (msg->dsn_recipients);
   g_free (msg->body_source);
   g_free (msg->body_text);
-  g_free (msg->body_new);
-  g_free (msg->body_quoted);
+  if (msg->body_new != msg->body_text)
+    g_free (msg->body_new);
   g_free (msg->body_content_type);
   g_free (msg->body_charset);
   g_free (msg->auto_submitted);

@@ -40,6 +40,7 @@ gboolean rd_parse_date (const char *value, gint64 *unix_seconds);
 /* The contract normalisation: CRLF/CR -> LF, trailing blanks per line and
  * trailing empty lines removed. */
 char *rd_text_normalize (const char *text);
+void rd_text_normalize_in_place (char *text);
 
 /* address.c ---------------------------------------------------------- */
 

@@ -110,40 +110,64 @@ is_underscores (const Line *l)
   return TRUE;
 }
 
+/* The line starting at @p (up to the LF, not included). */
+static Line
+line_at (const char *text, const char *p)
+{
+  const char *e = strchr (p, '\n');
+  Line l = { p, e ? (gsize) (e - p) : strlen (p), (gsize) (p - text) };
+  return l;
+}
+
+/* Only lines starting with one of these can begin the quoted history
+ * (a cheap filter before the matchers, bodies can be megabytes). */
+static gboolean
+may_start_quote (char c)
+{
+  return c == '>' || c == '-' || c == '_' || c == '*' || c == ' ' || c == '\t' || strchr ("OoAaLlFfVvDdBb", c);
+}
+
 gsize
 rd_quote_split (const char *text)
 {
   gsize total = strlen (text);
-  g_autoptr(GArray) lines = g_array_new (FALSE, FALSE, sizeof (Line));
-  const char *p = text;
-  while (*p)
-    {
-      const char *e = strchr (p, '\n');
-      Line l = { p, e ? (gsize) (e - p) : strlen (p), (gsize) (p - text) };
-      g_array_append_val (lines, l);
-      if (e == NULL)
-        break;
-      p = e + 1;
-    }
-  guint n = lines->len;
-  Line *ls = (Line *) (void *) lines->data;
   gsize split = total;
-  for (guint i = 0; i < n && split == total; i++)
+  const char *p = text;
+  /* up to four lines of look-ahead for the multi-line markers */
+  while (*p && split == total)
     {
-      const Line *l = &ls[i];
-      if (l->len > 0 && l->s[0] == '>')
-        split = l->off;
-      else if (is_attribution (l, i + 1 < n ? &ls[i + 1] : NULL) || is_separator (l))
-        split = l->off;
-      else if (is_underscores (l) && i + 1 < n && is_outlook_header (ls, i + 1, n))
-        split = l->off;
-      else if (is_outlook_header (ls, i, n) && i > 0)
-        split = l->off;
+      Line ls[5];
+      guint n = 0;
+      const char *q = p;
+      while (n < 5)
+        {
+          ls[n] = line_at (text, q);
+          n++;
+          if (q[ls[n - 1].len] == '\0')
+            break;
+          q += ls[n - 1].len + 1;
+          if (!may_start_quote (ls[0].s[0]) && n == 1)
+            break; /* no look-ahead needed for this line */
+        }
+      const Line *l = &ls[0];
+      if (l->len > 0 && may_start_quote (l->s[0]))
+        {
+          if (l->s[0] == '>')
+            split = l->off;
+          else if (is_attribution (l, n > 1 ? &ls[1] : NULL) || is_separator (l))
+            split = l->off;
+          else if (is_underscores (l) && n > 1 && is_outlook_header (ls, 1, n))
+            split = l->off;
+          else if (l->off > 0 && is_outlook_header (ls, 0, n))
+            split = l->off;
+        }
+      if (l->s[l->len] == '\0')
+        break;
+      p = l->s + l->len + 1;
     }
   /* Nothing new above the marker: no split. */
-  gboolean blank = TRUE;
-  for (gsize i = 0; i < split && blank; i++)
+  for (gsize i = 0; i < split; i++)
     if (!g_ascii_isspace (text[i]))
-      blank = FALSE;
-  return blank ? total : split;
+      return split;
+  return total;
 }
