@@ -145,21 +145,31 @@ sax_quiet (void *ctx, const char *msg, ...)
 }
 
 /* Per line: blanks and NBSP squeezed to one space, trimmed; at most one
- * empty line in a row; no empty lines at the start or end. */
-static char *
-tidy_lines (const char *text)
+ * empty line in a row; no empty lines at the start or end. In place (the
+ * output is never longer than the input). */
+static void
+tidy_lines (char *text)
 {
-  GString *out = g_string_sized_new (strlen (text));
+  char *w = text;
+  const char *c = text;
   int empty_run = 0;
   gboolean started = FALSE;
-  const char *p = text;
   while (TRUE)
     {
-      const char *e = strchr (p, '\n');
-      const char *end = e ? e : p + strlen (p);
-      GString *line = g_string_new (NULL);
-      gboolean space = FALSE;
-      for (const char *c = p; c < end;)
+      /* one line: [c, end) */
+      const char *end = strchr (c, '\n');
+      if (end == NULL)
+        end = c + strlen (c);
+      char *line_start = w;
+      gboolean wrote = FALSE, space = FALSE;
+      /* the separator goes first; it is taken back if the line is empty */
+      if (started)
+        {
+          *w++ = '\n';
+          if (empty_run > 0)
+            *w++ = '\n';
+        }
+      while (c < end)
         {
           if (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\f' || *c == '\v')
             {
@@ -173,29 +183,27 @@ tidy_lines (const char *text)
               c += 2;
               continue;
             }
-          if (space && line->len)
-            g_string_append_c (line, ' ');
+          if (space && wrote)
+            *w++ = ' ';
           space = FALSE;
-          g_string_append_c (line, *c++);
+          *w++ = *c++;
+          wrote = TRUE;
         }
-      if (line->len == 0)
-        empty_run++;
+      if (!wrote)
+        {
+          w = line_start;
+          empty_run++;
+        }
       else
         {
-          if (started)
-            g_string_append_c (out, '\n');
-          if (started && empty_run > 0)
-            g_string_append_c (out, '\n');
-          g_string_append_len (out, line->str, line->len);
           started = TRUE;
           empty_run = 0;
         }
-      g_string_free (line, TRUE);
-      if (e == NULL)
+      if (*end == '\0')
         break;
-      p = e + 1;
+      c = end + 1;
     }
-  return g_string_free (out, FALSE);
+  *w = '\0';
 }
 
 char *
@@ -226,7 +234,7 @@ rd_html_to_text (const char *html, gsize len)
     xmlFreeDoc (ctxt->myDoc);
   ctxt->myDoc = NULL;
   htmlFreeParserCtxt (ctxt);
-  char *text = tidy_lines (r.out->str);
-  g_string_free (r.out, TRUE);
+  char *text = g_string_free (r.out, FALSE);
+  tidy_lines (text);
   return text;
 }

@@ -262,10 +262,10 @@ content_type_of (GMimeObject *o, gboolean in_digest)
   const char *sub = g_mime_content_type_get_media_subtype (ct);
   if (type == NULL || sub == NULL || !*type || !*sub)
     return g_strdup (in_digest ? "message/rfc822" : "text/plain");
-  char *s = g_strdup_printf ("%s/%s", type, sub);
-  char *l = g_ascii_strdown (s, -1);
-  g_free (s);
-  return l;
+  char *s = g_strconcat (type, "/", sub, NULL);
+  for (char *c = s; *c; c++)
+    *c = g_ascii_tolower (*c);
+  return s;
 }
 
 static gboolean
@@ -948,6 +948,14 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
               in_headers = TRUE;
               ct_seen = FALSE;
             }
+        }
+      if (!in_headers && next < end)
+        {
+          /* in content only boundary lines matter: jump to the next "--" line */
+          const guint8 *dash = memmem (next - 1, (gsize) (end - next) + 1, "\n--", 3);
+          if (dash == NULL)
+            break;
+          next = dash + 1;
         }
       l = next;
     }
