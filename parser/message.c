@@ -778,7 +778,8 @@ address_header (GMimeMessage *m, const char *name, GMimeParserOptions *opts)
   for (int i = 0; i < n; i++)
     {
       GMimeHeader *h = g_mime_header_list_get_header_at (hl, i);
-      if (g_ascii_strcasecmp (g_mime_header_get_name (h), name) != 0)
+      const char *hname = g_mime_header_get_name (h);
+      if (g_ascii_tolower (hname[0]) != g_ascii_tolower (name[0]) || g_ascii_strcasecmp (hname, name) != 0)
         continue;
       const char *raw = g_mime_header_get_raw_value (h);
       if (raw == NULL)
@@ -952,10 +953,13 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
       if (!in_headers && next < end)
         {
           /* in content only boundary lines matter: jump to the next "--" line */
-          const guint8 *dash = memmem (next - 1, (gsize) (end - next) + 1, "\n--", 3);
-          if (dash == NULL)
+          const guint8 *q = next;
+          while ((q = memchr (q, '-', (gsize) (end - q))) != NULL
+                 && !(q[-1] == '\n' && q + 1 < end && q[1] == '-'))
+            q++; /* base64 has no '-': memchr runs through it */
+          if (q == NULL)
             break;
-          next = dash + 1;
+          next = q;
         }
       l = next;
     }
@@ -1407,10 +1411,11 @@ GPtrArray *rd_message_get_headers (const RdMessage *msg) { return msg->headers; 
 const char *
 rd_message_get_header (const RdMessage *msg, const char *name)
 {
+  char first = g_ascii_tolower (name[0]);
   for (guint i = 0; i < msg->headers->len; i++)
     {
       RdHeader *h = g_ptr_array_index (msg->headers, i);
-      if (g_ascii_strcasecmp (h->name, name) == 0)
+      if (g_ascii_tolower (h->name[0]) == first && g_ascii_strcasecmp (h->name, name) == 0)
         return h->value;
     }
   return NULL;

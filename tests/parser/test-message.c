@@ -84,6 +84,8 @@ static void
 test_framing (void)
 {
   /* BOM, mbox "From " line, CR-only line ends */
+  g_autoptr(RdMessage) crlf = parse ("Subject: x\r\n\r\na  \r\n\r\nb\t\r\n\r\n\r\n");
+  g_assert_cmpstr (rd_message_get_body_text (crlf), ==, "a\n\nb");
   g_autoptr(RdMessage) m = parse ("\xef\xbb\xbf" "From someone Thu Jan  1 00:00:00 1970\r"
                                   "Subject: old mac\rFrom: a@b\r\rline one\rline two\r");
   g_assert_cmpstr (rd_message_get_subject (m), ==, "old mac");
@@ -136,6 +138,10 @@ test_html (void)
       "<div>line \x93two\x94</div><br>three<!-- hidden --></body></html>\n");
   g_assert_cmpstr (rd_message_get_body_source (m), ==, "html");
   g_assert_cmpstr (rd_message_get_body_text (m), ==, "Hello link text\n\nline \xe2\x80\x9ctwo\xe2\x80\x9d\n\nthree");
+
+  /* stray "&" and "<?" (rewritten before libxml2 sees them) */
+  g_autoptr(RdMessage) m2 = parse ("Content-Type: text/html\n\n<p>Tom & Jerry &amp; 5&6 &#65;<?<> &</p><?php x ?>\n");
+  g_assert_cmpstr (rd_message_get_body_text (m2), ==, "Tom & Jerry & 5&6 A<> &");
 }
 
 static void
