@@ -282,7 +282,13 @@ rd_cmd_parse (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!rd_app_parse (ctx, &argc, &argv))
     return RD_EXIT_USAGE;
+  /* --config gives the [parser] limits, as the daemon uses them */
+  g_autoptr(RdConfig) config = rd_app_load_config (&common);
   rd_common_options_clear (&common);
+  if (config == NULL)
+    return RD_EXIT_CONFIG;
+  RdParserLimits limits;
+  rd_parser_limits_from_config (&limits, config);
   if (argc < 2)
     {
       rd_app_error ("parse: expected at least one FILE (see --help)");
@@ -294,7 +300,7 @@ rd_cmd_parse (int argc, char **argv)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(GBytes) raw = read_input (argv[i], &error);
-      g_autoptr(RdMessage) m = raw ? rd_message_parse (raw, &error) : NULL;
+      g_autoptr(RdMessage) m = raw ? rd_message_parse_with_limits (raw, &limits, &error) : NULL;
       if (m == NULL)
         {
           if (raw == NULL)

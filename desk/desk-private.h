@@ -21,6 +21,7 @@ struct _RdDesk {
   RdStore *store;
   RdRules *rules;
   const char *default_queue;
+  RdParserLimits parse_limits;  /* [parser] group of the config */
 };
 
 /* What threading found. ticket_number == 0: a new ticket. */

@@ -19,6 +19,7 @@
 #include "message.h"
 #include "parser-private.h"
 #include "rd-common.h"
+#include "rd-config.h"
 
 #include <gmime/gmime.h>
 #include <openssl/sha.h>
@@ -77,6 +78,22 @@ rd_parser_limits_init (RdParserLimits *limits)
   limits->max_parts = RD_PARSER_DEFAULT_MAX_PARTS;
   limits->max_header_bytes = RD_PARSER_DEFAULT_MAX_HEADER_BYTES;
   limits->max_text_bytes = RD_PARSER_DEFAULT_MAX_TEXT_BYTES;
+}
+
+void
+rd_parser_limits_from_config (RdParserLimits *limits, RdConfig *c)
+{
+  rd_parser_limits_init (limits);
+  if (c == NULL)
+    return;
+  gint64 depth = rd_config_get_int (c, "parser", "max_mime_depth", RD_PARSER_DEFAULT_MAX_DEPTH);
+  gint64 parts = rd_config_get_int (c, "parser", "max_mime_parts", RD_PARSER_DEFAULT_MAX_PARTS);
+  guint64 hdr = rd_config_get_size (c, "parser", "max_header_bytes", RD_PARSER_DEFAULT_MAX_HEADER_BYTES);
+  guint64 text = rd_config_get_size (c, "parser", "max_text_bytes", RD_PARSER_DEFAULT_MAX_TEXT_BYTES);
+  limits->max_depth = (guint) CLAMP (depth, 1, 1000);
+  limits->max_parts = (guint) CLAMP (parts, 1, 1000000);
+  limits->max_header_bytes = (gsize) CLAMP (hdr, 1024, G_GUINT64_CONSTANT (64) * 1024 * 1024);
+  limits->max_text_bytes = (gsize) CLAMP (text, 1024, G_GUINT64_CONSTANT (1024) * 1024 * 1024);
 }
 
 static void

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <glib.h>
+#include "rd-config.h"
 
 G_BEGIN_DECLS
 
@@ -65,6 +66,12 @@ typedef struct {
 
 /* The defaults above. */
 void rd_parser_limits_init (RdParserLimits *limits);
+
+/* The defaults, overridden by the [parser] group of @config (may be
+ * NULL): max_mime_depth, max_mime_parts, max_header_bytes,
+ * max_text_bytes (sizes accept "256K", "4M"). Values are clamped to
+ * sane ranges. */
+void rd_parser_limits_from_config (RdParserLimits *limits, RdConfig *config);
 
 typedef struct _RdMessage RdMessage;
 
