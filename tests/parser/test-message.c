@@ -1,7 +1,9 @@
 /* relaydesk — tests for parser/: the message view, one behaviour per case. */
 #include "message.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static RdMessage *
 parse (const char *text)
@@ -264,6 +266,29 @@ test_limits (void)
 }
 
 static void
+test_limits_config (void)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("rd-parser-XXXXXX.conf", &path, NULL);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  g_assert_true (g_file_set_contents (path, "[parser]\nmax_mime_depth = 3\nmax_mime_parts = 0\n"
+                                            "max_header_bytes = 8K\nmax_text_bytes = 1M\n", -1, NULL));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RdConfig) config = rd_config_load (path, &error);
+  g_assert_no_error (error);
+  RdParserLimits l;
+  rd_parser_limits_from_config (&l, config);
+  g_assert_cmpuint (l.max_depth, ==, 3);
+  g_assert_cmpuint (l.max_parts, ==, 1); /* clamped */
+  g_assert_cmpuint (l.max_header_bytes, ==, 8192);
+  g_assert_cmpuint (l.max_text_bytes, ==, 1024 * 1024);
+  rd_parser_limits_from_config (&l, NULL);
+  g_assert_cmpuint (l.max_depth, ==, RD_PARSER_DEFAULT_MAX_DEPTH);
+  g_unlink (path);
+}
+
+static void
 test_malformed (void)
 {
   /* no boundary, junk, and no header/body separator: parsed, never NULL */
@@ -299,6 +324,7 @@ main (int argc, char **argv)
   g_test_add_func ("/parser/quotes", test_quotes);
   g_test_add_func ("/parser/automation", test_automation);
   g_test_add_func ("/parser/limits", test_limits);
+  g_test_add_func ("/parser/limits-config", test_limits_config);
   g_test_add_func ("/parser/malformed", test_malformed);
   return g_test_run ();
 }
