@@ -681,8 +681,9 @@ parse_delivery_status (RdMessage *msg, GBytes *content)
   g_autofree char *text = g_strndup (data ? data : "", len);
   const char *p = text;
   /* RFC 3464 section 2.1: the per-message fields, then one block of
-   * per-recipient fields per recipient. */
-  g_ptr_array_unref (parse_fields (p, &p)); /* per-message fields: not needed */
+   * per-recipient fields per recipient. A block is taken as a recipient's
+   * when it names one (some MTAs omit the per-message block or put blank
+   * lines first). */
   guint blocks = 0;
   while (*p && blocks++ < 1000)
     {

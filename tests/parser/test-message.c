@@ -230,6 +230,17 @@ test_automation (void)
   d = g_ptr_array_index (r, 1);
   g_assert_cmpstr (d->addr, ==, "full@y.example");
   g_assert_cmpstr (d->status, ==, "4.2.2");
+
+  /* no per-message block, blank lines first (seen from real MTAs) */
+  g_autoptr(RdMessage) m2 = parse (
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+      "--B\nContent-Type: message/delivery-status\n\n\n"
+      "Action: failed\nFinal-Recipient: rfc822;k@n.example\nStatus: 5.0.0\n\n\n--B--\n");
+  r = rd_message_get_dsn_recipients (m2);
+  g_assert_cmpuint (r->len, ==, 1);
+  d = g_ptr_array_index (r, 0);
+  g_assert_cmpstr (d->addr, ==, "k@n.example");
+  g_assert_cmpstr (d->status, ==, "5.0.0");
 }
 
 static void
