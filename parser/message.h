@@ -4,6 +4,7 @@
  * holds no GMime objects, so it can be shared across threads (refcounted).
  * All strings are UTF-8. Malformed mail is parsed as far as it goes;
  * problems are recorded as warnings on the view, never as a crash.
+ * docs/parser.md describes every field and the rules behind them.
  */
 #pragma once
 
@@ -22,7 +23,9 @@ typedef struct {
 
 typedef struct {
   char *name;   /* header field name as written */
-  char *value;  /* raw value, unfolded (CRLF+WSP -> WSP), not decoded */
+  char *value;  /* raw value, unfolded (line breaks removed), leading blanks
+                 * removed, not RFC 2047 decoded; raw 8-bit bytes read as
+                 * UTF-8, else windows-1252 (so always valid UTF-8) */
 } RdHeader;
 
 typedef struct {
@@ -34,7 +37,8 @@ typedef struct {
   char *sha256;          /* hex of decoded bytes; NULL for message parts */
   char *embedded_subject;/* message/rfc822: the inner Subject */
   /* Added fields (append only). */
-  GBytes *content;       /* the decoded bytes (NULL for message parts) */
+  GBytes *content;       /* the decoded bytes (NULL for message/rfc822
+                          * parts; kept for message/delivery-status) */
   char *charset;         /* charset parameter, or NULL */
   guint depth;           /* MIME nesting depth of the part (0: top level) */
 } RdAttachment;
