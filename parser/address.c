@@ -35,17 +35,32 @@ is_special (char c)
   return c == '<' || c == '>' || c == '@' || c == ',' || c == ':' || c == ';' || c == '.' || c == '[' || c == ']';
 }
 
+/* An encoded word longer than this is not taken as one (RFC 2047 says
+ * 75; senders exceed it). Also keeps every scan for one bounded, so a
+ * header full of "=?" costs linear time. */
+#define EW_MAX 400
+
+/* The first "?=" in [p, p + max) not past the end of the string, or NULL. */
+static const char *
+find_ew_end (const char *p, gsize max)
+{
+  for (gsize i = 0; i < max && p[i]; i++)
+    if (p[i] == '?' && p[i + 1] == '=')
+      return p + i;
+  return NULL;
+}
+
 /* Length of "=?charset?X?text?=" at @p (text may hold blanks), or 0. */
 static gsize
 ew_span (const char *p)
 {
   const char *q = p + 2;
-  while (*q && *q != '?' && *q != ' ' && *q != '\t')
+  while (*q && *q != '?' && *q != ' ' && *q != '\t' && q - p < EW_MAX)
     q++;
-  if (*q != '?' || !strchr ("bBqQ", q[1]) || q[1] == '\0' || q[2] != '?')
+  if (*q != '?' || q[1] == '\0' || !strchr ("bBqQ", q[1]) || q[2] != '?')
     return 0;
-  const char *e = strstr (q + 3, "?=");
-  if (e == NULL || e - p > 400 || memchr (q + 3, '\n', (gsize) (e - (q + 3))) != NULL)
+  const char *e = find_ew_end (q + 3, EW_MAX);
+  if (e == NULL || e - p > EW_MAX || memchr (q + 3, '\n', (gsize) (e - (q + 3))) != NULL)
     return 0;
   return (gsize) (e + 2 - p);
 }
@@ -127,9 +142,11 @@ tokenize (const char *s)
               /* an RFC 2047 word may contain specials ("=?x?q?a.b?=") */
               if (p[0] == '=' && p[1] == '?')
                 {
-                  const char *end = strstr (p + 2, "?=");
-                  const char *sp = strpbrk (p + 2, " \t");
-                  if (end && (!sp || sp > end))
+                  const char *end = find_ew_end (p + 2, EW_MAX);
+                  const char *sp = end ? memchr (p + 2, ' ', (gsize) (end - (p + 2))) : NULL;
+                  if (sp == NULL && end)
+                    sp = memchr (p + 2, '\t', (gsize) (end - (p + 2)));
+                  if (end && !sp)
                     {
                       int qs = 0;
                       for (const char *c = p + 2; c < end; c++)

@@ -435,7 +435,7 @@ match_ew (const char *p, gboolean spaces, const char **cs, gsize *cs_len, char *
     return NULL;
   const char *c = p + 2;
   const char *q = c;
-  while (*q && *q != '?' && !g_ascii_isspace (*q))
+  while (*q && *q != '?' && !g_ascii_isspace (*q) && q - c < 100)
     q++;
   if (*q != '?' || q == c)
     return NULL;
@@ -443,7 +443,9 @@ match_ew (const char *p, gboolean spaces, const char **cs, gsize *cs_len, char *
     return NULL;
   const char *t = q + 3;
   const char *e = t;
-  while (*e && !(e[0] == '?' && e[1] == '=') && (spaces ? (*e != '\r' && *e != '\n') : !g_ascii_isspace (*e)))
+  /* bounded: a header full of "=?" must cost linear time */
+  while (*e && !(e[0] == '?' && e[1] == '=') && (spaces ? (*e != '\r' && *e != '\n') : !g_ascii_isspace (*e))
+         && e - p < 1000)
     e++;
   if (e[0] != '?' || e[1] != '=')
     return NULL;

@@ -619,6 +619,12 @@ parse_fields (const char *text, const char **next)
       if ((*p == ' ' || *p == '\t') && out->len)
         {
           RdHeader *last = g_ptr_array_index (out, out->len - 1);
+          if (strlen (last->value) > 4096)
+            {
+              /* long enough for any diagnostic; appending more would be quadratic */
+              p = eol ? eol + 1 : end;
+              continue;
+            }
           g_autofree char *cont = g_strndup (p, l);
           char *joined = g_strconcat (last->value, " ", g_strstrip (cont), NULL);
           g_free (last->value);

@@ -59,13 +59,14 @@ typedef struct {
 typedef struct {
   guint max_depth;        /* MIME nesting levels walked (default 32) */
   guint max_parts;        /* leaf parts looked at (default 1000) */
-  gsize max_header_bytes; /* bytes of the top-level header block (default 256 KiB) */
+  gsize max_header_bytes; /* bytes of the top-level header block (default
+                           * 100 KiB, as Postfix's header_size_limit) */
   gsize max_text_bytes;   /* bytes of body text kept (default 4 MiB) */
 } RdParserLimits;
 
 #define RD_PARSER_DEFAULT_MAX_DEPTH 32
 #define RD_PARSER_DEFAULT_MAX_PARTS 1000
-#define RD_PARSER_DEFAULT_MAX_HEADER_BYTES (256 * 1024)
+#define RD_PARSER_DEFAULT_MAX_HEADER_BYTES (100 * 1024)
 #define RD_PARSER_DEFAULT_MAX_TEXT_BYTES (4 * 1024 * 1024)
 
 /* The defaults above. */
@@ -73,7 +74,7 @@ void rd_parser_limits_init (RdParserLimits *limits);
 
 /* The defaults, overridden by the [parser] group of @config (may be
  * NULL): max_mime_depth, max_mime_parts, max_header_bytes,
- * max_text_bytes (sizes accept "256K", "4M"). Values are clamped to
+ * max_text_bytes (sizes accept "100K", "4M"). Values are clamped to
  * sane ranges. */
 void rd_parser_limits_from_config (RdParserLimits *limits, RdConfig *config);
 
