@@ -911,24 +911,53 @@ is_boundary_line (const guint8 *l, gsize len, GPtrArray *boundaries, gboolean *c
  * Content-Type field in one block is renamed X-Duplicate-Content-Type.
  * Returns the repaired copy, or NULL when nothing needed repair. */
 static guint8 *
-insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
+insert_separators (const guint8 *p, gsize n, gsize cap, gsize *out_len, guint *inserted, guint *capped)
 {
   const guint8 *end = p + n;
   g_autoptr(GPtrArray) boundaries = NULL;
   GByteArray *out = NULL;
   gboolean in_headers = TRUE;
   gboolean ct_seen = FALSE;
+  gboolean is_message = FALSE;   /* the block's Content-Type is message/rfc822 */
+  gboolean in_embedded = FALSE;  /* in the header block of an attached message */
+  gsize embedded_bytes = 0;
   const guint8 *copied = p;
   *inserted = 0;
+  *capped = 0;
   for (const guint8 *l = p; l < end;)
     {
       gsize clen;
       gsize llen = line_len (l, end, &clen);
       const guint8 *next = l + llen;
-      if (in_headers)
+      if (in_embedded)
+        {
+          /* An attached message's header block gets the same cap as the
+           * top level: GMime decodes its address fields eagerly, in time
+           * quadratic in a hostile field's length. Fields past the cap
+           * are dropped. */
+          if (clen == 0)
+            in_embedded = FALSE;
+          else if ((embedded_bytes += llen) > cap)
+            {
+              if (out == NULL)
+                out = g_byte_array_sized_new (n + 64);
+              g_byte_array_append (out, copied, (guint) (l - copied));
+              copied = next;
+              if (embedded_bytes - llen <= cap)
+                (*capped)++; /* the first field over the cap in this block */
+            }
+        }
+      else if (in_headers)
         {
           if (clen == 0)
-            in_headers = FALSE;
+            {
+              in_headers = FALSE;
+              if (is_message)
+                {
+                  in_embedded = TRUE;
+                  embedded_bytes = 0;
+                }
+            }
           else if (clen > 13 && g_ascii_strncasecmp ((const char *) l, "Content-Type", 12) == 0
                    && (l[12] == ':' || l[12] == ' ' || l[12] == '\t'))
             {
@@ -942,6 +971,19 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
                   g_byte_array_append (out, (const guint8 *) "X-Duplicate-", 12);
                   copied = l;
                   (*inserted)++;
+                }
+              else
+                {
+                  const guint8 *v = memchr (l, ':', clen);
+                  if (v)
+                    {
+                      v++;
+                      while (v < l + clen && (*v == ' ' || *v == '\t'))
+                        v++;
+                      gsize vl = (gsize) (l + clen - v);
+                      is_message = (vl >= 14 && g_ascii_strncasecmp ((const char *) v, "message/rfc822", 14) == 0)
+                                   || (vl >= 14 && g_ascii_strncasecmp ((const char *) v, "message/global", 14) == 0);
+                    }
                 }
               ct_seen = TRUE;
             }
@@ -960,6 +1002,12 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
                   copied = l;
                   (*inserted)++;
                   in_headers = FALSE;
+                  if (is_message)
+                    {
+                      in_embedded = TRUE;
+                      embedded_bytes = 0;
+                      continue; /* this line starts the attached message's header */
+                    }
                 }
             }
         }
@@ -972,9 +1020,10 @@ insert_separators (const guint8 *p, gsize n, gsize *out_len, guint *inserted)
             {
               in_headers = TRUE;
               ct_seen = FALSE;
+              is_message = FALSE;
             }
         }
-      if (!in_headers && next < end)
+      if (!in_headers && !in_embedded && next < end)
         {
           /* in content only boundary lines matter: jump to the next "--" line */
           const guint8 *q = next;
@@ -1061,17 +1110,24 @@ frame (RdMessage *msg, const RdParserLimits *limits, const guint8 *data, gsize *
       n = o;
       rd_message_warn (msg, "framing: lone CR line ends read as LF");
     }
-  guint inserted = 0;
+  guint inserted = 0, capped = 0;
   gsize fixed_len = 0;
-  guint8 *fixed = insert_separators (p, n, &fixed_len, &inserted);
+  guint8 *fixed = insert_separators (p, n, limits->max_header_bytes, &fixed_len, &inserted, &capped);
   if (fixed)
     {
       g_free (*owned);
       *owned = fixed;
       p = fixed;
       n = fixed_len;
-      rd_message_warn (msg, "framing: %u header block(s) repaired (no empty line before the content,"
-                       " or a second Content-Type)", inserted);
+      if (inserted)
+        rd_message_warn (msg, "framing: %u header block(s) repaired (no empty line before the content,"
+                         " or a second Content-Type)", inserted);
+      if (capped)
+        {
+          msg->limits_hit = TRUE;
+          rd_message_warn (msg, "limit: header block of an attached message over %" G_GSIZE_FORMAT
+                           " bytes, later fields dropped", limits->max_header_bytes);
+        }
     }
   /* The header block: up to the first empty line. */
   gsize hdr_end = n;

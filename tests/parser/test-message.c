@@ -274,6 +274,22 @@ test_limits (void)
   g_assert_cmpstr (rd_message_get_subject (m2), ==, "first");
   g_assert_null (rd_message_get_header (m2, "X-Last"));
   g_assert_cmpstr (rd_message_get_body_text (m2), ==, "the body");
+
+  /* the header block of an attached message has the same cap */
+  GString *e = g_string_new ("Subject: outer\nContent-Type: multipart/mixed; boundary=B\n\n"
+                             "--B\nContent-Type: text/plain\n\nhi\n"
+                             "--B\nContent-Type: message/rfc822\n\nSubject: inner\n");
+  for (int i = 0; i < 100; i++)
+    g_string_append_printf (e, "X-Filler-%d: %0100d\n", i, 0);
+  g_string_append (e, "\ninner body\n--B--\n");
+  g_autoptr(GBytes) raw3 = g_bytes_new (e->str, e->len);
+  g_string_free (e, TRUE);
+  g_autoptr(RdMessage) m3 = rd_message_parse_with_limits (raw3, &limits, NULL);
+  g_assert_true (rd_message_get_limits_hit (m3));
+  GPtrArray *atts = rd_message_get_attachments (m3);
+  g_assert_cmpuint (atts->len, ==, 1);
+  g_assert_cmpstr (((RdAttachment *) g_ptr_array_index (atts, 0))->embedded_subject, ==, "inner");
+  g_assert_cmpstr (rd_message_get_body_text (m3), ==, "hi");
 }
 
 static void
