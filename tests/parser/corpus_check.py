@@ -229,6 +229,9 @@ def main():
     for ln in lines:
         if "\tNEW\t" in ln:
             print("NEW: " + ln)
+    listed = {(ln.split("\t")[0], ln.split("\t")[1]) for ln in lines}
+    for key in sorted(set(known) - listed):
+        print("STALE (agrees now, remove from %s): %s\t%s" % (os.path.basename(args.known), key[0], key[1]))
     if rate < args.target:
         print("FAIL: agreement %.3f%% below target %.1f%%" % (100 * rate, 100 * args.target))
         return 1
