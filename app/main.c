@@ -14,6 +14,7 @@ static const RdCommand commands[] = {
   { "allowlist", "manage the SMTP client allowlist", rd_cmd_allowlist },
   { "queue", "operate the outbox of outbound messages", rd_cmd_queue },
   { "relay", "check the path to the SMTP relay", rd_cmd_relay },
+  { "parse", "print the parsed view of message files", rd_cmd_parse },
 };
 
 static void

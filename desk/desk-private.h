@@ -23,6 +23,7 @@ struct _RdDesk {
   RdRules *rules;
   const char *default_queue;
   RdTicketIds *ids;    /* signed ids, reply addresses, subject tags */
+  RdParserLimits parse_limits;  /* [parser] group of the config */
 };
 
 /* What threading found. ticket_number == 0: a new ticket. */

@@ -16,6 +16,7 @@ rd_desk_new (RdConfig *config, RdStore *store, GError **error)
       rd_desk_free (d);
       return NULL;
     }
+  rd_parser_limits_from_config (&d->parse_limits, config);
   return d;
 }
 
@@ -48,7 +49,7 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
     return TRUE; /* already done (another process got there first) */
 
   g_autoptr(GError) perr = NULL;
-  g_autoptr(RdMessage) msg = rd_message_parse (sp->raw, &perr);
+  g_autoptr(RdMessage) msg = rd_message_parse_with_limits (sp->raw, &d->parse_limits, &perr);
   if (msg == NULL)
     {
       g_autofree char *reason = g_strdup_printf ("parse: %s", perr->message);

@@ -46,23 +46,6 @@ body_hash (GBytes *raw)
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) body, (gsize) (p + len - body));
 }
 
-/* TRUE when the header block of @raw (its first 64 KB) contains @needle
- * (lower case), case-insensitively. */
-static gboolean
-header_block_mentions (GBytes *raw, const char *needle)
-{
-  gsize len;
-  const char *p = g_bytes_get_data (raw, &len);
-  if (p == NULL)
-    return FALSE;
-  len = MIN (len, 64 * 1024);
-  const char *end = g_strstr_len (p, (gssize) len, "\r\n\r\n");
-  if (end == NULL)
-    end = g_strstr_len (p, (gssize) len, "\n\n");
-  g_autofree char *lower = g_ascii_strdown (p, end ? end - p : (gssize) len);
-  return strstr (lower, needle) != NULL;
-}
-
 static char *
 join_addrs (GPtrArray *list)
 {
@@ -87,30 +70,31 @@ is_envelope_recipient (const RdSpooled *sp, const char *addr)
 }
 
 static gboolean
-handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdDsn *dsn, gboolean *handled,
-            GError **error)
+handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *handled, GError **error)
 {
   gint64 out_row = 0, number = 0;
-  if (!rd_store_message_find_outbound (d->store, dsn->original_message_id, &out_row, &number, error))
+  GPtrArray *recipients = rd_message_get_dsn_recipients (msg);
+  if (!rd_store_message_find_outbound (d->store, rd_message_get_dsn_original_message_id (msg),
+                                       &out_row, &number, error))
     return FALSE;
   if (out_row == 0)
     return TRUE; /* not about our mail: an ordinary message */
 
   const RdDsnRecipient *failed = NULL;
-  for (guint i = 0; i < dsn->recipients->len; i++)
+  for (guint i = 0; i < recipients->len; i++)
     {
-      const RdDsnRecipient *r = g_ptr_array_index (dsn->recipients, i);
+      const RdDsnRecipient *r = g_ptr_array_index (recipients, i);
       if (g_strcmp0 (r->action, "failed") != 0 && !(r->status && r->status[0] == '5'))
         continue;
       if (failed == NULL)
         failed = r;
       /* RFC 3463 3: class 5 is a permanent failure. */
-      if (r->recipient && r->status && r->status[0] == '5')
+      if (r->addr && r->status && r->status[0] == '5')
         {
           g_autofree char *reason = g_strdup_printf ("dsn %s for ticket #%" G_GINT64_FORMAT, r->status, number);
-          if (!rd_store_suppression_add (d->store, r->recipient, reason, error))
+          if (!rd_store_suppression_add (d->store, r->addr, reason, error))
             return FALSE;
-          g_autofree char *who = rd_log_escape (r->recipient, -1, 128);
+          g_autofree char *who = rd_log_escape (r->addr, -1, 128);
           rd_log (RD_LOG_INFO, "desk.suppress", "queue_id=%s addr=%s status=%s", sp->queue_id, who, r->status);
         }
     }
@@ -144,7 +128,7 @@ handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdDsn *d
                                          failed->diagnostic, error))
         return FALSE;
       g_autofree char *what = g_strdup_printf ("message %" G_GINT64_FORMAT " %s %s", out_row,
-                                               failed->recipient ? failed->recipient : "",
+                                               failed->addr ? failed->addr : "",
                                                failed->status ? failed->status : "");
       if (!rd_store_ticket_audit (d->store, number, "system", "delivery-failed", NULL, what, error))
         return FALSE;
@@ -178,13 +162,10 @@ inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *han
           return TRUE;
         }
     }
-  /* A DSN is a top-level multipart/report (RFC 3464 2): parse the MIME
-   * tree again only for those. */
-  if (!header_block_mentions (sp->raw, "multipart/report"))
-    return TRUE;
-  g_autoptr(RdDsn) dsn = rd_dsn_parse (sp->raw);
-  if (dsn != NULL && dsn->original_message_id != NULL)
-    return handle_dsn (d, sp, msg, dsn, handled, error);
+  /* A delivery report (RFC 3464, as the parser read it) about one of our
+   * outbound messages attaches to that ticket. */
+  if (rd_message_get_dsn_original_message_id (msg) != NULL)
+    return handle_dsn (d, sp, msg, handled, error);
   return TRUE;
 }
 

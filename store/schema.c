@@ -228,6 +228,8 @@ const RdStoreMigration rd_store_migrations[] = {
     /* The guard looks up In-Reply-To of automatic mail here: an automatic
      * answer to a message we sent ourselves is a loop. */
     "CREATE INDEX outbox_message_id ON outbox(message_id);" },
+  /* parser: the attachment list of each ticket message (metadata only;
+   * bytes by hash are the tickets area's). */
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

@@ -1,5 +1,5 @@
-/* Fuzz target: delivery-report fields and attachment extraction from
- * untrusted mail (desk/mime-extras.c). */
+/* Fuzz target: attachment extraction from untrusted mail
+ * (desk/mime-extras.c); delivery reports are the parser's (fuzz-parse). */
 #include "mime-extras.h"
 #include "message.h"
 
@@ -17,10 +17,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       inited = TRUE;
     }
   g_autoptr(GBytes) raw = g_bytes_new (data, size);
-  g_autoptr(RdDsn) dsn = rd_dsn_parse (raw);
-  if (dsn)
-    for (guint i = 0; i < dsn->recipients->len; i++)
-      g_assert_nonnull (g_ptr_array_index (dsn->recipients, i));
   g_autoptr(GPtrArray) atts = rd_mime_extract_attachments (raw);
   g_assert_cmpuint (atts->len, <=, RD_MIME_ATTACHMENTS_MAX);
   return 0;

@@ -1,0 +1,357 @@
+/* relaydesk — tests for parser/: the message view, one behaviour per case. */
+#include "message.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static RdMessage *
+parse (const char *text)
+{
+  g_autoptr(GBytes) raw = g_bytes_new (text, strlen (text));
+  g_autoptr(GError) error = NULL;
+  RdMessage *m = rd_message_parse (raw, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (m);
+  return m;
+}
+
+static const RdAddress *
+addr (GPtrArray *list, guint i)
+{
+  g_assert_cmpuint (list->len, >, i);
+  return g_ptr_array_index (list, i);
+}
+
+static void
+test_headers (void)
+{
+  g_autoptr(RdMessage) m = parse (
+      "From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\n"
+      "To: undisclosed-recipients:;, Team: a@x.example, \"B, Bee\" <b@x.example>;, c@x.example (Cee)\n"
+      "Cc: \"J\xc3\xbcrgen\" <j@x.example>, <>\n"
+      "Subject: =?utf-8?B?SGVsbG8g?=\n =?utf-8?B?d29ybGQ=?= and\n more\n"
+      "Date: Tue, 1 Jul 2003 10:52:37 +0200\n"
+      "Message-ID: < abc@def >\n"
+      "In-Reply-To: <x@y> <z@w>\n"
+      "References: <1@a>\n <2@b> <3@c>\n"
+      "\n"
+      "body\n");
+  g_assert_cmpstr (rd_message_get_subject (m), ==, "Hello world and more");
+  g_assert_cmpstr (addr (rd_message_get_from (m), 0)->name, ==, "Andr\xc3\xa9 Pirard");
+  g_assert_cmpstr (addr (rd_message_get_from (m), 0)->addr, ==, "PIRARD@vm1.ulg.ac.be");
+  GPtrArray *to = rd_message_get_to (m);
+  g_assert_cmpuint (to->len, ==, 3);
+  g_assert_cmpstr (addr (to, 0)->addr, ==, "a@x.example");
+  g_assert_cmpstr (addr (to, 1)->name, ==, "B, Bee");
+  g_assert_cmpstr (addr (to, 2)->addr, ==, "c@x.example");
+  g_assert_cmpstr (addr (to, 2)->name, ==, ""); /* a comment is not a name */
+  g_assert_cmpstr (addr (rd_message_get_cc (m), 0)->name, ==, "J\xc3\xbcrgen"); /* RFC 6532 */
+  g_assert_cmpstr (addr (rd_message_get_cc (m), 1)->addr, ==, "<>");
+  gint64 t = 0;
+  g_assert_true (rd_message_get_date (m, &t));
+  g_assert_cmpint (t, ==, 1057049557);
+  g_assert_cmpstr (rd_message_get_message_id (m), ==, "abc@def");
+  g_assert_cmpstr (rd_message_get_in_reply_to (m), ==, "x@y");
+  const char *const *refs = rd_message_get_references (m);
+  g_assert_cmpstr (refs[0], ==, "1@a");
+  g_assert_cmpstr (refs[2], ==, "3@c");
+  g_assert_null (refs[3]);
+}
+
+static void
+test_dates (void)
+{
+  static const struct { const char *date; gint64 t; gboolean ok; } cases[] = {
+    { "Thu, 01 Jan 1970 00:00:00 -0000", 0, TRUE },
+    { "1 Jan 70 01:00 +0100", 0, TRUE },
+    { "Thu, 1 Jan 1970 00:00:00 EST", 18000, TRUE },
+    { "Thursday, 01-Jan-70 00:00:00 GMT", 0, TRUE },
+    { "Jan 1 1970 00:00:00", 0, TRUE },
+    { "not a date", 0, FALSE },
+    { "31 Feb 2020 10:00:00 +0000", 0, FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("From: a@b\nDate: %s\n\nx\n", cases[i].date);
+      g_autoptr(RdMessage) m = parse (text);
+      gint64 t = -1;
+      g_assert_cmpint (rd_message_get_date (m, &t), ==, cases[i].ok);
+      if (cases[i].ok)
+        g_assert_cmpint (t, ==, cases[i].t);
+    }
+}
+
+static void
+test_framing (void)
+{
+  /* BOM, mbox "From " line, CR-only line ends */
+  g_autoptr(RdMessage) crlf = parse ("Subject: x\r\n\r\na  \r\n\r\nb\t\r\n\r\n\r\n");
+  g_assert_cmpstr (rd_message_get_body_text (crlf), ==, "a\n\nb");
+  g_autoptr(RdMessage) m = parse ("\xef\xbb\xbf" "From someone Thu Jan  1 00:00:00 1970\r"
+                                  "Subject: old mac\rFrom: a@b\r\rline one\rline two\r");
+  g_assert_cmpstr (rd_message_get_subject (m), ==, "old mac");
+  g_assert_cmpstr (rd_message_get_body_text (m), ==, "line one\nline two");
+  g_assert_cmpuint (rd_message_get_headers (m)->len, ==, 2);
+}
+
+static void
+test_body_choice (void)
+{
+  g_autoptr(RdMessage) m = parse (
+      "Content-Type: multipart/mixed; boundary=X\n\n"
+      "--X\nContent-Type: multipart/alternative; boundary=Y\n\n"
+      "--Y\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
+      "caf=E9 \n\n"
+      "--Y\nContent-Type: text/html\n\n<p>caf&eacute;</p>\n"
+      "--Y--\n"
+      "--X\nContent-Type: application/pdf; name=\"=?utf-8?q?r=C3=A9sum=C3=A9.pdf?=\"\n"
+      "Content-Disposition: attachment\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n"
+      "--X\nContent-Type: image/png\nContent-Disposition: inline;\n filename*=utf-8''%E2%82%AC.png\n"
+      "Content-ID: <img1@x>\nContent-Transfer-Encoding: base64\n\niVBORw\n"
+      "--X\nContent-Type: message/rfc822\n\nSubject: inner\nFrom: c@d\n\ninner body\n"
+      "--X--\n");
+  g_assert_cmpstr (rd_message_get_body_source (m), ==, "plain");
+  g_assert_cmpstr (rd_message_get_body_text (m), ==, "caf\xc3\xa9");
+  GPtrArray *atts = rd_message_get_attachments (m);
+  g_assert_cmpuint (atts->len, ==, 3);
+  RdAttachment *a = g_ptr_array_index (atts, 0);
+  g_assert_cmpstr (a->filename, ==, "r\xc3\xa9sum\xc3\xa9.pdf");
+  g_assert_cmpstr (a->content_type, ==, "application/pdf");
+  g_assert_cmpint (a->size, ==, 9);
+  g_assert_cmpstr (a->disposition, ==, "attachment");
+  a = g_ptr_array_index (atts, 1);
+  g_assert_cmpstr (a->filename, ==, "\xe2\x82\xac.png");
+  g_assert_cmpstr (a->content_id, ==, "img1@x");
+  g_assert_cmpint (a->size, ==, 4); /* unpadded base64: last quantum kept */
+  a = g_ptr_array_index (atts, 2);
+  g_assert_cmpstr (a->content_type, ==, "message/rfc822");
+  g_assert_cmpint (a->size, ==, -1);
+  g_assert_cmpstr (a->embedded_subject, ==, "inner");
+}
+
+static void
+test_html (void)
+{
+  g_autoptr(RdMessage) m = parse (
+      "Content-Type: text/html; charset=windows-1252\n\n"
+      "<html><head><title>T</title><style>p{}</style></head><body>"
+      "<p>Hello\n  <a href=\"http://x\">link</a>&nbsp;text</p><script>evil()</script>"
+      "<div>line \x93two\x94</div><br>three<!-- hidden --></body></html>\n");
+  g_assert_cmpstr (rd_message_get_body_source (m), ==, "html");
+  g_assert_cmpstr (rd_message_get_body_text (m), ==, "Hello link text\n\nline \xe2\x80\x9ctwo\xe2\x80\x9d\n\nthree");
+
+  /* stray "&" and "<?" (rewritten before libxml2 sees them) */
+  g_autoptr(RdMessage) m2 = parse ("Content-Type: text/html\n\n<p>Tom & Jerry &amp; 5&6 &#65;<?<> &</p><?php x ?>\n");
+  g_assert_cmpstr (rd_message_get_body_text (m2), ==, "Tom & Jerry & 5&6 A<> &");
+}
+
+static void
+test_charsets (void)
+{
+  static const struct { const char *cs; const char *body; const char *want; } cases[] = {
+    { "koi8-r", "\xf0\xd2\xc9\xd7\xc5\xd4", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82" },
+    { "iso8859-1", "caf\xe9", "caf\xc3\xa9" },            /* misspelled */
+    { "fakescii", "caf\xc3\xa9", "caf\xc3\xa9" },          /* unknown, valid UTF-8 */
+    { "invalid-charset", "caf\xe9", "caf\xc3\xa9" },       /* unknown, windows-1252 */
+    { "us-ascii", "caf\xe9", "caf\xc3\xa9" },              /* 8-bit in ASCII */
+    { "utf-8", "a\xffz", "a\xef\xbf\xbdz" },
+    { "iso-2022-jp", "\x1b$B$3$s\x1b(B", "\xe3\x81\x93\xe3\x82\x93" },
+    { "ks_c_5601-1987", "\xc7\xd1", "\xed\x95\x9c" },
+    { "unicode-1-1-utf-7", "+AOk-", "\xc3\xa9" },
+    { "\"charset=us-ascii\"", "plain", "plain" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("Content-Type: text/plain; charset=%s\n\n%s\n", cases[i].cs, cases[i].body);
+      g_autoptr(RdMessage) m = parse (text);
+      g_assert_cmpstr (rd_message_get_body_text (m), ==, cases[i].want);
+    }
+}
+
+static void
+test_quotes (void)
+{
+  static const struct { const char *body; const char *new_text; } cases[] = {
+    { "Thanks!\n\nOn Mon, 1 Jan 2024 at 10:00, Ann <a@b> wrote:\n> question\n", "Thanks!\n\n" },
+    { "Yes.\nOn Mon, Jan 1, 2024 at 10:00 AM Ann Example <\na@b> wrote:\n> q\n", "Yes.\n" },
+    { "Fine\n\n-----Original Message-----\nFrom: x\n", "Fine\n\n" },
+    { "Ok\n________________________________\nFrom: Ann\nSent: Monday\nTo: me\n", "Ok\n" },
+    { "Ok\n\nFrom: Ann <a@b>\nSent: Monday\nSubject: q\n", "Ok\n\n" },
+    { "See below\n\n-------- Original Message --------\nSubject: q\n", "See below\n\n" },
+    { "FYI\n\nBegin forwarded message:\n\nFrom: x\n", "FYI\n\n" },
+    { "top\n> quoted\nmore\n", "top\n" },
+    { "> only quote\nreply below\n", "> only quote\nreply below" },
+    { "no quote at all\n", "no quote at all" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("From: a@b\n\n%s", cases[i].body);
+      g_autoptr(RdMessage) m = parse (text);
+      const char *full = rd_message_get_body_text (m);
+      g_assert_cmpstr (rd_message_get_body_new_text (m), ==, cases[i].new_text);
+      g_autofree char *joined = g_strconcat (rd_message_get_body_new_text (m), rd_message_get_body_quoted (m), NULL);
+      g_assert_cmpstr (joined, ==, full);
+    }
+}
+
+static void
+test_automation (void)
+{
+  g_autoptr(RdMessage) m = parse (
+      "From: MAILER-DAEMON@x.example (Mail Delivery System)\n"
+      "Auto-Submitted:  Auto-Replied \nPrecedence: BULK\n"
+      "List-Id: Some list <list.example.org>\nList-Unsubscribe: <mailto:u@x>\n"
+      "X-Auto-Response-Suppress: All\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+      "--B\nContent-Type: text/plain\n\nFailed.\n"
+      "--B\nContent-Type: message/delivery-status\n\n"
+      "Reporting-MTA: dns; mx.example\n\n"
+      "Final-Recipient: rfc822; gone@y.example\nAction: failed\nStatus: 5.1.1 (user unknown)\n"
+      "Diagnostic-Code: smtp; 550 5.1.1 no such\n user\n\n"
+      "Final-Recipient: rfc822;<full@y.example>\nAction: delayed\nStatus: 4.2.2\n\n"
+      "--B\nContent-Type: text/rfc822-headers\n\nMessage-ID: <orig@z.example>\nSubject: hi\n\n"
+      "--B--\n");
+  g_assert_cmpstr (rd_message_get_auto_submitted (m), ==, "auto-replied");
+  g_assert_cmpstr (rd_message_get_precedence (m), ==, "bulk");
+  g_assert_cmpstr (rd_message_get_list_id (m), ==, "list.example.org");
+  g_assert_cmpstr (rd_message_get_list_unsubscribe (m), ==, "<mailto:u@x>");
+  g_assert_cmpstr (rd_message_get_x_auto_response_suppress (m), ==, "All");
+  g_assert_true (rd_message_is_bounce (m));
+  g_assert_true (rd_message_is_automated (m));
+  g_assert_cmpstr (rd_message_get_dsn_original_message_id (m), ==, "orig@z.example");
+  GPtrArray *r = rd_message_get_dsn_recipients (m);
+  g_assert_cmpuint (r->len, ==, 2);
+  RdDsnRecipient *d = g_ptr_array_index (r, 0);
+  g_assert_cmpstr (d->addr, ==, "gone@y.example");
+  g_assert_cmpstr (d->action, ==, "failed");
+  g_assert_cmpstr (d->status, ==, "5.1.1");
+  g_assert_cmpstr (d->diagnostic, ==, "550 5.1.1 no such user");
+  d = g_ptr_array_index (r, 1);
+  g_assert_cmpstr (d->addr, ==, "full@y.example");
+  g_assert_cmpstr (d->status, ==, "4.2.2");
+
+  /* no per-message block, blank lines first (seen from real MTAs) */
+  g_autoptr(RdMessage) m2 = parse (
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+      "--B\nContent-Type: message/delivery-status\n\n\n"
+      "Action: failed\nFinal-Recipient: rfc822;k@n.example\nStatus: 5.0.0\n\n\n--B--\n");
+  r = rd_message_get_dsn_recipients (m2);
+  g_assert_cmpuint (r->len, ==, 1);
+  d = g_ptr_array_index (r, 0);
+  g_assert_cmpstr (d->addr, ==, "k@n.example");
+  g_assert_cmpstr (d->status, ==, "5.0.0");
+}
+
+static void
+test_limits (void)
+{
+  GString *s = g_string_new ("From: a@b\nContent-Type: multipart/mixed; boundary=b0\n\n");
+  for (int i = 1; i < 12; i++)
+    g_string_append_printf (s, "--b%d\nContent-Type: multipart/mixed; boundary=b%d\n\n", i - 1, i);
+  g_string_append (s, "--b11\nContent-Type: application/octet-stream\n\nx\n");
+  g_autoptr(GBytes) raw = g_bytes_new (s->str, s->len);
+  g_string_free (s, TRUE);
+  RdParserLimits limits;
+  rd_parser_limits_init (&limits);
+  limits.max_depth = 5;
+  g_autoptr(RdMessage) m = rd_message_parse_with_limits (raw, &limits, NULL);
+  g_assert_nonnull (m);
+  g_assert_true (rd_message_get_limits_hit (m));
+  g_assert_cmpuint (rd_message_get_attachments (m)->len, ==, 0);
+  g_assert_cmpuint (rd_message_get_warnings (m)->len, >, 0);
+
+  /* a header block over the cap: later fields dropped, body kept */
+  GString *h = g_string_new ("Subject: first\n");
+  for (int i = 0; i < 200; i++)
+    g_string_append_printf (h, "X-Filler-%d: %0100d\n", i, 0);
+  g_string_append (h, "X-Last: yes\n\nthe body\n");
+  g_autoptr(GBytes) raw2 = g_bytes_new (h->str, h->len);
+  g_string_free (h, TRUE);
+  limits.max_header_bytes = 4096;
+  g_autoptr(RdMessage) m2 = rd_message_parse_with_limits (raw2, &limits, NULL);
+  g_assert_true (rd_message_get_limits_hit (m2));
+  g_assert_cmpstr (rd_message_get_subject (m2), ==, "first");
+  g_assert_null (rd_message_get_header (m2, "X-Last"));
+  g_assert_cmpstr (rd_message_get_body_text (m2), ==, "the body");
+
+  /* the header block of an attached message has the same cap */
+  GString *e = g_string_new ("Subject: outer\nContent-Type: multipart/mixed; boundary=B\n\n"
+                             "--B\nContent-Type: text/plain\n\nhi\n"
+                             "--B\nContent-Type: message/rfc822\n\nSubject: inner\n");
+  for (int i = 0; i < 100; i++)
+    g_string_append_printf (e, "X-Filler-%d: %0100d\n", i, 0);
+  g_string_append (e, "\ninner body\n--B--\n");
+  g_autoptr(GBytes) raw3 = g_bytes_new (e->str, e->len);
+  g_string_free (e, TRUE);
+  g_autoptr(RdMessage) m3 = rd_message_parse_with_limits (raw3, &limits, NULL);
+  g_assert_true (rd_message_get_limits_hit (m3));
+  GPtrArray *atts = rd_message_get_attachments (m3);
+  g_assert_cmpuint (atts->len, ==, 1);
+  g_assert_cmpstr (((RdAttachment *) g_ptr_array_index (atts, 0))->embedded_subject, ==, "inner");
+  g_assert_cmpstr (rd_message_get_body_text (m3), ==, "hi");
+}
+
+static void
+test_limits_config (void)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("rd-parser-XXXXXX.conf", &path, NULL);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  g_assert_true (g_file_set_contents (path, "[parser]\nmax_mime_depth = 3\nmax_mime_parts = 0\n"
+                                            "max_header_bytes = 8K\nmax_text_bytes = 1M\n", -1, NULL));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RdConfig) config = rd_config_load (path, &error);
+  g_assert_no_error (error);
+  RdParserLimits l;
+  rd_parser_limits_from_config (&l, config);
+  g_assert_cmpuint (l.max_depth, ==, 3);
+  g_assert_cmpuint (l.max_parts, ==, 1); /* clamped */
+  g_assert_cmpuint (l.max_header_bytes, ==, 8192);
+  g_assert_cmpuint (l.max_text_bytes, ==, 1024 * 1024);
+  rd_parser_limits_from_config (&l, NULL);
+  g_assert_cmpuint (l.max_depth, ==, RD_PARSER_DEFAULT_MAX_DEPTH);
+  g_unlink (path);
+}
+
+static void
+test_malformed (void)
+{
+  /* no boundary, junk, and no header/body separator: parsed, never NULL */
+  static const char *const cases[] = {
+    "Content-Type: multipart/mixed\n\n--x\nhello\n",
+    "Subject: no separator",
+    "Content-Type: text/plain; charset=\n\n\xff\xfe\n",
+    "Content-Transfer-Encoding: base64\n\n!!!!\n",
+    "From: \"unterminated <a@b\nTo: ((((\n\nx\n",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(RdMessage) m = parse (cases[i]);
+      g_assert_nonnull (rd_message_get_body_source (m));
+    }
+  g_autoptr(GBytes) empty = g_bytes_new ("", 0);
+  g_autoptr(GError) error = NULL;
+  g_assert_null (rd_message_parse (empty, &error));
+  g_assert_nonnull (error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  rd_parser_init ();
+  g_test_add_func ("/parser/headers", test_headers);
+  g_test_add_func ("/parser/dates", test_dates);
+  g_test_add_func ("/parser/framing", test_framing);
+  g_test_add_func ("/parser/body-choice", test_body_choice);
+  g_test_add_func ("/parser/html", test_html);
+  g_test_add_func ("/parser/charsets", test_charsets);
+  g_test_add_func ("/parser/quotes", test_quotes);
+  g_test_add_func ("/parser/automation", test_automation);
+  g_test_add_func ("/parser/limits", test_limits);
+  g_test_add_func ("/parser/limits-config", test_limits_config);
+  g_test_add_func ("/parser/malformed", test_malformed);
+  return g_test_run ();
+}
