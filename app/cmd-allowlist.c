@@ -51,7 +51,7 @@ parse_date (const char *text, gint64 *out)
 static int
 allowlist_add (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   gboolean staging = FALSE;
   gint days = 0;
   g_autofree char *expires = NULL;
@@ -205,7 +205,7 @@ print_field (const char *label, const char *value)
 static int
 allowlist_list (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON (fields in the file header of cmd-allowlist.c / docs/receiver.md)", NULL },
@@ -284,7 +284,7 @@ allowlist_list (int argc, char **argv)
 static int
 allowlist_remove (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autoptr(GOptionContext) ctx = rd_app_option_context ("allowlist remove", "CIDR|ID",
       "Removes a stored allowlist entry by its block or its id. Exit 1 when\n"
       "there is none. Entries from the config are changed in the config.", &common);

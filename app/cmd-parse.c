@@ -271,7 +271,7 @@ read_input (const char *path, GError **error)
 int
 rd_cmd_parse (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per file (JSON lines)", NULL },

@@ -149,7 +149,7 @@ parse_id (int argc, char **argv, gint64 *id)
 static int
 queue_list (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   gboolean json = FALSE;
   g_autofree char *state = NULL;
   int limit = 100;
@@ -209,7 +209,7 @@ queue_list (int argc, char **argv)
 static int
 queue_show (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   gboolean json = FALSE, raw = FALSE;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
@@ -281,7 +281,7 @@ queue_show (int argc, char **argv)
 static int
 queue_change (int argc, char **argv, gboolean drop)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autofree char *reason = NULL;
   GOptionEntry entries[] = {
     { "reason", 0, 0, G_OPTION_ARG_STRING, &reason, "Why (kept in the history)", "TEXT" },
@@ -334,7 +334,7 @@ queue_drop (int argc, char **argv)
 static int
 queue_flush (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autofree char *relay = NULL;
   g_autofree char *relay_ca = NULL;
   GOptionEntry entries[] = {
@@ -369,7 +369,7 @@ queue_flush (int argc, char **argv)
 static int
 queue_inject (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autofree char *kind = NULL;
   g_autofree char *from = NULL;
   g_auto(GStrv) to = NULL;

@@ -10,7 +10,7 @@
 static int
 relay_check (int argc, char **argv)
 {
-  RdCommonOptions common = { 0 };
+  g_auto(RdCommonOptions) common = { 0 };
   g_autofree char *relay = NULL;
   g_autofree char *relay_ca = NULL;
   g_autofree char *send_test = NULL;
