@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdarg.h>
+#include <string.h>
 
 void
 rd_app_error (const char *fmt, ...)
@@ -31,6 +32,30 @@ rd_app_exit_code (const GError *error)
     case RD_ERROR_CONFIG: return RD_EXIT_CONFIG;
     default: return RD_EXIT_SOFTWARE;
     }
+}
+
+int
+rd_app_dispatch (const char *group, const RdCommand *subs, guint n_subs,
+                 const char *footer, int argc, char **argv)
+{
+  if (argc >= 2)
+    for (guint i = 0; i < n_subs; i++)
+      if (g_str_equal (argv[1], subs[i].name))
+        return subs[i].run (argc - 1, argv + 1);
+  gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
+  if (argc >= 2 && !help)
+    rd_app_error ("%s: unknown command '%s'", group, argv[1]);
+  FILE *out = help ? stdout : stderr;
+  int width = 0;
+  for (guint i = 0; i < n_subs; i++)
+    width = MAX (width, (int) strlen (subs[i].name));
+  fprintf (out, "Usage: relaydesk %s COMMAND [OPTIONS]\n\nCommands:\n", group);
+  for (guint i = 0; i < n_subs; i++)
+    fprintf (out, "  %-*s  %s\n", width, subs[i].name, subs[i].summary);
+  fprintf (out, "\nRun 'relaydesk %s COMMAND --help' for the options of one command.\n", group);
+  if (footer)
+    fprintf (out, "%s", footer);
+  return help ? RD_EXIT_OK : RD_EXIT_USAGE;
 }
 
 GOptionContext *

@@ -22,6 +22,13 @@ typedef struct {
   int (*run) (int argc, char **argv);
 } RdCommand;
 
+/* Runs the subcommand of "relaydesk GROUP SUB ..." named by argv[1] from
+ * @subs; with no name, an unknown one or --help, prints the usage with
+ * the list of subcommands and @footer (may be NULL) and returns 64 (0 for
+ * --help). */
+int rd_app_dispatch (const char *group, const RdCommand *subs, guint n_subs,
+                     const char *footer, int argc, char **argv);
+
 /* Options every subcommand accepts: --data-dir, --config. */
 typedef struct {
   char *data_dir;

@@ -472,16 +472,6 @@ rd_cmd_queue (int argc, char **argv)
     { "flush", "send what is due now, once (without serve)", queue_flush },
     { "inject", "queue a message from a file (operator/test tool)", queue_inject },
   };
-  if (argc >= 2)
-    for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
-      if (g_str_equal (argv[1], sub[i].name))
-        return sub[i].run (argc - 1, argv + 1);
-  gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
-  FILE *out = help ? stdout : stderr;
-  fprintf (out, "Usage: relaydesk queue COMMAND [OPTIONS]\n\nCommands:\n");
-  for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
-    fprintf (out, "  %-7s %s\n", sub[i].name, sub[i].summary);
-  fprintf (out, "\nEvery command accepts --data-dir DIR and --config FILE; list and show --json.\n"
-                "Exit codes: 0 ok, 1 not found or not allowed, 64 usage, 75 database unavailable.\n");
-  return help ? RD_EXIT_OK : RD_EXIT_USAGE;
+  return rd_app_dispatch ("queue", sub, G_N_ELEMENTS (sub), "\nEvery command accepts --data-dir DIR and --config FILE; list and show --json.\n"
+                          "Exit codes: 0 ok, 1 not found or not allowed, 64 usage, 75 database unavailable.\n", argc, argv);
 }

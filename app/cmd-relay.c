@@ -46,13 +46,8 @@ relay_check (int argc, char **argv)
 int
 rd_cmd_relay (int argc, char **argv)
 {
-  if (argc < 2 || !strcmp (argv[1], "--help") || !strcmp (argv[1], "-h"))
-    {
-      printf ("Usage: relaydesk relay check [--relay URL] [--relay-ca FILE] [--send-test ADDR]\n");
-      return argc < 2 ? RD_EXIT_USAGE : RD_EXIT_OK;
-    }
-  if (!strcmp (argv[1], "check"))
-    return relay_check (argc - 1, argv + 1);
-  rd_app_error ("relay: unknown subcommand '%s' (try 'relaydesk relay check')", argv[1]);
-  return RD_EXIT_USAGE;
+  static const RdCommand sub[] = {
+    { "check", "diagnose the path to the relay step by step", relay_check },
+  };
+  return rd_app_dispatch ("relay", sub, G_N_ELEMENTS (sub), NULL, argc, argv);
 }

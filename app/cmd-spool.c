@@ -95,14 +95,5 @@ rd_cmd_spool (int argc, char **argv)
     { "raw", "print the raw bytes of a spooled message by Message-ID", spool_raw },
     { "status", "count spooled messages per state", spool_status },
   };
-  if (argc >= 2)
-    for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
-      if (g_str_equal (argv[1], sub[i].name))
-        return sub[i].run (argc - 1, argv + 1);
-  gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
-  FILE *out = help ? stdout : stderr;
-  fprintf (out, "Usage: relaydesk spool COMMAND [OPTIONS]\n\nCommands:\n");
-  for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
-    fprintf (out, "  %-7s %s\n", sub[i].name, sub[i].summary);
-  return help ? RD_EXIT_OK : RD_EXIT_USAGE;
+  return rd_app_dispatch ("spool", sub, G_N_ELEMENTS (sub), NULL, argc, argv);
 }

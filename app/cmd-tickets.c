@@ -931,17 +931,7 @@ rd_cmd_tickets (int argc, char **argv)
     { "tag", "add or remove tags", tickets_tag },
     { "attachment", "get an attachment's bytes", tickets_attachment },
   };
-  if (argc >= 2)
-    for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
-      if (g_str_equal (argv[1], sub[i].name))
-        return sub[i].run (argc - 1, argv + 1);
-  gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
-  FILE *out = help ? stdout : stderr;
-  fprintf (out, "Usage: relaydesk tickets COMMAND [OPTIONS]\n\nCommands:\n");
-  for (guint i = 0; i < G_N_ELEMENTS (sub); i++)
-    fprintf (out, "  %-10s %s\n", sub[i].name, sub[i].summary);
-  fprintf (out, "\nEvery command accepts --data-dir DIR, --config FILE, --json and --as NAME.\n"
-                "Exit codes: 0 ok, 1 not found, 64 usage, 65 bad input, 70 internal error,\n"
-                "75 database busy or unavailable, 78 configuration error.\n");
-  return help ? RD_EXIT_OK : RD_EXIT_USAGE;
+  return rd_app_dispatch ("tickets", sub, G_N_ELEMENTS (sub), "\nEvery command accepts --data-dir DIR, --config FILE, --json and --as NAME.\n"
+                          "Exit codes: 0 ok, 1 not found, 64 usage, 65 bad input, 70 internal error,\n"
+                          "75 database busy or unavailable, 78 configuration error.\n", argc, argv);
 }
