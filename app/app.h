@@ -48,5 +48,6 @@ int rd_cmd_serve (int argc, char **argv);
 int rd_cmd_deliver (int argc, char **argv);
 int rd_cmd_tickets (int argc, char **argv);
 int rd_cmd_spool (int argc, char **argv);
+int rd_cmd_rules (int argc, char **argv);
 
 G_END_DECLS

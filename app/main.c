@@ -11,6 +11,7 @@ static const RdCommand commands[] = {
   { "deliver", "store one message from stdin (for an MTA's pipe transport)", rd_cmd_deliver },
   { "tickets", "list and show tickets", rd_cmd_tickets },
   { "spool", "inspect the spool of received messages", rd_cmd_spool },
+  { "rules", "check Sieve scripts, test one on a message", rd_cmd_rules },
 };
 
 static void
