@@ -39,7 +39,7 @@ typedef struct {
   char *from;          /* addr-spec of the reply's From */
   char *from_header;   /* :from as written (may carry a display name), or NULL */
   char *subject;
-  char *handle;        /* :handle, or NULL: the desk derives one from the text */
+  char *handle;        /* :handle, or one derived from the arguments as written */
   gint64 period;       /* seconds between replies to one sender */
   gboolean mime;       /* :mime: @reason is a MIME entity */
   /* TICKET: NULL when not given */

@@ -1311,7 +1311,17 @@ do_vacation (Ctx *x, const SvCmd *c)
       a->subject = s ? g_strconcat ("Auto: ", s, NULL) : g_strdup ("Automated reply");
     }
   a->reason = g_strdup (c->arg ? ex (x, c->arg, NULL) : "");
-  a->handle = c->handle ? g_strdup (ex (x, c->handle, NULL)) : NULL;
+  if (c->handle)
+    a->handle = g_strdup (ex (x, c->handle, NULL));
+  else
+    {
+      /* RFC 5230 4.2: without :handle, vacation actions with the same
+       * arguments share one. Taken from the arguments as written, so that
+       * ${ticket.number} and other variables do not make every reply new. */
+      g_autofree char *k = g_strdup_printf ("%s\n%s\n%s", c->subject ? c->subject->text : "",
+                                            c->from ? c->from->text : "", c->arg ? c->arg->text : "");
+      a->handle = g_compute_checksum_for_string (G_CHECKSUM_SHA1, k, -1);
+    }
   a->period = c->period;
   a->mime = c->mime;
   x->vacation = a;

@@ -94,6 +94,28 @@ const RdStoreMigration rd_store_migrations[] = {
     "  reason TEXT,"
     "  created_at INTEGER NOT NULL"
     ");" },
+  { "0200-rules-responses",
+    /* The vacation response log (RFC 5230 4.2): one row per inbox, sender
+     * and handle, the time of the last reply. */
+    "CREATE TABLE rules_responses ("
+    "  inbox TEXT NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  handle TEXT NOT NULL,"
+    "  sent_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (inbox, sender, handle)"
+    ");"
+    /* duplicate (RFC 7352): ids seen, until they expire. */
+    "CREATE TABLE rules_duplicates ("
+    "  id TEXT PRIMARY KEY,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX rules_duplicates_expiry ON rules_duplicates(expires_at);" },
+  { "0201-ticket-tags",
+    "CREATE TABLE ticket_tags ("
+    "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
+    "  tag TEXT NOT NULL,"
+    "  PRIMARY KEY (ticket_number, tag)"
+    ");" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };
