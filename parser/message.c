@@ -161,6 +161,8 @@ part_bytes (GMimePart *part)
 static char *
 to_utf8 (const guint8 *data, gsize len, const char *charset)
 {
+  if (len == 0)
+    return g_strdup ("");  /* an empty part: GByteArray data may be NULL */
   if (charset == NULL || !g_ascii_strcasecmp (charset, "us-ascii") || !g_ascii_strcasecmp (charset, "utf-8"))
     return g_utf8_make_valid ((const char *) data, len);
   const char *iconv_name = g_mime_charset_iconv_name (charset);

@@ -736,6 +736,7 @@ sv_string_free (SvString *s)
     g_free (s->segs[i].text);
   g_free (s->segs);
   g_free (s->text);
+  g_free (s->lower);
   sv_regex_free (s->re);
   g_free (s);
 }
@@ -924,7 +925,10 @@ make_string (Compiler *c, const RawStr *raw)
   gboolean vars = (c->script->exts & EXT_VARIABLES) != 0;
   gboolean ticket = (c->script->exts & (EXT_TICKET | EXT_VARIABLES)) != 0;
   if ((!vars && !ticket) || memmem (s->text, s->len, "${", 2) == NULL)
-    return s;
+    {
+      s->lower = g_ascii_strdown (s->text, (gssize) s->len);
+      return s;
+    }
   GArray *segs = g_array_new (FALSE, FALSE, sizeof (SvSeg));
   gsize i = 0, lit = 0;
   gboolean dynamic = FALSE;
@@ -1003,6 +1007,7 @@ make_string (Compiler *c, const RawStr *raw)
       for (guint k = 0; k < segs->len; k++)
         g_free (g_array_index (segs, SvSeg, k).text);
       g_array_unref (segs);
+      s->lower = g_ascii_strdown (s->text, (gssize) s->len);
       return s;
     }
   s->dynamic = TRUE;
@@ -1252,7 +1257,6 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
   const char *tag = a->tag;
   if ((allowed & A_CMP) && !strcmp (tag, "comparator"))
     {
-      g_autoptr(GError) e = NULL;
       SvString *s = tag_string (c, n, i, tag);
       if (s == NULL)
         return TRUE;

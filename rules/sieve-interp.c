@@ -27,9 +27,13 @@ typedef struct {
   gboolean returned;
   guint include_depth;
   /* caches */
-  GHashTable *headers;   /* lower name -> GPtrArray of char* (decoded, trimmed) */
+  GHashTable *headers;   /* lower name -> GPtrArray of char* (decoded, trimmed), lazily */
   GHashTable *addrs;     /* lower name -> GPtrArray of char* addr-specs */
-  GPtrArray *raw_headers; /* char*: unfolded header lines */
+  GPtrArray *raw_headers; /* RawHeader*: the header block, unfolded */
+  const char *lower_src; /* the long value last lower-cased, and its copy */
+  gsize lower_len;
+  GString *lower_buf;
+  GString *lower_big;
   GString *scratch[N_SCRATCH];
   guint scratch_next;
   /* variables */
@@ -187,43 +191,214 @@ ex (Ctx *x, const SvString *s, gsize *len)
   return out->str;
 }
 
+static inline char
+lc (char c)
+{
+  return c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
+}
+
 /* ---- message access ---------------------------------------------------- */
 
-static char *
-decode_header (const char *value)
+/* Converts @len bytes in @charset to UTF-8 (appended to @out). UTF-8,
+ * US-ASCII and ISO-8859-1 are done here: iconv_open per header costs a
+ * dlopen, which dominated evaluation time. Others go through GLib. */
+static void
+append_charset (GString *out, const char *charset, const char *data, gsize len)
 {
-  char *v;
-  if (strstr (value, "=?"))
+  if (!g_ascii_strcasecmp (charset, "utf-8") || !g_ascii_strcasecmp (charset, "utf8")
+      || !g_ascii_strcasecmp (charset, "us-ascii") || !g_ascii_strcasecmp (charset, "ascii"))
     {
-      v = g_mime_utils_header_decode_text (NULL, value);
-      if (v && !g_utf8_validate (v, -1, NULL))
+      g_autofree char *v = g_utf8_make_valid (data, (gssize) len);
+      g_string_append (out, v);
+      return;
+    }
+  if (!g_ascii_strcasecmp (charset, "iso-8859-1") || !g_ascii_strcasecmp (charset, "latin1")
+      || !g_ascii_strcasecmp (charset, "iso8859-1"))
+    {
+      for (gsize i = 0; i < len; i++)
+        g_string_append_unichar (out, (guchar) data[i]);
+      return;
+    }
+  gsize written = 0;
+  g_autofree char *conv = g_convert_with_fallback (data, (gssize) len, "UTF-8", charset, "\xef\xbf\xbd", NULL,
+                                                   &written, NULL);
+  if (conv)
+    g_string_append_len (out, conv, (gssize) written);
+  else
+    {
+      g_autofree char *v = g_utf8_make_valid (data, (gssize) len);
+      g_string_append (out, v);
+    }
+}
+
+/* One encoded word at @p ("=?cs?E?text?="); appends it decoded and
+ * returns the end, or NULL when @p is no valid encoded word. */
+static const char *
+decode_word (const char *p, GString *out)
+{
+  const char *cs = p + 2;
+  const char *q1 = strchr (cs, '?');
+  if (q1 == NULL || q1 == cs || q1 - cs > 64 || !q1[1] || q1[2] != '?')
+    return NULL;
+  char enc = g_ascii_toupper (q1[1]);
+  if (enc != 'B' && enc != 'Q')
+    return NULL;
+  const char *text = q1 + 3;
+  const char *end = strstr (text, "?=");
+  if (end == NULL)
+    return NULL;
+  for (const char *t = text; t < end; t++)
+    if (*t == ' ' || *t == '\t')
+      return NULL;
+  char charset[65];
+  gsize cl = (gsize) (q1 - cs);
+  memcpy (charset, cs, cl);
+  charset[cl] = '\0';
+  char *star = strchr (charset, '*');   /* RFC 2231 5: "charset*lang" */
+  if (star)
+    *star = '\0';
+  GString *bytes = g_string_sized_new ((gsize) (end - text));
+  if (enc == 'Q')
+    {
+      for (const char *t = text; t < end; t++)
         {
-          char *m = g_utf8_make_valid (v, -1);
-          g_free (v);
-          v = m;
+          if (*t == '_')
+            g_string_append_c (bytes, ' ');
+          else if (*t == '=' && t + 2 < end && g_ascii_isxdigit (t[1]) && g_ascii_isxdigit (t[2]))
+            {
+              g_string_append_c (bytes, (char) (g_ascii_xdigit_value (t[1]) * 16 + g_ascii_xdigit_value (t[2])));
+              t += 2;
+            }
+          else
+            g_string_append_c (bytes, *t);
         }
     }
   else
-    v = g_strdup (value);
+    {
+      guint32 acc = 0;
+      int bits = 0;
+      for (const char *t = text; t < end; t++)
+        {
+          int v;
+          char c = *t;
+          if (c >= 'A' && c <= 'Z') v = c - 'A';
+          else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+          else if (c >= '0' && c <= '9') v = c - '0' + 52;
+          else if (c == '+') v = 62;
+          else if (c == '/') v = 63;
+          else continue;
+          acc = (acc << 6) | (guint32) v;
+          bits += 6;
+          if (bits >= 8)
+            {
+              bits -= 8;
+              g_string_append_c (bytes, (char) ((acc >> bits) & 0xFF));
+            }
+        }
+    }
+  append_charset (out, charset, bytes->str, bytes->len);
+  g_string_free (bytes, TRUE);
+  return end + 2;
+}
+
+/* RFC 2047 decoding of an unstructured value; white space between two
+ * encoded words disappears (6.2). */
+static char *
+decode_header (const char *value)
+{
+  if (strstr (value, "=?") == NULL)
+    {
+      char *v = g_utf8_make_valid (value, -1);
+      return g_strstrip (v);
+    }
+  GString *out = g_string_sized_new (strlen (value));
+  const char *p = value;
+  gboolean last_was_word = FALSE;
+  while (*p)
+    {
+      if (p[0] == '=' && p[1] == '?')
+        {
+          const char *e = decode_word (p, out);
+          if (e)
+            {
+              p = e;
+              last_was_word = TRUE;
+              continue;
+            }
+        }
+      if (last_was_word && (*p == ' ' || *p == '\t'))
+        {
+          const char *q = p;
+          while (*q == ' ' || *q == '\t')
+            q++;
+          if (q[0] == '=' && q[1] == '?')
+            {
+              GString *probe = g_string_new (NULL);
+              gboolean word = decode_word (q, probe) != NULL;
+              g_string_free (probe, TRUE);
+              if (word)
+                {
+                  p = q;
+                  continue;
+                }
+            }
+        }
+      last_was_word = FALSE;
+      /* Raw bytes outside encoded words: kept, made valid below. */
+      g_string_append_c (out, *p);
+      p++;
+    }
+  char *v = g_utf8_make_valid (out->str, (gssize) out->len);
+  g_string_free (out, TRUE);
   return g_strstrip (v);
 }
 
 /* The header block of the raw message, unfolded (RFC 5322 2.2.3). The
  * parser's view leaves out the MIME headers of the top part (GMime keeps
  * Content-* there), and Sieve sees every header field. */
+typedef struct {
+  char *name;    /* lower case */
+  char *value;   /* unfolded, raw */
+} RawHeader;
+
+static void
+raw_header_free (RawHeader *h)
+{
+  g_free (h->name);
+  g_free (h->value);
+  g_free (h);
+}
+
+static void
+add_raw_header (Ctx *x, GString *line)
+{
+  const char *colon = memchr (line->str, ':', line->len);
+  if (colon && colon != line->str && colon - line->str < 128)
+    {
+      gsize n = (gsize) (colon - line->str);
+      while (n && (line->str[n - 1] == ' ' || line->str[n - 1] == '\t'))
+        n--;
+      RawHeader *h = g_new (RawHeader, 1);
+      h->name = g_ascii_strdown (line->str, (gssize) n);
+      h->value = g_strdup (colon + 1);
+      g_ptr_array_add (x->raw_headers, h);
+    }
+  g_string_free (line, TRUE);
+}
+
 static void
 scan_headers (Ctx *x)
 {
-  x->raw_headers = g_ptr_array_new_with_free_func (g_free);
+  x->raw_headers = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_header_free);
   gsize len;
   const char *p = g_bytes_get_data (rd_message_get_raw (x->msg), &len);
   const char *end = p + len;
   GString *cur = NULL;
   while (p < end && x->raw_headers->len < 2 * 1024)
     {
-      const char *nl = memchr (p, '\n', end - p);
+      const char *nl = memchr (p, '\n', (gsize) (end - p));
       const char *le = nl ? nl : end;
-      gsize l = le - p;
+      gsize l = (gsize) (le - p);
       if (l && p[l - 1] == '\r')
         l--;
       if (l == 0)
@@ -231,93 +406,147 @@ scan_headers (Ctx *x)
       if ((*p == ' ' || *p == '\t') && cur)
         {
           if (cur->len < 64 * 1024)
-            g_string_append_len (cur, p, l);
+            g_string_append_len (cur, p, (gssize) l);
         }
       else
         {
           if (cur)
-            g_ptr_array_add (x->raw_headers, g_string_free (cur, FALSE));
+            add_raw_header (x, cur);
           cur = g_string_new_len (p, (gssize) l);
         }
       p = nl ? nl + 1 : end;
     }
   if (cur)
-    g_ptr_array_add (x->raw_headers, g_string_free (cur, FALSE));
+    add_raw_header (x, cur);
 }
 
-/* Splits "Name: value" into a lower-case name and the value; FALSE for a
- * line that is no header field. */
-static gboolean
-split_header (const char *line, char *name, gsize name_size, const char **value)
-{
-  const char *colon = strchr (line, ':');
-  if (colon == NULL || colon == line || (gsize) (colon - line) >= name_size)
-    return FALSE;
-  gsize n = colon - line;
-  while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-    n--;
-  for (gsize i = 0; i < n; i++)
-    name[i] = g_ascii_tolower (line[i]);
-  name[n] = '\0';
-  *value = colon + 1;
-  return TRUE;
-}
-
-static void
-build_headers (Ctx *x)
-{
-  x->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-  if (x->raw_headers == NULL)
-    scan_headers (x);
-  for (guint i = 0; i < x->raw_headers->len; i++)
-    {
-      char name[128];
-      const char *value;
-      if (!split_header (g_ptr_array_index (x->raw_headers, i), name, sizeof name, &value))
-        continue;
-      GPtrArray *vals = g_hash_table_lookup (x->headers, name);
-      if (vals == NULL)
-        {
-          vals = g_ptr_array_new_with_free_func (g_free);
-          g_hash_table_insert (x->headers, g_strdup (name), vals);
-        }
-      char *v = g_utf8_validate (value, -1, NULL) ? g_strdup (value) : g_utf8_make_valid (value, -1);
-      g_ptr_array_add (vals, decode_header (v));
-      g_free (v);
-    }
-}
-
+/* Decoded values of every header named @name (any case), in order; NULL
+ * when there is none. Decoded on first use, cached for the message. */
 static GPtrArray *
 header_values (Ctx *x, const char *name)
 {
+  if (x->raw_headers == NULL)
+    scan_headers (x);
   if (x->headers == NULL)
-    build_headers (x);
+    x->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   char buf[128];
   gsize n = strlen (name);
   if (n >= sizeof buf)
     return NULL;
   for (gsize i = 0; i <= n; i++)
-    buf[i] = g_ascii_tolower (name[i]);
-  return g_hash_table_lookup (x->headers, buf);
+    buf[i] = lc (name[i]);
+  GPtrArray *vals = NULL;
+  if (g_hash_table_lookup_extended (x->headers, buf, NULL, (gpointer *) &vals))
+    return vals->len ? vals : NULL;
+  vals = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < x->raw_headers->len; i++)
+    {
+      RawHeader *h = g_ptr_array_index (x->raw_headers, i);
+      if (!strcmp (h->name, buf))
+        g_ptr_array_add (vals, decode_header (h->value));
+    }
+  g_hash_table_insert (x->headers, g_strdup (buf), vals);
+  return vals->len ? vals : NULL;
 }
 
+/* Appends the addr-specs of an address list (RFC 5322 3.4) to @out:
+ * "Name <a@b>", "a@b (comment)", groups "g: a@b, c@d;". Tolerant, no
+ * decoding (addr-specs are never encoded). */
 static void
-flatten (InternetAddressList *list, GPtrArray *out)
+parse_address_list (const char *v, GPtrArray *out)
 {
-  if (list == NULL)
-    return;
-  int n = internet_address_list_length (list);
-  for (int i = 0; i < n && out->len < 1024; i++)
+  GString *seg = g_string_new (NULL);   /* the current mailbox, comments dropped */
+  GString *angle = g_string_new (NULL);
+  gboolean in_angle = FALSE, have_angle = FALSE, quoted = FALSE;
+  int comment = 0;
+  for (const char *p = v;; p++)
     {
-      InternetAddress *a = internet_address_list_get_address (list, i);
-      if (INTERNET_ADDRESS_IS_MAILBOX (a))
+      char c = *p;
+      gboolean end_item = c == '\0' || (!quoted && !comment && !in_angle && (c == ',' || c == ';'));
+      if (end_item)
         {
-          const char *addr = internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (a));
-          g_ptr_array_add (out, g_utf8_make_valid (addr ? addr : "", -1));
+          const char *s;
+          GString *src = have_angle ? angle : seg;
+          s = src->str;
+          while (*s == ' ' || *s == '\t')
+            s++;
+          gsize l = strlen (s);
+          while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+            l--;
+          /* An obsolete route "@a,@b:x@y" (RFC 5322 4.4): the part after ':'. */
+          if (have_angle && l && s[0] == '@')
+            {
+              const char *colon = memchr (s, ':', l);
+              if (colon)
+                {
+                  l -= (gsize) (colon + 1 - s);
+                  s = colon + 1;
+                }
+            }
+          if (l && out->len < 1024)
+            g_ptr_array_add (out, g_utf8_make_valid (s, (gssize) l));
+          g_string_truncate (seg, 0);
+          g_string_truncate (angle, 0);
+          have_angle = in_angle = FALSE;
+          if (c == '\0')
+            break;
+          continue;
         }
-      else if (INTERNET_ADDRESS_IS_GROUP (a))
-        flatten (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (a)), out);
+      if (comment)
+        {
+          if (c == '\\' && p[1])
+            p++;
+          else if (c == '(')
+            comment++;
+          else if (c == ')')
+            comment--;
+          continue;
+        }
+      if (quoted)
+        {
+          if (c == '\\' && p[1])
+            {
+              g_string_append_c (in_angle ? angle : seg, c);
+              p++;
+              c = *p;
+            }
+          else if (c == '"')
+            quoted = FALSE;
+          g_string_append_c (in_angle ? angle : seg, c);
+          continue;
+        }
+      if (c == '(')
+        {
+          comment = 1;
+          continue;
+        }
+      if (c == '"')
+        {
+          quoted = TRUE;
+          g_string_append_c (in_angle ? angle : seg, c);
+          continue;
+        }
+      if (c == '<' && !in_angle)
+        {
+          in_angle = have_angle = TRUE;
+          g_string_truncate (angle, 0);
+          continue;
+        }
+      if (c == '>' && in_angle)
+        {
+          in_angle = FALSE;
+          continue;
+        }
+      if (c == ':' && !in_angle)
+        {
+          /* A group's display name: what came before is no address. */
+          g_string_truncate (seg, 0);
+          continue;
+        }
+      g_string_append_c (in_angle ? angle : seg, c);
     }
+  g_string_free (seg, TRUE);
+  g_string_free (angle, TRUE);
 }
 
 /* Addresses of every header named @name, in order. */
@@ -326,36 +555,26 @@ address_values (Ctx *x, const char *name)
 {
   if (x->addrs == NULL)
     x->addrs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-  g_autofree char *lname = g_ascii_strdown (name, -1);
+  if (x->raw_headers == NULL)
+    scan_headers (x);
+  char lname[128];
+  gsize n = strlen (name);
+  if (n >= sizeof lname)
+    n = sizeof lname - 1;
+  for (gsize i = 0; i < n; i++)
+    lname[i] = lc (name[i]);
+  lname[n] = '\0';
   GPtrArray *out = g_hash_table_lookup (x->addrs, lname);
   if (out)
     return out;
   out = g_ptr_array_new_with_free_func (g_free);
-  if (x->raw_headers == NULL)
-    scan_headers (x);
   for (guint i = 0; i < x->raw_headers->len; i++)
     {
-      char hname[128];
-      const char *value;
-      if (!split_header (g_ptr_array_index (x->raw_headers, i), hname, sizeof hname, &value)
-          || strcmp (hname, lname) != 0)
-        continue;
-      InternetAddressList *list = internet_address_list_parse (NULL, value);
-      guint before = out->len;
-      flatten (list, out);
-      if (list)
-        g_object_unref (list);
-      if (out->len == before)
-        {
-          /* Not parseable as addresses: the trimmed text stands for itself. */
-          char *v = g_strstrip (g_utf8_make_valid (value, -1));
-          if (*v)
-            g_ptr_array_add (out, v);
-          else
-            g_free (v);
-        }
+      RawHeader *h = g_ptr_array_index (x->raw_headers, i);
+      if (!strcmp (h->name, lname))
+        parse_address_list (h->value, out);
     }
-  g_hash_table_insert (x->addrs, g_steal_pointer (&lname), out);
+  g_hash_table_insert (x->addrs, g_strdup (lname), out);
   return out;
 }
 
@@ -397,10 +616,10 @@ address_part (const char *addr, SvAddrPart part, GString *out)
 
 /* ---- comparators and match types (RFC 5228 2.7, RFC 4790) --------------- */
 
-static gboolean
+static inline gboolean
 eq_chars (char a, char b, SvComparator cmp)
 {
-  return cmp == CMP_CASEMAP ? g_ascii_tolower (a) == g_ascii_tolower (b) : a == b;
+  return cmp == CMP_CASEMAP ? lc (a) == lc (b) : a == b;
 }
 
 /* i;ascii-numeric: the leading digits as a number; none: +infinity. */
@@ -435,8 +654,9 @@ compare (const char *a, gsize al, const char *b, gsize bl, SvComparator cmp)
       guchar ca = (guchar) a[i], cb = (guchar) b[i];
       if (cmp == CMP_CASEMAP)
         {
-          ca = (guchar) g_ascii_toupper (ca);
-          cb = (guchar) g_ascii_toupper (cb);
+          /* i;ascii-casemap compares upper-cased (RFC 4790 9.2). */
+          ca = (guchar) (ca >= 'a' && ca <= 'z' ? ca - 32 : ca);
+          cb = (guchar) (cb >= 'a' && cb <= 'z' ? cb - 32 : cb);
         }
       if (ca != cb)
         return ca < cb ? -1 : 1;
@@ -459,22 +679,25 @@ relation_holds (int c, SvRelation rel)
     }
 }
 
-static gboolean
-contains (const char *v, gsize vl, const char *k, gsize kl, SvComparator cmp)
+/* Lower-cases @v into a per-evaluation buffer; the body (the longest
+ * value, tested by several rules) is lowered once per message. */
+static const char *
+lowered (Ctx *x, const char *v, gsize vl)
 {
-  if (kl == 0)
-    return TRUE;
-  if (kl > vl)
-    return FALSE;
-  for (gsize i = 0; i + kl <= vl; i++)
+  if (v == x->lower_src && vl == x->lower_len && x->lower_buf)
+    return x->lower_buf->str;
+  gboolean body = vl > 4096 && v == rd_message_get_body_text (x->msg);
+  GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : scratch (x);
+  g_string_set_size (b, vl);
+  for (gsize i = 0; i < vl; i++)
+    b->str[i] = lc (v[i]);
+  if (body)
     {
-      gsize j = 0;
-      while (j < kl && eq_chars (v[i + j], k[j], cmp))
-        j++;
-      if (j == kl)
-        return TRUE;
+      x->lower_src = v;
+      x->lower_len = vl;
+      x->lower_buf = b;
     }
-  return FALSE;
+  return b->str;
 }
 
 /* :matches with "*" and "?" (one octet, README), "\" escapes. Linear
@@ -577,7 +800,23 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
     case MATCH_IS:
       return compare (v, vl, k, kl, t->cmp) == 0;
     case MATCH_CONTAINS:
-      return contains (v, vl, k, kl, t->cmp);
+      if (kl == 0)
+        return TRUE;
+      if (t->cmp == CMP_CASEMAP)
+        {
+          /* Both sides lower-cased, then a plain substring search. */
+          const char *lk = key->lower;
+          if (lk == NULL)
+            {
+              GString *b = scratch (x);
+              g_string_set_size (b, kl);
+              for (gsize i = 0; i < kl; i++)
+                b->str[i] = lc (k[i]);
+              lk = b->str;
+            }
+          return memmem (lowered (x, v, vl), vl, lk, kl) != NULL;
+        }
+      return memmem (v, vl, k, kl) != NULL;
     case MATCH_VALUE:
       return relation_holds (compare (v, vl, k, kl, t->cmp), t->rel);
     case MATCH_MATCHES:
@@ -1206,13 +1445,10 @@ vacation_suppressed (Ctx *x, const SvCmd *c, const char *sender, GPtrArray *addr
   for (guint i = 0; i < addresses->len; i++)
     if (same_address (sender, g_ptr_array_index (addresses, i)))
       return "own-address";
-  if (x->headers == NULL)
-    build_headers (x);
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init (&it, x->headers);
-  while (g_hash_table_iter_next (&it, &key, NULL))
-    if (g_str_has_prefix (key, "list-"))
+  if (x->raw_headers == NULL)
+    scan_headers (x);
+  for (guint i = 0; i < x->raw_headers->len; i++)
+    if (g_str_has_prefix (((RawHeader *) g_ptr_array_index (x->raw_headers, i))->name, "list-"))
       return "mailing-list";
   GPtrArray *v = header_values (x, "auto-submitted");
   if (v && v->len)
@@ -1713,5 +1949,7 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
     g_hash_table_unref (x.addrs);
   if (x.raw_headers)
     g_ptr_array_unref (x.raw_headers);
+  if (x.lower_big)
+    g_string_free (x.lower_big, TRUE);
   return out;
 }

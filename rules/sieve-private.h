@@ -55,6 +55,7 @@ typedef struct {
   gboolean dynamic; /* has variable references */
   SvSeg *segs;
   guint n_segs;
+  char *lower;      /* ASCII lower-case copy of @text (constant strings) */
   regex_t *re;      /* :regex key compiled once, when constant */
   guint line, col;
 } SvString;
