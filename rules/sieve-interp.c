@@ -34,6 +34,8 @@ typedef struct {
   gsize lower_len;
   GString *lower_buf;
   GString *lower_big;
+  guint8 *bigrams;
+  gsize body_len;       /* BIGRAM_BITS bits over lower_buf */
   GString *scratch[N_SCRATCH];
   guint scratch_next;
   /* variables */
@@ -199,6 +201,38 @@ lc (char c)
 
 /* ---- message access ---------------------------------------------------- */
 
+/* Converters to UTF-8 by charset, opened once per process and kept: each
+ * iconv_open of a charset whose module is not loaded costs a dlopen.
+ * Bounded; used under a lock (an iconv_t is not thread-safe). */
+#define MAX_CACHED_CHARSETS 64
+static GMutex iconv_lock;
+static GHashTable *iconv_cache;   /* lower-case charset -> GIConv, or (GIConv) -1 */
+
+static char *
+convert_cached (const char *data, gsize len, const char *charset, gsize *written)
+{
+  char *out = NULL;
+  g_autofree char *key = g_ascii_strdown (charset, -1);
+  g_mutex_lock (&iconv_lock);
+  if (iconv_cache == NULL)
+    iconv_cache = g_hash_table_new (g_str_hash, g_str_equal);
+  gpointer v = NULL;
+  if (!g_hash_table_lookup_extended (iconv_cache, key, NULL, &v) && g_hash_table_size (iconv_cache) < MAX_CACHED_CHARSETS)
+    {
+      GIConv cd = g_iconv_open ("UTF-8", charset);
+      v = (gpointer) cd;
+      g_hash_table_insert (iconv_cache, g_strdup (key), v);
+    }
+  if (v != NULL && v != (gpointer) (GIConv) -1)
+    {
+      GIConv cd = (GIConv) v;
+      g_iconv (cd, NULL, NULL, NULL, NULL);   /* reset the shift state */
+      out = g_convert_with_iconv (data, (gssize) len, cd, NULL, written, NULL);
+    }
+  g_mutex_unlock (&iconv_lock);
+  return out;
+}
+
 /* Converts @len bytes in @charset to UTF-8 (appended to @out). UTF-8,
  * US-ASCII and ISO-8859-1 are done here: iconv_open per header costs a
  * dlopen, which dominated evaluation time. Others go through GLib. */
@@ -220,8 +254,9 @@ append_charset (GString *out, const char *charset, const char *data, gsize len)
       return;
     }
   gsize written = 0;
-  g_autofree char *conv = g_convert_with_fallback (data, (gssize) len, "UTF-8", charset, "\xef\xbf\xbd", NULL,
-                                                   &written, NULL);
+  g_autofree char *conv = convert_cached (data, len, charset, &written);
+  if (conv == NULL)
+    conv = g_convert_with_fallback (data, (gssize) len, "UTF-8", charset, "\xef\xbf\xbd", NULL, &written, NULL);
   if (conv)
     g_string_append_len (out, conv, (gssize) written);
   else
@@ -681,12 +716,23 @@ relation_holds (int c, SvRelation rel)
 
 /* Lower-cases @v into a per-evaluation buffer; the body (the longest
  * value, tested by several rules) is lowered once per message. */
+/* Bigram filter over the lower-cased body: a key one of whose byte pairs
+ * never occurs in the body cannot be contained in it, and most keys of a
+ * helpdesk script are not, so most substring searches are skipped. */
+#define BIGRAM_BITS 16384
+
+static inline guint
+bigram (guchar a, guchar b)
+{
+  return ((guint) a * 131u + (guint) b) % BIGRAM_BITS;
+}
+
 static const char *
 lowered (Ctx *x, const char *v, gsize vl)
 {
   if (v == x->lower_src && vl == x->lower_len && x->lower_buf)
     return x->lower_buf->str;
-  gboolean body = vl > 4096 && v == rd_message_get_body_text (x->msg);
+  gboolean body = vl > 256 && v == rd_message_get_body_text (x->msg);
   GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : scratch (x);
   g_string_set_size (b, vl);
   for (gsize i = 0; i < vl; i++)
@@ -696,8 +742,29 @@ lowered (Ctx *x, const char *v, gsize vl)
       x->lower_src = v;
       x->lower_len = vl;
       x->lower_buf = b;
+      if (x->bigrams == NULL)
+        x->bigrams = g_new (guint8, BIGRAM_BITS / 8);
+      memset (x->bigrams, 0, BIGRAM_BITS / 8);
+      for (gsize i = 0; i + 1 < vl; i++)
+        {
+          guint h = bigram ((guchar) b->str[i], (guchar) b->str[i + 1]);
+          x->bigrams[h / 8] |= (guint8) (1u << (h % 8));
+        }
     }
   return b->str;
+}
+
+/* FALSE when @k (lower case) certainly does not occur in the body. */
+static gboolean
+body_may_contain (Ctx *x, const char *k, gsize kl)
+{
+  for (gsize i = 0; i + 1 < kl; i++)
+    {
+      guint h = bigram ((guchar) k[i], (guchar) k[i + 1]);
+      if (!(x->bigrams[h / 8] & (1u << (h % 8))))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 /* :matches with "*" and "?" (one octet, README), "\" escapes. Linear
@@ -814,7 +881,10 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
                 b->str[i] = lc (k[i]);
               lk = b->str;
             }
-          return memmem (lowered (x, v, vl), vl, lk, kl) != NULL;
+          const char *lv = lowered (x, v, vl);
+          if (lv == (x->lower_buf ? x->lower_buf->str : NULL) && v == x->lower_src && !body_may_contain (x, lk, kl))
+            return FALSE;
+          return memmem (lv, vl, lk, kl) != NULL;
         }
       return memmem (v, vl, k, kl) != NULL;
     case MATCH_VALUE:
@@ -1269,7 +1339,9 @@ test_body (Ctx *x, const SvTest *t)
         text = rd_message_get_body_text (x->msg);
       if (text == NULL)
         return t->match == MATCH_COUNT ? match_count (x, t, 0) : FALSE;
-      len = strlen (text);
+      if (x->body_len == 0 && *text)
+        x->body_len = strlen (text);
+      len = x->body_len;
     }
   if (t->match == MATCH_COUNT)
     return match_count (x, t, len ? 1 : 0);
@@ -1951,5 +2023,6 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
     g_ptr_array_unref (x.raw_headers);
   if (x.lower_big)
     g_string_free (x.lower_big, TRUE);
+  g_free (x.bigrams);
   return out;
 }
