@@ -35,6 +35,7 @@ typedef struct {
   GString *lower_buf;
   GString *lower_big;
   guint8 *bigrams;
+  GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
   gsize body_len;       /* BIGRAM_BITS bits over lower_buf */
   GString *scratch[N_SCRATCH];
   guint scratch_next;
@@ -724,7 +725,7 @@ relation_holds (int c, SvRelation rel)
 static inline guint
 bigram (guchar a, guchar b)
 {
-  return ((guint) a * 131u + (guint) b) % BIGRAM_BITS;
+  return (((guint) a << 6) ^ (guint) b) & (BIGRAM_BITS - 1);
 }
 
 static const char *
@@ -1081,6 +1082,36 @@ date_part (GDateTime *dt, const char *part, GString *out)
     g_string_append_printf (out, "%d", g_date_time_get_day_of_week (dt) % 7);
 }
 
+static void
+date_unref0 (gpointer p)
+{
+  if (p)
+    g_date_time_unref (p);
+}
+
+/* The dates of the header values @vals of @name, parsed once per message
+ * (NULL where unparsable), aligned with @vals. */
+static GPtrArray *
+date_values (Ctx *x, const char *name, GPtrArray *vals)
+{
+  if (x->dates == NULL)
+    x->dates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  g_autofree char *key = g_ascii_strdown (name, -1);
+  GPtrArray *out = g_hash_table_lookup (x->dates, key);
+  if (out)
+    return out;
+  out = g_ptr_array_new_with_free_func (date_unref0);
+  for (guint i = 0; i < vals->len; i++)
+    {
+      const char *v = g_ptr_array_index (vals, i);
+      /* RFC 5260 4: a received header's date follows the last ";". */
+      const char *semi = strrchr (v, ';');
+      g_ptr_array_add (out, g_mime_utils_header_decode_date (semi ? semi + 1 : v));
+    }
+  g_hash_table_insert (x->dates, g_steal_pointer (&key), out);
+  return out;
+}
+
 static gboolean
 test_date (Ctx *x, const SvTest *t)
 {
@@ -1097,15 +1128,10 @@ test_date (Ctx *x, const SvTest *t)
       guint from = 0, to = 0;
       if (vals == NULL || !index_pick (t, vals->len, &from, &to))
         return FALSE;
+      GPtrArray *parsed = date_values (x, h, vals);
       for (guint i = from; i < to; i++)
-        {
-          const char *v = g_ptr_array_index (vals, i);
-          /* RFC 5260 4: a received header's date follows the last ";". */
-          const char *semi = strrchr (v, ';');
-          GDateTime *dt = g_mime_utils_header_decode_date (semi ? semi + 1 : v);
-          if (dt)
-            g_ptr_array_add (dates, dt);
-        }
+        if (g_ptr_array_index (parsed, i))
+          g_ptr_array_add (dates, g_date_time_ref (g_ptr_array_index (parsed, i)));
     }
   const char *zone = t->zone ? ex (x, t->zone, NULL) : NULL;
   const char *part = ex (x, t->datepart, NULL);
@@ -1261,7 +1287,18 @@ test_address (Ctx *x, const SvTest *t)
           if (*v == '\0' && t->part != PART_ALL)
             continue;
           if (address_part (v, t->part, part))
-            g_ptr_array_add (vals, g_strdup (part->str));
+            {
+              if (t->match != MATCH_COUNT)
+                {
+                  if (match_value (x, t, part->str, part->len))
+                    {
+                      g_string_free (part, TRUE);
+                      return TRUE;
+                    }
+                }
+              else
+                g_ptr_array_add (vals, g_strdup (part->str));
+            }
           continue;
         }
       GPtrArray *addrs = address_values (x, name);
@@ -1271,11 +1308,20 @@ test_address (Ctx *x, const SvTest *t)
       for (guint i = from; i < to; i++)
         {
           g_string_truncate (part, 0);
-          if (address_part (g_ptr_array_index (addrs, i), t->part, part))
+          if (!address_part (g_ptr_array_index (addrs, i), t->part, part))
+            continue;
+          if (t->match == MATCH_COUNT)
             g_ptr_array_add (vals, g_strdup (part->str));
+          else if (match_value (x, t, part->str, part->len))
+            {
+              g_string_free (part, TRUE);
+              return TRUE;
+            }
         }
     }
   g_string_free (part, TRUE);
+  if (t->match != MATCH_COUNT)
+    return FALSE;
   SvTest plain = *t;
   plain.index = 0;
   return test_values (x, &plain, vals);
@@ -1428,6 +1474,19 @@ eval_test (Ctx *x, const SvTest *t)
       }
     case T_STRING:
       {
+        if (t->match != MATCH_COUNT)
+          {
+            for (guint i = 0; i < t->headers->n && !x->error; i++)
+              {
+                gsize vl;
+                const char *v = ex (x, t->headers->items[i], &vl);
+                /* @v lives in a scratch buffer: keys expand into others. */
+                g_autofree char *copy = t->headers->items[i]->dynamic ? g_strndup (v, vl) : NULL;
+                if (match_value (x, t, copy ? copy : v, vl))
+                  return TRUE;
+              }
+            return FALSE;
+          }
         g_autoptr(GPtrArray) vals = g_ptr_array_new_with_free_func (g_free);
         for (guint i = 0; i < t->headers->n; i++)
           g_ptr_array_add (vals, g_strdup (ex (x, t->headers->items[i], NULL)));
@@ -2024,5 +2083,7 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
   if (x.lower_big)
     g_string_free (x.lower_big, TRUE);
   g_free (x.bigrams);
+  if (x.dates)
+    g_hash_table_unref (x.dates);
   return out;
 }
