@@ -25,6 +25,7 @@ typedef struct {
   GError *error;
   gboolean stopped;
   gboolean returned;
+  gboolean defer_marks;  /* expanding vacation/reject texts: ${ticket.*} deferred */
   guint include_depth;
   /* caches */
   GHashTable *headers;   /* lower name -> GPtrArray of char* (decoded, trimmed), lazily */
@@ -142,7 +143,7 @@ append_ticket (Ctx *x, GString *out, int index)
         g_string_append (out, e->ticket_tag);
       return;
     }
-  if (e->defer_ticket_vars)
+  if (e->defer_ticket_vars && x->defer_marks)
     {
       g_string_append_c (out, SV_TICKET_MARK);
       g_string_append_c (out, "NQT"[index]);
@@ -1670,6 +1671,7 @@ do_vacation (Ctx *x, const SvCmd *c)
             a->from = g_strdup (rcpt);
         }
     }
+  x->defer_marks = TRUE;
   if (c->subject)
     a->subject = g_strdup (ex (x, c->subject, NULL));
   else
@@ -1689,6 +1691,7 @@ do_vacation (Ctx *x, const SvCmd *c)
                                             c->from ? c->from->text : "", c->arg ? c->arg->text : "");
       a->handle = g_compute_checksum_for_string (G_CHECKSUM_SHA1, k, -1);
     }
+  x->defer_marks = FALSE;
   a->period = c->period;
   a->mime = c->mime;
   x->vacation = a;
@@ -1918,7 +1921,9 @@ run_block (Ctx *x, const SvBlock *b)
                 return;
               }
             x->reject = action_new (RD_ACTION_REJECT);
+            x->defer_marks = TRUE;
             x->reject->reason = g_strdup (ex (x, c->arg, NULL));
+            x->defer_marks = FALSE;
             x->implicit_keep = FALSE;
             break;
           }
