@@ -84,7 +84,7 @@ typedef struct {
   guint max_redirects;       /* redirects per message */
   gsize max_string_length;   /* a string, also after variable expansion */
   gsize max_regex_size;      /* bytes of one regex pattern */
-  gsize max_regex_input;     /* bytes a regex is run on */
+  gsize max_regex_input;     /* bytes one regex is run on; 8x that per message */
   guint max_include_depth;   /* nested include (RFC 6609) */
   guint max_variables;       /* distinct variable names */
 } RdRulesLimits;

@@ -2351,7 +2351,7 @@ rd_rules_limits_init (RdRulesLimits *l)
   l->max_redirects = 4;
   l->max_string_length = 64 * 1024;
   l->max_regex_size = 1024;
-  l->max_regex_input = 64 * 1024;
+  l->max_regex_input = 8 * 1024;
   l->max_include_depth = 5;
   l->max_variables = 256;
 }

@@ -35,7 +35,9 @@ typedef struct {
   gsize lower_len;
   GString *lower_buf;
   GString *lower_big;
-  guint8 *bigrams;
+  guint8 *bigrams;       /* BIGRAM_BITS bits over the body, case-folded */
+  gboolean bigrams_ready;
+  gsize regex_bytes;     /* input given to regexec for this message */
   GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
   gsize body_len;       /* BIGRAM_BITS bits over lower_buf */
   GString *scratch[N_SCRATCH];
@@ -394,35 +396,19 @@ decode_header (const char *value)
  * parser's view leaves out the MIME headers of the top part (GMime keeps
  * Content-* there), and Sieve sees every header field. */
 typedef struct {
-  char *name;    /* lower case */
-  char *value;   /* unfolded, raw */
+  char name[64];  /* lower case; longer names are cut (and never match) */
+  char *value;    /* unfolded, raw */
 } RawHeader;
 
 static void
 raw_header_free (RawHeader *h)
 {
-  g_free (h->name);
   g_free (h->value);
   g_free (h);
 }
 
-static void
-add_raw_header (Ctx *x, GString *line)
-{
-  const char *colon = memchr (line->str, ':', line->len);
-  if (colon && colon != line->str && colon - line->str < 128)
-    {
-      gsize n = (gsize) (colon - line->str);
-      while (n && (line->str[n - 1] == ' ' || line->str[n - 1] == '\t'))
-        n--;
-      RawHeader *h = g_new (RawHeader, 1);
-      h->name = g_ascii_strdown (line->str, (gssize) n);
-      h->value = g_strdup (colon + 1);
-      g_ptr_array_add (x->raw_headers, h);
-    }
-  g_string_free (line, TRUE);
-}
-
+/* One pass over the header block, one allocation per field for its
+ * unfolded value (CRLF before white space removed, RFC 5322 2.2.3). */
 static void
 scan_headers (Ctx *x)
 {
@@ -430,31 +416,51 @@ scan_headers (Ctx *x)
   gsize len;
   const char *p = g_bytes_get_data (rd_message_get_raw (x->msg), &len);
   const char *end = p + len;
-  GString *cur = NULL;
-  while (p < end && x->raw_headers->len < 2 * 1024)
+  while (p < end && *p != '\r' && *p != '\n' && x->raw_headers->len < 2 * 1024)
     {
-      const char *nl = memchr (p, '\n', (gsize) (end - p));
-      const char *le = nl ? nl : end;
-      gsize l = (gsize) (le - p);
-      if (l && p[l - 1] == '\r')
-        l--;
-      if (l == 0)
-        break;
-      if ((*p == ' ' || *p == '\t') && cur)
+      /* The field runs to the first line end not followed by WSP. */
+      const char *f = p;
+      const char *fe = p;
+      for (;;)
         {
-          if (cur->len < 64 * 1024)
-            g_string_append_len (cur, p, (gssize) l);
+          const char *nl = memchr (fe, '\n', (gsize) (end - fe));
+          if (nl == NULL)
+            {
+              fe = end;
+              break;
+            }
+          fe = nl + 1;
+          if (fe >= end || (*fe != ' ' && *fe != '\t'))
+            break;
+        }
+      p = fe;
+      const char *colon = memchr (f, ':', (gsize) (fe - f));
+      if (colon == NULL || colon == f || (*f == ' ' || *f == '\t'))
+        continue;
+      gsize n = (gsize) (colon - f);
+      while (n && (f[n - 1] == ' ' || f[n - 1] == '\t'))
+        n--;
+      RawHeader *h = g_new (RawHeader, 1);
+      if (n < sizeof h->name)
+        {
+          for (gsize i = 0; i < n; i++)
+            h->name[i] = lc (f[i]);
+          h->name[n] = '\0';
         }
       else
-        {
-          if (cur)
-            add_raw_header (x, cur);
-          cur = g_string_new_len (p, (gssize) l);
-        }
-      p = nl ? nl + 1 : end;
+        strcpy (h->name, "\x01");   /* too long to be asked for */
+      gsize vl = (gsize) (fe - colon - 1);
+      if (vl > 64 * 1024)
+        vl = 64 * 1024;
+      char *v = g_malloc (vl + 1);
+      gsize o = 0;
+      for (const char *q = colon + 1; q < colon + 1 + vl; q++)
+        if (*q != '\r' && *q != '\n')
+          v[o++] = *q;
+      v[o] = '\0';
+      h->value = v;
+      g_ptr_array_add (x->raw_headers, h);
     }
-  if (cur)
-    add_raw_header (x, cur);
 }
 
 /* Decoded values of every header named @name (any case), in order; NULL
@@ -737,23 +743,35 @@ lowered (Ctx *x, const char *v, gsize vl)
   gboolean body = vl > 256 && v == rd_message_get_body_text (x->msg);
   GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : scratch (x);
   g_string_set_size (b, vl);
+  char *o = b->str;
   for (gsize i = 0; i < vl; i++)
-    b->str[i] = lc (v[i]);
+    o[i] = lc (v[i]);
   if (body)
     {
       x->lower_src = v;
       x->lower_len = vl;
       x->lower_buf = b;
-      if (x->bigrams == NULL)
-        x->bigrams = g_new (guint8, BIGRAM_BITS / 8);
-      memset (x->bigrams, 0, BIGRAM_BITS / 8);
-      for (gsize i = 0; i + 1 < vl; i++)
-        {
-          guint h = bigram ((guchar) b->str[i], (guchar) b->str[i + 1]);
-          x->bigrams[h / 8] |= (guint8) (1u << (h % 8));
-        }
     }
   return b->str;
+}
+
+/* The bigram filter of the body (case-folded), built on first use. */
+static const guint8 *
+body_bigrams (Ctx *x, const char *v, gsize vl)
+{
+  if (x->bigrams_ready)
+    return x->bigrams;
+  if (x->bigrams == NULL)
+    x->bigrams = g_new (guint8, BIGRAM_BITS / 8);
+  guint8 *bits = x->bigrams;
+  memset (bits, 0, BIGRAM_BITS / 8);
+  for (gsize i = 0; i + 1 < vl; i++)
+    {
+      guint h = bigram ((guchar) lc (v[i]), (guchar) lc (v[i + 1]));
+      bits[h / 8] |= (guint8) (1u << (h % 8));
+    }
+  x->bigrams_ready = TRUE;
+  return bits;
 }
 
 /* FALSE when @k (lower case) certainly does not occur in the body. */
@@ -883,16 +901,25 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
                 b->str[i] = lc (k[i]);
               lk = b->str;
             }
-          const char *lv = lowered (x, v, vl);
-          if (lv == (x->lower_buf ? x->lower_buf->str : NULL) && v == x->lower_src && !body_may_contain (x, lk, kl))
-            return FALSE;
-          return memmem (lv, vl, lk, kl) != NULL;
+          if (vl > 256 && v == rd_message_get_body_text (x->msg))
+            {
+              body_bigrams (x, v, vl);
+              if (!body_may_contain (x, lk, kl))
+                return FALSE;
+            }
+          return memmem (lowered (x, v, vl), vl, lk, kl) != NULL;
         }
       return memmem (v, vl, k, kl) != NULL;
     case MATCH_VALUE:
       return relation_holds (compare (v, vl, k, kl, t->cmp), t->rel);
     case MATCH_MATCHES:
       {
+        /* glob() is O(value x pattern) at worst: bounded, an error beyond. */
+        if ((guint64) vl * (guint64) kl > (guint64) 64 * 1024 * 1024)
+          {
+            rt_error (x, t->line, ":matches on a value and pattern too long to compare");
+            return FALSE;
+          }
         Span spans[64];
         guint n = 0;
         if (!glob (v, vl, k, kl, t->cmp, spans, &n))
@@ -905,7 +932,11 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
       }
     case MATCH_REGEX:
       {
-        if (vl > x->rules->limits.max_regex_input)
+        /* glibc's regexec is quadratic on some patterns even without
+         * back-references: the input per call and per message is bounded
+         * so that a regex is an error, never a hang. */
+        x->regex_bytes += vl;
+        if (vl > x->rules->limits.max_regex_input || x->regex_bytes > 8 * x->rules->limits.max_regex_input)
           {
             rt_error (x, t->line, "regex input longer than the limit (%" G_GSIZE_FORMAT " bytes)",
                       x->rules->limits.max_regex_input);
