@@ -35,11 +35,11 @@ typedef struct {
   gsize lower_len;
   GString *lower_buf;
   GString *lower_big;
-  guint8 *bigrams;       /* BIGRAM_BITS bits over the body, case-folded */
+  guint8 *bigrams;       /* BIGRAM_SLOTS flags over the body, case-folded */
   gboolean bigrams_ready;
   gsize regex_bytes;     /* input given to regexec for this message */
   GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
-  gsize body_len;       /* BIGRAM_BITS bits over lower_buf */
+  gsize body_len;
   GString *scratch[N_SCRATCH];
   guint scratch_next;
   /* variables */
@@ -727,12 +727,12 @@ relation_holds (int c, SvRelation rel)
 /* Bigram filter over the lower-cased body: a key one of whose byte pairs
  * never occurs in the body cannot be contained in it, and most keys of a
  * helpdesk script are not, so most substring searches are skipped. */
-#define BIGRAM_BITS 16384
+#define BIGRAM_SLOTS 8192   /* one byte each: no read-modify-write chain */
 
 static inline guint
 bigram (guchar a, guchar b)
 {
-  return (((guint) a << 6) ^ (guint) b) & (BIGRAM_BITS - 1);
+  return (((guint) a << 5) ^ (guint) b) & (BIGRAM_SLOTS - 1);
 }
 
 static const char *
@@ -762,16 +762,19 @@ body_bigrams (Ctx *x, const char *v, gsize vl)
   if (x->bigrams_ready)
     return x->bigrams;
   if (x->bigrams == NULL)
-    x->bigrams = g_new (guint8, BIGRAM_BITS / 8);
-  guint8 *bits = x->bigrams;
-  memset (bits, 0, BIGRAM_BITS / 8);
-  for (gsize i = 0; i + 1 < vl; i++)
+    x->bigrams = g_new (guint8, BIGRAM_SLOTS);
+  guint8 *slots = x->bigrams;
+  memset (slots, 0, BIGRAM_SLOTS);
+  const guchar *u = (const guchar *) v;
+  guchar prev = (guchar) lc ((char) u[0]);
+  for (gsize i = 1; i < vl; i++)
     {
-      guint h = bigram ((guchar) lc (v[i]), (guchar) lc (v[i + 1]));
-      bits[h / 8] |= (guint8) (1u << (h % 8));
+      guchar cur = (guchar) lc ((char) u[i]);
+      slots[bigram (prev, cur)] = 1;
+      prev = cur;
     }
   x->bigrams_ready = TRUE;
-  return bits;
+  return slots;
 }
 
 /* FALSE when @k (lower case) certainly does not occur in the body. */
@@ -779,11 +782,8 @@ static gboolean
 body_may_contain (Ctx *x, const char *k, gsize kl)
 {
   for (gsize i = 0; i + 1 < kl; i++)
-    {
-      guint h = bigram ((guchar) k[i], (guchar) k[i + 1]);
-      if (!(x->bigrams[h / 8] & (1u << (h % 8))))
-        return FALSE;
-    }
+    if (!x->bigrams[bigram ((guchar) k[i], (guchar) k[i + 1])])
+      return FALSE;
   return TRUE;
 }
 

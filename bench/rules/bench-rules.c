@@ -94,6 +94,12 @@ main (int argc, char **argv)
       fprintf (stderr, "no messages in %s\n", argv[2]);
       return 66;
     }
+  guint64 body_bytes = 0;
+  for (guint i = 0; i < msgs->len; i++)
+    {
+      const char *b = rd_message_get_body_text (g_ptr_array_index (msgs, i));
+      body_bytes += b ? strlen (b) : 0;
+    }
   double *eval = g_new0 (double, rounds), *parse = g_new0 (double, rounds);
   guint kept = 0, filed = 0, discarded = 0, errors = 0;
   for (guint r = 0; r < rounds; r++)
@@ -143,6 +149,7 @@ main (int argc, char **argv)
     }
   double me = median (eval, rounds), mp = median (parse, rounds);
   printf ("bench/rules: %u messages, script %s (compiled once), %u rounds\n", msgs->len, argv[1], rounds);
+  printf ("  average body text: %" G_GUINT64_FORMAT " bytes\n", body_bytes / msgs->len);
   printf ("  first pass: keep=%u fileinto=%u discard=%u runtime-errors=%u\n", kept, filed, discarded, errors);
   printf ("  rules evaluate: median %.0f msgs/s (%.1f us/msg)\n", me, 1e6 / me);
   printf ("  peer, parse:    median %.0f msgs/s (%.1f us/msg)\n", mp, 1e6 / mp);
