@@ -984,7 +984,8 @@ match_value (Ctx *x, const SvTest *t, const char *v, gsize vl)
   return FALSE;
 }
 
-/* :count (RFC 5231 4.2): the number of values, compared with each key. */
+/* :count (RFC 5231 4.2): the number of values, written in decimal and
+ * compared with each key under the test's comparator. */
 static gboolean
 match_count (Ctx *x, const SvTest *t, guint count)
 {
@@ -994,7 +995,7 @@ match_count (Ctx *x, const SvTest *t, guint count)
     {
       gsize kl;
       const char *k = ex (x, t->keys->items[i], &kl);
-      if (relation_holds (compare (buf, (gsize) n, k, kl, t->cmp == CMP_NUMERIC ? CMP_NUMERIC : CMP_NUMERIC), t->rel))
+      if (relation_holds (compare (buf, (gsize) n, k, kl, t->cmp), t->rel))
         return TRUE;
     }
   return FALSE;

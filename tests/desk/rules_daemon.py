@@ -65,17 +65,26 @@ with tempfile.TemporaryDirectory() as tmp:
                 '  vacation :days 1 :from "Support <support@example.org>"\n'
                 '    :subject "Received [#${ticket.number}]" "We got it: ticket ${ticket.number}.";\n'
                 '}\n')
+    with open(os.path.join(sd, "other.sieve"), "w") as f:
+        f.write('require ["reject"];\n'
+                'if header :contains "subject" "reject me" { reject "No thanks."; }\n'
+                'else { redirect "fwd@Example.NET"; }\n')
     conf = os.path.join(tmp, "relaydesk.conf")
     with open(conf, "w") as f:
         f.write(f"[relaydesk]\ndata_dir = {data}\nhostname = desk.example.org\n"
                 f"[rules]\nscript_dir = {sd}\nbefore = before.sieve\n"
-                f"scripts = support@example.org=support.sieve\n")
+                f"scripts = support@example.org=support.sieve; other@example.org=other.sieve\n")
 
     deliver(conf, data, msg("Question about my invoice"))
     deliver(conf, data, msg("Cheap pills", extra="X-Spam-Flag: YES\r\n"))
     deliver(conf, data, msg("Another invoice question"))
     deliver(conf, data, msg("Hi", sender="vip@example.com"), sender="vip@example.com")
     deliver(conf, data, msg("boom"), sender="bob@example.com")
+
+    deliver(conf, data, msg("please reject me", to="other@example.org"), sender="carl@example.com",
+            rcpt="other@example.org")
+    deliver(conf, data, msg("forward me", to="other@example.org"), sender="dora@example.com",
+            rcpt="other@example.org")
 
     c = db(data)
     rows = c.execute("SELECT number, queue, priority, assignee, subject FROM tickets ORDER BY number").fetchall()
@@ -108,6 +117,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check("\r\nIn-Reply-To: <" in raw and "\r\nReferences: <" in raw, "autoreply: In-Reply-To and References")
     check(f"Subject: Received [#{rows[0][0]}]" in raw and f"ticket {rows[0][0]}." in raw,
           "${ticket.number} of a new ticket expanded after it was opened")
+    rej = [o for o in out if o[0] == "reject"]
+    check(len(rej) == 1 and rej[0][1] == "" and rej[0][3] == "carl@example.com"
+          and b"multipart/report" in bytes(rej[0][2]) and b"No thanks." in bytes(rej[0][2]),
+          "reject -> a rejection notice (MDN) from <> to the sender in the outbox")
+    red = [o for o in out if o[0] == "redirect"]
+    check(len(red) == 1 and red[0][1] == "dora@example.com" and red[0][3] == "fwd@example.net"
+          and b"Subject: forward me" in bytes(red[0][2]),
+          "redirect -> the message unchanged in the outbox, envelope sender kept")
+    states = dict(c.execute("SELECT state_reason, state FROM spool WHERE state = 'discarded'").fetchall())
+    check(states.get("rules: reject") == "discarded" and states.get("rules: redirect") == "discarded",
+          "reject and redirect-only -> no ticket, spool marked")
     log = c.execute("SELECT inbox, sender FROM rules_responses ORDER BY sender").fetchall()
     check(("support@example.org", "alice@example.com") in log, "response log row for alice")
     c.close()
