@@ -21,8 +21,9 @@ typedef struct _RdDeskRules RdDeskRules;
 
 /* Loads the scripts [rules] names. Without @previous any script that
  * fails to compile is an error; with it (a reload), a failing inbox keeps
- * its chain from @previous (stolen from it) and the error is logged. */
-RdDeskRules *rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, GError **error);
+ * its chain from @previous (stolen from it), the error is logged and
+ * counted in @n_failed. */
+RdDeskRules *rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GError **error);
 void rd_desk_rules_free (RdDeskRules *rules);
 /* The chain for @recipient (transfer none). */
 RdRules *rd_desk_rules_for (RdDeskRules *rules, const char *recipient);

@@ -129,8 +129,9 @@ rd_desk_rules_free (RdDeskRules *r)
 }
 
 RdDeskRules *
-rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, GError **error)
+rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GError **error)
 {
+  guint failed = 0;
   RdRulesLimits limits;
   rd_desk_rules_limits (config, &limits);
   const char *cfg_path = rd_config_get_path (config);
@@ -160,6 +161,7 @@ rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, GError **error)
       if (first == NULL)
         first = g_steal_pointer (&e);
       g_clear_error (&e);
+      failed++;
     }
 
   g_auto(GStrv) scripts = rd_config_get_list (config, "rules", "scripts");
@@ -170,6 +172,7 @@ rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, GError **error)
         {
           if (first == NULL)
             first = g_error_new (RD_ERROR, RD_ERROR_CONFIG, "[rules] scripts: expected ADDRESS=FILE, got \"%s\"", scripts[i]);
+          failed++;
           continue;
         }
       g_autofree char *addr = g_ascii_strdown (scripts[i], eq - scripts[i]);
@@ -191,6 +194,7 @@ rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, GError **error)
           if (first == NULL)
             first = g_steal_pointer (&e);
           g_clear_error (&e);
+          failed++;
           continue;
         }
       g_hash_table_replace (r->inboxes, g_strdup (addr), chain);
@@ -210,6 +214,8 @@ rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, GError **error)
     }
   if (r->fallback == NULL)
     r->fallback = rd_rules_new_empty ();
+  if (n_failed)
+    *n_failed = failed;
   rd_log (RD_LOG_INFO, "rules.load", "inboxes=%u before=%s after=%s default=%s", g_hash_table_size (r->inboxes),
           before ? "yes" : "no", after ? "yes" : "no", deflt ? "yes" : "no");
   return r;

@@ -9,7 +9,7 @@ rd_desk_new (RdConfig *config, RdStore *store, GError **error)
   d->config = config;
   d->store = store;
   d->default_queue = rd_config_get_string (config, "desk", "default_queue", RD_DEFAULT_QUEUE);
-  d->rules = rd_desk_rules_load (config, NULL, error);
+  d->rules = rd_desk_rules_load (config, NULL, NULL, error);
   if (d->rules == NULL)
     {
       g_free (d);
@@ -30,11 +30,19 @@ rd_desk_reload_rules (RdDesk *d, GError **error)
       if (fresh == NULL)
         return FALSE;
     }
-  RdDeskRules *r = rd_desk_rules_load (fresh ? fresh : d->config, d->rules, error);
+  guint failed = 0;
+  RdDeskRules *r = rd_desk_rules_load (fresh ? fresh : d->config, d->rules, &failed, error);
   if (r == NULL)
     return FALSE;
   rd_desk_rules_free (d->rules);
   d->rules = r;
+  if (failed)
+    {
+      /* The others were reloaded; the failing ones kept their previous
+       * version (or the default when they had none). */
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "%u script(s) failed to compile, previous kept", failed);
+      return FALSE;
+    }
   return TRUE;
 }
 

@@ -27,7 +27,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdDesk, rd_desk_free)
 gboolean rd_desk_process (RdDesk *desk, gint64 spool_id, gint64 *ticket_number, GError **error);
 
 /* Compiles the scripts [rules] names again (SIGHUP). A script that fails
- * to compile keeps the inbox's previous one; the errors are logged. */
+ * to compile keeps the inbox's previous one; the errors are logged and
+ * FALSE is returned (what did compile is in force). */
 gboolean rd_desk_reload_rules (RdDesk *desk, GError **error);
 
 /* Processes every pending message; returns how many were handled, or -1
