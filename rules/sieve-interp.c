@@ -735,6 +735,29 @@ bigram (guchar a, guchar b)
   return (((guint) a << 5) ^ (guint) b) & (BIGRAM_SLOTS - 1);
 }
 
+/* ASCII lower-casing of @n bytes, eight at a time: a byte gets 0x20 added
+ * when it is in 'A'..'Z' (bytes >= 0x80 are left alone). */
+static void
+lower_copy (char *dst, const char *src, gsize n)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  const guint64 high = ones * 0x80;
+  gsize i = 0;
+  for (; i + 8 <= n; i += 8)
+    {
+      guint64 w;
+      memcpy (&w, src + i, 8);
+      guint64 h7 = w & ~high;
+      guint64 ge_a = h7 + ones * (0x80 - 'A');
+      guint64 gt_z = h7 + ones * (0x80 - 'Z' - 1);
+      guint64 mask = ge_a & ~gt_z & ~w & high;
+      w |= mask >> 2;
+      memcpy (dst + i, &w, 8);
+    }
+  for (; i < n; i++)
+    dst[i] = lc (src[i]);
+}
+
 static const char *
 lowered (Ctx *x, const char *v, gsize vl)
 {
@@ -743,9 +766,7 @@ lowered (Ctx *x, const char *v, gsize vl)
   gboolean body = vl > 256 && v == rd_message_get_body_text (x->msg);
   GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : scratch (x);
   g_string_set_size (b, vl);
-  char *o = b->str;
-  for (gsize i = 0; i < vl; i++)
-    o[i] = lc (v[i]);
+  lower_copy (b->str, v, vl);
   if (body)
     {
       x->lower_src = v;
@@ -755,7 +776,8 @@ lowered (Ctx *x, const char *v, gsize vl)
   return b->str;
 }
 
-/* The bigram filter of the body (case-folded), built on first use. */
+/* The bigram filter of the body, built from its lower-cased copy on first
+ * use. */
 static const guint8 *
 body_bigrams (Ctx *x, const char *v, gsize vl)
 {
@@ -765,14 +787,9 @@ body_bigrams (Ctx *x, const char *v, gsize vl)
     x->bigrams = g_new (guint8, BIGRAM_SLOTS);
   guint8 *slots = x->bigrams;
   memset (slots, 0, BIGRAM_SLOTS);
-  const guchar *u = (const guchar *) v;
-  guchar prev = (guchar) lc ((char) u[0]);
+  const guchar *u = (const guchar *) lowered (x, v, vl);
   for (gsize i = 1; i < vl; i++)
-    {
-      guchar cur = (guchar) lc ((char) u[i]);
-      slots[bigram (prev, cur)] = 1;
-      prev = cur;
-    }
+    slots[bigram (u[i - 1], u[i])] = 1;
   x->bigrams_ready = TRUE;
   return slots;
 }
@@ -877,8 +894,33 @@ clear_matches (Ctx *x)
     g_clear_pointer (&x->match[i], g_free);
 }
 
+/* Substring search; short haystacks (header values) without memmem's
+ * per-call set-up, which costs more than the search itself there. */
+static const char *
+find_sub (const char *h, gsize hl, const char *n, gsize nl)
+{
+  if (nl == 0)
+    return h;
+  if (nl > hl)
+    return NULL;
+  if (hl >= 256)
+    return memmem (h, hl, n, nl);
+  const char *end = h + hl - nl + 1;
+  for (const char *p = h; p < end; p++)
+    {
+      p = memchr (p, n[0], (gsize) (end - p));
+      if (p == NULL)
+        return NULL;
+      if (memcmp (p, n, nl) == 0)
+        return p;
+    }
+  return NULL;
+}
+
+/* @lv: the lower-cased @v when the caller has it (casemap :contains), or
+ * NULL. */
 static gboolean
-match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key)
+match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key, const char **lv)
 {
   gsize kl;
   const char *k = ex (x, key, &kl);
@@ -907,9 +949,11 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
               if (!body_may_contain (x, lk, kl))
                 return FALSE;
             }
-          return memmem (lowered (x, v, vl), vl, lk, kl) != NULL;
+          if (*lv == NULL)
+            *lv = lowered (x, v, vl);
+          return find_sub (*lv, vl, lk, kl) != NULL;
         }
-      return memmem (v, vl, k, kl) != NULL;
+      return find_sub (v, vl, k, kl) != NULL;
     case MATCH_VALUE:
       return relation_holds (compare (v, vl, k, kl, t->cmp), t->rel);
     case MATCH_MATCHES:
@@ -978,9 +1022,15 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
 static gboolean
 match_value (Ctx *x, const SvTest *t, const char *v, gsize vl)
 {
+  const char *lv = NULL;   /* lower-cased once, for all keys */
   for (guint i = 0; i < t->keys->n && !x->error; i++)
-    if (match_one (x, t, v, vl, t->keys->items[i]))
-      return TRUE;
+    {
+      /* A dynamic key expands into the scratch ring, which may hold @lv. */
+      if (t->keys->items[i]->dynamic && lv != (x->lower_buf ? x->lower_buf->str : NULL))
+        lv = NULL;
+      if (match_one (x, t, v, vl, t->keys->items[i], &lv))
+        return TRUE;
+    }
   return FALSE;
 }
 
@@ -1258,6 +1308,8 @@ cmp_pstr (gconstpointer a, gconstpointer b)
 static char **
 flags_canonical (const char *text)
 {
+  if (text[strspn (text, " \t\r\n")] == '\0')
+    return NULL;   /* the common case: no flags */
   g_autoptr(GPtrArray) v = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *lower = g_ascii_strdown (text, -1);
   flags_split (lower, v);
@@ -1513,8 +1565,12 @@ eval_test (Ctx *x, const SvTest *t)
               {
                 gsize vl;
                 const char *v = ex (x, t->headers->items[i], &vl);
-                /* @v lives in a scratch buffer: keys expand into others. */
-                g_autofree char *copy = t->headers->items[i]->dynamic ? g_strndup (v, vl) : NULL;
+                /* @v lives in a scratch buffer: dynamic keys expand into
+                 * others, and enough of them would come round to it. */
+                gboolean dyn_keys = FALSE;
+                for (guint k = 0; k < t->keys->n; k++)
+                  dyn_keys |= t->keys->items[k]->dynamic;
+                g_autofree char *copy = t->headers->items[i]->dynamic && dyn_keys ? g_strndup (v, vl) : NULL;
                 if (match_value (x, t, copy ? copy : v, vl))
                   return TRUE;
               }
