@@ -1173,6 +1173,19 @@ typedef struct {
   guint n;
 } Pos;
 
+/* The arguments of @n from @from on (an empty array has no pdata). */
+static Pos
+positional (Node *n, guint from)
+{
+  Pos p = { NULL, 0 };
+  if (n->args->len > from)
+    {
+      p.v = (Arg **) n->args->pdata + from;
+      p.n = n->args->len - from;
+    }
+  return p;
+}
+
 static gboolean
 want_strings (Compiler *c, Node *n, Pos *p, guint i, const char *what, gboolean single)
 {
@@ -1599,7 +1612,7 @@ compile_test (Compiler *c, Node *n)
         }
       ERR (c, a->line, a->col, "%s: unknown tag :%s", name, a->tag);
     }
-  Pos p = { (Arg **) n->args->pdata + i, n->args->len - i };
+  Pos p = positional (n, i);
   for (guint k = 0; k < p.n; k++)
     if (p.v[k]->kind == ARG_TAG)
       ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
@@ -1789,7 +1802,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
       cmd->kind = C_NOP;
       if (c->seen_command)
         ERR (c, n->line, n->col, "require must come before any other command");
-      Pos p = { (Arg **) n->args->pdata, n->args->len };
+      Pos p = positional (n, 0);
       if (n->block || n->tests->len || !want_strings (c, n, &p, 0, "capability list", FALSE) || !want_count (c, n, &p, 1))
         {
           if (n->block || n->tests->len)
@@ -2075,7 +2088,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
         }
       ERR (c, a->line, a->col, "%s: unknown tag :%s", name, tag);
     }
-  Pos p = { (Arg **) n->args->pdata + i, n->args->len - i };
+  Pos p = positional (n, i);
   for (guint k = 0; k < p.n; k++)
     if (p.v[k]->kind == ARG_TAG)
       ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
