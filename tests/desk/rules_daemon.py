@@ -51,8 +51,9 @@ with tempfile.TemporaryDirectory() as tmp:
     os.makedirs(sd)
     data = os.path.join(tmp, "data")
     with open(os.path.join(sd, "before.sieve"), "w") as f:
-        f.write('require ["imap4flags"];\n'
-                'if header :contains "x-spam-flag" "YES" { discard; stop; }\n')
+        f.write('require ["imap4flags", "duplicate"];\n'
+                'if header :contains "x-spam-flag" "YES" { discard; stop; }\n'
+                'if duplicate { discard; stop; }\n')
     with open(os.path.join(sd, "support.sieve"), "w") as f:
         f.write('require ["fileinto", "vacation", "vnd.relaydesk.ticket", "variables", "imap4flags"];\n'
                 'if header :contains "subject" "invoice" { fileinto "billing"; }\n'
@@ -86,12 +87,19 @@ with tempfile.TemporaryDirectory() as tmp:
     deliver(conf, data, msg("forward me", to="other@example.org"), sender="dora@example.com",
             rcpt="other@example.org")
 
+    dup = (b"From: eve@example.com\r\nTo: support@example.org\r\nSubject: twice\r\n"
+           b"Message-ID: <same-id@example.com>\r\n\r\nHello.\r\n")
+    deliver(conf, data, dup, sender="eve@example.com")
+    deliver(conf, data, dup, sender="eve@example.com")
+
     c = db(data)
+    twice = c.execute("SELECT state FROM spool WHERE message_id = 'same-id@example.com' ORDER BY id").fetchall()
+    check(twice == [("processed",), ("discarded",)], "duplicate: the second copy is discarded (ids kept in SQLite)")
     rows = c.execute("SELECT number, queue, priority, assignee, subject FROM tickets ORDER BY number").fetchall()
     print(rows)
     check(rows[0][1] == "billing", "fileinto -> ticket in queue billing")
     check(rows[1][1] == "billing", "second message -> billing too")
-    check(len(rows) == 4, "spam discarded: 4 tickets for 5 messages")
+    check(len([r for r in rows if r[4] != "twice"]) == 4, "spam discarded: 4 tickets for 5 messages")
     spam = c.execute("SELECT state, state_reason FROM spool WHERE message_id IS NOT NULL ORDER BY id").fetchall()
     check(spam[1] == ("discarded", "rules: discard"), "discard -> spool state discarded")
     vip = rows[2]
@@ -108,8 +116,10 @@ with tempfile.TemporaryDirectory() as tmp:
     print([(o[0], o[1], o[3]) for o in out])
     # alice: one reply for two messages (response log); vip: one; bob: none
     # (runtime error drops all actions).
-    check(len(auto) == 2, "vacation: 2 autoreplies (second to alice suppressed by the response log)")
-    a = auto[0]
+    to_alice = [o for o in auto if o[3] == "alice@example.com"]
+    check(len(to_alice) == 1 and len(auto) == 3,
+          "vacation: one autoreply to alice for two messages (the response log), one each to vip and eve")
+    a = to_alice[0]
     raw = a[2].decode() if isinstance(a[2], bytes) else a[2]
     print(raw)
     check(a[1] == "" and a[3] == "alice@example.com", "autoreply: envelope sender <> and recipient the sender")
