@@ -5,8 +5,6 @@
 
 #include <string.h>
 
-GPtrArray *sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError **error);
-
 void
 rd_action_free (RdAction *a)
 {

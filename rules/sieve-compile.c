@@ -1088,9 +1088,6 @@ sv_regex_compile (const char *pattern, gsize len, gboolean icase, const RdRulesL
 /* ---- validator ------------------------------------------------------------ */
 
 void
-sv_test_free (SvTest *t);
-
-void
 sv_test_free (SvTest *t)
 {
   if (t == NULL)
@@ -1421,8 +1418,6 @@ valid_addr_spec (const char *s, gsize len)
 }
 
 /* Accepts "a@b" or "Name <a@b>"; returns the addr-spec or NULL. */
-char *sv_address_extract (const char *text, gsize len);
-
 char *
 sv_address_extract (const char *text, gsize len)
 {
@@ -1780,8 +1775,6 @@ ticket_value_ok (const char *v, const char *const *allowed)
 static const char *const priorities[] = { "low", "normal", "high", "urgent", NULL };
 static const char *const statuses[] = { "new", "open", "pending", "resolved", "closed", NULL };
 
-gboolean sv_ticket_priority_ok (const char *v);
-gboolean sv_ticket_status_ok (const char *v);
 gboolean sv_ticket_priority_ok (const char *v) { return ticket_value_ok (v, priorities); }
 gboolean sv_ticket_status_ok (const char *v) { return ticket_value_ok (v, statuses); }
 

@@ -12,9 +12,6 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-char *sv_address_extract (const char *text, gsize len);
-gboolean sv_ticket_priority_ok (const char *v);
-gboolean sv_ticket_status_ok (const char *v);
 
 #define N_SCRATCH 16
 
@@ -2111,8 +2108,6 @@ first_part (RdRules *r)
     r = r->parts[0];
   return r;
 }
-
-GPtrArray *sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError **error);
 
 GPtrArray *
 sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError **error)

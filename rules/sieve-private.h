@@ -183,5 +183,13 @@ regex_t *sv_regex_compile (const char *pattern, gsize len, gboolean icase,
                            const RdRulesLimits *limits, GError **error);
 void sv_regex_free (regex_t *re);
 
+/* "a@b" or "Name <a@b>" -> the addr-spec, or NULL when invalid. */
+char *sv_address_extract (const char *text, gsize len);
+gboolean sv_ticket_priority_ok (const char *v);
+gboolean sv_ticket_status_ok (const char *v);
+void sv_test_free (SvTest *t);
+/* sieve-interp.c: the evaluation behind rd_rules_evaluate(). */
+GPtrArray *sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError **error);
+
 /* Marker bytes for deferred ${ticket.*}: "\x1e" "N" / "Q" / "T". */
 #define SV_TICKET_MARK '\x1e'
