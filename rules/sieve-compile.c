@@ -1042,11 +1042,17 @@ sv_regex_compile (const char *pattern, gsize len, gboolean icase, const RdRulesL
       g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "regex contains NUL");
       return NULL;
     }
-  /* Back-references make matching exponential: refused. Large repetition
-   * counts blow up the automaton: bounded. */
+  /* Back-references make matching exponential: refused. Repetition counts
+   * multiply the automaton regcomp builds ("((a{9}){9}){9}"): the size
+   * after expanding them is estimated and bounded. */
+  guint64 stack[64];
+  guint depth = 0;
+  guint64 cur = 0, last = 0;
+  const guint64 max_nodes = 64 * 1024;
   for (gsize i = 0; i < len; i++)
     {
-      if (pattern[i] == '\\' && i + 1 < len)
+      char ch = pattern[i];
+      if (ch == '\\' && i + 1 < len)
         {
           if (g_ascii_isdigit (pattern[i + 1]))
             {
@@ -1054,24 +1060,81 @@ sv_regex_compile (const char *pattern, gsize len, gboolean icase, const RdRulesL
               return NULL;
             }
           i++;
+          last = 1;
+          cur += 1;
         }
-      else if (pattern[i] == '{')
+      else if (ch == '(')
         {
-          guint64 v = 0;
-          for (gsize k = i + 1; k < len && (g_ascii_isdigit (pattern[k]) || pattern[k] == ','); k++)
+          if (depth >= G_N_ELEMENTS (stack))
+            {
+              g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex nested too deeply");
+              return NULL;
+            }
+          stack[depth++] = cur;
+          cur = 0;
+        }
+      else if (ch == ')' && depth > 0)
+        {
+          last = cur;
+          cur = stack[--depth] + last;
+        }
+      else if (ch == '[')
+        {
+          gsize k = i + 1;
+          if (k < len && pattern[k] == '^')
+            k++;
+          if (k < len && pattern[k] == ']')
+            k++;
+          while (k < len && pattern[k] != ']')
+            k++;
+          i = k;
+          last = 1;
+          cur += 1;
+        }
+      else if (ch == '{')
+        {
+          guint64 m = 0, n = 0;
+          gboolean comma = FALSE;
+          gsize k = i + 1;
+          for (; k < len && (g_ascii_isdigit (pattern[k]) || pattern[k] == ','); k++)
             {
               if (pattern[k] == ',')
-                v = 0;
+                comma = TRUE;
+              else if (comma)
+                n = MIN (n * 10 + (guint64) (pattern[k] - '0'), (guint64) 100000);
               else
-                v = v * 10 + (guint64) (pattern[k] - '0');
-              if (v > 100)
-                {
-                  g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex repetition count above 100");
-                  return NULL;
-                }
+                m = MIN (m * 10 + (guint64) (pattern[k] - '0'), (guint64) 100000);
             }
+          guint64 mult = MAX (m, n);
+          if (mult > 255)
+            {
+              g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex repetition count above 255");
+              return NULL;
+            }
+          if (mult > 1)
+            {
+              cur += last * (mult - 1);
+              last *= mult;
+            }
+          i = k < len ? k : len;
+        }
+      else if (ch != '*' && ch != '+' && ch != '?' && ch != '|' && ch != '^' && ch != '$')
+        {
+          last = 1;
+          cur += 1;
+        }
+      if (cur > max_nodes || last > max_nodes)
+        {
+          g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex too complex (repetitions expand beyond %" G_GUINT64_FORMAT " nodes)", max_nodes);
+          return NULL;
         }
     }
+  for (guint k = 0; k < depth; k++)
+    if (stack[k] + cur > max_nodes)
+      {
+        g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex too complex");
+        return NULL;
+      }
   regex_t *re = g_new0 (regex_t, 1);
   int rc = regcomp (re, pattern, REG_EXTENDED | (icase ? REG_ICASE : 0));
   if (rc != 0)

@@ -143,6 +143,9 @@ test_parser_errors (void)
   g_autofree char *i = diagnose ("require \"regex\";\nif header :regex \"s\" \"(a)\\\\1\" { keep; }", &ok);
   g_assert_false (ok);
   g_assert_nonnull (strstr (i, "back-references"));
+  g_autofree char *i2 = diagnose ("require \"regex\";\nif header :regex \"s\" \"(((((a{9}){9}){9}){9}){9}){9}\" { keep; }", &ok);
+  g_assert_false (ok);
+  g_assert_nonnull (strstr (i2, "too complex"));
   g_autofree char *j = diagnose ("require \"relational\";\nif header :contains :comparator \"i;ascii-numeric\" \"s\" \"1\" { keep; }", &ok);
   g_assert_false (ok);
   g_autofree char *k = diagnose ("require \"vnd.relaydesk.ticket\";\nticket :priority \"soon\";", &ok);
