@@ -27,7 +27,9 @@ typedef struct {
   /* caches */
   GHashTable *headers;   /* lower name -> GPtrArray of char* (decoded, trimmed), lazily */
   GHashTable *addrs;     /* lower name -> GPtrArray of char* addr-specs */
-  GPtrArray *raw_headers; /* RawHeader*: the header block, unfolded */
+  GArray *raw_headers;   /* RawHeader: the header block, unfolded */
+  char *arena;           /* their values */
+  GPtrArray *owned;      /* decoded values that are copies */
   const char *lower_src; /* the long value last lower-cased, and its copy */
   gsize lower_len;
   GString *lower_buf;
@@ -394,26 +396,31 @@ decode_header (const char *value)
  * Content-* there), and Sieve sees every header field. */
 typedef struct {
   char name[64];  /* lower case; longer names are cut (and never match) */
-  char *value;    /* unfolded, raw */
+  char *value;    /* unfolded, raw (in the arena) */
+  char *decoded;  /* RFC 2047-decoded and trimmed, once asked for */
 } RawHeader;
 
-static void
-raw_header_free (RawHeader *h)
-{
-  g_free (h->value);
-  g_free (h);
-}
-
-/* One pass over the header block, one allocation per field for its
- * unfolded value (CRLF before white space removed, RFC 5322 2.2.3). */
+/* One pass over the header block into one arena: the unfolded values
+ * (CRLF before white space removed, RFC 5322 2.2.3) are never longer than
+ * their fields, so the block's size bounds them all. */
 static void
 scan_headers (Ctx *x)
 {
-  x->raw_headers = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_header_free);
+  x->raw_headers = g_array_new (FALSE, FALSE, sizeof (RawHeader));
   gsize len;
   const char *p = g_bytes_get_data (rd_message_get_raw (x->msg), &len);
   const char *end = p + len;
-  while (p < end && *p != '\r' && *p != '\n' && x->raw_headers->len < 2 * 1024)
+  /* The header block ends at the first empty line. */
+  const char *hb = p;
+  while (hb < end && *hb != '\r' && *hb != '\n')
+    {
+      const char *nl = memchr (hb, '\n', (gsize) (end - hb));
+      hb = nl ? nl + 1 : end;
+    }
+  end = hb;
+  x->arena = g_malloc ((gsize) (end - p) + 1);
+  char *out = x->arena;
+  while (p < end && x->raw_headers->len < 2 * 1024)
     {
       /* The field runs to the first line end not followed by WSP. */
       const char *f = p;
@@ -437,27 +444,46 @@ scan_headers (Ctx *x)
       gsize n = (gsize) (colon - f);
       while (n && (f[n - 1] == ' ' || f[n - 1] == '\t'))
         n--;
-      RawHeader *h = g_new (RawHeader, 1);
-      if (n < sizeof h->name)
+      RawHeader h;
+      if (n < sizeof h.name)
         {
           for (gsize i = 0; i < n; i++)
-            h->name[i] = lc (f[i]);
-          h->name[n] = '\0';
+            h.name[i] = lc (f[i]);
+          h.name[n] = '\0';
         }
       else
-        strcpy (h->name, "\x01");   /* too long to be asked for */
-      gsize vl = (gsize) (fe - colon - 1);
-      if (vl > 64 * 1024)
-        vl = 64 * 1024;
-      char *v = g_malloc (vl + 1);
-      gsize o = 0;
+        strcpy (h.name, "\x01");   /* too long to be asked for */
+      gsize vl = MIN ((gsize) (fe - colon - 1), (gsize) 64 * 1024);
+      h.value = out;
       for (const char *q = colon + 1; q < colon + 1 + vl; q++)
         if (*q != '\r' && *q != '\n')
-          v[o++] = *q;
-      v[o] = '\0';
-      h->value = v;
-      g_ptr_array_add (x->raw_headers, h);
+          *out++ = *q;
+      *out++ = '\0';
+      h.decoded = NULL;
+      g_array_append_val (x->raw_headers, h);
     }
+}
+
+#define RAW_HEADER(x, i) (&g_array_index ((x)->raw_headers, RawHeader, (i)))
+
+/* The decoded value: the arena copy trimmed in place when it is plain
+ * UTF-8 without encoded words (the usual case), else a decoded copy. */
+static char *
+decoded_value (Ctx *x, RawHeader *h)
+{
+  if (h->decoded)
+    return h->decoded;
+  char *v = h->value;
+  if (strstr (v, "=?") == NULL && g_utf8_validate (v, -1, NULL))
+    {
+      h->decoded = g_strstrip (v);
+      return h->decoded;
+    }
+  h->decoded = decode_header (v);
+  if (x->owned == NULL)
+    x->owned = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (x->owned, h->decoded);
+  return h->decoded;
 }
 
 /* Decoded values of every header named @name (any case), in order; NULL
@@ -478,12 +504,12 @@ header_values (Ctx *x, const char *name)
   GPtrArray *vals = NULL;
   if (g_hash_table_lookup_extended (x->headers, buf, NULL, (gpointer *) &vals))
     return vals->len ? vals : NULL;
-  vals = g_ptr_array_new_with_free_func (g_free);
+  vals = g_ptr_array_new ();
   for (guint i = 0; i < x->raw_headers->len; i++)
     {
-      RawHeader *h = g_ptr_array_index (x->raw_headers, i);
+      RawHeader *h = RAW_HEADER (x, i);
       if (!strcmp (h->name, buf))
-        g_ptr_array_add (vals, decode_header (h->value));
+        g_ptr_array_add (vals, decoded_value (x, h));
     }
   g_hash_table_insert (x->headers, g_strdup (buf), vals);
   return vals->len ? vals : NULL;
@@ -610,7 +636,7 @@ address_values (Ctx *x, const char *name)
   out = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < x->raw_headers->len; i++)
     {
-      RawHeader *h = g_ptr_array_index (x->raw_headers, i);
+      RawHeader *h = RAW_HEADER (x, i);
       if (!strcmp (h->name, lname))
         parse_address_list (h->value, out);
     }
@@ -1665,7 +1691,7 @@ vacation_suppressed (Ctx *x, const SvCmd *c, const char *sender, GPtrArray *addr
   if (x->raw_headers == NULL)
     scan_headers (x);
   for (guint i = 0; i < x->raw_headers->len; i++)
-    if (g_str_has_prefix (((RawHeader *) g_ptr_array_index (x->raw_headers, i))->name, "list-"))
+    if (g_str_has_prefix (RAW_HEADER (x, i)->name, "list-"))
       return "mailing-list";
   GPtrArray *v = header_values (x, "auto-submitted");
   if (v && v->len)
@@ -2167,7 +2193,10 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
   if (x.addrs)
     g_hash_table_unref (x.addrs);
   if (x.raw_headers)
-    g_ptr_array_unref (x.raw_headers);
+    g_array_unref (x.raw_headers);
+  g_free (x.arena);
+  if (x.owned)
+    g_ptr_array_unref (x.owned);
   if (x.lower_big)
     g_string_free (x.lower_big, TRUE);
   g_free (x.bigrams);
