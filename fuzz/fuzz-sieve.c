@@ -1,9 +1,11 @@
 /* relaydesk — fuzz target: the Sieve compiler, and the interpreter on
  * whatever compiles.
  *
- * Input: a script. It is compiled with an include loader that serves the
+ * Input: a script, optionally followed by a line "--message--" and a
+ * message. The script is compiled with an include loader that serves the
  * script itself (so include paths are exercised) and, when it compiles,
- * run against a fixed message with every extension reachable. */
+ * run against that message or a fixed one, with every extension
+ * reachable (header scanning, RFC 2047 decoding, address lists). */
 #include <stdint.h>
 #include <string.h>
 #include "rules.h"
@@ -54,6 +56,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       msg = rd_message_parse (b, NULL);
       g_bytes_unref (b);
     }
+  static const char sep[] = "\n--message--\n";
+  const uint8_t *m = size >= sizeof sep - 1 ? memmem (data, size, sep, sizeof sep - 1) : NULL;
+  RdMessage *own = NULL;
+  if (m)
+    {
+      GBytes *b = g_bytes_new (m + sizeof sep - 1, size - (gsize) (m + sizeof sep - 1 - data));
+      own = rd_message_parse (b, NULL);
+      g_bytes_unref (b);
+      size = (size_t) (m - data);
+    }
   cur_data = data;
   cur_size = size;
   RdRulesLimits limits;
@@ -64,13 +76,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   RdRules *rules = rd_rules_compile ("fuzz", (const char *) data, size, &opts, diags, NULL);
   g_ptr_array_unref (diags);
   if (rules == NULL)
-    return 0;
+    {
+      if (own)
+        rd_message_unref (own);
+      return 0;
+    }
   RdEnvelope env = {
     .sender = "alice@example.com", .recipient = "support@example.org", .now = 1705600800,
     .defer_ticket_vars = TRUE, .duplicate = dup_cb,
   };
   GError *error = NULL;
-  GPtrArray *actions = rd_rules_evaluate (rules, msg, &env, &error);
+  GPtrArray *actions = rd_rules_evaluate (rules, own ? own : msg, &env, &error);
   GString *out = g_string_new (NULL);
   rd_rules_format_actions (actions, actions == NULL, out);
   if (actions)
@@ -82,5 +98,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_string_free (out, TRUE);
   g_clear_error (&error);
   rd_rules_free (rules);
+  if (own)
+    rd_message_unref (own);
   return 0;
 }
