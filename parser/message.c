@@ -264,7 +264,8 @@ collect_attachments (Walk *w, GMimeObject *o)
     return;
   RdAttachment *a = g_new0 (RdAttachment, 1);
   a->filename = filename ? g_utf8_make_valid (filename, -1) : NULL;
-  a->content_type = ct ? g_ascii_strdown (g_mime_content_type_get_mime_type (ct), -1) : g_strdup ("text/plain");
+  g_autofree char *mime_type = ct ? g_mime_content_type_get_mime_type (ct) : NULL;  /* transfer full */
+  a->content_type = mime_type ? g_ascii_strdown (mime_type, -1) : g_strdup ("text/plain");
   GMimeContentDisposition *d = g_mime_object_get_content_disposition (o);
   a->disposition = d && g_mime_content_disposition_get_disposition (d)
       ? g_ascii_strdown (g_mime_content_disposition_get_disposition (d), -1) : NULL;
