@@ -2406,6 +2406,7 @@ compile_include (Compiler *c, const char *name, gboolean global, guint line, gui
   Compiler sub;
   guint index = compile_script (c, file, name, text, len, c->opts, c->diags, c->rules, c->include_depth + 1,
                                 c->includes, c->in_progress, &sub);
+  g_clear_error (&sub.first);   /* the parent kept its own first error */
   g_hash_table_remove (c->in_progress, key);
   g_hash_table_insert (c->includes, g_strdup (key), GUINT_TO_POINTER (index + 1));
   return index;
