@@ -30,6 +30,9 @@ typedef struct {
   GArray *raw_headers;   /* RawHeader: the header block, unfolded */
   char *arena;           /* their values */
   GPtrArray *owned;      /* decoded values that are copies */
+  GString *addr_seg;     /* parse_address_list() buffers */
+  GString *addr_angle;
+  GString *addr_part;    /* test_address() */
   const char *lower_src; /* the long value last lower-cased, and its copy */
   gsize lower_len;
   GString *lower_buf;
@@ -519,10 +522,11 @@ header_values (Ctx *x, const char *name)
  * "Name <a@b>", "a@b (comment)", groups "g: a@b, c@d;". Tolerant, no
  * decoding (addr-specs are never encoded). */
 static void
-parse_address_list (const char *v, GPtrArray *out)
+parse_address_list (const char *v, GPtrArray *out, GString *seg, GString *angle)
 {
-  GString *seg = g_string_new (NULL);   /* the current mailbox, comments dropped */
-  GString *angle = g_string_new (NULL);
+  /* @seg: the current mailbox, comments dropped; @angle: inside <>. */
+  g_string_truncate (seg, 0);
+  g_string_truncate (angle, 0);
   gboolean in_angle = FALSE, have_angle = FALSE, quoted = FALSE;
   int comment = 0;
   for (const char *p = v;; p++)
@@ -611,8 +615,6 @@ parse_address_list (const char *v, GPtrArray *out)
         }
       g_string_append_c (in_angle ? angle : seg, c);
     }
-  g_string_free (seg, TRUE);
-  g_string_free (angle, TRUE);
 }
 
 /* Addresses of every header named @name, in order. */
@@ -638,7 +640,14 @@ address_values (Ctx *x, const char *name)
     {
       RawHeader *h = RAW_HEADER (x, i);
       if (!strcmp (h->name, lname))
-        parse_address_list (h->value, out);
+        {
+          if (x->addr_seg == NULL)
+            {
+              x->addr_seg = g_string_sized_new (128);
+              x->addr_angle = g_string_sized_new (128);
+            }
+          parse_address_list (h->value, out, x->addr_seg, x->addr_angle);
+        }
     }
   g_hash_table_insert (x->addrs, g_strdup (lname), out);
   return out;
@@ -1379,8 +1388,11 @@ static gboolean eval_test (Ctx *x, const SvTest *t);
 static gboolean
 test_address (Ctx *x, const SvTest *t)
 {
-  GString *part = g_string_new (NULL);
-  g_autoptr(GPtrArray) vals = g_ptr_array_new_with_free_func (g_free);
+  /* Matched as they come; only :count needs them collected. */
+  if (x->addr_part == NULL)
+    x->addr_part = g_string_sized_new (128);
+  GString *part = x->addr_part;
+  g_autoptr(GPtrArray) vals = t->match == MATCH_COUNT ? g_ptr_array_new_with_free_func (g_free) : NULL;
   for (guint h = 0; h < t->headers->n; h++)
     {
       const char *name = ex (x, t->headers->items[h], NULL);
@@ -1399,10 +1411,7 @@ test_address (Ctx *x, const SvTest *t)
               if (t->match != MATCH_COUNT)
                 {
                   if (match_value (x, t, part->str, part->len))
-                    {
-                      g_string_free (part, TRUE);
-                      return TRUE;
-                    }
+                    return TRUE;
                 }
               else
                 g_ptr_array_add (vals, g_strdup (part->str));
@@ -1421,13 +1430,9 @@ test_address (Ctx *x, const SvTest *t)
           if (t->match == MATCH_COUNT)
             g_ptr_array_add (vals, g_strdup (part->str));
           else if (match_value (x, t, part->str, part->len))
-            {
-              g_string_free (part, TRUE);
-              return TRUE;
-            }
+            return TRUE;
         }
     }
-  g_string_free (part, TRUE);
   if (t->match != MATCH_COUNT)
     return FALSE;
   SvTest plain = *t;
@@ -2195,6 +2200,13 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
   if (x.raw_headers)
     g_array_unref (x.raw_headers);
   g_free (x.arena);
+  if (x.addr_part)
+    g_string_free (x.addr_part, TRUE);
+  if (x.addr_seg)
+    {
+      g_string_free (x.addr_seg, TRUE);
+      g_string_free (x.addr_angle, TRUE);
+    }
   if (x.owned)
     g_ptr_array_unref (x.owned);
   if (x.lower_big)
