@@ -37,6 +37,14 @@ raise_fd_limit (void)
             (unsigned long) rl.rlim_cur, (unsigned long) old);
 }
 
+static gboolean
+on_hangup (gpointer data)
+{
+  rd_log (RD_LOG_INFO, "serve.signal", "signal=HUP action=reload-rules");
+  rd_desk_worker_reload (data);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_committed (guint n, gpointer data)
 {
@@ -177,9 +185,11 @@ rd_cmd_serve (int argc, char **argv)
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   guint s1 = g_unix_signal_add (SIGTERM, on_signal, loop);
   guint s2 = g_unix_signal_add (SIGINT, on_signal, loop);
+  guint s3 = g_unix_signal_add (SIGHUP, on_hangup, worker);
   g_main_loop_run (loop);
   g_source_remove (s1);
   g_source_remove (s2);
+  g_source_remove (s3);
 
   /* Stop accepting, let the writer commit what it holds, run the
    * completions, then stop processing after the message at hand. */

@@ -15,6 +15,7 @@ static const RdCommand commands[] = {
   { "queue", "operate the outbox of outbound messages", rd_cmd_queue },
   { "relay", "check the path to the SMTP relay", rd_cmd_relay },
   { "parse", "print the parsed view of message files", rd_cmd_parse },
+  { "rules", "check Sieve scripts, test one on a message", rd_cmd_rules },
 };
 
 static void

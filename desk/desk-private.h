@@ -17,10 +17,23 @@
 #include "rd-common.h"
 #include "ticket-ids.h"
 
+/* desk-rules.c: the compiled scripts per inbox. */
+typedef struct _RdDeskRules RdDeskRules;
+
+/* Loads the scripts [rules] names. Without @previous any script that
+ * fails to compile is an error; with it (a reload), a failing inbox keeps
+ * its chain from @previous (stolen from it), the error is logged and
+ * counted in @n_failed. */
+RdDeskRules *rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GError **error);
+void rd_desk_rules_free (RdDeskRules *rules);
+/* The chain for @recipient (transfer none). */
+RdRules *rd_desk_rules_for (RdDeskRules *rules, const char *recipient);
+void rd_desk_rules_limits (RdConfig *config, RdRulesLimits *limits);
+
 struct _RdDesk {
   RdConfig *config;
   RdStore *store;
-  RdRules *rules;
+  RdDeskRules *rules;
   const char *default_queue;
   RdTicketIds *ids;    /* signed ids, reply addresses, subject tags */
   RdParserLimits parse_limits;  /* [parser] group of the config */
@@ -74,3 +87,26 @@ gboolean rd_desk_inbound_finish (RdDesk *desk, const RdSpooled *spooled, const R
 gboolean rd_desk_apply_actions (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
                                 const RdThreadMatch *match, GPtrArray *actions,
                                 gint64 *ticket_number, GError **error);
+
+/* actions.c: what the rules need from the store while they run
+ * (duplicate ids, RFC 7352): checked during evaluation, recorded with the
+ * message's effects. */
+typedef struct {
+  RdStore *store;
+  GPtrArray *pending;   /* char* ids to record */
+  GArray *seconds;      /* gint64, parallel to @pending */
+  GError *error;
+} RdDeskDuplicates;
+
+gboolean rd_desk_duplicate_check (gpointer data, const char *id, gint64 seconds, gboolean last);
+/* Set by desk.c before rd_desk_apply_actions(): the run-time error of the
+ * rules (recorded as the spool state_reason) and the duplicate ids. */
+typedef struct {
+  const char *rules_error;
+  RdDeskDuplicates *duplicates;
+  const char *recipient;
+} RdDeskApplyContext;
+
+gboolean rd_desk_apply_actions_full (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
+                                     const RdThreadMatch *match, GPtrArray *actions,
+                                     const RdDeskApplyContext *context, gint64 *ticket_number, GError **error);

@@ -8,7 +8,6 @@ rd_desk_new (RdConfig *config, RdStore *store, GError **error)
   RdDesk *d = g_new0 (RdDesk, 1);
   d->config = config;
   d->store = store;
-  d->rules = rd_rules_new_empty ();
   d->default_queue = rd_config_get_string (config, "desk", "default_queue", RD_DEFAULT_QUEUE);
   d->ids = rd_ticket_ids_new (config, store, error);
   if (d->ids == NULL)
@@ -17,7 +16,41 @@ rd_desk_new (RdConfig *config, RdStore *store, GError **error)
       return NULL;
     }
   rd_parser_limits_from_config (&d->parse_limits, config);
+  d->rules = rd_desk_rules_load (config, NULL, NULL, error);
+  if (d->rules == NULL)
+    {
+      rd_desk_free (d);
+      return NULL;
+    }
   return d;
+}
+
+gboolean
+rd_desk_reload_rules (RdDesk *d, GError **error)
+{
+  /* Re-read the config file for [rules]; the rest of the config stays. */
+  g_autoptr(RdConfig) fresh = NULL;
+  const char *path = rd_config_get_path (d->config);
+  if (path)
+    {
+      fresh = rd_config_load (path, error);
+      if (fresh == NULL)
+        return FALSE;
+    }
+  guint failed = 0;
+  RdDeskRules *r = rd_desk_rules_load (fresh ? fresh : d->config, d->rules, &failed, error);
+  if (r == NULL)
+    return FALSE;
+  rd_desk_rules_free (d->rules);
+  d->rules = r;
+  if (failed)
+    {
+      /* The others were reloaded; the failing ones kept their previous
+       * version (or the default when they had none). */
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "%u script(s) failed to compile, previous kept", failed);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 void
@@ -25,7 +58,7 @@ rd_desk_free (RdDesk *d)
 {
   if (d == NULL)
     return;
-  rd_rules_free (d->rules);
+  rd_desk_rules_free (d->rules);
   rd_ticket_ids_free (d->ids);
   g_free (d);
 }
@@ -73,21 +106,35 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
   if (match.quarantine)
     return quarantine (d, sp, match.quarantine, error) && rd_desk_tx_commit (&tx, error);
 
+  const char *recipient = sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "";
+  RdDeskDuplicates dups = { d->store, g_ptr_array_new_with_free_func (g_free), g_array_new (FALSE, FALSE, sizeof (gint64)), NULL };
   RdEnvelope env = {
     .sender = sp->sender,
-    .recipient = sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "",
+    .recipient = recipient,
     .followup = match.ticket_number > 0,
     .ticket_number = match.ticket_number,
     .ticket_queue = match.queue,
     .ticket_tag = match.tag,
+    .defer_ticket_vars = TRUE,
+    .duplicate = rd_desk_duplicate_check,
+    .duplicate_data = &dups,
   };
   g_autoptr(GError) rerr = NULL;
-  g_autoptr(GPtrArray) actions = rd_rules_evaluate (d->rules, msg, &env, &rerr);
+  g_autoptr(GPtrArray) actions = rd_rules_evaluate (rd_desk_rules_for (d->rules, recipient), msg, &env, &rerr);
+  if (dups.error)
+    {
+      /* Storage trouble while the rules ran: try the message again later. */
+      g_propagate_error (error, dups.error);
+      g_ptr_array_unref (dups.pending);
+      g_array_unref (dups.seconds);
+      return FALSE;
+    }
   if (actions == NULL)
     {
-      /* A runtime error falls back to the implicit keep. */
-      rd_log (RD_LOG_WARN, "desk.rules", "queue_id=%s error=\"%s\" action=implicit-keep",
-              sp->queue_id, rerr ? rerr->message : "unknown");
+      /* A runtime error falls back to the implicit keep (RFC 5228 2.10.6);
+       * the error is logged and recorded on the spooled message. */
+      g_autofree char *m = rd_log_escape (rerr ? rerr->message : "unknown", -1, 256);
+      rd_log (RD_LOG_WARN, "desk.rules", "queue_id=%s error=%s action=implicit-keep", sp->queue_id, m);
       actions = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
       RdAction *keep = g_new0 (RdAction, 1);
       keep->type = RD_ACTION_KEEP;
@@ -95,7 +142,11 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
     }
 
   gint64 number = 0;
-  if (!rd_desk_apply_actions (d, sp, msg, &match, actions, &number, error))
+  RdDeskApplyContext ctx = { rerr ? rerr->message : NULL, &dups, recipient };
+  gboolean ok = rd_desk_apply_actions_full (d, sp, msg, &match, actions, &ctx, &number, error);
+  g_ptr_array_unref (dups.pending);
+  g_array_unref (dups.seconds);
+  if (!ok)
     {
       g_prefix_error (error, "process %s: ", sp->queue_id);
       return FALSE;
@@ -146,6 +197,7 @@ struct _RdDeskWorker {
   GCond cond;
   gboolean wake;
   gboolean stop;
+  gboolean reload;
   RdStore *store;
   RdDesk *desk;
 };
@@ -157,6 +209,21 @@ worker_thread (gpointer data)
   for (;;)
     {
       g_autoptr(GError) error = NULL;
+      g_mutex_lock (&w->lock);
+      gboolean reload = w->reload;
+      w->reload = FALSE;
+      g_mutex_unlock (&w->lock);
+      if (reload)
+        {
+          g_autoptr(GError) rl = NULL;
+          if (rd_desk_reload_rules (w->desk, &rl))
+            rd_log (RD_LOG_INFO, "rules.reload", "result=ok");
+          else
+            {
+              g_autofree char *m = rd_log_escape (rl->message, -1, 512);
+              rd_log (RD_LOG_ERROR, "rules.reload", "result=kept-previous error=%s", m);
+            }
+        }
       gint n = rd_desk_process_pending (w->desk, &error);
       if (n < 0)
         rd_log (RD_LOG_WARN, "desk.process", "error=\"%s\" retry_in=%ds", error->message, WORKER_POLL_SECONDS);
@@ -203,6 +270,16 @@ void
 rd_desk_worker_wake (RdDeskWorker *w)
 {
   g_mutex_lock (&w->lock);
+  w->wake = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+}
+
+void
+rd_desk_worker_reload (RdDeskWorker *w)
+{
+  g_mutex_lock (&w->lock);
+  w->reload = TRUE;
   w->wake = TRUE;
   g_cond_signal (&w->cond);
   g_mutex_unlock (&w->lock);

@@ -26,6 +26,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdDesk, rd_desk_free)
  * should be tried again. @ticket_number is set when a ticket took it. */
 gboolean rd_desk_process (RdDesk *desk, gint64 spool_id, gint64 *ticket_number, GError **error);
 
+/* Compiles the scripts [rules] names again (SIGHUP). A script that fails
+ * to compile keeps the inbox's previous one; the errors are logged and
+ * FALSE is returned (what did compile is in force). */
+gboolean rd_desk_reload_rules (RdDesk *desk, GError **error);
+
 /* Processes every pending message; returns how many were handled, or -1
  * on a temporary error (what was done stays done). */
 gint rd_desk_process_pending (RdDesk *desk, GError **error);
@@ -36,6 +41,8 @@ typedef struct _RdDeskWorker RdDeskWorker;
 
 RdDeskWorker *rd_desk_worker_start (RdConfig *config, GError **error);
 void rd_desk_worker_wake (RdDeskWorker *worker);
+/* Reloads the rules in the worker thread, before its next message. */
+void rd_desk_worker_reload (RdDeskWorker *worker);
 /* Finishes the message at hand, then stops and frees. */
 void rd_desk_worker_stop (RdDeskWorker *worker);
 

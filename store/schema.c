@@ -120,6 +120,29 @@ const RdStoreMigration rd_store_migrations[] = {
     "  UPDATE allowlist_version SET version = version + 1 WHERE id = 1; END;"
     "CREATE TRIGGER allowlist_del AFTER DELETE ON allowlist BEGIN"
     "  UPDATE allowlist_version SET version = version + 1 WHERE id = 1; END;" },
+  /* 0200-0299: rules. */
+  { "0200-rules-responses",
+    /* The vacation response log (RFC 5230 4.2): one row per inbox, sender
+     * and handle, the time of the last reply. */
+    "CREATE TABLE rules_responses ("
+    "  inbox TEXT NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  handle TEXT NOT NULL,"
+    "  sent_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (inbox, sender, handle)"
+    ");"
+    /* duplicate (RFC 7352): ids seen, until they expire. */
+    "CREATE TABLE rules_duplicates ("
+    "  id TEXT PRIMARY KEY,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX rules_duplicates_expiry ON rules_duplicates(expires_at);" },
+  { "0201-ticket-tags",
+    "CREATE TABLE ticket_tags ("
+    "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
+    "  tag TEXT NOT NULL,"
+    "  PRIMARY KEY (ticket_number, tag)"
+    ");" },
   { "0300-tickets-model",
     /* The per-installation secret that signs our Message-IDs and reply
      * addresses (desk/threading.c); one row, created on first use. */
@@ -228,8 +251,6 @@ const RdStoreMigration rd_store_migrations[] = {
     /* The guard looks up In-Reply-To of automatic mail here: an automatic
      * answer to a message we sent ourselves is a loop. */
     "CREATE INDEX outbox_message_id ON outbox(message_id);" },
-  /* parser: the attachment list of each ticket message (metadata only;
-   * bytes by hash are the tickets area's). */
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

@@ -1,0 +1,1 @@
+require "variables"; set "a" "${a}${a}${a}${a}"; set "a" "${a}${a}${a}${a}"; redirect "${a}@x.example";

@@ -1,0 +1,3 @@
+if anyof(not true, allof(false, true)) { keep; }
+# c
+/* c */

@@ -1,0 +1,4 @@
+require "fileinto";
+stop;
+keep;
+if true { discard; }

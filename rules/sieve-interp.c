@@ -1,0 +1,2218 @@
+/* relaydesk — rules: the Sieve interpreter.
+ *
+ * Walks the compiled form of sieve-private.h over one message. It does no
+ * I/O: the message view, the envelope and the callbacks in RdEnvelope are
+ * all it sees. Per-message state (decoded headers, parsed addresses,
+ * variables, the actions so far) lives in one Ctx on the stack, so one
+ * RdRules can serve several threads.
+ */
+#include "sieve-private.h"
+#include "rd-common.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+
+#define N_SCRATCH 16
+
+typedef struct {
+  RdRules *rules;
+  const RdMessage *msg;
+  const RdEnvelope *env;
+  GError *error;
+  gboolean stopped;
+  gboolean returned;
+  gboolean defer_marks;  /* expanding vacation/reject texts: ${ticket.*} deferred */
+  guint include_depth;
+  /* caches */
+  GHashTable *headers;   /* lower name -> GPtrArray of char* (decoded, trimmed), lazily */
+  GHashTable *addrs;     /* lower name -> GPtrArray of char* addr-specs */
+  GArray *raw_headers;   /* RawHeader: the header block, unfolded */
+  char *arena;           /* their values */
+  GPtrArray *owned;      /* decoded values that are copies */
+  GString *addr_seg;     /* parse_address_list() buffers */
+  GString *addr_angle;
+  GString *addr_part;    /* test_address() */
+  const char *lower_src; /* the long value last lower-cased, and its copy */
+  gsize lower_len;
+  GString *lower_buf;
+  GString *lower_big;
+  guint8 *bigrams;       /* BIGRAM_SLOTS flags over the body, case-folded */
+  gboolean bigrams_ready;
+  gsize regex_bytes;     /* input given to regexec for this message */
+  GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
+  gsize body_len;
+  GString *scratch[N_SCRATCH];
+  guint scratch_next;
+  /* variables */
+  GString **locals;
+  guint n_locals;
+  GString **globals;
+  char *match[10];
+  GString *flags;        /* the internal flags variable (RFC 5232 3) */
+  GHashTable *once;      /* scripts run with :once */
+  /* actions */
+  gboolean implicit_keep;
+  RdAction *keep;
+  GPtrArray *fileinto;
+  GPtrArray *redirect;
+  RdAction *reject;
+  RdAction *vacation;
+  RdAction *ticket;
+  gboolean discard;
+  guint n_actions;
+  guint n_redirects;
+} Ctx;
+
+static void
+rt_error (Ctx *x, guint line, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+rt_error (Ctx *x, guint line, const char *fmt, ...)
+{
+  if (x->error)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *m = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  x->error = g_error_new (RD_ERROR, RD_ERROR_INVALID_DATA, "line %u: %s", line, m);
+  x->stopped = TRUE;
+}
+
+/* ---- strings ------------------------------------------------------------- */
+
+static GString *
+scratch (Ctx *x)
+{
+  guint i = x->scratch_next++ % N_SCRATCH;
+  if (x->scratch[i] == NULL)
+    x->scratch[i] = g_string_sized_new (64);
+  g_string_truncate (x->scratch[i], 0);
+  return x->scratch[i];
+}
+
+static GString *
+var_get (Ctx *x, int slot)
+{
+  if (slot >= 0)
+    {
+      if ((guint) slot >= x->n_locals)
+        return NULL;
+      return x->locals[slot];
+    }
+  if (slot == G_MININT)
+    return x->flags;
+  guint g = (guint) (-1 - slot);
+  if (g >= x->rules->globals->len)
+    return NULL;
+  return x->globals[g];
+}
+
+static GString *
+var_slot (Ctx *x, int slot)
+{
+  if (slot == G_MININT)
+    return x->flags;
+  GString **p;
+  if (slot >= 0)
+    {
+      if ((guint) slot >= x->n_locals)
+        return NULL;
+      p = &x->locals[slot];
+    }
+  else
+    {
+      guint g = (guint) (-1 - slot);
+      if (g >= x->rules->globals->len)
+        return NULL;
+      p = &x->globals[g];
+    }
+  if (*p == NULL)
+    *p = g_string_new (NULL);
+  return *p;
+}
+
+static void
+append_ticket (Ctx *x, GString *out, int index)
+{
+  const RdEnvelope *e = x->env;
+  if (e->ticket_number > 0)
+    {
+      if (index == 0)
+        g_string_append_printf (out, "%" G_GINT64_FORMAT, e->ticket_number);
+      else if (index == 1 && e->ticket_queue)
+        g_string_append (out, e->ticket_queue);
+      else if (index == 2 && e->ticket_tag)
+        g_string_append (out, e->ticket_tag);
+      return;
+    }
+  if (e->defer_ticket_vars && x->defer_marks)
+    {
+      g_string_append_c (out, SV_TICKET_MARK);
+      g_string_append_c (out, "NQT"[index]);
+    }
+}
+
+/* The value of @s with variables expanded; valid until N_SCRATCH more
+ * expansions. */
+static const char *
+ex (Ctx *x, const SvString *s, gsize *len)
+{
+  if (!s->dynamic)
+    {
+      if (len)
+        *len = s->len;
+      return s->text;
+    }
+  GString *out = scratch (x);
+  for (guint i = 0; i < s->n_segs; i++)
+    {
+      const SvSeg *g = &s->segs[i];
+      switch (g->kind)
+        {
+        case SEG_TEXT:
+          g_string_append_len (out, g->text, g->len);
+          break;
+        case SEG_MATCH:
+          if (x->match[g->index])
+            g_string_append (out, x->match[g->index]);
+          break;
+        case SEG_VAR:
+          {
+            GString *v = var_get (x, g->index);
+            if (v)
+              g_string_append_len (out, v->str, v->len);
+            break;
+          }
+        case SEG_TICKET:
+          append_ticket (x, out, g->index);
+          break;
+        default:
+          break;
+        }
+    }
+  if (out->len > x->rules->limits.max_string_length)
+    g_string_truncate (out, x->rules->limits.max_string_length);
+  if (len)
+    *len = out->len;
+  return out->str;
+}
+
+static inline char
+lc (char c)
+{
+  return c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
+}
+
+/* ---- message access ---------------------------------------------------- */
+
+/* Converters to UTF-8 by charset, opened once per process and kept: each
+ * iconv_open of a charset whose module is not loaded costs a dlopen.
+ * Bounded; used under a lock (an iconv_t is not thread-safe). */
+#define MAX_CACHED_CHARSETS 64
+static GMutex iconv_lock;
+static GHashTable *iconv_cache;   /* lower-case charset -> GIConv, or (GIConv) -1 */
+
+static char *
+convert_cached (const char *data, gsize len, const char *charset, gsize *written)
+{
+  char *out = NULL;
+  g_autofree char *key = g_ascii_strdown (charset, -1);
+  g_mutex_lock (&iconv_lock);
+  if (iconv_cache == NULL)
+    iconv_cache = g_hash_table_new (g_str_hash, g_str_equal);
+  gpointer v = NULL;
+  if (!g_hash_table_lookup_extended (iconv_cache, key, NULL, &v) && g_hash_table_size (iconv_cache) < MAX_CACHED_CHARSETS)
+    {
+      GIConv cd = g_iconv_open ("UTF-8", charset);
+      v = (gpointer) cd;
+      g_hash_table_insert (iconv_cache, g_strdup (key), v);
+    }
+  if (v != NULL && v != (gpointer) (GIConv) -1)
+    {
+      GIConv cd = (GIConv) v;
+      g_iconv (cd, NULL, NULL, NULL, NULL);   /* reset the shift state */
+      out = g_convert_with_iconv (data, (gssize) len, cd, NULL, written, NULL);
+    }
+  g_mutex_unlock (&iconv_lock);
+  return out;
+}
+
+/* Converts @len bytes in @charset to UTF-8 (appended to @out). UTF-8,
+ * US-ASCII and ISO-8859-1 are done here: iconv_open per header costs a
+ * dlopen, which dominated evaluation time. Others go through GLib. */
+static void
+append_charset (GString *out, const char *charset, const char *data, gsize len)
+{
+  if (!g_ascii_strcasecmp (charset, "utf-8") || !g_ascii_strcasecmp (charset, "utf8")
+      || !g_ascii_strcasecmp (charset, "us-ascii") || !g_ascii_strcasecmp (charset, "ascii"))
+    {
+      g_autofree char *v = g_utf8_make_valid (data, (gssize) len);
+      g_string_append (out, v);
+      return;
+    }
+  if (!g_ascii_strcasecmp (charset, "iso-8859-1") || !g_ascii_strcasecmp (charset, "latin1")
+      || !g_ascii_strcasecmp (charset, "iso8859-1"))
+    {
+      for (gsize i = 0; i < len; i++)
+        g_string_append_unichar (out, (guchar) data[i]);
+      return;
+    }
+  gsize written = 0;
+  g_autofree char *conv = convert_cached (data, len, charset, &written);
+  if (conv == NULL)
+    conv = g_convert_with_fallback (data, (gssize) len, "UTF-8", charset, "\xef\xbf\xbd", NULL, &written, NULL);
+  if (conv)
+    g_string_append_len (out, conv, (gssize) written);
+  else
+    {
+      g_autofree char *v = g_utf8_make_valid (data, (gssize) len);
+      g_string_append (out, v);
+    }
+}
+
+/* One encoded word at @p ("=?cs?E?text?="); appends it decoded and
+ * returns the end, or NULL when @p is no valid encoded word. */
+static const char *
+decode_word (const char *p, GString *out)
+{
+  const char *cs = p + 2;
+  const char *q1 = strchr (cs, '?');
+  if (q1 == NULL || q1 == cs || q1 - cs > 64 || !q1[1] || q1[2] != '?')
+    return NULL;
+  char enc = g_ascii_toupper (q1[1]);
+  if (enc != 'B' && enc != 'Q')
+    return NULL;
+  const char *text = q1 + 3;
+  const char *end = strstr (text, "?=");
+  if (end == NULL)
+    return NULL;
+  for (const char *t = text; t < end; t++)
+    if (*t == ' ' || *t == '\t')
+      return NULL;
+  char charset[65];
+  gsize cl = (gsize) (q1 - cs);
+  memcpy (charset, cs, cl);
+  charset[cl] = '\0';
+  char *star = strchr (charset, '*');   /* RFC 2231 5: "charset*lang" */
+  if (star)
+    *star = '\0';
+  GString *bytes = g_string_sized_new ((gsize) (end - text));
+  if (enc == 'Q')
+    {
+      for (const char *t = text; t < end; t++)
+        {
+          if (*t == '_')
+            g_string_append_c (bytes, ' ');
+          else if (*t == '=' && t + 2 < end && g_ascii_isxdigit (t[1]) && g_ascii_isxdigit (t[2]))
+            {
+              g_string_append_c (bytes, (char) (g_ascii_xdigit_value (t[1]) * 16 + g_ascii_xdigit_value (t[2])));
+              t += 2;
+            }
+          else
+            g_string_append_c (bytes, *t);
+        }
+    }
+  else
+    {
+      guint32 acc = 0;
+      int bits = 0;
+      for (const char *t = text; t < end; t++)
+        {
+          int v;
+          char c = *t;
+          if (c >= 'A' && c <= 'Z') v = c - 'A';
+          else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+          else if (c >= '0' && c <= '9') v = c - '0' + 52;
+          else if (c == '+') v = 62;
+          else if (c == '/') v = 63;
+          else continue;
+          acc = (acc << 6) | (guint32) v;
+          bits += 6;
+          if (bits >= 8)
+            {
+              bits -= 8;
+              g_string_append_c (bytes, (char) ((acc >> bits) & 0xFF));
+            }
+        }
+    }
+  append_charset (out, charset, bytes->str, bytes->len);
+  g_string_free (bytes, TRUE);
+  return end + 2;
+}
+
+/* RFC 2047 decoding of an unstructured value; white space between two
+ * encoded words disappears (6.2). */
+static char *
+decode_header (const char *value)
+{
+  if (strstr (value, "=?") == NULL)
+    {
+      char *v = g_utf8_make_valid (value, -1);
+      return g_strstrip (v);
+    }
+  GString *out = g_string_sized_new (strlen (value));
+  const char *p = value;
+  gboolean last_was_word = FALSE;
+  while (*p)
+    {
+      if (p[0] == '=' && p[1] == '?')
+        {
+          const char *e = decode_word (p, out);
+          if (e)
+            {
+              p = e;
+              last_was_word = TRUE;
+              continue;
+            }
+        }
+      if (last_was_word && (*p == ' ' || *p == '\t'))
+        {
+          const char *q = p;
+          while (*q == ' ' || *q == '\t')
+            q++;
+          if (q[0] == '=' && q[1] == '?')
+            {
+              GString *probe = g_string_new (NULL);
+              gboolean word = decode_word (q, probe) != NULL;
+              g_string_free (probe, TRUE);
+              if (word)
+                {
+                  p = q;
+                  continue;
+                }
+            }
+        }
+      last_was_word = FALSE;
+      /* Raw bytes outside encoded words: kept, made valid below. */
+      g_string_append_c (out, *p);
+      p++;
+    }
+  char *v = g_utf8_make_valid (out->str, (gssize) out->len);
+  g_string_free (out, TRUE);
+  return g_strstrip (v);
+}
+
+/* The header block of the raw message, unfolded (RFC 5322 2.2.3). The
+ * parser's view leaves out the MIME headers of the top part (GMime keeps
+ * Content-* there), and Sieve sees every header field. */
+typedef struct {
+  char name[64];  /* lower case; longer names are cut (and never match) */
+  char *value;    /* unfolded, raw (in the arena) */
+  char *decoded;  /* RFC 2047-decoded and trimmed, once asked for */
+} RawHeader;
+
+/* One pass over the header block into one arena: the unfolded values
+ * (CRLF before white space removed, RFC 5322 2.2.3) are never longer than
+ * their fields, so the block's size bounds them all. */
+static void
+scan_headers (Ctx *x)
+{
+  x->raw_headers = g_array_new (FALSE, FALSE, sizeof (RawHeader));
+  gsize len;
+  const char *p = g_bytes_get_data (rd_message_get_raw (x->msg), &len);
+  const char *end = p + len;
+  /* The header block ends at the first empty line. */
+  const char *hb = p;
+  while (hb < end && *hb != '\r' && *hb != '\n')
+    {
+      const char *nl = memchr (hb, '\n', (gsize) (end - hb));
+      hb = nl ? nl + 1 : end;
+    }
+  end = hb;
+  x->arena = g_malloc ((gsize) (end - p) + 1);
+  char *out = x->arena;
+  while (p < end && x->raw_headers->len < 2 * 1024)
+    {
+      /* The field runs to the first line end not followed by WSP. */
+      const char *f = p;
+      const char *fe = p;
+      for (;;)
+        {
+          const char *nl = memchr (fe, '\n', (gsize) (end - fe));
+          if (nl == NULL)
+            {
+              fe = end;
+              break;
+            }
+          fe = nl + 1;
+          if (fe >= end || (*fe != ' ' && *fe != '\t'))
+            break;
+        }
+      p = fe;
+      const char *colon = memchr (f, ':', (gsize) (fe - f));
+      if (colon == NULL || colon == f || (*f == ' ' || *f == '\t'))
+        continue;
+      gsize n = (gsize) (colon - f);
+      while (n && (f[n - 1] == ' ' || f[n - 1] == '\t'))
+        n--;
+      RawHeader h;
+      if (n < sizeof h.name)
+        {
+          for (gsize i = 0; i < n; i++)
+            h.name[i] = lc (f[i]);
+          h.name[n] = '\0';
+        }
+      else
+        strcpy (h.name, "\x01");   /* too long to be asked for */
+      gsize vl = MIN ((gsize) (fe - colon - 1), (gsize) 64 * 1024);
+      h.value = out;
+      for (const char *q = colon + 1; q < colon + 1 + vl; q++)
+        if (*q != '\r' && *q != '\n')
+          *out++ = *q;
+      *out++ = '\0';
+      h.decoded = NULL;
+      g_array_append_val (x->raw_headers, h);
+    }
+}
+
+#define RAW_HEADER(x, i) (&g_array_index ((x)->raw_headers, RawHeader, (i)))
+
+/* The decoded value: the arena copy trimmed in place when it is plain
+ * UTF-8 without encoded words (the usual case), else a decoded copy. */
+static char *
+decoded_value (Ctx *x, RawHeader *h)
+{
+  if (h->decoded)
+    return h->decoded;
+  char *v = h->value;
+  if (strstr (v, "=?") == NULL && g_utf8_validate (v, -1, NULL))
+    {
+      h->decoded = g_strstrip (v);
+      return h->decoded;
+    }
+  h->decoded = decode_header (v);
+  if (x->owned == NULL)
+    x->owned = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (x->owned, h->decoded);
+  return h->decoded;
+}
+
+/* Decoded values of every header named @name (any case), in order; NULL
+ * when there is none. Decoded on first use, cached for the message. */
+static GPtrArray *
+header_values (Ctx *x, const char *name)
+{
+  if (x->raw_headers == NULL)
+    scan_headers (x);
+  if (x->headers == NULL)
+    x->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  char buf[128];
+  gsize n = strlen (name);
+  if (n >= sizeof buf)
+    return NULL;
+  for (gsize i = 0; i <= n; i++)
+    buf[i] = lc (name[i]);
+  GPtrArray *vals = NULL;
+  if (g_hash_table_lookup_extended (x->headers, buf, NULL, (gpointer *) &vals))
+    return vals->len ? vals : NULL;
+  vals = g_ptr_array_new ();
+  for (guint i = 0; i < x->raw_headers->len; i++)
+    {
+      RawHeader *h = RAW_HEADER (x, i);
+      if (!strcmp (h->name, buf))
+        g_ptr_array_add (vals, decoded_value (x, h));
+    }
+  g_hash_table_insert (x->headers, g_strdup (buf), vals);
+  return vals->len ? vals : NULL;
+}
+
+/* Appends the addr-specs of an address list (RFC 5322 3.4) to @out:
+ * "Name <a@b>", "a@b (comment)", groups "g: a@b, c@d;". Tolerant, no
+ * decoding (addr-specs are never encoded). */
+static void
+parse_address_list (const char *v, GPtrArray *out, GString *seg, GString *angle)
+{
+  /* @seg: the current mailbox, comments dropped; @angle: inside <>. */
+  g_string_truncate (seg, 0);
+  g_string_truncate (angle, 0);
+  gboolean in_angle = FALSE, have_angle = FALSE, quoted = FALSE;
+  int comment = 0;
+  for (const char *p = v;; p++)
+    {
+      char c = *p;
+      gboolean end_item = c == '\0' || (!quoted && !comment && !in_angle && (c == ',' || c == ';'));
+      if (end_item)
+        {
+          const char *s;
+          GString *src = have_angle ? angle : seg;
+          s = src->str;
+          while (*s == ' ' || *s == '\t')
+            s++;
+          gsize l = strlen (s);
+          while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+            l--;
+          /* An obsolete route "@a,@b:x@y" (RFC 5322 4.4): the part after ':'. */
+          if (have_angle && l && s[0] == '@')
+            {
+              const char *colon = memchr (s, ':', l);
+              if (colon)
+                {
+                  l -= (gsize) (colon + 1 - s);
+                  s = colon + 1;
+                }
+            }
+          if (l && out->len < 1024)
+            g_ptr_array_add (out, g_utf8_make_valid (s, (gssize) l));
+          g_string_truncate (seg, 0);
+          g_string_truncate (angle, 0);
+          have_angle = in_angle = FALSE;
+          if (c == '\0')
+            break;
+          continue;
+        }
+      if (comment)
+        {
+          if (c == '\\' && p[1])
+            p++;
+          else if (c == '(')
+            comment++;
+          else if (c == ')')
+            comment--;
+          continue;
+        }
+      if (quoted)
+        {
+          if (c == '\\' && p[1])
+            {
+              g_string_append_c (in_angle ? angle : seg, c);
+              p++;
+              c = *p;
+            }
+          else if (c == '"')
+            quoted = FALSE;
+          g_string_append_c (in_angle ? angle : seg, c);
+          continue;
+        }
+      if (c == '(')
+        {
+          comment = 1;
+          continue;
+        }
+      if (c == '"')
+        {
+          quoted = TRUE;
+          g_string_append_c (in_angle ? angle : seg, c);
+          continue;
+        }
+      if (c == '<' && !in_angle)
+        {
+          in_angle = have_angle = TRUE;
+          g_string_truncate (angle, 0);
+          continue;
+        }
+      if (c == '>' && in_angle)
+        {
+          in_angle = FALSE;
+          continue;
+        }
+      if (c == ':' && !in_angle)
+        {
+          /* A group's display name: what came before is no address. */
+          g_string_truncate (seg, 0);
+          continue;
+        }
+      g_string_append_c (in_angle ? angle : seg, c);
+    }
+}
+
+/* Addresses of every header named @name, in order. */
+static GPtrArray *
+address_values (Ctx *x, const char *name)
+{
+  if (x->addrs == NULL)
+    x->addrs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  if (x->raw_headers == NULL)
+    scan_headers (x);
+  char lname[128];
+  gsize n = strlen (name);
+  if (n >= sizeof lname)
+    n = sizeof lname - 1;
+  for (gsize i = 0; i < n; i++)
+    lname[i] = lc (name[i]);
+  lname[n] = '\0';
+  GPtrArray *out = g_hash_table_lookup (x->addrs, lname);
+  if (out)
+    return out;
+  out = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < x->raw_headers->len; i++)
+    {
+      RawHeader *h = RAW_HEADER (x, i);
+      if (!strcmp (h->name, lname))
+        {
+          if (x->addr_seg == NULL)
+            {
+              x->addr_seg = g_string_sized_new (128);
+              x->addr_angle = g_string_sized_new (128);
+            }
+          parse_address_list (h->value, out, x->addr_seg, x->addr_angle);
+        }
+    }
+  g_hash_table_insert (x->addrs, g_strdup (lname), out);
+  return out;
+}
+
+/* The @part of @addr into @out; FALSE when the part does not exist
+ * (e.g. :detail without a separator, RFC 5233 4). */
+static gboolean
+address_part (const char *addr, SvAddrPart part, GString *out)
+{
+  const char *at = strrchr (addr, '@');
+  gsize local_len = at ? (gsize) (at - addr) : strlen (addr);
+  switch (part)
+    {
+    case PART_ALL:
+      g_string_append (out, addr);
+      return TRUE;
+    case PART_LOCAL:
+      g_string_append_len (out, addr, local_len);
+      return TRUE;
+    case PART_DOMAIN:
+      if (at)
+        g_string_append (out, at + 1);
+      return TRUE;
+    case PART_USER:
+    case PART_DETAIL:
+      {
+        const char *plus = memchr (addr, '+', local_len);
+        if (part == PART_USER)
+          g_string_append_len (out, addr, plus ? (gsize) (plus - addr) : local_len);
+        else if (plus == NULL)
+          return FALSE;
+        else
+          g_string_append_len (out, plus + 1, local_len - (plus + 1 - addr));
+        return TRUE;
+      }
+    default:
+      return FALSE;
+    }
+}
+
+/* ---- comparators and match types (RFC 5228 2.7, RFC 4790) --------------- */
+
+static inline gboolean
+eq_chars (char a, char b, SvComparator cmp)
+{
+  return cmp == CMP_CASEMAP ? lc (a) == lc (b) : a == b;
+}
+
+/* i;ascii-numeric: the leading digits as a number; none: +infinity. */
+static int
+numeric_cmp (const char *a, gsize al, const char *b, gsize bl)
+{
+  gsize an = 0, bn = 0;
+  while (an < al && g_ascii_isdigit (a[an]))
+    an++;
+  while (bn < bl && g_ascii_isdigit (b[bn]))
+    bn++;
+  if (an == 0 || bn == 0)
+    return (an == 0) - (bn == 0);
+  while (an > 1 && *a == '0')
+    a++, an--;
+  while (bn > 1 && *b == '0')
+    b++, bn--;
+  if (an != bn)
+    return an < bn ? -1 : 1;
+  int c = memcmp (a, b, an);
+  return c < 0 ? -1 : c > 0;
+}
+
+static int
+compare (const char *a, gsize al, const char *b, gsize bl, SvComparator cmp)
+{
+  if (cmp == CMP_NUMERIC)
+    return numeric_cmp (a, al, b, bl);
+  gsize n = MIN (al, bl);
+  for (gsize i = 0; i < n; i++)
+    {
+      guchar ca = (guchar) a[i], cb = (guchar) b[i];
+      if (cmp == CMP_CASEMAP)
+        {
+          /* i;ascii-casemap compares upper-cased (RFC 4790 9.2). */
+          ca = (guchar) (ca >= 'a' && ca <= 'z' ? ca - 32 : ca);
+          cb = (guchar) (cb >= 'a' && cb <= 'z' ? cb - 32 : cb);
+        }
+      if (ca != cb)
+        return ca < cb ? -1 : 1;
+    }
+  return al < bl ? -1 : al > bl;
+}
+
+static gboolean
+relation_holds (int c, SvRelation rel)
+{
+  switch (rel)
+    {
+    case REL_GT: return c > 0;
+    case REL_GE: return c >= 0;
+    case REL_LT: return c < 0;
+    case REL_LE: return c <= 0;
+    case REL_EQ: return c == 0;
+    case REL_NE: return c != 0;
+    default: return FALSE;
+    }
+}
+
+/* Lower-cases @v into a per-evaluation buffer; the body (the longest
+ * value, tested by several rules) is lowered once per message. */
+/* Bigram filter over the lower-cased body: a key one of whose byte pairs
+ * never occurs in the body cannot be contained in it, and most keys of a
+ * helpdesk script are not, so most substring searches are skipped. */
+#define BIGRAM_SLOTS 8192   /* one byte each: no read-modify-write chain */
+
+static inline guint
+bigram (guchar a, guchar b)
+{
+  return (((guint) a << 5) ^ (guint) b) & (BIGRAM_SLOTS - 1);
+}
+
+/* ASCII lower-casing of @n bytes, eight at a time: a byte gets 0x20 added
+ * when it is in 'A'..'Z' (bytes >= 0x80 are left alone). */
+static void
+lower_copy (char *dst, const char *src, gsize n)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  const guint64 high = ones * 0x80;
+  gsize i = 0;
+  for (; i + 8 <= n; i += 8)
+    {
+      guint64 w;
+      memcpy (&w, src + i, 8);
+      guint64 h7 = w & ~high;
+      guint64 ge_a = h7 + ones * (0x80 - 'A');
+      guint64 gt_z = h7 + ones * (0x80 - 'Z' - 1);
+      guint64 mask = ge_a & ~gt_z & ~w & high;
+      w |= mask >> 2;
+      memcpy (dst + i, &w, 8);
+    }
+  for (; i < n; i++)
+    dst[i] = lc (src[i]);
+}
+
+static const char *
+lowered (Ctx *x, const char *v, gsize vl)
+{
+  if (v == x->lower_src && vl == x->lower_len && x->lower_buf)
+    return x->lower_buf->str;
+  gboolean body = vl > 256 && v == rd_message_get_body_text (x->msg);
+  GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : scratch (x);
+  g_string_set_size (b, vl);
+  lower_copy (b->str, v, vl);
+  if (body)
+    {
+      x->lower_src = v;
+      x->lower_len = vl;
+      x->lower_buf = b;
+    }
+  return b->str;
+}
+
+/* The bigram filter of the body, built from its lower-cased copy on first
+ * use. */
+static const guint8 *
+body_bigrams (Ctx *x, const char *v, gsize vl)
+{
+  if (x->bigrams_ready)
+    return x->bigrams;
+  if (x->bigrams == NULL)
+    x->bigrams = g_new (guint8, BIGRAM_SLOTS);
+  guint8 *slots = x->bigrams;
+  memset (slots, 0, BIGRAM_SLOTS);
+  const guchar *u = (const guchar *) lowered (x, v, vl);
+  for (gsize i = 1; i < vl; i++)
+    slots[bigram (u[i - 1], u[i])] = 1;
+  x->bigrams_ready = TRUE;
+  return slots;
+}
+
+/* FALSE when @k (lower case) certainly does not occur in the body. */
+static gboolean
+body_may_contain (Ctx *x, const char *k, gsize kl)
+{
+  for (gsize i = 0; i + 1 < kl; i++)
+    if (!x->bigrams[bigram ((guchar) k[i], (guchar) k[i + 1])])
+      return FALSE;
+  return TRUE;
+}
+
+/* :matches with "*" and "?" (one octet, README), "\" escapes. Linear
+ * backtracking over the last "*" only, so no pattern is exponential; each
+ * wildcard's span is recorded for ${1}.. (RFC 5229 3.2). */
+typedef struct {
+  gsize start, len;
+} Span;
+
+static gboolean
+glob (const char *v, gsize vl, const char *p, gsize pl, SvComparator cmp, Span *spans, guint *n_spans)
+{
+  gsize s = 0, q = 0;
+  gsize star_q = (gsize) -1, star_s = 0;
+  guint star_span = 0, nsp = 0;
+  while (s < vl)
+    {
+      if (q < pl && p[q] == '*')
+        {
+          star_q = ++q;
+          star_s = s;
+          star_span = nsp;
+          if (nsp < 64)
+            spans[nsp] = (Span) { s, 0 };
+          nsp++;
+          continue;
+        }
+      if (q < pl && p[q] == '?')
+        {
+          if (nsp < 64)
+            spans[nsp] = (Span) { s, 1 };
+          nsp++;
+          q++;
+          s++;
+          continue;
+        }
+      if (q < pl)
+        {
+          char pc = p[q];
+          gsize adv = 1;
+          if (pc == '\\' && q + 1 < pl)
+            {
+              pc = p[q + 1];
+              adv = 2;
+            }
+          if (eq_chars (v[s], pc, cmp))
+            {
+              q += adv;
+              s++;
+              continue;
+            }
+        }
+      if (star_q != (gsize) -1)
+        {
+          /* Widen the last "*" by one and retry what followed it. */
+          star_s++;
+          s = star_s;
+          q = star_q;
+          nsp = star_span + 1;
+          if (star_span < 64)
+            spans[star_span].len = s - spans[star_span].start;
+          continue;
+        }
+      return FALSE;
+    }
+  while (q < pl && p[q] == '*')
+    {
+      if (nsp < 64)
+        spans[nsp] = (Span) { s, 0 };
+      nsp++;
+      q++;
+    }
+  *n_spans = MIN (nsp, 64);
+  return q == pl;
+}
+
+static void
+set_match (Ctx *x, guint i, const char *text, gsize len)
+{
+  if (i > 9)
+    return;
+  g_free (x->match[i]);
+  x->match[i] = g_strndup (text, len);
+}
+
+static void
+clear_matches (Ctx *x)
+{
+  for (guint i = 0; i < 10; i++)
+    g_clear_pointer (&x->match[i], g_free);
+}
+
+/* Substring search; short haystacks (header values) without memmem's
+ * per-call set-up, which costs more than the search itself there. */
+static const char *
+find_sub (const char *h, gsize hl, const char *n, gsize nl)
+{
+  if (nl == 0)
+    return h;
+  if (nl > hl)
+    return NULL;
+  if (hl >= 256)
+    return memmem (h, hl, n, nl);
+  const char *end = h + hl - nl + 1;
+  for (const char *p = h; p < end; p++)
+    {
+      p = memchr (p, n[0], (gsize) (end - p));
+      if (p == NULL)
+        return NULL;
+      if (memcmp (p, n, nl) == 0)
+        return p;
+    }
+  return NULL;
+}
+
+/* @lv: the lower-cased @v when the caller has it (casemap :contains), or
+ * NULL. */
+static gboolean
+match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key, const char **lv)
+{
+  gsize kl;
+  const char *k = ex (x, key, &kl);
+  switch (t->match)
+    {
+    case MATCH_IS:
+      return compare (v, vl, k, kl, t->cmp) == 0;
+    case MATCH_CONTAINS:
+      if (kl == 0)
+        return TRUE;
+      if (t->cmp == CMP_CASEMAP)
+        {
+          /* Both sides lower-cased, then a plain substring search. */
+          const char *lk = key->lower;
+          if (lk == NULL)
+            {
+              GString *b = scratch (x);
+              g_string_set_size (b, kl);
+              for (gsize i = 0; i < kl; i++)
+                b->str[i] = lc (k[i]);
+              lk = b->str;
+            }
+          if (vl > 256 && v == rd_message_get_body_text (x->msg))
+            {
+              body_bigrams (x, v, vl);
+              if (!body_may_contain (x, lk, kl))
+                return FALSE;
+            }
+          if (*lv == NULL)
+            *lv = lowered (x, v, vl);
+          return find_sub (*lv, vl, lk, kl) != NULL;
+        }
+      return find_sub (v, vl, k, kl) != NULL;
+    case MATCH_VALUE:
+      return relation_holds (compare (v, vl, k, kl, t->cmp), t->rel);
+    case MATCH_MATCHES:
+      {
+        /* glob() is O(value x pattern) at worst: bounded, an error beyond. */
+        if ((guint64) vl * (guint64) kl > (guint64) 64 * 1024 * 1024)
+          {
+            rt_error (x, t->line, ":matches on a value and pattern too long to compare");
+            return FALSE;
+          }
+        Span spans[64];
+        guint n = 0;
+        if (!glob (v, vl, k, kl, t->cmp, spans, &n))
+          return FALSE;
+        clear_matches (x);
+        set_match (x, 0, v, vl);
+        for (guint i = 0; i < n && i < 9; i++)
+          set_match (x, i + 1, v + spans[i].start, spans[i].len);
+        return TRUE;
+      }
+    case MATCH_REGEX:
+      {
+        /* glibc's regexec is quadratic on some patterns even without
+         * back-references: the input per call and per message is bounded
+         * so that a regex is an error, never a hang. */
+        x->regex_bytes += vl;
+        if (vl > x->rules->limits.max_regex_input || x->regex_bytes > 8 * x->rules->limits.max_regex_input)
+          {
+            rt_error (x, t->line, "regex input longer than the limit (%" G_GSIZE_FORMAT " bytes)",
+                      x->rules->limits.max_regex_input);
+            return FALSE;
+          }
+        regex_t *re = key->re;
+        regex_t *tmp = NULL;
+        if (re == NULL)
+          {
+            g_autoptr(GError) e = NULL;
+            tmp = re = sv_regex_compile (k, kl, t->cmp == CMP_CASEMAP, &x->rules->limits, &e);
+            if (re == NULL)
+              {
+                rt_error (x, t->line, "%s", e->message);
+                return FALSE;
+              }
+          }
+        g_autofree char *vz = memchr (v, '\0', vl) || v[vl] != '\0' ? g_strndup (v, vl) : NULL;
+        regmatch_t m[10];
+        gboolean ok = regexec (re, vz ? vz : v, 10, m, 0) == 0;
+        if (ok)
+          {
+            const char *base = vz ? vz : v;
+            clear_matches (x);
+            for (guint i = 0; i < 10; i++)
+              if (m[i].rm_so >= 0)
+                set_match (x, i, base + m[i].rm_so, (gsize) (m[i].rm_eo - m[i].rm_so));
+              else
+                set_match (x, i, "", 0);
+          }
+        sv_regex_free (tmp);
+        return ok;
+      }
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+match_value (Ctx *x, const SvTest *t, const char *v, gsize vl)
+{
+  const char *lv = NULL;   /* lower-cased once, for all keys */
+  for (guint i = 0; i < t->keys->n && !x->error; i++)
+    {
+      /* A dynamic key expands into the scratch ring, which may hold @lv. */
+      if (t->keys->items[i]->dynamic && lv != (x->lower_buf ? x->lower_buf->str : NULL))
+        lv = NULL;
+      if (match_one (x, t, v, vl, t->keys->items[i], &lv))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* :count (RFC 5231 4.2): the number of values, written in decimal and
+ * compared with each key under the test's comparator. */
+static gboolean
+match_count (Ctx *x, const SvTest *t, guint count)
+{
+  char buf[32];
+  int n = g_snprintf (buf, sizeof buf, "%u", count);
+  for (guint i = 0; i < t->keys->n; i++)
+    {
+      gsize kl;
+      const char *k = ex (x, t->keys->items[i], &kl);
+      if (relation_holds (compare (buf, (gsize) n, k, kl, t->cmp), t->rel))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Picks the :index'th value (RFC 5260 6), or all of them. */
+static gboolean
+index_pick (const SvTest *t, guint n, guint *from, guint *to)
+{
+  if (t->index == 0)
+    {
+      *from = 0;
+      *to = n;
+      return TRUE;
+    }
+  if ((guint) t->index > n)
+    return FALSE;
+  guint i = t->last ? n - (guint) t->index : (guint) t->index - 1;
+  *from = i;
+  *to = i + 1;
+  return TRUE;
+}
+
+static gboolean
+test_values (Ctx *x, const SvTest *t, GPtrArray *vals)
+{
+  guint from = 0, to = 0;
+  if (vals == NULL || !index_pick (t, vals->len, &from, &to))
+    return t->match == MATCH_COUNT ? match_count (x, t, 0) : FALSE;
+  if (t->match == MATCH_COUNT)
+    {
+      guint n = 0;
+      for (guint i = from; i < to; i++)
+        if (*(const char *) g_ptr_array_index (vals, i))
+          n++;
+      return match_count (x, t, n);
+    }
+  for (guint i = from; i < to; i++)
+    {
+      const char *v = g_ptr_array_index (vals, i);
+      if (match_value (x, t, v, strlen (v)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* ---- date (RFC 5260) ----------------------------------------------------- */
+
+static GDateTime *
+date_in_zone (GDateTime *dt, const char *zone)
+{
+  if (zone == NULL)
+    return g_date_time_to_utc (dt);
+  GTimeZone *tz = g_time_zone_new_identifier (zone);
+  if (tz == NULL)
+    return NULL;
+  GDateTime *r = g_date_time_to_timezone (dt, tz);
+  g_time_zone_unref (tz);
+  return r;
+}
+
+static void
+date_part (GDateTime *dt, const char *part, GString *out)
+{
+  gint64 off = g_date_time_get_utc_offset (dt) / G_USEC_PER_SEC;
+  char sign = off < 0 ? '-' : '+';
+  gint64 aoff = off < 0 ? -off : off;
+  if (!g_ascii_strcasecmp (part, "year"))
+    g_string_append_printf (out, "%04d", g_date_time_get_year (dt));
+  else if (!g_ascii_strcasecmp (part, "month"))
+    g_string_append_printf (out, "%02d", g_date_time_get_month (dt));
+  else if (!g_ascii_strcasecmp (part, "day"))
+    g_string_append_printf (out, "%02d", g_date_time_get_day_of_month (dt));
+  else if (!g_ascii_strcasecmp (part, "date"))
+    g_string_append_printf (out, "%04d-%02d-%02d", g_date_time_get_year (dt), g_date_time_get_month (dt),
+                            g_date_time_get_day_of_month (dt));
+  else if (!g_ascii_strcasecmp (part, "julian"))
+    {
+      /* Modified Julian Day: days since 1858-11-17. */
+      GDate d;
+      g_date_clear (&d, 1);
+      g_date_set_dmy (&d, (GDateDay) g_date_time_get_day_of_month (dt), (GDateMonth) g_date_time_get_month (dt),
+                      (GDateYear) g_date_time_get_year (dt));
+      g_string_append_printf (out, "%d", (int) g_date_get_julian (&d) - 678576);
+    }
+  else if (!g_ascii_strcasecmp (part, "hour"))
+    g_string_append_printf (out, "%02d", g_date_time_get_hour (dt));
+  else if (!g_ascii_strcasecmp (part, "minute"))
+    g_string_append_printf (out, "%02d", g_date_time_get_minute (dt));
+  else if (!g_ascii_strcasecmp (part, "second"))
+    g_string_append_printf (out, "%02d", g_date_time_get_second (dt));
+  else if (!g_ascii_strcasecmp (part, "time"))
+    g_string_append_printf (out, "%02d:%02d:%02d", g_date_time_get_hour (dt), g_date_time_get_minute (dt),
+                            g_date_time_get_second (dt));
+  else if (!g_ascii_strcasecmp (part, "iso8601"))
+    {
+      g_string_append_printf (out, "%04d-%02d-%02dT%02d:%02d:%02d", g_date_time_get_year (dt),
+                              g_date_time_get_month (dt), g_date_time_get_day_of_month (dt),
+                              g_date_time_get_hour (dt), g_date_time_get_minute (dt), g_date_time_get_second (dt));
+      if (off == 0)
+        g_string_append_c (out, 'Z');
+      else
+        g_string_append_printf (out, "%c%02d:%02d", sign, (int) (aoff / 3600), (int) (aoff / 60 % 60));
+    }
+  else if (!g_ascii_strcasecmp (part, "std11"))
+    {
+      static const char *const wd[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+      static const char *const mo[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+      g_string_append_printf (out, "%s, %02d %s %04d %02d:%02d:%02d %c%02d%02d", wd[g_date_time_get_day_of_week (dt) - 1],
+                              g_date_time_get_day_of_month (dt), mo[g_date_time_get_month (dt) - 1],
+                              g_date_time_get_year (dt), g_date_time_get_hour (dt), g_date_time_get_minute (dt),
+                              g_date_time_get_second (dt), sign, (int) (aoff / 3600), (int) (aoff / 60 % 60));
+    }
+  else if (!g_ascii_strcasecmp (part, "zone"))
+    g_string_append_printf (out, "%c%02d%02d", sign, (int) (aoff / 3600), (int) (aoff / 60 % 60));
+  else if (!g_ascii_strcasecmp (part, "weekday"))
+    g_string_append_printf (out, "%d", g_date_time_get_day_of_week (dt) % 7);
+}
+
+static void
+date_unref0 (gpointer p)
+{
+  if (p)
+    g_date_time_unref (p);
+}
+
+/* The dates of the header values @vals of @name, parsed once per message
+ * (NULL where unparsable), aligned with @vals. */
+static GPtrArray *
+date_values (Ctx *x, const char *name, GPtrArray *vals)
+{
+  if (x->dates == NULL)
+    x->dates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  g_autofree char *key = g_ascii_strdown (name, -1);
+  GPtrArray *out = g_hash_table_lookup (x->dates, key);
+  if (out)
+    return out;
+  out = g_ptr_array_new_with_free_func (date_unref0);
+  for (guint i = 0; i < vals->len; i++)
+    {
+      const char *v = g_ptr_array_index (vals, i);
+      /* RFC 5260 4: a received header's date follows the last ";". */
+      const char *semi = strrchr (v, ';');
+      g_ptr_array_add (out, g_mime_utils_header_decode_date (semi ? semi + 1 : v));
+    }
+  g_hash_table_insert (x->dates, g_steal_pointer (&key), out);
+  return out;
+}
+
+static gboolean
+test_date (Ctx *x, const SvTest *t)
+{
+  g_autoptr(GPtrArray) dates = g_ptr_array_new_with_free_func ((GDestroyNotify) g_date_time_unref);
+  if (t->kind == T_CURRENTDATE)
+    {
+      gint64 now = x->env->now ? x->env->now : g_get_real_time () / G_USEC_PER_SEC;
+      g_ptr_array_add (dates, g_date_time_new_from_unix_utc (now));
+    }
+  else
+    {
+      const char *h = ex (x, t->headers->items[0], NULL);
+      GPtrArray *vals = header_values (x, h);
+      guint from = 0, to = 0;
+      if (vals == NULL || !index_pick (t, vals->len, &from, &to))
+        return FALSE;
+      GPtrArray *parsed = date_values (x, h, vals);
+      for (guint i = from; i < to; i++)
+        if (g_ptr_array_index (parsed, i))
+          g_ptr_array_add (dates, g_date_time_ref (g_ptr_array_index (parsed, i)));
+    }
+  const char *zone = t->zone ? ex (x, t->zone, NULL) : NULL;
+  const char *part = ex (x, t->datepart, NULL);
+  guint n = 0;
+  gboolean result = FALSE;
+  GString *val = g_string_new (NULL);
+  for (guint i = 0; i < dates->len && !result; i++)
+    {
+      GDateTime *dt = g_ptr_array_index (dates, i);
+      GDateTime *z = t->originalzone ? g_date_time_ref (dt) : date_in_zone (dt, zone);
+      if (z == NULL)
+        continue;
+      g_string_truncate (val, 0);
+      date_part (z, part, val);
+      g_date_time_unref (z);
+      if (val->len == 0)
+        continue;
+      n++;
+      if (t->match != MATCH_COUNT && match_value (x, t, val->str, val->len))
+        result = TRUE;
+    }
+  g_string_free (val, TRUE);
+  if (t->match == MATCH_COUNT)
+    return match_count (x, t, n);
+  return result;
+}
+
+/* ---- flags (RFC 5232) ---------------------------------------------------- */
+
+/* Adds the space-separated flags of @text to @set (lower-case keys). */
+static void
+flags_split (const char *text, GPtrArray *out)
+{
+  g_auto(GStrv) parts = g_strsplit_set (text, " \t\r\n", -1);
+  for (guint i = 0; parts[i]; i++)
+    if (*parts[i])
+      {
+        gboolean dup = FALSE;
+        for (guint k = 0; k < out->len; k++)
+          if (!g_ascii_strcasecmp (g_ptr_array_index (out, k), parts[i]))
+            dup = TRUE;
+        if (!dup && out->len < 256)
+          g_ptr_array_add (out, g_strdup (parts[i]));
+      }
+}
+
+static void
+flags_join (GPtrArray *flags, GString *out)
+{
+  g_string_truncate (out, 0);
+  for (guint i = 0; i < flags->len; i++)
+    {
+      if (i)
+        g_string_append_c (out, ' ');
+      g_string_append (out, g_ptr_array_index (flags, i));
+    }
+}
+
+static void
+flags_update (Ctx *x, const SvCmd *c)
+{
+  GString *var = var_slot (x, c->flag_var);
+  if (var == NULL)
+    return;
+  g_autoptr(GPtrArray) cur = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) given = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < c->flags->n; i++)
+    flags_split (ex (x, c->flags->items[i], NULL), given);
+  if (c->kind != C_SETFLAG)
+    flags_split (var->str, cur);
+  if (c->kind == C_REMOVEFLAG)
+    {
+      for (guint i = 0; i < given->len; i++)
+        for (guint k = 0; k < cur->len; k++)
+          if (!g_ascii_strcasecmp (g_ptr_array_index (cur, k), g_ptr_array_index (given, i)))
+            g_ptr_array_remove_index (cur, k--);
+    }
+  else
+    for (guint i = 0; i < given->len; i++)
+      flags_split (g_ptr_array_index (given, i), cur);
+  flags_join (cur, var);
+}
+
+static int
+cmp_pstr (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* Flags for a stored message: lower-case, unique, sorted (README). */
+static char **
+flags_canonical (const char *text)
+{
+  if (text[strspn (text, " \t\r\n")] == '\0')
+    return NULL;   /* the common case: no flags */
+  g_autoptr(GPtrArray) v = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *lower = g_ascii_strdown (text, -1);
+  flags_split (lower, v);
+  if (v->len == 0)
+    return NULL;
+  g_ptr_array_sort (v, cmp_pstr);
+  g_ptr_array_add (v, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&v), FALSE);
+}
+
+static char **
+flags_for (Ctx *x, const SvCmd *c)
+{
+  if (c && c->flags)
+    {
+      GString *s = g_string_new (NULL);
+      for (guint i = 0; i < c->flags->n; i++)
+        {
+          g_string_append (s, ex (x, c->flags->items[i], NULL));
+          g_string_append_c (s, ' ');
+        }
+      char **r = flags_canonical (s->str);
+      g_string_free (s, TRUE);
+      return r;
+    }
+  return flags_canonical (x->flags->str);
+}
+
+static char **
+flags_union (char **a, char **b)
+{
+  if (a == NULL)
+    return g_strdupv (b);
+  g_autofree char *ja = g_strjoinv (" ", a);
+  g_autofree char *jb = b ? g_strjoinv (" ", b) : g_strdup ("");
+  g_autofree char *j = g_strconcat (ja, " ", jb, NULL);
+  return flags_canonical (j);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static gboolean eval_test (Ctx *x, const SvTest *t);
+
+static gboolean
+test_address (Ctx *x, const SvTest *t)
+{
+  /* Matched as they come; only :count needs them collected. */
+  if (x->addr_part == NULL)
+    x->addr_part = g_string_sized_new (128);
+  GString *part = x->addr_part;
+  g_autoptr(GPtrArray) vals = t->match == MATCH_COUNT ? g_ptr_array_new_with_free_func (g_free) : NULL;
+  for (guint h = 0; h < t->headers->n; h++)
+    {
+      const char *name = ex (x, t->headers->items[h], NULL);
+      if (t->kind == T_ENVELOPE)
+        {
+          const char *v = !g_ascii_strcasecmp (name, "from") ? x->env->sender
+                        : !g_ascii_strcasecmp (name, "to") ? x->env->recipient : NULL;
+          if (v == NULL)
+            continue;
+          g_string_truncate (part, 0);
+          /* The null sender has no parts but :all (RFC 5228 5.4). */
+          if (*v == '\0' && t->part != PART_ALL)
+            continue;
+          if (address_part (v, t->part, part))
+            {
+              if (t->match != MATCH_COUNT)
+                {
+                  if (match_value (x, t, part->str, part->len))
+                    return TRUE;
+                }
+              else
+                g_ptr_array_add (vals, g_strdup (part->str));
+            }
+          continue;
+        }
+      GPtrArray *addrs = address_values (x, name);
+      guint from = 0, to = 0;
+      if (!index_pick (t, addrs->len, &from, &to))
+        continue;
+      for (guint i = from; i < to; i++)
+        {
+          g_string_truncate (part, 0);
+          if (!address_part (g_ptr_array_index (addrs, i), t->part, part))
+            continue;
+          if (t->match == MATCH_COUNT)
+            g_ptr_array_add (vals, g_strdup (part->str));
+          else if (match_value (x, t, part->str, part->len))
+            return TRUE;
+        }
+    }
+  if (t->match != MATCH_COUNT)
+    return FALSE;
+  SvTest plain = *t;
+  plain.index = 0;
+  return test_values (x, &plain, vals);
+}
+
+static gboolean
+test_header (Ctx *x, const SvTest *t)
+{
+  if (t->headers->n == 1)
+    return test_values (x, t, header_values (x, ex (x, t->headers->items[0], NULL)));
+  g_autoptr(GPtrArray) all = g_ptr_array_new ();
+  for (guint h = 0; h < t->headers->n; h++)
+    {
+      GPtrArray *vals = header_values (x, ex (x, t->headers->items[h], NULL));
+      guint from = 0, to = 0;
+      if (vals == NULL || !index_pick (t, vals->len, &from, &to))
+        continue;
+      for (guint i = from; i < to; i++)
+        g_ptr_array_add (all, g_ptr_array_index (vals, i));
+    }
+  SvTest plain = *t;
+  plain.index = 0;
+  return test_values (x, &plain, all);
+}
+
+static gboolean
+test_body (Ctx *x, const SvTest *t)
+{
+  const char *text = NULL;
+  gsize len = 0;
+  g_autofree char *owned = NULL;
+  if (t->body == BODY_RAW)
+    {
+      gsize rl;
+      const char *raw = g_bytes_get_data (rd_message_get_raw (x->msg), &rl);
+      const char *sep = raw ? g_strstr_len (raw, (gssize) rl, "\r\n\r\n") : NULL;
+      if (sep)
+        {
+          text = sep + 4;
+          len = rl - (gsize) (text - raw);
+        }
+      else
+        text = "";
+      owned = g_strndup (text, len);
+      text = owned;
+    }
+  else
+    {
+      gboolean want = t->body == BODY_TEXT;
+      if (t->body == BODY_CONTENT)
+        for (guint i = 0; i < t->content->n; i++)
+          {
+            const char *ct = ex (x, t->content->items[i], NULL);
+            /* The body text comes from the text/plain part (or text/html
+             * rendered); "" and "text" and those two types select it. */
+            if (*ct == '\0' || !g_ascii_strcasecmp (ct, "text") || !g_ascii_strcasecmp (ct, "text/plain")
+                || !g_ascii_strcasecmp (ct, "text/html"))
+              want = TRUE;
+          }
+      if (want)
+        text = rd_message_get_body_text (x->msg);
+      if (text == NULL)
+        return t->match == MATCH_COUNT ? match_count (x, t, 0) : FALSE;
+      if (x->body_len == 0 && *text)
+        x->body_len = strlen (text);
+      len = x->body_len;
+    }
+  if (t->match == MATCH_COUNT)
+    return match_count (x, t, len ? 1 : 0);
+  return match_value (x, t, text, len);
+}
+
+static gboolean
+test_hasflag (Ctx *x, const SvTest *t)
+{
+  g_autoptr(GPtrArray) flags = g_ptr_array_new_with_free_func (g_free);
+  if (t->n_flag_vars)
+    {
+      for (guint i = 0; i < t->n_flag_vars; i++)
+        {
+          GString *v = var_get (x, t->flag_vars[i]);
+          if (v)
+            flags_split (v->str, flags);
+        }
+    }
+  else
+    flags_split (x->flags->str, flags);
+  return test_values (x, t, flags);
+}
+
+static gboolean
+test_duplicate (Ctx *x, const SvTest *t)
+{
+  g_autofree char *id = NULL;
+  if (t->uniqueid)
+    id = g_strdup (ex (x, t->uniqueid, NULL));
+  else
+    {
+      const char *h = t->dup_header ? ex (x, t->dup_header, NULL) : "message-id";
+      GPtrArray *vals = header_values (x, h);
+      if (vals == NULL || vals->len == 0)
+        return FALSE;   /* nothing to track (RFC 7352 3.1) */
+      id = g_strdup (g_ptr_array_index (vals, 0));
+    }
+  if (x->env->duplicate == NULL)
+    return FALSE;
+  const char *handle = t->handle ? ex (x, t->handle, NULL) : "";
+  g_autofree char *key = g_strdup_printf ("%s\n%s\n%s", x->env->recipient ? x->env->recipient : "", handle, id);
+  gint64 seconds = t->has_seconds ? (gint64) MIN (t->seconds, (guint64) 3650 * 86400) : 7 * 86400;
+  return x->env->duplicate (x->env->duplicate_data, key, seconds, t->last);
+}
+
+static gboolean
+eval_test (Ctx *x, const SvTest *t)
+{
+  if (t == NULL || x->error)
+    return FALSE;
+  switch (t->kind)
+    {
+    case T_TRUE: return TRUE;
+    case T_FALSE: return FALSE;
+    case T_NOT: return !eval_test (x, t->children[0]);
+    case T_ALLOF:
+      for (guint i = 0; i < t->n_children; i++)
+        if (!eval_test (x, t->children[i]))
+          return FALSE;
+      return TRUE;
+    case T_ANYOF:
+      for (guint i = 0; i < t->n_children; i++)
+        if (eval_test (x, t->children[i]))
+          return TRUE;
+      return FALSE;
+    case T_ADDRESS:
+    case T_ENVELOPE:
+      return test_address (x, t);
+    case T_HEADER:
+      return test_header (x, t);
+    case T_EXISTS:
+      for (guint i = 0; i < t->headers->n; i++)
+        {
+          GPtrArray *v = header_values (x, ex (x, t->headers->items[i], NULL));
+          if (v == NULL || v->len == 0)
+            return FALSE;
+        }
+      return TRUE;
+    case T_SIZE:
+      {
+        guint64 size = rd_message_get_size (x->msg);
+        return t->over ? size > t->size : size < t->size;
+      }
+    case T_STRING:
+      {
+        if (t->match != MATCH_COUNT)
+          {
+            for (guint i = 0; i < t->headers->n && !x->error; i++)
+              {
+                gsize vl;
+                const char *v = ex (x, t->headers->items[i], &vl);
+                /* @v lives in a scratch buffer: dynamic keys expand into
+                 * others, and enough of them would come round to it. */
+                gboolean dyn_keys = FALSE;
+                for (guint k = 0; k < t->keys->n; k++)
+                  dyn_keys |= t->keys->items[k]->dynamic;
+                g_autofree char *copy = t->headers->items[i]->dynamic && dyn_keys ? g_strndup (v, vl) : NULL;
+                if (match_value (x, t, copy ? copy : v, vl))
+                  return TRUE;
+              }
+            return FALSE;
+          }
+        g_autoptr(GPtrArray) vals = g_ptr_array_new_with_free_func (g_free);
+        for (guint i = 0; i < t->headers->n; i++)
+          g_ptr_array_add (vals, g_strdup (ex (x, t->headers->items[i], NULL)));
+        return test_values (x, t, vals);
+      }
+    case T_BODY: return test_body (x, t);
+    case T_DATE:
+    case T_CURRENTDATE:
+      return test_date (x, t);
+    case T_HASFLAG: return test_hasflag (x, t);
+    case T_DUPLICATE: return test_duplicate (x, t);
+    case T_FOLLOWUP: return x->env->followup;
+    default: return FALSE;
+    }
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static gboolean
+count_action (Ctx *x, const SvCmd *c)
+{
+  if (++x->n_actions > x->rules->limits.max_actions)
+    {
+      rt_error (x, c->line, "more actions than the limit (%u)", x->rules->limits.max_actions);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static RdAction *
+action_new (RdActionType type)
+{
+  RdAction *a = g_new0 (RdAction, 1);
+  a->type = type;
+  return a;
+}
+
+static void
+do_keep (Ctx *x, const SvCmd *c)
+{
+  char **flags = flags_for (x, c);
+  if (x->keep == NULL)
+    {
+      x->keep = action_new (RD_ACTION_KEEP);
+      x->keep->flags = flags;
+    }
+  else
+    {
+      char **u = flags_union (x->keep->flags, flags);
+      g_strfreev (x->keep->flags);
+      g_strfreev (flags);
+      x->keep->flags = u;
+    }
+}
+
+static gboolean
+same_address (const char *a, const char *b)
+{
+  const char *ea = strrchr (a, '@'), *eb = strrchr (b, '@');
+  if (!ea || !eb || ea - a != eb - b)
+    return !g_ascii_strcasecmp (a, b);
+  return memcmp (a, b, (gsize) (ea - a)) == 0 && !g_ascii_strcasecmp (ea, eb);
+}
+
+/* An address in To/Cc/Bcc/Resent-* (RFC 5230 4.5). */
+static gboolean
+addressed_to (Ctx *x, const char *addr)
+{
+  static const char *const hdrs[] = { "to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc" };
+  for (guint h = 0; h < G_N_ELEMENTS (hdrs); h++)
+    {
+      GPtrArray *v = address_values (x, hdrs[h]);
+      for (guint i = 0; i < v->len; i++)
+        if (same_address (g_ptr_array_index (v, i), addr))
+          return TRUE;
+    }
+  return FALSE;
+}
+
+static const char *
+vacation_suppressed (Ctx *x, const SvCmd *c, const char *sender, GPtrArray *addresses)
+{
+  if (*sender == '\0')
+    return "null-sender";
+  if (x->env->recipient && same_address (sender, x->env->recipient))
+    return "own-address";
+  for (guint i = 0; i < addresses->len; i++)
+    if (same_address (sender, g_ptr_array_index (addresses, i)))
+      return "own-address";
+  if (x->raw_headers == NULL)
+    scan_headers (x);
+  for (guint i = 0; i < x->raw_headers->len; i++)
+    if (g_str_has_prefix (RAW_HEADER (x, i)->name, "list-"))
+      return "mailing-list";
+  GPtrArray *v = header_values (x, "auto-submitted");
+  if (v && v->len)
+    {
+      const char *a = g_ptr_array_index (v, 0);
+      gsize n = strcspn (a, "; \t(");
+      if (!(n == 2 && !g_ascii_strncasecmp (a, "no", 2)))
+        return "auto-submitted";
+    }
+  v = header_values (x, "precedence");
+  if (v && v->len)
+    {
+      const char *p = g_ptr_array_index (v, 0);
+      if (!g_ascii_strcasecmp (p, "bulk") || !g_ascii_strcasecmp (p, "list") || !g_ascii_strcasecmp (p, "junk"))
+        return "precedence";
+    }
+  v = header_values (x, "x-auto-response-suppress");
+  if (v && v->len)
+    {
+      g_auto(GStrv) parts = g_strsplit_set (g_ptr_array_index (v, 0), ", \t", -1);
+      for (guint i = 0; parts[i]; i++)
+        if (!g_ascii_strcasecmp (parts[i], "all") || !g_ascii_strcasecmp (parts[i], "oof"))
+          return "auto-response-suppress";
+    }
+  const char *at = strrchr (sender, '@');
+  g_autofree char *local = g_ascii_strdown (sender, at ? at - sender : -1);
+  if (!strcmp (local, "mailer-daemon") || !strcmp (local, "listserv") || !strcmp (local, "majordomo")
+      || strstr (local, "-request") || g_str_has_prefix (local, "owner-"))
+    return "system-address";
+  gboolean addressed = x->env->recipient && *x->env->recipient && addressed_to (x, x->env->recipient);
+  for (guint i = 0; i < addresses->len && !addressed; i++)
+    addressed = addressed_to (x, g_ptr_array_index (addresses, i));
+  if (!addressed)
+    return "not-addressed";
+  return NULL;
+}
+
+static void
+do_vacation (Ctx *x, const SvCmd *c)
+{
+  if (x->vacation)
+    {
+      rt_error (x, c->line, "vacation used twice");
+      return;
+    }
+  const char *sender = x->env->sender ? x->env->sender : "";
+  g_autoptr(GPtrArray) addresses = g_ptr_array_new_with_free_func (g_free);
+  if (c->addresses)
+    for (guint i = 0; i < c->addresses->n; i++)
+      {
+        const char *a = ex (x, c->addresses->items[i], NULL);
+        char *spec = sv_address_extract (a, strlen (a));
+        g_ptr_array_add (addresses, spec ? spec : g_strdup (a));
+      }
+  const char *why = vacation_suppressed (x, c, sender, addresses);
+  if (why)
+    {
+      x->vacation = action_new (RD_ACTION_VACATION_SUPPRESSED);
+      x->vacation->reason = g_strdup (why);
+      return;
+    }
+  RdAction *a = action_new (RD_ACTION_VACATION);
+  a->address = g_strdup (sender);
+  if (c->from)
+    {
+      gsize fl;
+      const char *f = ex (x, c->from, &fl);
+      a->from = sv_address_extract (f, fl);
+      if (a->from == NULL)
+        {
+          rd_action_free (a);
+          rt_error (x, c->line, "vacation: invalid :from address");
+          return;
+        }
+      a->from_header = g_strndup (f, fl);
+    }
+  else
+    {
+      const char *rcpt = x->env->recipient ? x->env->recipient : "";
+      if (*rcpt && addressed_to (x, rcpt))
+        a->from = g_strdup (rcpt);
+      else
+        {
+          for (guint i = 0; i < addresses->len && a->from == NULL; i++)
+            if (addressed_to (x, g_ptr_array_index (addresses, i)))
+              a->from = g_strdup (ex (x, c->addresses->items[i], NULL));
+          if (a->from == NULL)
+            a->from = g_strdup (rcpt);
+        }
+    }
+  x->defer_marks = TRUE;
+  if (c->subject)
+    a->subject = g_strdup (ex (x, c->subject, NULL));
+  else
+    {
+      const char *s = rd_message_get_subject (x->msg);
+      a->subject = s ? g_strconcat ("Auto: ", s, NULL) : g_strdup ("Automated reply");
+    }
+  a->reason = g_strdup (c->arg ? ex (x, c->arg, NULL) : "");
+  if (c->handle)
+    a->handle = g_strdup (ex (x, c->handle, NULL));
+  else
+    {
+      /* RFC 5230 4.2: without :handle, vacation actions with the same
+       * arguments share one. Taken from the arguments as written, so that
+       * ${ticket.number} and other variables do not make every reply new. */
+      g_autofree char *k = g_strdup_printf ("%s\n%s\n%s", c->subject ? c->subject->text : "",
+                                            c->from ? c->from->text : "", c->arg ? c->arg->text : "");
+      a->handle = g_compute_checksum_for_string (G_CHECKSUM_SHA1, k, -1);
+    }
+  x->defer_marks = FALSE;
+  a->period = c->period;
+  a->mime = c->mime;
+  x->vacation = a;
+}
+
+static void
+do_set (Ctx *x, const SvCmd *c)
+{
+  gsize len;
+  const char *v = ex (x, c->arg, &len);
+  GString *out = g_string_new_len (v, (gssize) len);
+  guint m = c->modifiers;
+  /* RFC 5229 4.1: applied from the highest precedence down. */
+  if (m & SET_LOWER)
+    for (gsize i = 0; i < out->len; i++)
+      out->str[i] = g_ascii_tolower (out->str[i]);
+  if (m & SET_UPPER)
+    for (gsize i = 0; i < out->len; i++)
+      out->str[i] = g_ascii_toupper (out->str[i]);
+  if ((m & SET_LOWERFIRST) && out->len)
+    out->str[0] = g_ascii_tolower (out->str[0]);
+  if ((m & SET_UPPERFIRST) && out->len)
+    out->str[0] = g_ascii_toupper (out->str[0]);
+  if (m & (SET_QUOTEWILDCARD | SET_QUOTEREGEX))
+    {
+      const char *special = (m & SET_QUOTEREGEX) ? "\\*?.+()[]{}^$|" : "\\*?";
+      GString *q = g_string_new (NULL);
+      for (gsize i = 0; i < out->len; i++)
+        {
+          if (strchr (special, out->str[i]) && out->str[i])
+            g_string_append_c (q, '\\');
+          g_string_append_c (q, out->str[i]);
+        }
+      g_string_free (out, TRUE);
+      out = q;
+    }
+  if (m & SET_LENGTH)
+    {
+      glong n = g_utf8_validate (out->str, (gssize) out->len, NULL) ? g_utf8_strlen (out->str, (gssize) out->len)
+                                                                    : (glong) out->len;
+      g_string_printf (out, "%ld", n);
+    }
+  if (out->len > x->rules->limits.max_string_length)
+    g_string_truncate (out, x->rules->limits.max_string_length);
+  GString *var = var_slot (x, c->var);
+  if (var)
+    g_string_assign (var, out->str);
+  g_string_free (out, TRUE);
+}
+
+static void
+do_ticket (Ctx *x, const SvCmd *c)
+{
+  if (x->ticket == NULL)
+    x->ticket = action_new (RD_ACTION_TICKET);
+  RdAction *t = x->ticket;
+  if (c->priority)
+    {
+      const char *v = ex (x, c->priority, NULL);
+      if (!sv_ticket_priority_ok (v))
+        {
+          rt_error (x, c->line, "ticket: invalid priority");
+          return;
+        }
+      g_free (t->priority);
+      t->priority = g_strdup (v);
+    }
+  if (c->status)
+    {
+      const char *v = ex (x, c->status, NULL);
+      if (!sv_ticket_status_ok (v))
+        {
+          rt_error (x, c->line, "ticket: invalid status");
+          return;
+        }
+      g_free (t->status);
+      t->status = g_strdup (v);
+    }
+  if (c->assign)
+    {
+      const char *v = ex (x, c->assign, NULL);
+      g_free (t->assign);
+      t->assign = *v ? g_strdup (v) : NULL;
+    }
+  if (c->tags)
+    {
+      g_autoptr(GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+      if (t->tags)
+        for (guint i = 0; t->tags[i]; i++)
+          g_ptr_array_add (tags, g_strdup (t->tags[i]));
+      for (guint i = 0; i < c->tags->n && tags->len < 64; i++)
+        {
+          const char *v = ex (x, c->tags->items[i], NULL);
+          if (*v && !g_ptr_array_find_with_equal_func (tags, v, g_str_equal, NULL))
+            g_ptr_array_add (tags, g_strdup (v));
+        }
+      g_strfreev (t->tags);
+      g_ptr_array_add (tags, NULL);
+      t->tags = (char **) g_ptr_array_free (g_steal_pointer (&tags), FALSE);
+    }
+}
+
+static void run_script (Ctx *x, guint index);
+
+static void
+run_block (Ctx *x, const SvBlock *b)
+{
+  for (guint i = 0; i < b->n && !x->stopped && !x->returned; i++)
+    {
+      const SvCmd *c = b->cmds[i];
+      switch (c->kind)
+        {
+        case C_IF:
+          for (guint k = 0; k < c->n_branches; k++)
+            if (c->tests[k] == NULL || eval_test (x, c->tests[k]))
+              {
+                if (!x->error)
+                  run_block (x, c->blocks[k]);
+                break;
+              }
+          break;
+        case C_STOP:
+          x->stopped = TRUE;
+          break;
+        case C_RETURN:
+          x->returned = TRUE;
+          break;
+        case C_KEEP:
+          if (!count_action (x, c))
+            return;
+          do_keep (x, c);
+          x->implicit_keep = FALSE;
+          break;
+        case C_DISCARD:
+          x->discard = TRUE;
+          x->implicit_keep = FALSE;
+          break;
+        case C_FILEINTO:
+          {
+            if (!count_action (x, c))
+              return;
+            gsize len;
+            const char *box = ex (x, c->arg, &len);
+            if (len == 0 || memchr (box, '\0', len) || !g_utf8_validate (box, (gssize) len, NULL))
+              {
+                rt_error (x, c->line, "fileinto: invalid mailbox name");
+                return;
+              }
+            if (!c->copy)
+              x->implicit_keep = FALSE;
+            if (!g_ascii_strcasecmp (box, "INBOX"))
+              {
+                do_keep (x, c);
+                break;
+              }
+            char **flags = flags_for (x, c);
+            RdAction *found = NULL;
+            for (guint k = 0; k < x->fileinto->len; k++)
+              {
+                RdAction *f = g_ptr_array_index (x->fileinto, k);
+                if (!strcmp (f->mailbox, box))
+                  found = f;
+              }
+            if (found)
+              {
+                char **u = flags_union (found->flags, flags);
+                g_strfreev (found->flags);
+                g_strfreev (flags);
+                found->flags = u;
+              }
+            else
+              {
+                RdAction *a = action_new (RD_ACTION_FILEINTO);
+                a->mailbox = g_strndup (box, len);
+                a->flags = flags;
+                a->copy = c->copy;
+                g_ptr_array_add (x->fileinto, a);
+              }
+            break;
+          }
+        case C_REDIRECT:
+          {
+            if (!count_action (x, c))
+              return;
+            gsize len;
+            const char *v = ex (x, c->arg, &len);
+            char *addr = sv_address_extract (v, len);
+            if (addr == NULL)
+              {
+                rt_error (x, c->line, "redirect: invalid address");
+                return;
+              }
+            /* Lower-case the domain; merge duplicates (RFC 5228 2.10.3). */
+            char *at = strrchr (addr, '@');
+            for (char *q = at; q && *q; q++)
+              *q = g_ascii_tolower (*q);
+            if (!c->copy)
+              x->implicit_keep = FALSE;
+            gboolean dup = FALSE;
+            for (guint k = 0; k < x->redirect->len; k++)
+              if (same_address (((RdAction *) g_ptr_array_index (x->redirect, k))->address, addr))
+                dup = TRUE;
+            if (dup)
+              {
+                g_free (addr);
+                break;
+              }
+            if (++x->n_redirects > x->rules->limits.max_redirects)
+              {
+                g_free (addr);
+                rt_error (x, c->line, "more redirects than the limit (%u)", x->rules->limits.max_redirects);
+                return;
+              }
+            RdAction *a = action_new (RD_ACTION_REDIRECT);
+            a->address = addr;
+            a->copy = c->copy;
+            g_ptr_array_add (x->redirect, a);
+            break;
+          }
+        case C_REJECT:
+          {
+            if (!count_action (x, c))
+              return;
+            if (x->reject)
+              {
+                rt_error (x, c->line, "reject used twice");
+                return;
+              }
+            x->reject = action_new (RD_ACTION_REJECT);
+            x->defer_marks = TRUE;
+            x->reject->reason = g_strdup (ex (x, c->arg, NULL));
+            x->defer_marks = FALSE;
+            x->implicit_keep = FALSE;
+            break;
+          }
+        case C_VACATION:
+          if (!count_action (x, c))
+            return;
+          do_vacation (x, c);
+          break;
+        case C_SET:
+          do_set (x, c);
+          break;
+        case C_SETFLAG:
+        case C_ADDFLAG:
+        case C_REMOVEFLAG:
+          flags_update (x, c);
+          break;
+        case C_INCLUDE:
+          {
+            if (c->once)
+              {
+                if (g_hash_table_contains (x->once, GUINT_TO_POINTER (c->script + 1)))
+                  break;
+                g_hash_table_add (x->once, GUINT_TO_POINTER (c->script + 1));
+              }
+            if (x->include_depth >= x->rules->limits.max_include_depth)
+              {
+                rt_error (x, c->line, "include nested deeper than the limit");
+                return;
+              }
+            x->include_depth++;
+            run_script (x, c->script);
+            x->include_depth--;
+            break;
+          }
+        case C_TICKET:
+          do_ticket (x, c);
+          break;
+        default:
+          break;
+        }
+    }
+}
+
+static void
+run_script (Ctx *x, guint index)
+{
+  SvScript *s = g_ptr_array_index (x->rules->scripts, index);
+  GString **saved = x->locals;
+  guint saved_n = x->n_locals;
+  GString *stack[32] = { NULL };
+  x->n_locals = s->n_vars;
+  x->locals = s->n_vars <= G_N_ELEMENTS (stack) ? stack : g_new0 (GString *, s->n_vars);
+  run_block (x, s->body);
+  x->returned = FALSE;
+  for (guint i = 0; i < s->n_vars; i++)
+    if (x->locals[i])
+      g_string_free (x->locals[i], TRUE);
+  if (x->locals != stack)
+    g_free (x->locals);
+  x->locals = saved;
+  x->n_locals = saved_n;
+}
+
+/* Runs @rules (or each part of a chain) against the shared Ctx. */
+static void
+run_rules (Ctx *x, RdRules *rules)
+{
+  if (rules->n_parts)
+    {
+      for (guint i = 0; i < rules->n_parts && !x->stopped; i++)
+        run_rules (x, rules->parts[i]);
+      return;
+    }
+  if (rules->scripts == NULL || rules->scripts->len == 0)
+    return;
+  RdRules *saved = x->rules;
+  GString **saved_globals = x->globals;
+  x->rules = rules;
+  x->globals = g_new0 (GString *, rules->globals->len + 1);
+  GHashTable *saved_once = x->once;
+  x->once = g_hash_table_new (NULL, NULL);
+  run_script (x, 0);
+  for (guint i = 0; i < rules->globals->len; i++)
+    if (x->globals[i])
+      g_string_free (x->globals[i], TRUE);
+  g_free (x->globals);
+  g_hash_table_unref (x->once);
+  x->once = saved_once;
+  x->globals = saved_globals;
+  x->rules = saved;
+}
+
+static RdRules *
+first_part (RdRules *r)
+{
+  while (r->n_parts)
+    r = r->parts[0];
+  return r;
+}
+
+GPtrArray *
+sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError **error)
+{
+  Ctx x = { 0 };
+  x.rules = first_part (rules);
+  x.msg = msg;
+  x.env = env;
+  x.flags = g_string_new (NULL);
+  x.implicit_keep = TRUE;
+  x.fileinto = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
+  x.redirect = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
+  run_rules (&x, rules);
+
+  /* RFC 5429 2.1: reject cannot be combined with delivering the message. */
+  if (!x.error && x.reject && (x.keep || x.fileinto->len || x.redirect->len))
+    rt_error (&x, 0, "reject cannot be combined with keep, fileinto or redirect");
+
+  GPtrArray *out = NULL;
+  if (x.error == NULL)
+    {
+      out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
+      if (x.implicit_keep)
+        do_keep (&x, NULL);
+      gboolean delivered = x.keep || x.fileinto->len || x.redirect->len || x.reject;
+      if (x.keep)
+        g_ptr_array_add (out, g_steal_pointer (&x.keep));
+      for (guint i = 0; i < x.fileinto->len; i++)
+        g_ptr_array_add (out, g_ptr_array_steal_index (x.fileinto, i--));
+      for (guint i = 0; i < x.redirect->len; i++)
+        g_ptr_array_add (out, g_ptr_array_steal_index (x.redirect, i--));
+      if (x.reject)
+        g_ptr_array_add (out, g_steal_pointer (&x.reject));
+      if (x.vacation)
+        g_ptr_array_add (out, g_steal_pointer (&x.vacation));
+      if (!delivered)
+        g_ptr_array_add (out, action_new (RD_ACTION_DISCARD));
+      if (x.ticket)
+        g_ptr_array_add (out, g_steal_pointer (&x.ticket));
+    }
+  else
+    g_propagate_error (error, g_steal_pointer (&x.error));
+
+  rd_action_free (x.keep);
+  rd_action_free (x.reject);
+  rd_action_free (x.vacation);
+  rd_action_free (x.ticket);
+  g_ptr_array_unref (x.fileinto);
+  g_ptr_array_unref (x.redirect);
+  clear_matches (&x);
+  g_string_free (x.flags, TRUE);
+  for (guint i = 0; i < N_SCRATCH; i++)
+    if (x.scratch[i])
+      g_string_free (x.scratch[i], TRUE);
+  if (x.headers)
+    g_hash_table_unref (x.headers);
+  if (x.addrs)
+    g_hash_table_unref (x.addrs);
+  if (x.raw_headers)
+    g_array_unref (x.raw_headers);
+  g_free (x.arena);
+  if (x.addr_part)
+    g_string_free (x.addr_part, TRUE);
+  if (x.addr_seg)
+    {
+      g_string_free (x.addr_seg, TRUE);
+      g_string_free (x.addr_angle, TRUE);
+    }
+  if (x.owned)
+    g_ptr_array_unref (x.owned);
+  if (x.lower_big)
+    g_string_free (x.lower_big, TRUE);
+  g_free (x.bigrams);
+  if (x.dates)
+    g_hash_table_unref (x.dates);
+  return out;
+}

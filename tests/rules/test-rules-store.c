@@ -1,0 +1,121 @@
+/* relaydesk — the rules' state in SQLite: the vacation response log,
+ * duplicate ids, ticket attributes and tags. */
+#include "responses.h"
+#include "ticket-attrs.h"
+#include "rd-common.h"
+
+#include <glib/gstdio.h>
+
+static RdStore *
+open_tmp (char **dir)
+{
+  g_autoptr(GError) e = NULL;
+  *dir = g_dir_make_tmp ("rd-rules-store-XXXXXX", &e);
+  g_assert_no_error (e);
+  RdStore *s = rd_store_open (*dir, &e);
+  g_assert_no_error (e);
+  return s;
+}
+
+static void
+remove_tmp (char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name (d)))
+    {
+      g_autofree char *p = g_build_filename (dir, n, NULL);
+      g_remove (p);
+    }
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+static void
+test_responses (void)
+{
+  char *dir;
+  RdStore *s = open_tmp (&dir);
+  g_autoptr(GError) e = NULL;
+  gboolean due = FALSE;
+  g_assert_true (rd_store_response_due (s, "Support@example.org", "a@b.example", "h", 86400, 1000, &due, &e));
+  g_assert_true (due);
+  g_assert_true (rd_store_response_record (s, "support@example.org", "A@B.example", "h", 1000, &e));
+  /* Same sender (any case), same handle, within the period: not due. */
+  g_assert_true (rd_store_response_due (s, "support@example.org", "a@b.EXAMPLE", "h", 86400, 1000 + 3600, &due, &e));
+  g_assert_false (due);
+  /* Another handle, another sender: due. */
+  g_assert_true (rd_store_response_due (s, "support@example.org", "a@b.example", "other", 86400, 1001, &due, &e));
+  g_assert_true (due);
+  g_assert_true (rd_store_response_due (s, "support@example.org", "c@b.example", "h", 86400, 1001, &due, &e));
+  g_assert_true (due);
+  /* After the period, and with :seconds 0 at once (RFC 6131). */
+  g_assert_true (rd_store_response_due (s, "support@example.org", "a@b.example", "h", 86400, 1000 + 86400, &due, &e));
+  g_assert_true (due);
+  g_assert_true (rd_store_response_due (s, "support@example.org", "a@b.example", "h", 0, 1000, &due, &e));
+  g_assert_true (due);
+  g_assert_no_error (e);
+  rd_store_free (s);
+  remove_tmp (dir);
+}
+
+static void
+test_duplicates (void)
+{
+  char *dir;
+  RdStore *s = open_tmp (&dir);
+  g_autoptr(GError) e = NULL;
+  gboolean seen = TRUE;
+  g_assert_true (rd_store_duplicate_seen (s, "id1", 100, &seen, &e));
+  g_assert_false (seen);
+  g_assert_true (rd_store_duplicate_record (s, "id1", 60, 100, &e));
+  g_assert_true (rd_store_duplicate_seen (s, "id1", 159, &seen, &e));
+  g_assert_true (seen);
+  g_assert_true (rd_store_duplicate_seen (s, "id1", 160, &seen, &e));
+  g_assert_false (seen);
+  g_assert_no_error (e);
+  rd_store_free (s);
+  remove_tmp (dir);
+}
+
+static void
+test_ticket_attrs (void)
+{
+  char *dir;
+  RdStore *s = open_tmp (&dir);
+  g_autoptr(GError) e = NULL;
+  RdTicketDraft d = { .queue = "inbox", .subject = "s", .requester_addr = "a@b.example" };
+  gint64 n = 0;
+  g_assert_true (rd_store_ticket_open (s, &d, &n, &e));
+  const char *tags[] = { "vip", "billing", "vip", NULL };
+  g_assert_true (rd_store_ticket_set_attrs (s, n, "urgent", "bob", NULL, tags, &e));
+  g_assert_true (rd_store_ticket_set_attrs (s, n, NULL, NULL, "open", NULL, &e));
+  g_autoptr(RdTicket) t = rd_store_ticket_get (s, n, &e);
+  g_assert_no_error (e);
+  g_assert_cmpstr (t->priority, ==, "urgent");
+  g_assert_cmpstr (t->assignee, ==, "bob");
+  g_assert_cmpstr (t->status, ==, "open");
+  g_auto(GStrv) got = rd_store_ticket_get_tags (s, n, &e);
+  g_assert_cmpuint (g_strv_length (got), ==, 2);
+  g_assert_cmpstr (got[0], ==, "billing");
+  g_assert_cmpstr (got[1], ==, "vip");
+  g_assert_false (rd_store_ticket_set_attrs (s, n + 100, "low", NULL, NULL, NULL, &e));
+  g_assert_error (e, RD_ERROR, RD_ERROR_NOT_FOUND);
+  g_clear_error (&e);
+  /* The schema's CHECK refuses what the validator would have refused. */
+  g_assert_false (rd_store_ticket_set_attrs (s, n, "soon", NULL, NULL, NULL, &e));
+  g_clear_error (&e);
+  rd_store_free (s);
+  remove_tmp (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  rd_log_set_level (RD_LOG_WARN);
+  g_test_add_func ("/rules-store/responses", test_responses);
+  g_test_add_func ("/rules-store/duplicates", test_duplicates);
+  g_test_add_func ("/rules-store/ticket-attrs", test_ticket_attrs);
+  return g_test_run ();
+}
