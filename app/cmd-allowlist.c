@@ -14,6 +14,7 @@
  * application, admin_name, admin_email, location, note (string or null).
  */
 #include "app.h"
+#include "json-out.h"
 #include "rd-common.h"
 #include "allowlist.h"
 
@@ -151,23 +152,6 @@ allowlist_add (int argc, char **argv)
 }
 
 static void
-member_str (JsonBuilder *b, const char *name, const char *v)
-{
-  json_builder_set_member_name (b, name);
-  if (v)
-    json_builder_add_string_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-member_time (JsonBuilder *b, const char *name, gint64 t)
-{
-  g_autofree char *iso = t ? rd_time_iso8601 (t) : NULL;
-  member_str (b, name, iso);
-}
-
-static void
 entry_json (JsonBuilder *b, const RdAllowlistEntry *e, gboolean from_config, gint64 now)
 {
   json_builder_begin_object (b);
@@ -176,19 +160,19 @@ entry_json (JsonBuilder *b, const RdAllowlistEntry *e, gboolean from_config, gin
     json_builder_add_null_value (b);
   else
     json_builder_add_int_value (b, e->id);
-  member_str (b, "cidr", e->cidr);
-  member_str (b, "source", from_config ? "config" : "store");
-  member_time (b, "created_at", e->created_at);
-  member_time (b, "expires_at", e->expires_at);
+  rd_json_add_str (b, "cidr", e->cidr);
+  rd_json_add_str (b, "source", from_config ? "config" : "store");
+  rd_json_add_time (b, "created_at", e->created_at);
+  rd_json_add_time (b, "expires_at", e->expires_at);
   json_builder_set_member_name (b, "expired");
   json_builder_add_boolean_value (b, e->expires_at && e->expires_at <= now);
   json_builder_set_member_name (b, "staging");
   json_builder_add_boolean_value (b, e->staging);
-  member_str (b, "application", e->application);
-  member_str (b, "admin_name", e->admin_name);
-  member_str (b, "admin_email", e->admin_email);
-  member_str (b, "location", e->location);
-  member_str (b, "note", e->note);
+  rd_json_add_str (b, "application", e->application);
+  rd_json_add_str (b, "admin_name", e->admin_name);
+  rd_json_add_str (b, "admin_email", e->admin_email);
+  rd_json_add_str (b, "location", e->location);
+  rd_json_add_str (b, "note", e->note);
   json_builder_end_object (b);
 }
 

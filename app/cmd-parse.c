@@ -17,6 +17,7 @@
  * 66 some file could not be read, 64 usage.
  */
 #include "app.h"
+#include "json-out.h"
 #include "message.h"
 #include "rd-common.h"
 
@@ -28,16 +29,6 @@
 #define EXIT_NOINPUT 66
 
 static void
-add_str (JsonBuilder *b, const char *name, const char *v)
-{
-  json_builder_set_member_name (b, name);
-  if (v)
-    json_builder_add_string_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
 add_addresses (JsonBuilder *b, const char *name, GPtrArray *list)
 {
   json_builder_set_member_name (b, name);
@@ -46,8 +37,8 @@ add_addresses (JsonBuilder *b, const char *name, GPtrArray *list)
     {
       const RdAddress *a = g_ptr_array_index (list, i);
       json_builder_begin_object (b);
-      add_str (b, "name", a->name);
-      add_str (b, "addr", a->addr);
+      rd_json_add_str (b, "name", a->name);
+      rd_json_add_str (b, "addr", a->addr);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -57,9 +48,9 @@ static void
 view_json (JsonBuilder *b, const char *file, const RdMessage *m)
 {
   json_builder_begin_object (b);
-  add_str (b, "file", file);
-  add_str (b, "message_id", rd_message_get_message_id (m));
-  add_str (b, "in_reply_to", rd_message_get_in_reply_to (m));
+  rd_json_add_str (b, "file", file);
+  rd_json_add_str (b, "message_id", rd_message_get_message_id (m));
+  rd_json_add_str (b, "in_reply_to", rd_message_get_in_reply_to (m));
   json_builder_set_member_name (b, "references");
   json_builder_begin_array (b);
   for (const char *const *r = rd_message_get_references (m); *r; r++)
@@ -72,14 +63,14 @@ view_json (JsonBuilder *b, const char *file, const RdMessage *m)
   add_addresses (b, "sender", rd_message_get_sender (m));
   gint64 t = 0;
   g_autofree char *date = rd_message_get_date (m, &t) ? rd_time_iso8601 (t) : NULL;
-  add_str (b, "date", date);
-  add_str (b, "subject", rd_message_get_subject (m));
-  add_str (b, "body_source", rd_message_get_body_source (m));
-  add_str (b, "text_body", rd_message_get_body_text (m));
-  add_str (b, "text_new", rd_message_get_body_new_text (m));
-  add_str (b, "text_quoted", rd_message_get_body_quoted (m));
-  add_str (b, "body_content_type", rd_message_get_body_content_type (m));
-  add_str (b, "body_charset", rd_message_get_body_charset (m));
+  rd_json_add_str (b, "date", date);
+  rd_json_add_str (b, "subject", rd_message_get_subject (m));
+  rd_json_add_str (b, "body_source", rd_message_get_body_source (m));
+  rd_json_add_str (b, "text_body", rd_message_get_body_text (m));
+  rd_json_add_str (b, "text_new", rd_message_get_body_new_text (m));
+  rd_json_add_str (b, "text_quoted", rd_message_get_body_quoted (m));
+  rd_json_add_str (b, "body_content_type", rd_message_get_body_content_type (m));
+  rd_json_add_str (b, "body_charset", rd_message_get_body_charset (m));
 
   GPtrArray *atts = rd_message_get_attachments (m);
   json_builder_set_member_name (b, "attachments");
@@ -88,40 +79,40 @@ view_json (JsonBuilder *b, const char *file, const RdMessage *m)
     {
       const RdAttachment *a = g_ptr_array_index (atts, i);
       json_builder_begin_object (b);
-      add_str (b, "filename", a->filename);
-      add_str (b, "content_type", a->content_type);
+      rd_json_add_str (b, "filename", a->filename);
+      rd_json_add_str (b, "content_type", a->content_type);
       json_builder_set_member_name (b, "size");
       if (a->size >= 0)
         json_builder_add_int_value (b, a->size);
       else
         json_builder_add_null_value (b);
-      add_str (b, "sha256", a->sha256);
-      add_str (b, "disposition", a->disposition);
-      add_str (b, "content_id", a->content_id);
-      add_str (b, "charset", a->charset);
+      rd_json_add_str (b, "sha256", a->sha256);
+      rd_json_add_str (b, "disposition", a->disposition);
+      rd_json_add_str (b, "content_id", a->content_id);
+      rd_json_add_str (b, "charset", a->charset);
       if (a->embedded_subject)
-        add_str (b, "embedded_subject", a->embedded_subject);
+        rd_json_add_str (b, "embedded_subject", a->embedded_subject);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
 
-  add_str (b, "auto_submitted", rd_message_get_auto_submitted (m));
-  add_str (b, "list_id", rd_message_get_list_id (m));
-  add_str (b, "precedence", rd_message_get_precedence (m));
+  rd_json_add_str (b, "auto_submitted", rd_message_get_auto_submitted (m));
+  rd_json_add_str (b, "list_id", rd_message_get_list_id (m));
+  rd_json_add_str (b, "precedence", rd_message_get_precedence (m));
   json_builder_set_member_name (b, "is_bounce");
   json_builder_add_boolean_value (b, rd_message_is_bounce (m));
-  add_str (b, "x_auto_response_suppress", rd_message_get_x_auto_response_suppress (m));
-  add_str (b, "list_unsubscribe", rd_message_get_list_unsubscribe (m));
-  add_str (b, "list_post", rd_message_get_list_post (m));
-  add_str (b, "list_help", rd_message_get_list_help (m));
-  add_str (b, "list_archive", rd_message_get_list_archive (m));
-  add_str (b, "list_owner", rd_message_get_list_owner (m));
+  rd_json_add_str (b, "x_auto_response_suppress", rd_message_get_x_auto_response_suppress (m));
+  rd_json_add_str (b, "list_unsubscribe", rd_message_get_list_unsubscribe (m));
+  rd_json_add_str (b, "list_post", rd_message_get_list_post (m));
+  rd_json_add_str (b, "list_help", rd_message_get_list_help (m));
+  rd_json_add_str (b, "list_archive", rd_message_get_list_archive (m));
+  rd_json_add_str (b, "list_owner", rd_message_get_list_owner (m));
   json_builder_set_member_name (b, "is_automated");
   json_builder_add_boolean_value (b, rd_message_is_automated (m));
 
   json_builder_set_member_name (b, "dsn");
   json_builder_begin_object (b);
-  add_str (b, "original_message_id", rd_message_get_dsn_original_message_id (m));
+  rd_json_add_str (b, "original_message_id", rd_message_get_dsn_original_message_id (m));
   json_builder_set_member_name (b, "recipients");
   json_builder_begin_array (b);
   GPtrArray *rcpts = rd_message_get_dsn_recipients (m);
@@ -129,10 +120,10 @@ view_json (JsonBuilder *b, const char *file, const RdMessage *m)
     {
       const RdDsnRecipient *r = g_ptr_array_index (rcpts, i);
       json_builder_begin_object (b);
-      add_str (b, "addr", r->addr);
-      add_str (b, "action", r->action);
-      add_str (b, "status", r->status);
-      add_str (b, "diagnostic", r->diagnostic);
+      rd_json_add_str (b, "addr", r->addr);
+      rd_json_add_str (b, "action", r->action);
+      rd_json_add_str (b, "status", r->status);
+      rd_json_add_str (b, "diagnostic", r->diagnostic);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -312,8 +303,8 @@ rd_cmd_parse (int argc, char **argv)
             {
               g_autoptr(JsonBuilder) b = json_builder_new ();
               json_builder_begin_object (b);
-              add_str (b, "file", argv[i]);
-              add_str (b, "error", error->message);
+              rd_json_add_str (b, "file", argv[i]);
+              rd_json_add_str (b, "error", error->message);
               json_builder_end_object (b);
               print_line (b);
             }

@@ -16,6 +16,7 @@
  * not allowed in its state, 64 usage, 75 database unavailable.
  */
 #include "app.h"
+#include "json-out.h"
 #include "rd-common.h"
 #include "store.h"
 #include "outbox-worker.h"
@@ -41,49 +42,32 @@ open_store (RdConfig *config, int *code)
 }
 
 static void
-add_str (JsonBuilder *b, const char *name, const char *v)
-{
-  json_builder_set_member_name (b, name);
-  if (v)
-    json_builder_add_string_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-add_time (JsonBuilder *b, const char *name, gint64 t)
-{
-  g_autofree char *iso = t > 0 ? rd_time_iso8601 (t) : NULL;
-  add_str (b, name, iso);
-}
-
-static void
 item_json (JsonBuilder *b, const RdOutboxItem *it, GPtrArray *events, gboolean raw)
 {
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "id");
   json_builder_add_int_value (b, it->id);
-  add_str (b, "kind", rd_outbox_kind_to_string (it->kind));
-  add_str (b, "state", it->state);
+  rd_json_add_str (b, "kind", rd_outbox_kind_to_string (it->kind));
+  rd_json_add_str (b, "state", it->state);
   json_builder_set_member_name (b, "ticket");
   if (it->ticket_number > 0)
     json_builder_add_int_value (b, it->ticket_number);
   else
     json_builder_add_null_value (b);
-  add_str (b, "sender", it->sender);
+  rd_json_add_str (b, "sender", it->sender);
   json_builder_set_member_name (b, "recipients");
   json_builder_begin_array (b);
   for (guint i = 0; i < it->recipients->len; i++)
     json_builder_add_string_value (b, g_ptr_array_index (it->recipients, i));
   json_builder_end_array (b);
-  add_str (b, "message_id", it->message_id);
+  rd_json_add_str (b, "message_id", it->message_id);
   json_builder_set_member_name (b, "attempts");
   json_builder_add_int_value (b, it->attempts);
-  add_str (b, "last_error", it->last_error);
-  add_str (b, "relay_reply", it->relay_reply);
-  add_time (b, "created_at", it->created_at);
-  add_time (b, "next_attempt_at", !strcmp (it->state, "queued") ? it->next_attempt_at : 0);
-  add_time (b, "sent_at", it->sent_at);
+  rd_json_add_str (b, "last_error", it->last_error);
+  rd_json_add_str (b, "relay_reply", it->relay_reply);
+  rd_json_add_time (b, "created_at", it->created_at);
+  rd_json_add_time (b, "next_attempt_at", !strcmp (it->state, "queued") ? it->next_attempt_at : 0);
+  rd_json_add_time (b, "sent_at", it->sent_at);
   if (events)
     {
       json_builder_set_member_name (b, "events");
@@ -92,9 +76,9 @@ item_json (JsonBuilder *b, const RdOutboxItem *it, GPtrArray *events, gboolean r
         {
           RdOutboxEvent *ev = g_ptr_array_index (events, i);
           json_builder_begin_object (b);
-          add_time (b, "at", ev->at);
-          add_str (b, "event", ev->event);
-          add_str (b, "detail", ev->detail);
+          rd_json_add_time (b, "at", ev->at);
+          rd_json_add_str (b, "event", ev->event);
+          rd_json_add_str (b, "detail", ev->detail);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -104,20 +88,9 @@ item_json (JsonBuilder *b, const RdOutboxItem *it, GPtrArray *events, gboolean r
       gsize len;
       const char *d = g_bytes_get_data (it->raw, &len);
       g_autofree char *text = g_utf8_make_valid (d, (gssize) len);
-      add_str (b, "raw", text);
+      rd_json_add_str (b, "raw", text);
     }
   json_builder_end_object (b);
-}
-
-static void
-print_json (JsonBuilder *b)
-{
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  printf ("%s\n", text);
 }
 
 /* Parses options and opens the config; NULL (with *code) on failure. */
@@ -187,7 +160,7 @@ queue_list (int argc, char **argv)
       for (guint i = 0; i < items->len; i++)
         item_json (b, g_ptr_array_index (items, i), NULL, FALSE);
       json_builder_end_array (b);
-      print_json (b);
+      rd_json_print (b);
       return RD_EXIT_OK;
     }
   if (items->len == 0)
@@ -243,7 +216,7 @@ queue_show (int argc, char **argv)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       item_json (b, it, events, raw);
-      print_json (b);
+      rd_json_print (b);
       return RD_EXIT_OK;
     }
   g_autofree char *created = rd_time_iso8601 (it->created_at);

@@ -19,6 +19,7 @@
  * error; 75 database busy or unavailable; 78 configuration error.
  */
 #include "app.h"
+#include "json-out.h"
 #include "rd-common.h"
 #include "store.h"
 #include "tickets.h"
@@ -37,37 +38,12 @@
 /* ---- JSON ------------------------------------------------------------ */
 
 static void
-add_time (JsonBuilder *b, const char *name, gint64 t)
-{
-  g_autofree char *iso = rd_time_iso8601 (t);
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, iso);
-}
-
-static void
-add_str (JsonBuilder *b, const char *name, const char *v)
-{
-  json_builder_set_member_name (b, name);
-  if (v)
-    json_builder_add_string_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-add_int (JsonBuilder *b, const char *name, gint64 v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, v);
-}
-
-static void
 add_person (JsonBuilder *b, const char *member, const char *name, const char *addr)
 {
   json_builder_set_member_name (b, member);
   json_builder_begin_object (b);
-  add_str (b, "name", name ? name : "");
-  add_str (b, "addr", addr);
+  rd_json_add_str (b, "name", name ? name : "");
+  rd_json_add_str (b, "addr", addr);
   json_builder_end_object (b);
 }
 
@@ -134,24 +110,24 @@ static void
 ticket_json (JsonBuilder *b, const RdTicket *t, RdTicketIds *ids, GPtrArray *attachments, GPtrArray *audit)
 {
   json_builder_begin_object (b);
-  add_int (b, "number", t->number);
-  add_str (b, "queue", t->queue);
-  add_str (b, "status", t->status);
-  add_str (b, "priority", t->priority);
-  add_str (b, "assignee", t->assignee);
+  rd_json_add_int (b, "number", t->number);
+  rd_json_add_str (b, "queue", t->queue);
+  rd_json_add_str (b, "status", t->status);
+  rd_json_add_str (b, "priority", t->priority);
+  rd_json_add_str (b, "assignee", t->assignee);
   add_strv (b, "tags", (const char *const *) t->tags, 0);
-  add_str (b, "subject", t->subject);
+  rd_json_add_str (b, "subject", t->subject);
   add_person (b, "requester", t->requester_name, t->requester_addr);
   if (ids)
     {
       g_autofree char *tag = rd_ticket_ids_subject_tag (ids, t->number);
       g_autofree char *ra = rd_ticket_ids_reply_address (ids, t->queue, t->number);
-      add_str (b, "subject_tag", tag);
-      add_str (b, "reply_address", ra);
+      rd_json_add_str (b, "subject_tag", tag);
+      rd_json_add_str (b, "reply_address", ra);
     }
-  add_time (b, "created_at", t->created_at);
-  add_time (b, "updated_at", t->updated_at);
-  add_int (b, "message_count", t->message_count);
+  rd_json_add_time (b, "created_at", t->created_at);
+  rd_json_add_time (b, "updated_at", t->updated_at);
+  rd_json_add_int (b, "message_count", t->message_count);
   if (t->participants)
     add_strv (b, "participants", (const char *const *) t->participants->pdata, t->participants->len);
   if (t->links)
@@ -170,21 +146,21 @@ ticket_json (JsonBuilder *b, const RdTicket *t, RdTicketIds *ids, GPtrArray *att
         {
           const RdTicketMessage *m = g_ptr_array_index (t->messages, i);
           json_builder_begin_object (b);
-          add_int (b, "id", m->id);
-          add_str (b, "direction", m->direction);
-          add_str (b, "message_id", m->message_id);
+          rd_json_add_int (b, "id", m->id);
+          rd_json_add_str (b, "direction", m->direction);
+          rd_json_add_str (b, "message_id", m->message_id);
           add_person (b, "from", m->from_name, m->from_addr);
-          add_str (b, "to", m->to_addrs);
-          add_str (b, "cc", m->cc_addrs);
-          add_str (b, "author", m->author);
-          add_str (b, "subject", m->subject);
-          add_str (b, "body_text", m->body_text);
+          rd_json_add_str (b, "to", m->to_addrs);
+          rd_json_add_str (b, "cc", m->cc_addrs);
+          rd_json_add_str (b, "author", m->author);
+          rd_json_add_str (b, "subject", m->subject);
+          rd_json_add_str (b, "body_text", m->body_text);
           guint folded = 0;
           g_autofree char *kept = fold_quoted (m->body_text, &folded);
-          add_str (b, "body_unquoted", kept);
-          add_str (b, "delivery_status", m->delivery_status);
-          add_str (b, "delivery_code", m->delivery_code);
-          add_time (b, "created_at", m->created_at);
+          rd_json_add_str (b, "body_unquoted", kept);
+          rd_json_add_str (b, "delivery_status", m->delivery_status);
+          rd_json_add_str (b, "delivery_code", m->delivery_code);
+          rd_json_add_time (b, "created_at", m->created_at);
           json_builder_set_member_name (b, "attachments");
           json_builder_begin_array (b);
           for (guint k = 0; attachments && k < attachments->len; k++)
@@ -193,11 +169,11 @@ ticket_json (JsonBuilder *b, const RdTicket *t, RdTicketIds *ids, GPtrArray *att
               if (a->message_row != m->id)
                 continue;
               json_builder_begin_object (b);
-              add_int (b, "id", a->id);
-              add_str (b, "filename", a->filename);
-              add_str (b, "content_type", a->content_type);
-              add_int (b, "size", a->size);
-              add_str (b, "sha256", a->sha256);
+              rd_json_add_int (b, "id", a->id);
+              rd_json_add_str (b, "filename", a->filename);
+              rd_json_add_str (b, "content_type", a->content_type);
+              rd_json_add_int (b, "size", a->size);
+              rd_json_add_str (b, "sha256", a->sha256);
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
@@ -213,27 +189,16 @@ ticket_json (JsonBuilder *b, const RdTicket *t, RdTicketIds *ids, GPtrArray *att
         {
           const RdAuditEntry *e = g_ptr_array_index (audit, i);
           json_builder_begin_object (b);
-          add_time (b, "at", e->at);
-          add_str (b, "actor", e->actor);
-          add_str (b, "action", e->action);
-          add_str (b, "old", e->old_value);
-          add_str (b, "new", e->new_value);
+          rd_json_add_time (b, "at", e->at);
+          rd_json_add_str (b, "actor", e->actor);
+          rd_json_add_str (b, "action", e->action);
+          rd_json_add_str (b, "old", e->old_value);
+          rd_json_add_str (b, "new", e->new_value);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
     }
   json_builder_end_object (b);
-}
-
-static void
-print_json (JsonBuilder *b)
-{
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  printf ("%s\n", text);
 }
 
 /* ---- shared plumbing --------------------------------------------------- */
@@ -345,7 +310,7 @@ print_tickets (Cli *c, GPtrArray *tickets)
       for (guint i = 0; i < tickets->len; i++)
         ticket_json (b, g_ptr_array_index (tickets, i), ids, NULL, NULL);
       json_builder_end_array (b);
-      print_json (b);
+      rd_json_print (b);
     }
   else
     list_table (tickets);
@@ -498,7 +463,7 @@ tickets_show (int argc, char **argv)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       ticket_json (b, t, ids, atts, audit);
-      print_json (b);
+      rd_json_print (b);
       return RD_EXIT_OK;
     }
   g_autofree char *tag = rd_ticket_ids_subject_tag (ids, t->number);
@@ -664,15 +629,15 @@ tickets_reply (int argc, char **argv)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      add_int (b, "number", number);
-      add_int (b, "message", r.message_row);
-      add_int (b, "outbox_id", r.outbox_id);
-      add_str (b, "message_id", r.message_id);
-      add_str (b, "subject", r.subject);
+      rd_json_add_int (b, "number", number);
+      rd_json_add_int (b, "message", r.message_row);
+      rd_json_add_int (b, "outbox_id", r.outbox_id);
+      rd_json_add_str (b, "message_id", r.message_id);
+      rd_json_add_str (b, "subject", r.subject);
       add_strv (b, "recipients", (const char *const *) r.recipients->pdata, r.recipients->len);
       add_strv (b, "suppressed", (const char *const *) r.suppressed->pdata, r.suppressed->len);
       json_builder_end_object (b);
-      print_json (b);
+      rd_json_print (b);
     }
   else
     {
@@ -724,11 +689,11 @@ tickets_note (int argc, char **argv)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      add_int (b, "number", number);
-      add_int (b, "message", row);
-      add_str (b, "direction", "note");
+      rd_json_add_int (b, "number", number);
+      rd_json_add_int (b, "message", row);
+      rd_json_add_str (b, "direction", "note");
       json_builder_end_object (b);
-      print_json (b);
+      rd_json_print (b);
     }
   else
     printf ("Note %" G_GINT64_FORMAT " added to ticket #%" G_GINT64_FORMAT "\n", row, number);
@@ -751,7 +716,7 @@ print_ticket_after_change (Cli *c, gint64 number)
         return error_exit (error);
       g_autoptr(JsonBuilder) b = json_builder_new ();
       ticket_json (b, t, ids, NULL, NULL);
-      print_json (b);
+      rd_json_print (b);
     }
   else
     {
@@ -891,15 +856,15 @@ tickets_attachment (int argc, char **argv)
       g_autofree char *b64 = g_base64_encode (p, len);
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      add_int (b, "id", a->id);
-      add_int (b, "message", a->message_row);
-      add_str (b, "filename", a->filename);
-      add_str (b, "content_type", a->content_type);
-      add_int (b, "size", a->size);
-      add_str (b, "sha256", a->sha256);
-      add_str (b, "content_base64", b64);
+      rd_json_add_int (b, "id", a->id);
+      rd_json_add_int (b, "message", a->message_row);
+      rd_json_add_str (b, "filename", a->filename);
+      rd_json_add_str (b, "content_type", a->content_type);
+      rd_json_add_int (b, "size", a->size);
+      rd_json_add_str (b, "sha256", a->sha256);
+      rd_json_add_str (b, "content_base64", b64);
       json_builder_end_object (b);
-      print_json (b);
+      rd_json_print (b);
       return RD_EXIT_OK;
     }
   if (output)
