@@ -112,13 +112,8 @@ rd_store_allowlist_add (RdStore *store, RdAllowlistEntry *e, GError **error)
       return FALSE;
     }
   e->id = sqlite3_column_int64 (st, 0);
-  rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "cannot add allowlist entry");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "cannot add allowlist entry", error))
+    return FALSE;
   return TRUE;
 }
 
@@ -138,13 +133,8 @@ rd_store_allowlist_remove (RdStore *store, const char *cidr, GError **error)
     return FALSE;
   rd_store_bind_text (st, 1, norm);
   sqlite3_bind_int64 (st, 2, id);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "cannot remove allowlist entry");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "cannot remove allowlist entry", error))
+    return FALSE;
   if (sqlite3_changes (store->db) == 0)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no allowlist entry '%s'", cidr);

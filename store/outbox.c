@@ -36,13 +36,8 @@ rd_store_outbox_enqueue (RdStore *store, const RdOutboxDraft *d, gint64 *id, GEr
   sqlite3_bind_blob64 (st, 5, raw, len, SQLITE_STATIC);
   sqlite3_bind_int64 (st, 6, now);
   sqlite3_bind_int64 (st, 7, now);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "queue outbound message");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "queue outbound message", error))
+    return FALSE;
   gint64 row = sqlite3_last_insert_rowid (store->db);
   for (guint i = 0; d->recipients[i]; i++)
     {
@@ -53,13 +48,8 @@ rd_store_outbox_enqueue (RdStore *store, const RdOutboxDraft *d, gint64 *id, GEr
       sqlite3_bind_int64 (st, 1, row);
       sqlite3_bind_int (st, 2, (int) i);
       sqlite3_bind_text (st, 3, d->recipients[i], -1, SQLITE_STATIC);
-      rc = sqlite3_step (st);
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
-        {
-          rd_store_set_error (store, rc, error, "queue outbound recipient");
-          return FALSE;
-        }
+      if (!rd_store_step_done (store, st, "queue outbound recipient", error))
+        return FALSE;
     }
   if (!rd_store_tx_commit (&tx, error))
     return FALSE;
@@ -79,13 +69,8 @@ rd_store_suppression_add (RdStore *store, const char *address, const char *reaso
   sqlite3_bind_text (st, 1, address, -1, SQLITE_STATIC);
   rd_store_bind_text (st, 2, reason);
   sqlite3_bind_int64 (st, 3, g_get_real_time () / G_USEC_PER_SEC);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "add suppression");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "add suppression", error))
+    return FALSE;
   return TRUE;
 }
 

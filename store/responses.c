@@ -41,13 +41,8 @@ rd_store_response_record (RdStore *store, const char *inbox, const char *sender,
   rd_store_bind_text (st, 2, sender);
   rd_store_bind_text (st, 3, handle);
   sqlite3_bind_int64 (st, 4, now);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "record response");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "record response", error))
+    return FALSE;
   return TRUE;
 }
 
@@ -80,13 +75,8 @@ rd_store_duplicate_record (RdStore *store, const char *id, gint64 seconds, gint6
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, now);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "expire duplicate ids");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "expire duplicate ids", error))
+    return FALSE;
   st = rd_store_stmt (store,
       "INSERT INTO rules_duplicates (id, expires_at) VALUES (?1, ?2)"
       " ON CONFLICT (id) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)", error);
@@ -94,12 +84,7 @@ rd_store_duplicate_record (RdStore *store, const char *id, gint64 seconds, gint6
     return FALSE;
   rd_store_bind_text (st, 1, id);
   sqlite3_bind_int64 (st, 2, now + seconds);
-  rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "record duplicate id");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "record duplicate id", error))
+    return FALSE;
   return TRUE;
 }

@@ -115,13 +115,8 @@ rd_store_spool_put (RdStore *store, RdSpoolItem **items, guint n, GError **error
       rd_store_bind_text (st, 7, msgid);
       sqlite3_bind_int64 (st, 8, (sqlite3_int64) len);
       sqlite3_bind_blob64 (st, 9, raw, len, SQLITE_STATIC);
-      int rc = sqlite3_step (st);
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
-        {
-          rd_store_set_error (store, rc, error, "spool message");
-          return FALSE;
-        }
+      if (!rd_store_step_done (store, st, "spool message", error))
+        return FALSE;
       gint64 id = sqlite3_last_insert_rowid (store->db);
       for (guint r = 0; r < it->recipients->len; r++)
         {
@@ -132,13 +127,8 @@ rd_store_spool_put (RdStore *store, RdSpoolItem **items, guint n, GError **error
           sqlite3_bind_int64 (st, 1, id);
           sqlite3_bind_int (st, 2, (int) r);
           sqlite3_bind_text (st, 3, g_ptr_array_index (it->recipients, r), -1, SQLITE_STATIC);
-          rc = sqlite3_step (st);
-          sqlite3_reset (st);
-          if (rc != SQLITE_DONE)
-            {
-              rd_store_set_error (store, rc, error, "spool recipient");
-              return FALSE;
-            }
+          if (!rd_store_step_done (store, st, "spool recipient", error))
+            return FALSE;
         }
       g_free (it->queue_id);
       it->queue_id = g_steal_pointer (&qid);
@@ -280,13 +270,8 @@ rd_store_spool_set_state (RdStore *store, gint64 id, RdSpoolState state,
   else
     sqlite3_bind_int64 (st, 3, g_get_real_time () / G_USEC_PER_SEC);
   sqlite3_bind_int64 (st, 4, id);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "set spool state");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "set spool state", error))
+    return FALSE;
   if (sqlite3_changes (store->db) == 0)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no spooled message %" G_GINT64_FORMAT, id);

@@ -26,6 +26,9 @@ void rd_store_set_error (RdStore *store, int rc, GError **error, const char *wha
  * must be a string literal (the pointer is the cache key). */
 sqlite3_stmt *rd_store_stmt (RdStore *store, const char *sql, GError **error);
 gboolean rd_store_exec (RdStore *store, const char *sql, GError **error);
+/* Steps @st, which must not return rows, and resets it; on failure sets
+ * @error with @what as context. */
+gboolean rd_store_step_done (RdStore *store, sqlite3_stmt *st, const char *what, GError **error);
 
 /* A transaction that rolls back unless committed. Inside a transaction
  * the caller opened with rd_store_begin() it joins that one instead

@@ -54,6 +54,19 @@ rd_store_stmt (RdStore *store, const char *sql, GError **error)
 }
 
 gboolean
+rd_store_step_done (RdStore *store, sqlite3_stmt *st, const char *what, GError **error)
+{
+  int rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    {
+      rd_store_set_error (store, rc, error, what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 rd_store_exec (RdStore *store, const char *sql, GError **error)
 {
   char *errmsg = NULL;
@@ -255,13 +268,8 @@ store_migrate (RdStore *store, GError **error)
         return FALSE;
       sqlite3_bind_text (st, 1, m->name, -1, SQLITE_STATIC);
       sqlite3_bind_int64 (st, 2, g_get_real_time () / G_USEC_PER_SEC);
-      int rc = sqlite3_step (st);
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
-        {
-          rd_store_set_error (store, rc, error, "record migration");
-          return FALSE;
-        }
+      if (!rd_store_step_done (store, st, "record migration", error))
+        return FALSE;
       if (!rd_store_tx_commit (&tx, error))
         return FALSE;
       rd_log (RD_LOG_INFO, "store.migrate", "name=%s path=%s", m->name, store->path);

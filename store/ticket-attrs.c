@@ -19,13 +19,8 @@ rd_store_ticket_set_attrs (RdStore *store, gint64 number, const char *priority, 
   rd_store_bind_text (st, 3, status);
   sqlite3_bind_int64 (st, 4, g_get_real_time () / G_USEC_PER_SEC);
   sqlite3_bind_int64 (st, 5, number);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "set ticket attributes");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "set ticket attributes", error))
+    return FALSE;
   if (sqlite3_changes (store->db) == 0)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket %" G_GINT64_FORMAT, number);
@@ -38,13 +33,8 @@ rd_store_ticket_set_attrs (RdStore *store, gint64 number, const char *priority, 
         return FALSE;
       sqlite3_bind_int64 (st, 1, number);
       rd_store_bind_text (st, 2, tags[i]);
-      rc = sqlite3_step (st);
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
-        {
-          rd_store_set_error (store, rc, error, "add ticket tag");
-          return FALSE;
-        }
+      if (!rd_store_step_done (store, st, "add ticket tag", error))
+        return FALSE;
     }
   return rd_store_tx_commit (&tx, error);
 }

@@ -80,13 +80,8 @@ rd_store_ticket_open (RdStore *store, const RdTicketDraft *d, gint64 *number, GE
   rd_store_bind_text (st, 4, d->requester_addr);
   sqlite3_bind_int64 (st, 5, now);
   sqlite3_bind_int64 (st, 6, now);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "insert ticket");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "insert ticket", error))
+    return FALSE;
   gint64 num = sqlite3_last_insert_rowid (store->db);
 
   st = rd_store_stmt (store,
@@ -106,13 +101,8 @@ rd_store_ticket_open (RdStore *store, const RdTicketDraft *d, gint64 *number, GE
   rd_store_bind_text (st, 6, subject);
   rd_store_bind_text (st, 7, d->body_text);
   sqlite3_bind_int64 (st, 8, now);
-  rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "insert message");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "insert message", error))
+    return FALSE;
 
   if (d->spool_id > 0)
     {
@@ -123,13 +113,8 @@ rd_store_ticket_open (RdStore *store, const RdTicketDraft *d, gint64 *number, GE
         return FALSE;
       sqlite3_bind_int64 (st, 1, now);
       sqlite3_bind_int64 (st, 2, d->spool_id);
-      rc = sqlite3_step (st);
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
-        {
-          rd_store_set_error (store, rc, error, "mark spool processed");
-          return FALSE;
-        }
+      if (!rd_store_step_done (store, st, "mark spool processed", error))
+        return FALSE;
     }
   if (!rd_store_tx_commit (&tx, error))
     return FALSE;
@@ -176,27 +161,19 @@ rd_store_ticket_add_message (RdStore *store, const RdFollowupDraft *d, gint64 *m
   rd_store_bind_text (st, 6, d->subject);
   rd_store_bind_text (st, 7, d->body_text);
   sqlite3_bind_int64 (st, 8, now);
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "insert follow-up");
-      return FALSE;
-    }
+  if (!rd_store_step_done (store, st, "insert follow-up", error))
+    return FALSE;
   gint64 row = sqlite3_last_insert_rowid (store->db);
   st = rd_store_stmt (store, "UPDATE tickets SET updated_at = ? WHERE number = ?", error);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, now);
   sqlite3_bind_int64 (st, 2, d->ticket_number);
-  rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE || sqlite3_changes (store->db) != 1)
+  if (!rd_store_step_done (store, st, "touch ticket", error))
+    return FALSE;
+  if (sqlite3_changes (store->db) != 1)
     {
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, d->ticket_number);
-      else
-        rd_store_set_error (store, rc, error, "touch ticket");
+      g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, d->ticket_number);
       return FALSE;
     }
   if (d->spool_id > 0)
@@ -207,13 +184,8 @@ rd_store_ticket_add_message (RdStore *store, const RdFollowupDraft *d, gint64 *m
         return FALSE;
       sqlite3_bind_int64 (st, 1, now);
       sqlite3_bind_int64 (st, 2, d->spool_id);
-      rc = sqlite3_step (st);
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
-        {
-          rd_store_set_error (store, rc, error, "mark spool processed");
-          return FALSE;
-        }
+      if (!rd_store_step_done (store, st, "mark spool processed", error))
+        return FALSE;
     }
   if (!rd_store_tx_commit (&tx, error))
     return FALSE;
