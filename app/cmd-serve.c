@@ -160,6 +160,12 @@ rd_cmd_serve (int argc, char **argv)
           return rd_app_exit_code (error);
         }
     }
+  /* Catch the stop signals before telling anyone we listen: a SIGTERM
+   * right after the port file appears must stop us cleanly too. */
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  guint s1 = g_unix_signal_add (SIGTERM, on_signal, loop);
+  guint s2 = g_unix_signal_add (SIGINT, on_signal, loop);
+  guint s3 = g_unix_signal_add (SIGHUP, on_hangup, worker);
   if (port_file)
     {
       g_autofree char *text = g_strdup_printf ("%u\n", port);
@@ -182,10 +188,6 @@ rd_cmd_serve (int argc, char **argv)
   rd_log (RD_LOG_INFO, "serve.start", "version=%s data_dir=%s config=%s",
           RD_VERSION, data_dir, rd_config_get_path (config) ? rd_config_get_path (config) : "(embedded defaults)");
 
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  guint s1 = g_unix_signal_add (SIGTERM, on_signal, loop);
-  guint s2 = g_unix_signal_add (SIGINT, on_signal, loop);
-  guint s3 = g_unix_signal_add (SIGHUP, on_hangup, worker);
   g_main_loop_run (loop);
   g_source_remove (s1);
   g_source_remove (s2);
