@@ -212,6 +212,11 @@ retry_max = 2s
         time.sleep(1)   # an acknowledgement would be queued with the follow-up; give the worker time to send it
         acks = [r for r in self.cli_json("queue", "list") if r["kind"] == "autoreply"]
         self.assertEqual(len(acks), 1, "no second acknowledgement for the follow-up: %s" % acks)
+        self.assertEqual(acks[0]["ticket"], num, "the acknowledgement is recorded against the ticket")
+        # Threaded by the signed Message-ID of the agent's reply (rule 1),
+        # not merely by the subject tag of a participant.
+        how = [a["old"] for a in shown["audit"] if a["action"] == "followup"]
+        self.assertEqual(how, ["references"], shown["audit"])
         self.assertEqual(len(self.relay.messages()), 2, "nothing more reached the relay")
 
         # 6. A stranger quotes the subject tag: a new ticket, linked, not attached.
