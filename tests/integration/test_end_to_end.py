@@ -48,10 +48,10 @@ if not followup {
 '''
 
 
-def mail(frm, subject, body, msgid, in_reply_to=None):
+def mail(frm, subject, body, msgid, in_reply_to=None, to=INBOX):
     m = email.message.EmailMessage(policy=email.policy.SMTP)
     m["From"] = frm
-    m["To"] = INBOX
+    m["To"] = to
     m["Subject"] = subject
     m["Date"] = email.utils.formatdate()
     m["Message-ID"] = msgid
@@ -113,9 +113,9 @@ retry_max = 2s
     def cli_json(self, *args):
         return self.rd_json(*args)
 
-    def send(self, frm, raw):
+    def send(self, frm, raw, to=INBOX):
         with smtplib.SMTP("127.0.0.1", self.server.port, timeout=30) as s:
-            refused = s.sendmail(frm, [INBOX], raw)
+            refused = s.sendmail(frm, [to], raw)
         self.assertEqual(refused, {})
 
     def relayed(self, n, what):
@@ -153,6 +153,8 @@ retry_max = 2s
         self.assertEqual(ack_from, "", "an acknowledgement goes out with the null sender (RFC 3834)")
         self.assertEqual(ack["Auto-Submitted"], "auto-replied")
         self.assertEqual(ids(ack["In-Reply-To"]), ids(first_id))
+        self.assertRegex(ids(ack["Message-ID"])[0], rf"^rd-{num}-[a-z2-7]+-[a-z2-7]+@desk\.test$",
+                         "the acknowledgement's Message-ID is signed for the ticket")
         self.assertIn(tag, ack["Subject"], "${ticket.tag} filled in for a new ticket")
         self.assertIn(f"ticket {num}.", ack.get_content(), "${ticket.number} filled in the reason")
         self.assertEqual(email.utils.parseaddr(ack["To"])[1], CUSTOMER)
@@ -196,12 +198,14 @@ retry_max = 2s
         self.assertEqual(mine[0]["relay_reply"], "250 2.0.0 Ok: queued as Q0002",
                          "the relay's 250 text (and queue id) recorded")
 
-        # 5. The customer answers the agent's reply: a follow-up, no new ack.
+        # 5. The customer answers the agent's reply as a mail client does:
+        # to its Reply-To (the signed reply address), In-Reply-To its
+        # Message-ID. A follow-up, and no new acknowledgement.
         time.sleep(1.5)   # past the vacation period: only `followup` may suppress the ack
         self.send(CUSTOMER, mail(f"Alice <{CUSTOMER}>", "Re: " + rep["Subject"],
                                  "Thanks, understood.\n",
                                  email.utils.make_msgid(domain="customer.example"),
-                                 in_reply_to=f"<{rep_id}>"))
+                                 in_reply_to=f"<{rep_id}>", to=reply_addr), to=reply_addr)
         shown = self.wait_for(lambda: (lambda s: s if len([m for m in s["messages"] if m["direction"] == "inbound"]) >= 2
                                        else None)(self.show(num)), timeout=30, what="the follow-up on the ticket")
         dirs = [m["direction"] for m in shown["messages"] if m["direction"] != "note"]
@@ -244,6 +248,27 @@ retry_max = 2s
         acks = [r for r in self.cli_json("queue", "list") if r["kind"] == "autoreply"]
         self.assertEqual(len(acks), 2, acks)
         self.assertEqual(len(self.relay.messages()), 3)
+
+        # 7. The customer answers the acknowledgement from another address of
+        # theirs (not a participant; its subject keeps the tag): it names a
+        # Message-ID relaydesk made for ticket 1, so it continues ticket 1
+        # (docs/tickets.md, threading rule 1), like an answer to an agent's
+        # reply, and is not a stranger's new ticket.
+        alias = "a.smith@customer.example"
+        self.send(alias, mail(f"Alice Smith <{alias}>", "Re: " + ack["Subject"],
+                              "One more thing about that invoice.\n",
+                              email.utils.make_msgid(domain="customer.example"),
+                              in_reply_to=ack["Message-ID"]))
+        shown = self.wait_for(lambda: (lambda s: s if len(s["messages"]) > len(dirs) else None)(self.show(num)),
+                              timeout=30, what="the answer to the acknowledgement on ticket %d (tickets: %s)"
+                              % (num, [(x["number"], x["subject"]) for x in self.rd_json("tickets", "list")]))
+        self.assertEqual(shown["messages"][-1]["from"]["addr"], alias)
+        self.assertEqual([a["old"] for a in shown["audit"] if a["action"] == "followup"],
+                         ["references", "references"])
+        self.assertEqual(len(self.rd_json("tickets", "list")), 2)
+        time.sleep(1)
+        self.assertEqual(len([r for r in self.cli_json("queue", "list") if r["kind"] == "autoreply"]), 2,
+                         "no acknowledgement for a follow-up")
 
         if os.environ.get("RD_E2E_DUMP"):
             import json
