@@ -214,7 +214,11 @@ do_vacation (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdActio
       rd_log (RD_LOG_INFO, "desk.vacation", "queue_id=%s to=%s result=suppressed reason=response-log", sp->queue_id, to);
       return TRUE;
     }
-  g_autofree char *mid = new_message_id (d);
+  /* An acknowledgement of a ticket gets a Message-ID signed for it, as an
+   * agent's reply does: an answer to it (In-Reply-To) continues the ticket
+   * by threading rule 1 (docs/tickets.md) from any address, instead of
+   * relying on the subject tag and the sender being a participant. */
+  g_autofree char *mid = ticket > 0 ? rd_ticket_ids_new_message_id (d->ids, ticket) : new_message_id (d);
   g_autoptr(GBytes) raw = compose_vacation (d, msg, a, mid);
   /* RFC 3834 3.3: the envelope sender of an automatic response is null. */
   if (!queue_outbound (d, RD_OUTBOX_AUTOREPLY, ticket, "", a->address, mid, raw, error)
