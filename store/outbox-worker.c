@@ -362,14 +362,36 @@ rd_store_outbox_mark_sending (RdStore *store, gint64 id, GError **error)
       id, NULL, NULL, 0, "sending", NULL, error);
 }
 
+/* The ticket's record of an outbound message (messages.outbox_id) follows
+ * the outbox row, so an agent sees on the ticket whether a reply went out. */
+static gboolean
+set_message_delivery (RdStore *store, gint64 outbox_id, const char *status, const char *detail, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store,
+      "UPDATE messages SET delivery_status = ?2, delivery_detail = ?3 WHERE outbox_id = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, outbox_id);
+  sqlite3_bind_text (st, 2, status, -1, SQLITE_STATIC);
+  rd_store_bind_text (st, 3, detail);
+  return rd_store_step_done (store, st, "record delivery on the ticket", error);
+}
+
 gboolean
 rd_store_outbox_mark_sent (RdStore *store, gint64 id, const char *relay_reply, GError **error)
 {
+  g_auto(RdStoreTx) tx = { 0 };
+  if (!rd_store_tx_begin (store, &tx, error))
+    return FALSE;
   /* ?3 unused (error text): kept NULL */
-  return transition (store,
+  if (!transition (store,
       "UPDATE outbox SET state = 'sent', sent_at = ?2, relay_reply = ?4, last_error = ?3"
       " WHERE id = ?1 AND state = 'sending'",
-      id, NULL, relay_reply, 0, "sent", relay_reply, error);
+      id, NULL, relay_reply, 0, "sent", relay_reply, error))
+    return FALSE;
+  if (!set_message_delivery (store, id, "sent", relay_reply, error))
+    return FALSE;
+  return rd_store_tx_commit (&tx, error);
 }
 
 gboolean
@@ -394,7 +416,8 @@ rd_store_outbox_mark_failed (RdStore *store, gint64 id, const char *error_text, 
       " WHERE id = ?1 AND state IN ('sending','queued') AND ?2 > 0",
       id, error_text, relay_reply, 0, "failed", error_text, error))
     return FALSE;
-  if (!note_on_ticket (store, id, "failed", error_text, error))
+  if (!note_on_ticket (store, id, "failed", error_text, error)
+      || !set_message_delivery (store, id, "failed", error_text, error))
     return FALSE;
   return rd_store_tx_commit (&tx, error);
 }
@@ -411,7 +434,8 @@ rd_store_outbox_mark_dropped (RdStore *store, gint64 id, const char *who, const 
       : "UPDATE outbox SET state = 'dropped', last_error = ?3 WHERE id = ?1 AND state IN ('queued','sending') AND ?2 > 0";
   if (!transition (store, sql, id, detail, NULL, 0, "dropped", detail, error))
     return FALSE;
-  if (!note_on_ticket (store, id, "dropped", detail, error))
+  if (!note_on_ticket (store, id, "dropped", detail, error)
+      || !set_message_delivery (store, id, "dropped", detail, error))
     return FALSE;
   return rd_store_tx_commit (&tx, error);
 }

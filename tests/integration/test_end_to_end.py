@@ -197,6 +197,9 @@ retry_max = 2s
         self.assertEqual(mine[0]["message_id"].strip("<>"), rep_id)
         self.assertEqual(mine[0]["relay_reply"], "250 2.0.0 Ok: queued as Q0002",
                          "the relay's 250 text (and queue id) recorded")
+        outbound = [m for m in self.show(num)["messages"] if m["direction"] == "outbound"]
+        self.assertEqual([m["delivery_status"] for m in outbound], ["sent"],
+                         "the ticket shows the reply as sent once the relay took it")
 
         # 5. The customer answers the agent's reply as a mail client does:
         # to its Reply-To (the signed reply address), In-Reply-To its
