@@ -1,5 +1,6 @@
 /* relaydesk serve — the daemon: SMTP receiver -> spool -> desk worker. */
 #include "app.h"
+#include "example-rules.h"
 #include "rd-common.h"
 #include "store.h"
 #include "spool-writer.h"
@@ -11,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <stdio.h>
+#include <errno.h>
 #include <sys/resource.h>
 
 static gboolean
@@ -35,6 +37,22 @@ raise_fd_limit (void)
   if (setrlimit (RLIMIT_NOFILE, &rl) == 0)
     rd_log (RD_LOG_DEBUG, "serve.rlimit", "nofile=%lu previous=%lu",
             (unsigned long) rl.rlim_cur, (unsigned long) old);
+}
+
+/* A new data directory gets an example rule file to start from; it is
+ * never overwritten and not active until [rules] names it. */
+static void
+write_example_rules (const char *data_dir)
+{
+  g_autofree char *dir = g_build_filename (data_dir, "rules", NULL);
+  g_autofree char *path = g_build_filename (dir, RD_EXAMPLE_RULES_NAME, NULL);
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return;
+  g_autoptr(GError) error = NULL;
+  if (g_mkdir_with_parents (dir, 0700) != 0
+      || !g_file_set_contents (path, RD_EXAMPLE_RULES, -1, &error))
+    rd_log (RD_LOG_WARN, "serve.example-rules", "path=%s error=\"%s\"", path,
+            error ? error->message : g_strerror (errno));
 }
 
 static gboolean
@@ -104,6 +122,7 @@ rd_cmd_serve (int argc, char **argv)
       return rd_app_exit_code (error);
     }
   g_clear_pointer (&store, rd_store_free);
+  write_example_rules (data_dir);
 
   /* The outbox worker: only with a relay; without one, outbound mail
    * waits in the outbox (DESIGN.md "Defaults"). */

@@ -153,6 +153,33 @@ class Foundation(rdtest.RelaydeskTestCase):
         self.assertIn(b"no relaydesk database", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "nowhere")))
 
+    def test_example_rules_written_and_valid(self):
+        s = self.serve()
+        path = os.path.join(self.data, "rules", "example.sieve")
+        self.assertTrue(os.path.isfile(path))
+        self.assertIn(b"not active", open(path, "rb").read())
+        p = subprocess.run([rdtest.RELAYDESK, "rules", "check", path], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        eml = os.path.join(self.tmp, "m.eml")
+        with open(eml, "wb") as f:
+            f.write(MSG)
+        p = subprocess.run([rdtest.RELAYDESK, "rules", "test", "--script", path, "--message", eml,
+                            "--from", "alice@example.com", "--to", "support@example.org"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('fileinto "billing"', p.stdout)
+        self.assertIn("vacation to=<alice@example.com>", p.stdout)
+        # Not active: the embedded default still files into the inbox.
+        with smtplib.SMTP("127.0.0.1", s.port, timeout=30) as c:
+            c.sendmail("alice@example.com", ["support@example.org"], MSG)
+        self.assertEqual(self.wait_tickets(1)[0]["queue"], "inbox")
+        # Never overwritten: an edited example survives a restart.
+        self.assertEqual(s.stop(), 0)
+        with open(path, "a") as f:
+            f.write("# edited\n")
+        self.serve()
+        self.assertTrue(open(path).read().endswith("# edited\n"))
+
     def test_sigint_stops_cleanly(self):
         s = self.serve()
         self.assertEqual(s.stop(signal.SIGINT), 0)
