@@ -169,12 +169,8 @@ rd_store_allowlist_list (RdStore *store, GError **error)
       e->note = rd_store_col_strdup (st, 9);
       g_ptr_array_add (out, e);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "cannot list the allowlist");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "cannot list the allowlist", error))
+    return NULL;
   return g_steal_pointer (&out);
 }
 

@@ -193,12 +193,8 @@ load_recipients (RdStore *store, RdOutboxItem *it, GError **error)
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_ptr_array_add (it->recipients, rd_store_col_strdup (st, 0));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read outbox recipients");
-      return FALSE;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read outbox recipients", error))
+    return FALSE;
   return TRUE;
 }
 
@@ -210,16 +206,8 @@ rd_store_outbox_get (RdStore *store, gint64 id, GError **error)
   if (st == NULL)
     return NULL;
   sqlite3_bind_int64 (st, 1, id);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (st);
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no outbox message %" G_GINT64_FORMAT, id);
-      else
-        rd_store_set_error (store, rc, error, "read outbox message");
-      return NULL;
-    }
+  if (!rd_store_step_row (store, st, "read outbox message", error, "no outbox message %" G_GINT64_FORMAT, id))
+    return NULL;
   g_autoptr(RdOutboxItem) it = item_from_row (st);
   it->raw = g_bytes_new (sqlite3_column_blob (st, 13), (gsize) sqlite3_column_bytes (st, 13));
   sqlite3_reset (st);
@@ -241,12 +229,8 @@ rd_store_outbox_list (RdStore *store, const char *state, guint limit, GError **e
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_ptr_array_add (items, item_from_row (st));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "list outbox");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "list outbox", error))
+    return NULL;
   for (guint i = 0; i < items->len; i++)
     if (!load_recipients (store, g_ptr_array_index (items, i), error))
       return NULL;
@@ -271,12 +255,8 @@ rd_store_outbox_events (RdStore *store, gint64 id, GError **error)
       ev->detail = rd_store_col_strdup (st, 2);
       g_ptr_array_add (evs, ev);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read outbox events");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read outbox events", error))
+    return NULL;
   return g_steal_pointer (&evs);
 }
 
@@ -536,12 +516,8 @@ rd_store_outbox_counts (RdStore *store, gint64 counts[5], GError **error)
         if (!strcmp (s, state_names[i]))
           counts[i] = sqlite3_column_int64 (st, 1);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "count outbox");
-      return FALSE;
-    }
+  if (!rd_store_rows_done (store, st, rc, "count outbox", error))
+    return FALSE;
   return TRUE;
 }
 

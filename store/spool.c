@@ -157,12 +157,8 @@ rd_store_spool_pending (RdStore *store, guint limit, GError **error)
       gint64 id = sqlite3_column_int64 (st, 0);
       g_array_append_val (ids, id);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "list pending");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "list pending", error))
+    return NULL;
   return g_steal_pointer (&ids);
 }
 
@@ -190,12 +186,8 @@ spooled_from_row (RdStore *store, sqlite3_stmt *st, GError **error)
   int rc;
   while ((rc = sqlite3_step (rs)) == SQLITE_ROW)
     g_ptr_array_add (m->recipients, rd_store_col_strdup (rs, 0));
-  sqlite3_reset (rs);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read recipients");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, rs, rc, "read recipients", error))
+    return NULL;
   return g_steal_pointer (&m);
 }
 
@@ -210,16 +202,8 @@ rd_store_spool_get (RdStore *store, gint64 id, GError **error)
   if (st == NULL)
     return NULL;
   sqlite3_bind_int64 (st, 1, id);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (st);
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no spooled message %" G_GINT64_FORMAT, id);
-      else
-        rd_store_set_error (store, rc, error, "read spool");
-      return NULL;
-    }
+  if (!rd_store_step_row (store, st, "read spool", error, "no spooled message %" G_GINT64_FORMAT, id))
+    return NULL;
   RdSpooled *m = spooled_from_row (store, st, error);
   sqlite3_reset (st);
   return m;
@@ -290,11 +274,7 @@ rd_store_spool_counts (RdStore *store, gint64 counts[4], GError **error)
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     counts[state_from_string ((const char *) sqlite3_column_text (st, 0))] = sqlite3_column_int64 (st, 1);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "count spool");
-      return FALSE;
-    }
+  if (!rd_store_rows_done (store, st, rc, "count spool", error))
+    return FALSE;
   return TRUE;
 }

@@ -29,6 +29,14 @@ gboolean rd_store_exec (RdStore *store, const char *sql, GError **error);
 /* Steps @st, which must not return rows, and resets it; on failure sets
  * @error with @what as context. */
 gboolean rd_store_step_done (RdStore *store, sqlite3_stmt *st, const char *what, GError **error);
+/* Steps @st for exactly one row: TRUE with the row to read (the caller
+ * resets @st); FALSE with @st reset and RD_ERROR_NOT_FOUND (message from
+ * @not_found_fmt) when there is none, or the database error. */
+gboolean rd_store_step_row (RdStore *store, sqlite3_stmt *st, const char *what, GError **error,
+                            const char *not_found_fmt, ...) G_GNUC_PRINTF (5, 6);
+/* Ends a row loop: resets @st and turns a last step result @rc other
+ * than SQLITE_DONE into @error. */
+gboolean rd_store_rows_done (RdStore *store, sqlite3_stmt *st, int rc, const char *what, GError **error);
 
 /* A transaction that rolls back unless committed. Inside a transaction
  * the caller opened with rd_store_begin() it joins that one instead

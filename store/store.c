@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <stdarg.h>
 #include <glib/gstdio.h>
 
 #define RD_DB_FILE "relaydesk.db"
@@ -57,6 +58,39 @@ gboolean
 rd_store_step_done (RdStore *store, sqlite3_stmt *st, const char *what, GError **error)
 {
   int rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    {
+      rd_store_set_error (store, rc, error, what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rd_store_step_row (RdStore *store, sqlite3_stmt *st, const char *what, GError **error,
+                   const char *not_found_fmt, ...)
+{
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_ROW)
+    return TRUE;
+  sqlite3_reset (st);
+  if (rc == SQLITE_DONE)
+    {
+      va_list ap;
+      va_start (ap, not_found_fmt);
+      g_autofree char *msg = g_strdup_vprintf (not_found_fmt, ap);
+      va_end (ap);
+      g_set_error_literal (error, RD_ERROR, RD_ERROR_NOT_FOUND, msg);
+    }
+  else
+    rd_store_set_error (store, rc, error, what);
+  return FALSE;
+}
+
+gboolean
+rd_store_rows_done (RdStore *store, sqlite3_stmt *st, int rc, const char *what, GError **error)
+{
   sqlite3_reset (st);
   if (rc != SQLITE_DONE)
     {
@@ -341,11 +375,7 @@ rd_store_list_migrations (RdStore *store, GError **error)
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_strv_builder_add (b, (const char *) sqlite3_column_text (st, 0));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "list migrations");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "list migrations", error))
+    return NULL;
   return g_strv_builder_end (b);
 }

@@ -84,12 +84,8 @@ ticket_tags (RdStore *store, gint64 number, GError **error)
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_strv_builder_add (b, (const char *) sqlite3_column_text (st, 0));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read tags");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read tags", error))
+    return NULL;
   return g_strv_builder_end (b);
 }
 
@@ -113,12 +109,8 @@ rd_store_ticket_fill_model (RdStore *store, RdTicket *t, gboolean full, GError *
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_ptr_array_add (t->participants, g_strdup ((const char *) sqlite3_column_text (st, 0)));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read participants");
-      return FALSE;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read participants", error))
+    return FALSE;
   st = rd_store_stmt (store,
       "SELECT other_number FROM ticket_links WHERE ticket_number = ?1"
       " UNION SELECT ticket_number FROM ticket_links WHERE other_number = ?1 ORDER BY 1", error);
@@ -133,12 +125,8 @@ rd_store_ticket_fill_model (RdStore *store, RdTicket *t, gboolean full, GError *
       gint64 n = sqlite3_column_int64 (st, 0);
       g_array_append_val (t->links, n);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read links");
-      return FALSE;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read links", error))
+    return FALSE;
   return TRUE;
 }
 
@@ -150,16 +138,8 @@ rd_store_ticket_peek (RdStore *store, gint64 number, GError **error)
   if (st == NULL)
     return NULL;
   sqlite3_bind_int64 (st, 1, number);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (st);
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, number);
-      else
-        rd_store_set_error (store, rc, error, "read ticket");
-      return NULL;
-    }
+  if (!rd_store_step_row (store, st, "read ticket", error, "no ticket #%" G_GINT64_FORMAT, number))
+    return NULL;
   g_autoptr(RdTicket) t = rd_store_ticket_from_row (st);
   sqlite3_reset (st);
   if (!rd_store_ticket_fill_model (store, t, FALSE, error))
@@ -280,12 +260,8 @@ rd_store_ticket_audit_list (RdStore *store, gint64 number, GError **error)
       e->new_value = rd_store_col_strdup (st, 5);
       g_ptr_array_add (out, e);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read audit log");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read audit log", error))
+    return NULL;
   return g_steal_pointer (&out);
 }
 
@@ -355,16 +331,8 @@ rd_store_ticket_set (RdStore *store, gint64 number, RdTicketField field, const c
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, number);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (st);
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, number);
-      else
-        rd_store_set_error (store, rc, error, "read ticket");
-      return FALSE;
-    }
+  if (!rd_store_step_row (store, st, "read ticket", error, "no ticket #%" G_GINT64_FORMAT, number))
+    return FALSE;
   g_autofree char *old = rd_store_col_strdup (st, 0);
   sqlite3_reset (st);
   if (g_strcmp0 (old, value) == 0)
@@ -464,12 +432,8 @@ rd_store_message_set_inbound_extra (RdStore *store, const RdInboundExtra *x, gin
       *message_row = sqlite3_column_int64 (st, 0);
       rc = sqlite3_step (st);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "record message details");
-      return FALSE;
-    }
+  if (!rd_store_rows_done (store, st, rc, "record message details", error))
+    return FALSE;
   return TRUE;
 }
 
@@ -656,12 +620,8 @@ rd_store_ticket_message_ids (RdStore *store, gint64 number, GError **error)
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_ptr_array_add (out, rd_store_col_strdup (st, 0));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read message ids");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read message ids", error))
+    return NULL;
   return g_steal_pointer (&out);
 }
 
@@ -741,12 +701,8 @@ rd_store_ticket_attachments (RdStore *store, gint64 number, GError **error)
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_ptr_array_add (out, attachment_from_row (st));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read attachments");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read attachments", error))
+    return NULL;
   return g_steal_pointer (&out);
 }
 
@@ -759,16 +715,8 @@ rd_store_attachment_get (RdStore *store, gint64 id, GBytes **data, GError **erro
   if (st == NULL)
     return NULL;
   sqlite3_bind_int64 (st, 1, id);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (st);
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no attachment %" G_GINT64_FORMAT, id);
-      else
-        rd_store_set_error (store, rc, error, "read attachment");
-      return NULL;
-    }
+  if (!rd_store_step_row (store, st, "read attachment", error, "no attachment %" G_GINT64_FORMAT, id))
+    return NULL;
   RdStoredAttachment *a = attachment_from_row (st);
   if (data)
     *data = g_bytes_new (sqlite3_column_blob (st, 6), (gsize) sqlite3_column_bytes (st, 6));

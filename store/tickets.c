@@ -232,12 +232,8 @@ rd_store_tickets_list (RdStore *store, const RdTicketFilter *f, GError **error)
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     g_ptr_array_add (out, rd_store_ticket_from_row (st));
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "list tickets");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "list tickets", error))
+    return NULL;
   return g_steal_pointer (&out);
 }
 
@@ -249,16 +245,8 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
   if (st == NULL)
     return NULL;
   sqlite3_bind_int64 (st, 1, number);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (st);
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, number);
-      else
-        rd_store_set_error (store, rc, error, "read ticket");
-      return NULL;
-    }
+  if (!rd_store_step_row (store, st, "read ticket", error, "no ticket #%" G_GINT64_FORMAT, number))
+    return NULL;
   g_autoptr(RdTicket) t = rd_store_ticket_from_row (st);
   sqlite3_reset (st);
 
@@ -270,6 +258,7 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
   if (st == NULL)
     return NULL;
   sqlite3_bind_int64 (st, 1, number);
+  int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
     {
       RdTicketMessage *m = g_new0 (RdTicketMessage, 1);
@@ -289,12 +278,8 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
       m->delivery_code = rd_store_col_strdup (st, 13);
       g_ptr_array_add (t->messages, m);
     }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "read messages");
-      return NULL;
-    }
+  if (!rd_store_rows_done (store, st, rc, "read messages", error))
+    return NULL;
   if (!rd_store_ticket_fill_model (store, t, TRUE, error))
     return NULL;
   return g_steal_pointer (&t);
