@@ -72,3 +72,6 @@ extern const RdStoreMigration rd_store_migrations[];
 RdTicket *rd_store_ticket_from_row (sqlite3_stmt *st);
 /* Fills tags (and with @full participants and links). */
 gboolean rd_store_ticket_fill_model (RdStore *store, RdTicket *t, gboolean full, GError **error);
+/* One ticket row with its model filled (see fill_model), without its
+ * messages; RD_ERROR_NOT_FOUND when absent. */
+RdTicket *rd_store_ticket_read (RdStore *store, gint64 number, gboolean full, GError **error);

@@ -133,6 +133,12 @@ rd_store_ticket_fill_model (RdStore *store, RdTicket *t, gboolean full, GError *
 RdTicket *
 rd_store_ticket_peek (RdStore *store, gint64 number, GError **error)
 {
+  return rd_store_ticket_read (store, number, FALSE, error);
+}
+
+RdTicket *
+rd_store_ticket_read (RdStore *store, gint64 number, gboolean full, GError **error)
+{
   sqlite3_stmt *st = rd_store_stmt (store,
       "SELECT " RD_TICKET_COLUMNS " FROM tickets t WHERE t.number = ?", error);
   if (st == NULL)
@@ -142,7 +148,7 @@ rd_store_ticket_peek (RdStore *store, gint64 number, GError **error)
     return NULL;
   g_autoptr(RdTicket) t = rd_store_ticket_from_row (st);
   sqlite3_reset (st);
-  if (!rd_store_ticket_fill_model (store, t, FALSE, error))
+  if (!rd_store_ticket_fill_model (store, t, full, error))
     return NULL;
   return g_steal_pointer (&t);
 }

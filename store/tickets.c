@@ -240,18 +240,11 @@ rd_store_tickets_list (RdStore *store, const RdTicketFilter *f, GError **error)
 RdTicket *
 rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store,
-      "SELECT " TICKET_COLUMNS " FROM tickets t WHERE t.number = ?", error);
-  if (st == NULL)
+  g_autoptr(RdTicket) t = rd_store_ticket_read (store, number, TRUE, error);
+  if (t == NULL)
     return NULL;
-  sqlite3_bind_int64 (st, 1, number);
-  if (!rd_store_step_row (store, st, "read ticket", error, "no ticket #%" G_GINT64_FORMAT, number))
-    return NULL;
-  g_autoptr(RdTicket) t = rd_store_ticket_from_row (st);
-  sqlite3_reset (st);
-
   t->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_message_free);
-  st = rd_store_stmt (store,
+  sqlite3_stmt *st = rd_store_stmt (store,
       "SELECT id, spool_id, direction, message_id, from_name, from_addr, subject,"
       " body_text, created_at, to_addrs, cc_addrs, author, delivery_status, delivery_code"
       " FROM messages WHERE ticket_number = ? ORDER BY id", error);
@@ -279,8 +272,6 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
       g_ptr_array_add (t->messages, m);
     }
   if (!rd_store_rows_done (store, st, rc, "read messages", error))
-    return NULL;
-  if (!rd_store_ticket_fill_model (store, t, TRUE, error))
     return NULL;
   return g_steal_pointer (&t);
 }
