@@ -36,8 +36,12 @@ class Serve:
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         self.log_path = data_dir.rstrip("/") + ".log"
+        # No SMTPS listener unless a test asks for one: parallel tests must
+        # not compete for the default port 2465.
         args = [RELAYDESK, "serve", "--data-dir", data_dir, "--smtp", "127.0.0.1:0",
                 "--port-file", self.port_file]
+        if "--smtps" not in extra_args:
+            args += ["--smtps", "none"]
         if config:
             args += ["--config", config]
         args += list(extra_args)
