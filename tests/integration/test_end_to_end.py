@@ -22,10 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rdtest import RelaydeskTestCase, Serve, main  # noqa: E402
 from relay_peers import Aiosmtpd  # noqa: E402
 
-# Under ASan, full malloc stacks: the narrow suppressions in tests/lsan.supp
-# only match complete stacks (see test_tickets_cli.py).
-if "ASAN_OPTIONS" in os.environ:
-    os.environ["ASAN_OPTIONS"] += ":fast_unwind_on_malloc=0"
 
 INBOX = "support@desk.test"
 CUSTOMER = "alice@customer.example"

@@ -1,6 +1,5 @@
 """Foundation end to end: SMTP (swaks, smtplib) and `deliver` -> spool ->
 ticket -> CLI; spool raw; clean stop; processing resumed at start."""
-import json
 import os
 import re
 import shutil

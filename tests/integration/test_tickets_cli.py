@@ -23,11 +23,6 @@ import time
 import unittest
 
 RELAYDESK = os.environ.get("RELAYDESK")
-# Under ASan, full malloc stacks: the narrow suppression in tests/lsan.supp
-# (a leak in main's parser/message.c) only matches a complete stack, and
-# glibc's vasprintf defeats the fast unwinder.
-if "ASAN_OPTIONS" in os.environ:
-    os.environ["ASAN_OPTIONS"] += ":fast_unwind_on_malloc=0"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 
 

@@ -20,11 +20,6 @@ import tempfile
 import unittest
 
 RELAYDESK = os.environ.get("RELAYDESK")
-# Under ASan, full malloc stacks: the narrow suppression in tests/lsan.supp
-# (a leak in main's parser/message.c) only matches a complete stack, and
-# glibc's vasprintf defeats the fast unwinder.
-if "ASAN_OPTIONS" in os.environ:
-    os.environ["ASAN_OPTIONS"] += ":fast_unwind_on_malloc=0"
 
 
 def make_mail(frm, to, subject, body, msgid=None, in_reply_to=None, references=None, cc=None):
