@@ -1535,3 +1535,9 @@ rd_message_is_automated (const RdMessage *msg)
     return TRUE;
   return msg->list_id != NULL || msg->x_auto_response_suppress != NULL || msg->is_bounce;
 }
+
+char *
+rd_header_decode (const char *raw_value)
+{
+  return rd_decode_unstructured (NULL, raw_value);
+}

@@ -128,6 +128,13 @@ const char *rd_message_get_precedence (const RdMessage *msg);
 const char *rd_message_get_list_id (const RdMessage *msg);
 gboolean rd_message_is_bounce (const RdMessage *msg);
 
+/* RFC 2047 decoding of one unstructured header value (as the view's
+ * Subject is decoded): encoded words decoded in any charset the parser
+ * knows, white space between adjacent words dropped, raw 8-bit bytes read
+ * as UTF-8 (else windows-1252). For other layers that read raw header
+ * fields, e.g. Sieve's header test. (transfer full) */
+char *rd_header_decode (const char *raw_value);
+
 /* Parse warnings (char*), never NULL: GMime's parser warnings, charset
  * fall-backs and limits reached, each one short line. At most 100. */
 GPtrArray *rd_message_get_warnings (const RdMessage *msg);
