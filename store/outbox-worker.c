@@ -75,19 +75,6 @@ bind_bounded (sqlite3_stmt *st, int idx, const char *text)
     }
 }
 
-static gboolean
-step_done (RdStore *store, sqlite3_stmt *st, const char *what, GError **error)
-{
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, what);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 gboolean
 rd_store_outbox_add_event (RdStore *store, gint64 id, const char *event, const char *detail, GError **error)
 {
@@ -99,7 +86,7 @@ rd_store_outbox_add_event (RdStore *store, gint64 id, const char *event, const c
   sqlite3_bind_int64 (st, 2, now_s ());
   sqlite3_bind_text (st, 3, event, -1, SQLITE_STATIC);
   bind_bounded (st, 4, detail);
-  return step_done (store, st, "record outbox event", error);
+  return rd_store_step_done (store, st, "record outbox event", error);
 }
 
 gboolean
@@ -115,14 +102,14 @@ rd_store_outbox_recover (RdStore *store, guint *n, GError **error)
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, now_s ());
-  if (!step_done (store, st, "recover outbox", error))
+  if (!rd_store_step_done (store, st, "recover outbox", error))
     return FALSE;
   st = rd_store_stmt (store,
       "UPDATE outbox SET state = 'queued', next_attempt_at = ?1 WHERE state = 'sending'", error);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, now_s ());
-  if (!step_done (store, st, "recover outbox", error))
+  if (!rd_store_step_done (store, st, "recover outbox", error))
     return FALSE;
   if (n)
     *n = (guint) sqlite3_changes (store->db);
@@ -281,7 +268,7 @@ transition (RdStore *store, const char *sql, gint64 id, const char *text, const 
     bind_bounded (st, 4, reply);
   if (sqlite3_bind_parameter_count (st) >= 5)
     sqlite3_bind_int64 (st, 5, t);
-  if (!step_done (store, st, event, error))
+  if (!rd_store_step_done (store, st, event, error))
     return FALSE;
   if (sqlite3_changes (store->db) == 0)
     {
@@ -324,14 +311,14 @@ note_on_ticket (RdStore *store, gint64 id, const char *what, const char *why, GE
   rd_store_bind_text (st, 2, subject);
   bind_bounded (st, 3, body);
   sqlite3_bind_int64 (st, 4, now_s ());
-  if (!step_done (store, st, "note delivery failure on ticket", error))
+  if (!rd_store_step_done (store, st, "note delivery failure on ticket", error))
     return FALSE;
   st = rd_store_stmt (store, "UPDATE tickets SET updated_at = ?2 WHERE number = ?1", error);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, ticket);
   sqlite3_bind_int64 (st, 2, now_s ());
-  return step_done (store, st, "touch ticket", error);
+  return rd_store_step_done (store, st, "touch ticket", error);
 }
 
 gboolean

@@ -72,6 +72,10 @@ extern const RdStoreMigration rd_store_migrations[];
 RdTicket *rd_store_ticket_from_row (sqlite3_stmt *st);
 /* Fills tags (and with @full participants and links). */
 gboolean rd_store_ticket_fill_model (RdStore *store, RdTicket *t, gboolean full, GError **error);
+/* Sets a ticket's updated_at; RD_ERROR_NOT_FOUND when there is none. */
+gboolean rd_store_ticket_touch (RdStore *store, gint64 number, gint64 now, GError **error);
+/* Marks a spooled message processed (inside the caller's transaction). */
+gboolean rd_store_spool_mark_processed (RdStore *store, gint64 spool_id, gint64 now, GError **error);
 /* One ticket row with its model filled (see fill_model), without its
  * messages; RD_ERROR_NOT_FOUND when absent. */
 RdTicket *rd_store_ticket_read (RdStore *store, gint64 number, gboolean full, GError **error);

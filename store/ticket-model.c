@@ -16,20 +16,6 @@ now_s (void)
   return g_get_real_time () / G_USEC_PER_SEC;
 }
 
-/* Steps a statement that returns no rows and resets it. */
-static gboolean
-step_done (RdStore *store, sqlite3_stmt *st, const char *what, GError **error)
-{
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, what);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 GBytes *
 rd_store_desk_secret (RdStore *store, GError **error)
 {
@@ -58,7 +44,7 @@ rd_store_desk_secret (RdStore *store, GError **error)
   sqlite3_bind_blob (st, 1, buf, sizeof buf, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (st, 2, now_s ());
   memset (buf, 0, sizeof buf);
-  if (!step_done (store, st, "create installation secret", error))
+  if (!rd_store_step_done (store, st, "create installation secret", error))
     return NULL;
   st = rd_store_stmt (store, "SELECT secret FROM desk_secret WHERE id = 1", error);
   if (st == NULL)
@@ -172,7 +158,7 @@ rd_store_ticket_add_participant (RdStore *store, gint64 number, const char *addr
   sqlite3_bind_text (st, 2, addr, -1, SQLITE_STATIC);
   rd_store_bind_text (st, 3, name && *name ? name : NULL);
   sqlite3_bind_int (st, 4, RD_TICKET_PARTICIPANTS_MAX);
-  return step_done (store, st, "add participant", error);
+  return rd_store_step_done (store, st, "add participant", error);
 }
 
 gboolean
@@ -211,7 +197,7 @@ rd_store_ticket_link (RdStore *store, gint64 number, gint64 other, const char *r
   sqlite3_bind_int64 (st, 2, other);
   sqlite3_bind_text (st, 3, reason, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (st, 4, now_s ());
-  return step_done (store, st, "link tickets", error);
+  return rd_store_step_done (store, st, "link tickets", error);
 }
 
 gboolean
@@ -229,7 +215,7 @@ rd_store_ticket_audit (RdStore *store, gint64 number, const char *actor, const c
   sqlite3_bind_text (st, 4, action, -1, SQLITE_STATIC);
   rd_store_bind_text (st, 5, old_value);
   rd_store_bind_text (st, 6, new_value);
-  return step_done (store, st, "audit", error);
+  return rd_store_step_done (store, st, "audit", error);
 }
 
 void
@@ -349,7 +335,7 @@ rd_store_ticket_set (RdStore *store, gint64 number, RdTicketField field, const c
   rd_store_bind_text (st, 1, value);
   sqlite3_bind_int64 (st, 2, now_s ());
   sqlite3_bind_int64 (st, 3, number);
-  if (!step_done (store, st, "update ticket", error))
+  if (!rd_store_step_done (store, st, "update ticket", error))
     return FALSE;
   if (!rd_store_ticket_audit (store, number, actor, name, old, value, error))
     return FALSE;
@@ -401,14 +387,14 @@ rd_store_ticket_tag (RdStore *store, gint64 number, const char *tag, gboolean ad
     return FALSE;
   sqlite3_bind_text (st, 1, t, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (st, 2, number);
-  if (!step_done (store, st, "tag ticket", error))
+  if (!rd_store_step_done (store, st, "tag ticket", error))
     return FALSE;
   st = rd_store_stmt (store, "UPDATE tickets SET updated_at = ? WHERE number = ?", error);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, now_s ());
   sqlite3_bind_int64 (st, 2, number);
-  if (!step_done (store, st, "touch ticket", error))
+  if (!rd_store_step_done (store, st, "touch ticket", error))
     return FALSE;
   if (!rd_store_ticket_audit (store, number, actor, add ? "tag-add" : "tag-remove",
                               add ? NULL : t, add ? t : NULL, error))
@@ -453,20 +439,9 @@ rd_store_message_add_agent (RdStore *store, const RdAgentMessageDraft *d, gint64
   if (!rd_store_tx_begin (store, &tx, error))
     return FALSE;
   gint64 now = now_s ();
+  if (!rd_store_ticket_touch (store, d->ticket_number, now, error))
+    return FALSE;
   sqlite3_stmt *st = rd_store_stmt (store,
-      "UPDATE tickets SET updated_at = ? WHERE number = ?", error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, now);
-  sqlite3_bind_int64 (st, 2, d->ticket_number);
-  if (!step_done (store, st, "touch ticket", error))
-    return FALSE;
-  if (sqlite3_changes (store->db) != 1)
-    {
-      g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, d->ticket_number);
-      return FALSE;
-    }
-  st = rd_store_stmt (store,
       "INSERT INTO messages (ticket_number, direction, message_id, from_name, from_addr,"
       " subject, body_text, created_at, to_addrs, cc_addrs, author, outbox_id, delivery_status)"
       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", error);
@@ -488,7 +463,7 @@ rd_store_message_add_agent (RdStore *store, const RdAgentMessageDraft *d, gint64
   else
     sqlite3_bind_null (st, 12);
   rd_store_bind_text (st, 13, outbound ? "queued" : NULL);
-  if (!step_done (store, st, "record agent message", error))
+  if (!rd_store_step_done (store, st, "record agent message", error))
     return FALSE;
   gint64 row = sqlite3_last_insert_rowid (store->db);
   g_autofree char *addrs = g_strjoin (" ", d->from_addr ? d->from_addr : "", d->to_addrs ? d->to_addrs : "",
@@ -543,7 +518,7 @@ rd_store_message_index (RdStore *store, gint64 message_row, const char *subject,
   rd_store_bind_text (st, 3, body);
   rd_store_bind_text (st, 4, addresses);
   rd_store_bind_text (st, 5, attachment_names);
-  return step_done (store, st, "index message", error);
+  return rd_store_step_done (store, st, "index message", error);
 }
 
 static gboolean
@@ -610,7 +585,7 @@ rd_store_message_mark_failed (RdStore *store, gint64 message_row, const char *co
   rd_store_bind_text (st, 1, code);
   rd_store_bind_text (st, 2, detail);
   sqlite3_bind_int64 (st, 3, message_row);
-  return step_done (store, st, "mark outbound failed", error);
+  return rd_store_step_done (store, st, "mark outbound failed", error);
 }
 
 GPtrArray *
@@ -661,7 +636,7 @@ rd_store_attachment_add (RdStore *store, gint64 message_row, guint position, con
   sqlite3_bind_text (st, 1, sha, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (st, 2, (gint64) len);
   sqlite3_bind_blob64 (st, 3, p ? (const void *) p : (const void *) "", len, SQLITE_STATIC);
-  if (!step_done (store, st, "store attachment", error))
+  if (!rd_store_step_done (store, st, "store attachment", error))
     return FALSE;
   st = rd_store_stmt (store,
       "INSERT OR IGNORE INTO message_attachments (message_row, position, filename, content_type, sha256)"
@@ -673,7 +648,7 @@ rd_store_attachment_add (RdStore *store, gint64 message_row, guint position, con
   rd_store_bind_text (st, 3, filename);
   sqlite3_bind_text (st, 4, content_type ? content_type : "application/octet-stream", -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 5, sha, -1, SQLITE_STATIC);
-  if (!step_done (store, st, "link attachment", error))
+  if (!rd_store_step_done (store, st, "link attachment", error))
     return FALSE;
   return rd_store_tx_commit (&tx, error);
 }

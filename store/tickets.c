@@ -43,6 +43,36 @@ rd_ticket_free (RdTicket *t)
 }
 
 gboolean
+rd_store_ticket_touch (RdStore *store, gint64 number, gint64 now, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store, "UPDATE tickets SET updated_at = ? WHERE number = ?", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, now);
+  sqlite3_bind_int64 (st, 2, number);
+  if (!rd_store_step_done (store, st, "touch ticket", error))
+    return FALSE;
+  if (sqlite3_changes (store->db) != 1)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, number);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+rd_store_spool_mark_processed (RdStore *store, gint64 spool_id, gint64 now, GError **error)
+{
+  sqlite3_stmt *st = rd_store_stmt (store,
+      "UPDATE spool SET state = 'processed', state_reason = NULL, processed_at = ? WHERE id = ?", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, now);
+  sqlite3_bind_int64 (st, 2, spool_id);
+  return rd_store_step_done (store, st, "mark spool processed", error);
+}
+
+gboolean
 rd_store_ticket_open (RdStore *store, const RdTicketDraft *d, gint64 *number, GError **error)
 {
   g_return_val_if_fail (d->queue && d->requester_addr, FALSE);
@@ -104,18 +134,8 @@ rd_store_ticket_open (RdStore *store, const RdTicketDraft *d, gint64 *number, GE
   if (!rd_store_step_done (store, st, "insert message", error))
     return FALSE;
 
-  if (d->spool_id > 0)
-    {
-      st = rd_store_stmt (store,
-          "UPDATE spool SET state = 'processed', state_reason = NULL, processed_at = ?"
-          " WHERE id = ?", error);
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (st, 1, now);
-      sqlite3_bind_int64 (st, 2, d->spool_id);
-      if (!rd_store_step_done (store, st, "mark spool processed", error))
-        return FALSE;
-    }
+  if (d->spool_id > 0 && !rd_store_spool_mark_processed (store, d->spool_id, now, error))
+    return FALSE;
   if (!rd_store_tx_commit (&tx, error))
     return FALSE;
   *number = num;
@@ -164,29 +184,10 @@ rd_store_ticket_add_message (RdStore *store, const RdFollowupDraft *d, gint64 *m
   if (!rd_store_step_done (store, st, "insert follow-up", error))
     return FALSE;
   gint64 row = sqlite3_last_insert_rowid (store->db);
-  st = rd_store_stmt (store, "UPDATE tickets SET updated_at = ? WHERE number = ?", error);
-  if (st == NULL)
+  if (!rd_store_ticket_touch (store, d->ticket_number, now, error))
     return FALSE;
-  sqlite3_bind_int64 (st, 1, now);
-  sqlite3_bind_int64 (st, 2, d->ticket_number);
-  if (!rd_store_step_done (store, st, "touch ticket", error))
+  if (d->spool_id > 0 && !rd_store_spool_mark_processed (store, d->spool_id, now, error))
     return FALSE;
-  if (sqlite3_changes (store->db) != 1)
-    {
-      g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no ticket #%" G_GINT64_FORMAT, d->ticket_number);
-      return FALSE;
-    }
-  if (d->spool_id > 0)
-    {
-      st = rd_store_stmt (store,
-          "UPDATE spool SET state = 'processed', state_reason = NULL, processed_at = ? WHERE id = ?", error);
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (st, 1, now);
-      sqlite3_bind_int64 (st, 2, d->spool_id);
-      if (!rd_store_step_done (store, st, "mark spool processed", error))
-        return FALSE;
-    }
   if (!rd_store_tx_commit (&tx, error))
     return FALSE;
   if (message_row)
