@@ -111,3 +111,16 @@ rd_common_options_clear (RdCommonOptions *common)
   g_clear_pointer (&common->data_dir, g_free);
   g_clear_pointer (&common->config_path, g_free);
 }
+
+RdStore *
+rd_app_open_store (RdConfig *config, int *code)
+{
+  g_autoptr(GError) error = NULL;
+  RdStore *store = rd_store_open_existing (rd_config_get_data_dir (config), &error);
+  if (store == NULL)
+    {
+      rd_app_error ("%s", error->message);
+      *code = rd_app_exit_code (error);
+    }
+  return store;
+}

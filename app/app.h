@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include "rd-config.h"
+#include "store.h"
 
 G_BEGIN_DECLS
 
@@ -45,6 +46,10 @@ gboolean rd_app_parse (GOptionContext *ctx, int *argc, char ***argv);
 /* Loads the config and applies --data-dir. Prints errors. */
 RdConfig *rd_app_load_config (RdCommonOptions *common);
 void rd_common_options_clear (RdCommonOptions *common);
+/* Opens the existing database of @config's data dir (no new one is made
+ * for a mistyped --data-dir). On failure prints the error and sets @code
+ * (1 when there is no database, else from rd_app_exit_code). */
+RdStore *rd_app_open_store (RdConfig *config, int *code);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdCommonOptions, rd_common_options_clear)
 
 /* Prints "relaydesk: <message>" to stderr. */

@@ -28,19 +28,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static RdStore *
-open_store (RdConfig *config, int *code)
-{
-  g_autoptr(GError) error = NULL;
-  RdStore *store = rd_store_open_existing (rd_config_get_data_dir (config), &error);
-  if (store == NULL)
-    {
-      rd_app_error ("%s", error->message);
-      *code = g_error_matches (error, RD_ERROR, RD_ERROR_NOT_FOUND) ? RD_EXIT_FAILURE : rd_app_exit_code (error);
-    }
-  return store;
-}
-
 static void
 item_json (JsonBuilder *b, const RdOutboxItem *it, GPtrArray *events, gboolean raw)
 {
@@ -143,7 +130,7 @@ queue_list (int argc, char **argv)
       rd_app_error ("queue list: bad arguments (see --help)");
       return RD_EXIT_USAGE;
     }
-  g_autoptr(RdStore) store = open_store (config, &code);
+  g_autoptr(RdStore) store = rd_app_open_store (config, &code);
   if (store == NULL)
     return code;
   g_autoptr(GError) error = NULL;
@@ -201,7 +188,7 @@ queue_show (int argc, char **argv)
       rd_app_error ("queue show: expected one ID (see --help)");
       return RD_EXIT_USAGE;
     }
-  g_autoptr(RdStore) store = open_store (config, &code);
+  g_autoptr(RdStore) store = rd_app_open_store (config, &code);
   if (store == NULL)
     return code;
   g_autoptr(GError) error = NULL;
@@ -276,7 +263,7 @@ queue_change (int argc, char **argv, gboolean drop)
       rd_app_error ("queue %s: expected one ID (see --help)", drop ? "drop" : "retry");
       return RD_EXIT_USAGE;
     }
-  g_autoptr(RdStore) store = open_store (config, &code);
+  g_autoptr(RdStore) store = rd_app_open_store (config, &code);
   if (store == NULL)
     return code;
   g_autoptr(GError) error = NULL;

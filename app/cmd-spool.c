@@ -19,15 +19,8 @@ open_store (RdCommonOptions *common, RdConfig **config_out, int *code)
       *code = RD_EXIT_CONFIG;
       return NULL;
     }
-  g_autoptr(GError) error = NULL;
-  RdStore *store = rd_store_open_existing (rd_config_get_data_dir (config), &error);
-  if (store == NULL)
-    {
-      rd_app_error ("%s", error->message);
-      *code = g_error_matches (error, RD_ERROR, RD_ERROR_NOT_FOUND) ? RD_EXIT_FAILURE : rd_app_exit_code (error);
-    }
   *config_out = config;
-  return store;
+  return rd_app_open_store (config, code);
 }
 
 static int
