@@ -1,4 +1,4 @@
-/* relaydesk — app: shared option handling. */
+/* relaydesk — app: the preamble every subcommand shares (see app.h). */
 #include "app.h"
 #include "rd-common.h"
 
@@ -17,6 +17,17 @@ rd_app_error (const char *fmt, ...)
 }
 
 int
+rd_app_usage (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "relaydesk: %s (see --help)\n", msg);
+  return RD_EXIT_USAGE;
+}
+
+int
 rd_app_exit_code (const GError *error)
 {
   if (error == NULL)
@@ -26,12 +37,22 @@ rd_app_exit_code (const GError *error)
   switch ((RdError) error->code)
     {
     case RD_ERROR_NOT_FOUND: return RD_EXIT_FAILURE;
-    case RD_ERROR_INVALID_DATA: return RD_EXIT_DATAERR;
+    case RD_ERROR_INVALID_DATA:
+    case RD_ERROR_LIMIT:
+    case RD_ERROR_CONFLICT: return RD_EXIT_DATAERR;
     case RD_ERROR_TEMPORARY:
     case RD_ERROR_DISK_FULL: return RD_EXIT_TEMPFAIL;
+    case RD_ERROR_PERMISSION: return RD_EXIT_NOPERM;
     case RD_ERROR_CONFIG: return RD_EXIT_CONFIG;
     default: return RD_EXIT_SOFTWARE;
     }
+}
+
+int
+rd_app_fail (const GError *error)
+{
+  rd_app_error ("%s", error ? error->message : "unknown error");
+  return rd_app_exit_code (error);
 }
 
 int
@@ -58,28 +79,36 @@ rd_app_dispatch (const char *group, const RdCommand *subs, guint n_subs,
   return help ? RD_EXIT_OK : RD_EXIT_USAGE;
 }
 
-GOptionContext *
-rd_app_option_context (const char *name, const char *params, const char *summary,
-                       RdCommonOptions *common)
+gboolean
+rd_app_parse (RdApp *app, const char *name, const char *params, const char *summary, RdAppFlags flags,
+              const GOptionEntry *extra, int *argc, char ***argv)
 {
   /* Usage lines read "relaydesk NAME [OPTION…] PARAMS". */
   g_autofree char *prg = g_strdup_printf ("relaydesk %s", name);
   g_set_prgname (prg);
-  GOptionContext *ctx = g_option_context_new (params);
+  g_autoptr(GOptionContext) ctx = g_option_context_new (params);
   g_option_context_set_summary (ctx, summary);
-  GOptionEntry entries[] = {
-    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &common->data_dir, "Data directory (default " RD_DEFAULT_DATA_DIR ")", "DIR" },
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &common->config_path, "Config file (relaydesk.conf, GLib key-file format)", "FILE" },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &common->verbose, "Log debug messages", NULL },
+  GOptionEntry common[] = {
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &app->data_dir, "Data directory (default " RD_DEFAULT_DATA_DIR ")", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &app->config_path, "Config file (relaydesk.conf, GLib key-file format)", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose, "Log debug messages", NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  return ctx;
-}
-
-gboolean
-rd_app_parse (GOptionContext *ctx, int *argc, char ***argv)
-{
+  GOptionEntry json[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &app->json, "Print JSON (fields: docs/api.md)", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  GOptionEntry actor[] = {
+    { "as", 0, 0, G_OPTION_ARG_STRING, &app->actor_name, "Agent name for the audit log (default $USER)", "NAME" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_option_context_add_main_entries (ctx, common, NULL);
+  if (flags & RD_APP_JSON)
+    g_option_context_add_main_entries (ctx, json, NULL);
+  if (flags & RD_APP_ACTOR)
+    g_option_context_add_main_entries (ctx, actor, NULL);
+  if (extra)
+    g_option_context_add_main_entries (ctx, extra, NULL);
   g_autoptr(GError) error = NULL;
   if (!g_option_context_parse (ctx, argc, argv, &error))
     {
@@ -89,38 +118,55 @@ rd_app_parse (GOptionContext *ctx, int *argc, char ***argv)
   return TRUE;
 }
 
-RdConfig *
-rd_app_load_config (RdCommonOptions *common)
+int
+rd_app_open (RdApp *app, RdAppStore mode)
 {
   g_autoptr(GError) error = NULL;
-  RdConfig *config = rd_config_load (common->config_path, &error);
-  if (config == NULL)
+  app->config = rd_config_load (app->config_path, &error);
+  if (app->config == NULL)
+    return rd_app_fail (error);
+  if (app->data_dir)
+    rd_config_set_string (app->config, "relaydesk", "data_dir", app->data_dir);
+  if (!rd_config_check_errors (app->config, &error))
+    return rd_app_fail (error);
+  rd_log_set_level (app->verbose ? RD_LOG_DEBUG : RD_LOG_INFO);
+  const char *dir = rd_config_get_data_dir (app->config);
+  switch (mode)
     {
-      rd_app_error ("%s", error->message);
-      return NULL;
+    case RD_APP_NO_STORE:
+      break;
+    case RD_APP_STORE_CREATE:
+      app->store = rd_store_open (dir, &error);
+      break;
+    case RD_APP_STORE_EXISTING:
+    case RD_APP_STORE_OPTIONAL:
+      app->store = rd_store_open_existing (dir, &error);
+      if (app->store == NULL && mode == RD_APP_STORE_OPTIONAL
+          && g_error_matches (error, RD_ERROR, RD_ERROR_NOT_FOUND))
+        g_clear_error (&error);
+      break;
     }
-  if (common->data_dir)
-    rd_config_set_string (config, "relaydesk", "data_dir", common->data_dir);
-  rd_log_set_level (common->verbose ? RD_LOG_DEBUG : RD_LOG_INFO);
-  return config;
+  if (error)
+    return rd_app_fail (error);
+  app->ops = rd_ops_new (app->config, app->store, &error);
+  if (app->ops == NULL)
+    return rd_app_fail (error);
+  if (app->actor_name == NULL)
+    {
+      const char *u = g_getenv ("USER");
+      app->actor_name = g_strdup (u && *u ? u : "agent");
+    }
+  app->actor = (RdActor) { .name = app->actor_name, .admin = TRUE, .queues = NULL };
+  return RD_EXIT_OK;
 }
 
 void
-rd_common_options_clear (RdCommonOptions *common)
+rd_app_clear (RdApp *app)
 {
-  g_clear_pointer (&common->data_dir, g_free);
-  g_clear_pointer (&common->config_path, g_free);
-}
-
-RdStore *
-rd_app_open_store (RdConfig *config, int *code)
-{
-  g_autoptr(GError) error = NULL;
-  RdStore *store = rd_store_open_existing (rd_config_get_data_dir (config), &error);
-  if (store == NULL)
-    {
-      rd_app_error ("%s", error->message);
-      *code = rd_app_exit_code (error);
-    }
-  return store;
+  g_clear_pointer (&app->ops, rd_ops_free);
+  g_clear_pointer (&app->store, rd_store_free);
+  g_clear_pointer (&app->config, rd_config_free);
+  g_clear_pointer (&app->data_dir, g_free);
+  g_clear_pointer (&app->config_path, g_free);
+  g_clear_pointer (&app->actor_name, g_free);
 }

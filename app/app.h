@@ -1,10 +1,17 @@
 /* relaydesk — app: the `relaydesk` command and its subcommands. Thin:
- * option parsing, config loading and wiring; the work is in the layers. */
+ * argument parsing and rendering; the operations are ops/ (ops.h), the
+ * JSON of each entity ops/json.h.
+ *
+ * Every subcommand runs the same preamble (rd_app_parse, rd_app_open):
+ * options -> config (a config error is exit 78, naming the key) -> store
+ * -> the operations, and maps a GError to its exit code in one place
+ * (rd_app_fail). */
 #pragma once
 
 #include <glib.h>
 #include "rd-config.h"
 #include "store.h"
+#include "ops.h"
 
 G_BEGIN_DECLS
 
@@ -15,6 +22,7 @@ G_BEGIN_DECLS
 #define RD_EXIT_DATAERR 65
 #define RD_EXIT_SOFTWARE 70
 #define RD_EXIT_TEMPFAIL 75
+#define RD_EXIT_NOPERM 77
 #define RD_EXIT_CONFIG 78
 
 typedef struct {
@@ -30,32 +38,53 @@ typedef struct {
 int rd_app_dispatch (const char *group, const RdCommand *subs, guint n_subs,
                      const char *footer, int argc, char **argv);
 
-/* Options every subcommand accepts: --data-dir, --config. */
+typedef enum {
+  RD_APP_JSON = 1 << 0,    /* --json */
+  RD_APP_ACTOR = 1 << 1,   /* --as NAME: the agent recorded in the audit log */
+} RdAppFlags;
+
+typedef enum {
+  RD_APP_NO_STORE,         /* config only */
+  RD_APP_STORE_EXISTING,   /* the live database; none is an error (exit 1) */
+  RD_APP_STORE_OPTIONAL,   /* the database when there is one */
+  RD_APP_STORE_CREATE,     /* created when missing */
+} RdAppStore;
+
 typedef struct {
+  /* options every subcommand takes */
   char *data_dir;
   char *config_path;
   gboolean verbose;
-} RdCommonOptions;
+  gboolean json;           /* with RD_APP_JSON */
+  char *actor_name;        /* with RD_APP_ACTOR */
+  /* what rd_app_open made */
+  RdConfig *config;
+  RdStore *store;          /* NULL with RD_APP_NO_STORE, or OPTIONAL and none */
+  RdOps *ops;
+  RdActor actor;           /* the CLI acts as a local administrator */
+} RdApp;
 
-/* Builds an option context for "relaydesk NAME PARAMS" with the common
- * options added. (transfer full) */
-GOptionContext *rd_app_option_context (const char *name, const char *params,
-                                       const char *summary, RdCommonOptions *common);
-/* Parses; prints the error and returns FALSE on bad usage. */
-gboolean rd_app_parse (GOptionContext *ctx, int *argc, char ***argv);
-/* Loads the config and applies --data-dir. Prints errors. */
-RdConfig *rd_app_load_config (RdCommonOptions *common);
-void rd_common_options_clear (RdCommonOptions *common);
-/* Opens the existing database of @config's data dir (no new one is made
- * for a mistyped --data-dir). On failure prints the error and sets @code
- * (1 when there is no database, else from rd_app_exit_code). */
-RdStore *rd_app_open_store (RdConfig *config, int *code);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdCommonOptions, rd_common_options_clear)
+void rd_app_clear (RdApp *app);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdApp, rd_app_clear)
+
+/* Parses the options of "relaydesk NAME [OPTION…] PARAMS": the common
+ * ones (--data-dir, --config, --verbose), those @flags ask for, and
+ * @extra (may be NULL). Prints the error and returns FALSE on bad usage
+ * (exit 64). */
+gboolean rd_app_parse (RdApp *app, const char *name, const char *params, const char *summary,
+                       RdAppFlags flags, const GOptionEntry *extra, int *argc, char ***argv);
+/* Loads the config, opens the store as asked and the operations: 0, or
+ * the exit code with the error printed. */
+int rd_app_open (RdApp *app, RdAppStore store);
 
 /* Prints "relaydesk: <message>" to stderr. */
 void rd_app_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+/* Prints the usage error and returns 64. */
+int rd_app_usage (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
 /* Exit code for a GError from the layers. */
 int rd_app_exit_code (const GError *error);
+/* Prints @error and returns its exit code. */
+int rd_app_fail (const GError *error);
 
 int rd_cmd_serve (int argc, char **argv);
 int rd_cmd_deliver (int argc, char **argv);

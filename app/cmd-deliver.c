@@ -81,7 +81,7 @@ looks_like_message (GBytes *raw)
 int
 rd_cmd_deliver (int argc, char **argv)
 {
-  g_auto(RdCommonOptions) common = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *from = NULL;
   gboolean no_process = FALSE;
   GOptionEntry entries[] = {
@@ -89,24 +89,22 @@ rd_cmd_deliver (int argc, char **argv)
     { "no-process", 0, 0, G_OPTION_ARG_NONE, &no_process, "Only spool; leave processing to a running serve", NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = rd_app_option_context ("deliver", "RCPT...",
+  if (!rd_app_parse (&app, "deliver", "RCPT...",
       "Reads one message on stdin and stores it like one received by SMTP.\n"
       "For an MTA's pipe transport, e.g. Postfix master.cf:\n"
       "  relaydesk unix - n n - - pipe flags=R user=relaydesk\n"
       "    argv=/usr/local/bin/relaydesk deliver --data-dir /var/lib/relaydesk --from ${sender} ${recipient}\n\n"
-      "Exit codes: 0 stored, 65 unusable data, 75 temporary failure (retry), 64 usage.", &common);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!rd_app_parse (ctx, &argc, &argv))
+      "Exit codes: 0 stored, 65 unusable data, 75 temporary failure (retry), 64 usage,\n"
+      "78 configuration error.", 0, entries, &argc, &argv))
     return RD_EXIT_USAGE;
   if (argc < 2)
-    {
-      rd_app_error ("deliver: at least one recipient is needed (see --help)");
-      return RD_EXIT_USAGE;
-    }
-  g_autoptr(RdConfig) config = rd_app_load_config (&common);
-  rd_common_options_clear (&common);
-  if (config == NULL)
-    return RD_EXIT_CONFIG;
+    return rd_app_usage ("deliver: at least one recipient is needed");
+  /* The store is opened below: every storage failure is a temporary one
+   * for the MTA (75), whatever its kind. */
+  int code = rd_app_open (&app, RD_APP_NO_STORE);
+  if (code)
+    return code;
+  RdConfig *config = app.config;
   guint64 max = rd_config_get_size (config, "smtp", "max_message_size", DELIVER_MAX_DEFAULT);
 
   g_autoptr(GError) error = NULL;

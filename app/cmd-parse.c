@@ -17,7 +17,7 @@
  * 66 some file could not be read, 64 usage.
  */
 #include "app.h"
-#include "json-out.h"
+#include "json.h"
 #include "message.h"
 #include "rd-common.h"
 
@@ -262,31 +262,21 @@ read_input (const char *path, GError **error)
 int
 rd_cmd_parse (int argc, char **argv)
 {
-  g_auto(RdCommonOptions) common = { 0 };
-  gboolean json = FALSE;
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per file (JSON lines)", NULL },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr(GOptionContext) ctx = rd_app_option_context ("parse", "FILE...",
-      "Parses message files (\"-\": stdin) and prints the view the desk works with.", &common);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  g_auto(RdApp) app = { 0 };
+  if (!rd_app_parse (&app, "parse", "FILE...",
+                     "Parses message files (\"-\": stdin) and prints the view the desk works with\n"
+                     "(--json: one JSON object per file, JSON lines).", RD_APP_JSON, NULL, &argc, &argv))
     return RD_EXIT_USAGE;
-  /* --config gives the [parser] limits, as the daemon uses them */
-  g_autoptr(RdConfig) config = rd_app_load_config (&common);
-  rd_common_options_clear (&common);
-  if (config == NULL)
-    return RD_EXIT_CONFIG;
-  RdParserLimits limits;
-  rd_parser_limits_from_config (&limits, config);
   if (argc < 2)
-    {
-      rd_app_error ("parse: expected at least one FILE (see --help)");
-      return RD_EXIT_USAGE;
-    }
+    return rd_app_usage ("parse: expected at least one FILE");
+  /* --config gives the [parser] limits, as the daemon uses them */
+  int code = rd_app_open (&app, RD_APP_NO_STORE);
+  if (code)
+    return code;
+  gboolean json = app.json;
+  RdParserLimits limits;
+  rd_parser_limits_from_config (&limits, app.config);
   rd_parser_init ();
-  int code = RD_EXIT_OK;
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) error = NULL;

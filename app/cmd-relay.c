@@ -10,7 +10,7 @@
 static int
 relay_check (int argc, char **argv)
 {
-  g_auto(RdCommonOptions) common = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *relay = NULL;
   g_autofree char *relay_ca = NULL;
   g_autofree char *send_test = NULL;
@@ -22,25 +22,19 @@ relay_check (int argc, char **argv)
     { "from", 0, 0, G_OPTION_ARG_STRING, &from, "Envelope sender of the test message (default relaydesk@HOSTNAME)", "ADDR" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = rd_app_option_context ("relay check", NULL,
+  if (!rd_app_parse (&app, "relay check", NULL,
       "Checks each step toward the relay: name resolution, TCP connect (and from\n"
       "which source address), TLS with certificate verification, the greeting (and a\n"
       "554 from a relay that has not allowlisted us), EHLO, STARTTLS, AUTH; with\n"
       "--send-test one real message. Each step prints ✓ or ✗ with its time.\n"
-      "Exit 0 only when every step passed.", &common);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!rd_app_parse (ctx, &argc, &argv))
+      "Exit 0 only when every step passed.", 0, entries, &argc, &argv))
     return RD_EXIT_USAGE;
   if (argc > 1)
-    {
-      rd_app_error ("relay check: unexpected argument '%s'", argv[1]);
-      return RD_EXIT_USAGE;
-    }
-  g_autoptr(RdConfig) config = rd_app_load_config (&common);
-  rd_common_options_clear (&common);
-  if (config == NULL)
-    return RD_EXIT_CONFIG;
-  return rd_relay_check_run (config, relay, relay_ca, send_test, from, stdout) ? RD_EXIT_OK : RD_EXIT_FAILURE;
+    return rd_app_usage ("relay check: unexpected argument '%s'", argv[1]);
+  int code = rd_app_open (&app, RD_APP_NO_STORE);
+  if (code)
+    return code;
+  return rd_relay_check_run (app.config, relay, relay_ca, send_test, from, stdout) ? RD_EXIT_OK : RD_EXIT_FAILURE;
 }
 
 int

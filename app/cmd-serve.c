@@ -72,7 +72,7 @@ on_committed (guint n, gpointer data)
 int
 rd_cmd_serve (int argc, char **argv)
 {
-  g_auto(RdCommonOptions) common = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *smtp = NULL;
   g_autofree char *smtps = NULL;
   g_autofree char *port_file = NULL;
@@ -88,17 +88,19 @@ rd_cmd_serve (int argc, char **argv)
     { "relay-ca", 0, 0, G_OPTION_ARG_FILENAME, &relay_ca, "CA file (PEM) for the relay's certificate, instead of [relay] ca_file", "FILE" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = rd_app_option_context ("serve", NULL,
+  if (!rd_app_parse (&app, "serve", NULL,
       "Runs the daemon with the embedded defaults unless --config says otherwise:\n"
       "SMTP on " RD_DEFAULT_SMTP_LISTEN " (STARTTLS), SMTPS on " RD_DEFAULT_SMTPS_LISTEN ", data in " RD_DEFAULT_DATA_DIR ", every message a ticket\n"
-      "in the default queue. SIGTERM or SIGINT stops it cleanly.", &common);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!rd_app_parse (ctx, &argc, &argv))
+      "in the default queue. SIGTERM or SIGINT stops it cleanly.", 0, entries, &argc, &argv))
     return RD_EXIT_USAGE;
-  g_autoptr(RdConfig) config = rd_app_load_config (&common);
-  rd_common_options_clear (&common);
-  if (config == NULL)
-    return RD_EXIT_CONFIG;
+  if (argc > 1)
+    return rd_app_usage ("serve: unexpected argument '%s'", argv[1]);
+  /* Opens (and migrates) the database once here, so that a bad data
+   * directory fails at start. */
+  int code = rd_app_open (&app, RD_APP_STORE_CREATE);
+  if (code)
+    return code;
+  RdConfig *config = app.config;
   /* The SMTPS default is a convenience: when another instance on this
    * machine holds it, say so and serve the plain port anyway. An address
    * given explicitly must be bound. */
@@ -114,14 +116,6 @@ rd_cmd_serve (int argc, char **argv)
 
   rd_parser_init ();
   g_autoptr(GError) error = NULL;
-  /* Open (and migrate) once here so that a bad data dir fails at start. */
-  g_autoptr(RdStore) store = rd_store_open (data_dir, &error);
-  if (store == NULL)
-    {
-      rd_app_error ("%s", error->message);
-      return rd_app_exit_code (error);
-    }
-  g_clear_pointer (&store, rd_store_free);
   write_example_rules (data_dir);
 
   /* The outbox worker: only with a relay; without one, outbound mail
@@ -132,8 +126,7 @@ rd_cmd_serve (int argc, char **argv)
       outbox = rd_relay_outbox_new (config, relay, relay_ca, &error);
       if (outbox == NULL)
         {
-          rd_app_error ("%s", error->message);
-          return rd_app_exit_code (error);
+          return rd_app_fail (error);
         }
     }
   else
@@ -142,15 +135,13 @@ rd_cmd_serve (int argc, char **argv)
   RdDeskWorker *worker = rd_desk_worker_start (config, &error);
   if (worker == NULL)
     {
-      rd_app_error ("%s", error->message);
-      return rd_app_exit_code (error);
+      return rd_app_fail (error);
     }
   RdSpoolWriter *writer = rd_spool_writer_new (data_dir, 256, on_committed, worker, &error);
   if (writer == NULL)
     {
       rd_desk_worker_stop (worker);
-      rd_app_error ("%s", error->message);
-      return rd_app_exit_code (error);
+      return rd_app_fail (error);
     }
   RdSmtpServer *server = rd_smtp_server_new (config, writer, &error);
   guint16 port = 0;

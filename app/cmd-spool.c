@@ -5,50 +5,26 @@
  */
 #include "app.h"
 #include "rd-common.h"
-#include "store.h"
 
 #include <stdio.h>
-
-static RdStore *
-open_store (RdCommonOptions *common, RdConfig **config_out, int *code)
-{
-  RdConfig *config = rd_app_load_config (common);
-  rd_common_options_clear (common);
-  if (config == NULL)
-    {
-      *code = RD_EXIT_CONFIG;
-      return NULL;
-    }
-  *config_out = config;
-  return rd_app_open_store (config, code);
-}
 
 static int
 spool_raw (int argc, char **argv)
 {
-  g_auto(RdCommonOptions) common = { 0 };
-  g_autoptr(GOptionContext) ctx = rd_app_option_context ("spool raw", "MESSAGE-ID",
-      "Prints the raw stored bytes of the newest spooled message whose Message-ID\n"
-      "matches (angle brackets optional). Exit 1 when there is none.", &common);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  g_auto(RdApp) app = { 0 };
+  if (!rd_app_parse (&app, "spool raw", "MESSAGE-ID",
+                     "Prints the raw stored bytes of the newest spooled message whose Message-ID\n"
+                     "matches (angle brackets optional). Exit 1 when there is none.", 0, NULL, &argc, &argv))
     return RD_EXIT_USAGE;
   if (argc != 2)
-    {
-      rd_app_error ("spool raw: expected one MESSAGE-ID (see --help)");
-      return RD_EXIT_USAGE;
-    }
-  g_autoptr(RdConfig) config = NULL;
-  int code = 0;
-  g_autoptr(RdStore) store = open_store (&common, &config, &code);
-  if (store == NULL)
+    return rd_app_usage ("spool raw: expected one MESSAGE-ID");
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
+  if (code)
     return code;
   g_autoptr(GError) error = NULL;
-  g_autoptr(RdSpooled) m = rd_store_spool_find_by_message_id (store, argv[1], &error);
+  g_autoptr(RdSpooled) m = rd_ops_spool_find (app.ops, &app.actor, argv[1], &error);
   if (m == NULL)
-    {
-      rd_app_error ("%s", error->message);
-      return rd_app_exit_code (error);
-    }
+    return rd_app_fail (error);
   gsize len;
   const char *data = g_bytes_get_data (m->raw, &len);
   if (fwrite (data, 1, len, stdout) != len)
@@ -59,24 +35,19 @@ spool_raw (int argc, char **argv)
 static int
 spool_status (int argc, char **argv)
 {
-  g_auto(RdCommonOptions) common = { 0 };
-  g_autoptr(GOptionContext) ctx = rd_app_option_context ("spool status", NULL,
-      "Counts spooled messages per state (new, processed, discarded, quarantined).", &common);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  g_auto(RdApp) app = { 0 };
+  if (!rd_app_parse (&app, "spool status", NULL,
+                     "Counts spooled messages per state (new, processed, discarded, quarantined).", 0, NULL, &argc,
+                     &argv))
     return RD_EXIT_USAGE;
-  g_autoptr(RdConfig) config = NULL;
-  int code = 0;
-  g_autoptr(RdStore) store = open_store (&common, &config, &code);
-  if (store == NULL)
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
+  if (code)
     return code;
   g_autoptr(GError) error = NULL;
-  gint64 counts[4];
-  if (!rd_store_spool_counts (store, counts, &error))
-    {
-      rd_app_error ("%s", error->message);
-      return rd_app_exit_code (error);
-    }
-  for (int i = 0; i < 4; i++)
+  gint64 counts[RD_SPOOL_STATE_N];
+  if (!rd_ops_spool_counts (app.ops, &app.actor, counts, &error))
+    return rd_app_fail (error);
+  for (int i = 0; i < RD_SPOOL_STATE_N; i++)
     printf ("%-12s %" G_GINT64_FORMAT "\n", rd_spool_state_to_string ((RdSpoolState) i), counts[i]);
   return RD_EXIT_OK;
 }

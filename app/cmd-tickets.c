@@ -9,24 +9,20 @@
  *   assign N AGENT|-  status N STATUS   priority N PRIO   tag N [+|-]TAG...
  *   attachment get ID [--output FILE]
  *
- * Every command takes --json (fields in docs/tickets.md, stable for
- * scripts) and --as NAME (the agent recorded in the audit log; default
- * $USER). It opens the live database of a running `serve` (WAL; writers
- * wait up to the store's busy timeout).
+ * Every command takes --json (the fields of ops/json.h, the same as the
+ * HTTP API's, docs/api.md) and --as NAME (the agent recorded in the audit
+ * log; default $USER). It opens the live database of a running `serve`
+ * (WAL; writers wait up to the store's busy timeout). The operations are
+ * ops/ops.h; this file parses arguments and prints.
  *
  * Exit codes: 0 ok; 1 no such ticket/attachment; 64 usage; 65 bad input
  * (status value, empty reply, every recipient suppressed); 70 internal
  * error; 75 database busy or unavailable; 78 configuration error.
  */
 #include "app.h"
-#include "json-out.h"
+#include "json.h"
 #include "rd-common.h"
-#include "store.h"
-#include "tickets.h"
-#include "ticket-ids.h"
-#include "reply.h"
 
-#include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,235 +30,6 @@
 #include <sys/wait.h>
 
 #define BODY_FILE_MAX (1024 * 1024)
-
-/* ---- JSON ------------------------------------------------------------ */
-
-static void
-add_person (JsonBuilder *b, const char *member, const char *name, const char *addr)
-{
-  json_builder_set_member_name (b, member);
-  json_builder_begin_object (b);
-  rd_json_add_str (b, "name", name ? name : "");
-  rd_json_add_str (b, "addr", addr);
-  json_builder_end_object (b);
-}
-
-static void
-add_strv (JsonBuilder *b, const char *name, const char *const *v, guint n)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint i = 0; v && (n ? i < n : v[i] != NULL); i++)
-    json_builder_add_string_value (b, v[i]);
-  json_builder_end_array (b);
-}
-
-static gboolean
-is_blank (const char *l)
-{
-  for (; *l; l++)
-    if (!g_ascii_isspace (*l))
-      return FALSE;
-  return TRUE;
-}
-
-/* The body with quoted history folded: from the first "On ... wrote:"
- * line, or the first run of ">" lines that continues to the end (only
- * blank or quoted lines after it). Returns the kept text and the number
- * of folded lines. (transfer full) */
-static char *
-fold_quoted (const char *body, guint *folded)
-{
-  *folded = 0;
-  if (body == NULL)
-    return NULL;
-  g_auto(GStrv) lines = g_strsplit (body, "\n", -1);
-  guint n = g_strv_length (lines);
-  guint cut = n;
-  for (guint i = 0; i < n && cut == n; i++)
-    {
-      const char *l = lines[i];
-      gsize len = strlen (l);
-      gboolean wrote = g_str_has_prefix (l, "On ") && len >= 7
-        && (g_str_has_suffix (l, "wrote:") || g_str_has_suffix (l, "wrote:\r"));
-      if (wrote)
-        cut = i;
-      else if (l[0] == '>')
-        {
-          gboolean rest_quoted = TRUE;
-          for (guint j = i; j < n && rest_quoted; j++)
-            if (lines[j][0] != '>' && !is_blank (lines[j]))
-              rest_quoted = FALSE;
-          if (rest_quoted)
-            cut = i;
-        }
-    }
-  g_autoptr(GString) out = g_string_new (NULL);
-  for (guint i = 0; i < cut; i++)
-    g_string_append_printf (out, "%s%s", i ? "\n" : "", lines[i]);
-  for (guint i = cut; i < n; i++)
-    if (*lines[i] != '\0')
-      (*folded)++;
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
-static void
-ticket_json (JsonBuilder *b, const RdTicket *t, RdTicketIds *ids, GPtrArray *attachments, GPtrArray *audit)
-{
-  json_builder_begin_object (b);
-  rd_json_add_int (b, "number", t->number);
-  rd_json_add_str (b, "queue", t->queue);
-  rd_json_add_str (b, "status", t->status);
-  rd_json_add_str (b, "priority", t->priority);
-  rd_json_add_str (b, "assignee", t->assignee);
-  add_strv (b, "tags", (const char *const *) t->tags, 0);
-  rd_json_add_str (b, "subject", t->subject);
-  add_person (b, "requester", t->requester_name, t->requester_addr);
-  if (ids)
-    {
-      g_autofree char *tag = rd_ticket_ids_subject_tag (ids, t->number);
-      g_autofree char *ra = rd_ticket_ids_reply_address (ids, t->queue, t->number);
-      rd_json_add_str (b, "subject_tag", tag);
-      rd_json_add_str (b, "reply_address", ra);
-    }
-  rd_json_add_time (b, "created_at", t->created_at);
-  rd_json_add_time (b, "updated_at", t->updated_at);
-  rd_json_add_int (b, "message_count", t->message_count);
-  if (t->participants)
-    add_strv (b, "participants", (const char *const *) t->participants->pdata, t->participants->len);
-  if (t->links)
-    {
-      json_builder_set_member_name (b, "links");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < t->links->len; i++)
-        json_builder_add_int_value (b, g_array_index (t->links, gint64, i));
-      json_builder_end_array (b);
-    }
-  if (t->messages)
-    {
-      json_builder_set_member_name (b, "messages");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < t->messages->len; i++)
-        {
-          const RdTicketMessage *m = g_ptr_array_index (t->messages, i);
-          json_builder_begin_object (b);
-          rd_json_add_int (b, "id", m->id);
-          rd_json_add_str (b, "direction", m->direction);
-          rd_json_add_str (b, "message_id", m->message_id);
-          add_person (b, "from", m->from_name, m->from_addr);
-          rd_json_add_str (b, "to", m->to_addrs);
-          rd_json_add_str (b, "cc", m->cc_addrs);
-          rd_json_add_str (b, "author", m->author);
-          rd_json_add_str (b, "subject", m->subject);
-          rd_json_add_str (b, "body_text", m->body_text);
-          guint folded = 0;
-          g_autofree char *kept = fold_quoted (m->body_text, &folded);
-          rd_json_add_str (b, "body_unquoted", kept);
-          rd_json_add_str (b, "delivery_status", m->delivery_status);
-          rd_json_add_str (b, "delivery_code", m->delivery_code);
-          rd_json_add_time (b, "created_at", m->created_at);
-          json_builder_set_member_name (b, "attachments");
-          json_builder_begin_array (b);
-          for (guint k = 0; attachments && k < attachments->len; k++)
-            {
-              const RdStoredAttachment *a = g_ptr_array_index (attachments, k);
-              if (a->message_row != m->id)
-                continue;
-              json_builder_begin_object (b);
-              rd_json_add_int (b, "id", a->id);
-              rd_json_add_str (b, "filename", a->filename);
-              rd_json_add_str (b, "content_type", a->content_type);
-              rd_json_add_int (b, "size", a->size);
-              rd_json_add_str (b, "sha256", a->sha256);
-              json_builder_end_object (b);
-            }
-          json_builder_end_array (b);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-    }
-  if (audit)
-    {
-      json_builder_set_member_name (b, "audit");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < audit->len; i++)
-        {
-          const RdAuditEntry *e = g_ptr_array_index (audit, i);
-          json_builder_begin_object (b);
-          rd_json_add_time (b, "at", e->at);
-          rd_json_add_str (b, "actor", e->actor);
-          rd_json_add_str (b, "action", e->action);
-          rd_json_add_str (b, "old", e->old_value);
-          rd_json_add_str (b, "new", e->new_value);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-    }
-  json_builder_end_object (b);
-}
-
-/* ---- shared plumbing --------------------------------------------------- */
-
-typedef struct {
-  RdCommonOptions common;
-  gboolean json;
-  char *actor;
-  RdConfig *config;
-  RdStore *store;
-} Cli;
-
-static void
-cli_clear (Cli *c)
-{
-  rd_common_options_clear (&c->common);
-  g_clear_pointer (&c->actor, g_free);
-  g_clear_pointer (&c->store, rd_store_free);
-  g_clear_pointer (&c->config, rd_config_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Cli, cli_clear)
-
-static GOptionContext *
-cli_context (Cli *c, const char *name, const char *params, const char *summary, const GOptionEntry *extra)
-{
-  GOptionContext *ctx = rd_app_option_context (name, params, summary, &c->common);
-  GOptionEntry base[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &c->json, "Print JSON (fields: docs/tickets.md)", NULL },
-    { "as", 0, 0, G_OPTION_ARG_STRING, &c->actor, "Agent name for the audit log (default $USER)", "NAME" },
-    G_OPTION_ENTRY_NULL
-  };
-  g_option_context_add_main_entries (ctx, base, NULL);
-  if (extra)
-    g_option_context_add_main_entries (ctx, extra, NULL);
-  return ctx;
-}
-
-static int
-error_exit (GError *error)
-{
-  rd_app_error ("%s", error->message);
-  if (g_error_matches (error, RD_ERROR, RD_ERROR_LIMIT))
-    return RD_EXIT_DATAERR;
-  return rd_app_exit_code (error);
-}
-
-/* Loads config and opens the existing database. 0 or an exit code. */
-static int
-cli_open (Cli *c)
-{
-  c->config = rd_app_load_config (&c->common);
-  if (c->config == NULL)
-    return RD_EXIT_CONFIG;
-  g_autoptr(GError) error = NULL;
-  c->store = rd_store_open_existing (rd_config_get_data_dir (c->config), &error);
-  if (c->store == NULL)
-    return error_exit (error);
-  if (c->actor == NULL)
-    {
-      const char *u = g_getenv ("USER");
-      c->actor = g_strdup (u && *u ? u : "agent");
-    }
-  return 0;
-}
 
 static gboolean
 parse_number (const char *arg, gint64 *number)
@@ -291,29 +58,26 @@ list_table (GPtrArray *tickets)
       RdTicket *t = g_ptr_array_index (tickets, i);
       g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (t->updated_at);
       g_autofree char *when = g_date_time_format (dt, "%Y-%m-%d %H:%M");
-      printf ("%-7" G_GINT64_FORMAT " %-10s %-8s %-16s %-12s %-30.30s %s\n", t->number, t->queue, t->status,
-              when, t->assignee ? t->assignee : "-", t->requester_addr, t->subject);
+      printf ("%-7" G_GINT64_FORMAT " %-10s %-8s %-16s %-12s %-30.30s %s\n", t->number, t->queue,
+              rd_ticket_status_to_string (t->status), when, t->assignee ? t->assignee : "-", t->requester_addr,
+              t->subject);
     }
 }
 
 static int
-print_tickets (Cli *c, GPtrArray *tickets)
+print_tickets (RdApp *app, GPtrArray *tickets)
 {
-  if (c->json)
+  if (!app->json)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(RdTicketIds) ids = rd_ticket_ids_new (c->config, c->store, &error);
-      if (ids == NULL)
-        return error_exit (error);
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_array (b);
-      for (guint i = 0; i < tickets->len; i++)
-        ticket_json (b, g_ptr_array_index (tickets, i), ids, NULL, NULL);
-      json_builder_end_array (b);
-      rd_json_print (b);
+      list_table (tickets);
+      return RD_EXIT_OK;
     }
-  else
-    list_table (tickets);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; i < tickets->len; i++)
+    rd_json_ticket (app->ops, b, g_ptr_array_index (tickets, i));
+  json_builder_end_array (b);
+  rd_json_print (b);
   return RD_EXIT_OK;
 }
 
@@ -340,19 +104,22 @@ parse_since (const char *s, gint64 *out)
       return TRUE;
     }
   g_autofree char *iso = n == 10 ? g_strdup_printf ("%sT00:00:00Z", s) : g_strdup (s);
-  g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601 (iso, g_time_zone_new_utc ());
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601 (iso, utc);
   if (dt == NULL)
     return FALSE;
   *out = g_date_time_to_unix (dt);
   return TRUE;
 }
 
+#define TICKET_FLAGS (RD_APP_JSON | RD_APP_ACTOR)
+
 /* ---- list / search / show ------------------------------------------------ */
 
 static int
 tickets_list (int argc, char **argv)
 {
-  g_auto(Cli) c = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *queue = NULL, *status = NULL, *assignee = NULL, *tag = NULL, *since = NULL, *sort = NULL;
   int limit = 50, offset = 0;
   GOptionEntry entries[] = {
@@ -366,11 +133,11 @@ tickets_list (int argc, char **argv)
     { "offset", 0, 0, G_OPTION_ARG_INT, &offset, "Skip the first N tickets (paging)", "N" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets list", NULL, "Lists tickets.", entries);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  if (!rd_app_parse (&app, "tickets list", NULL, "Lists tickets.", TICKET_FLAGS, entries, &argc, &argv))
     return RD_EXIT_USAGE;
-  RdTicketQuery q = { .queue = queue, .status = status, .assignee = assignee, .tag = tag,
+  RdTicketQuery q = { .queue = queue, .assignee = assignee, .tag = tag,
                       .limit = (guint) MAX (limit, 0), .offset = (guint) MAX (offset, 0) };
+  gboolean ok = argc <= 1 && limit > 0 && limit <= 1000 && offset >= 0 && parse_since (since, &q.since);
   if (sort == NULL || g_str_equal (sort, "number"))
     q.sort = RD_TICKET_SORT_NUMBER;
   else if (g_str_equal (sort, "updated"))
@@ -378,101 +145,62 @@ tickets_list (int argc, char **argv)
   else if (g_str_equal (sort, "created"))
     q.sort = RD_TICKET_SORT_CREATED;
   else
-    limit = -1;
-  if (argc > 1 || limit <= 0 || limit > 1000 || offset < 0 || !parse_since (since, &q.since))
+    ok = FALSE;
+  if (status)
     {
-      rd_app_error ("tickets list: bad arguments (see --help)");
-      return RD_EXIT_USAGE;
+      q.has_status = TRUE;
+      if (!rd_ticket_status_from_string (status, &q.status))
+        return rd_app_usage ("tickets list: bad status '%s' (%s)", status, rd_ticket_statuses_text ());
     }
-  int code = cli_open (&c);
+  if (!ok)
+    return rd_app_usage ("tickets list: bad arguments");
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
   if (code)
     return code;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) tickets = rd_store_tickets_query (c.store, &q, &error);
+  g_autoptr(GPtrArray) tickets = rd_ops_tickets_list (app.ops, &app.actor, &q, &error);
   if (tickets == NULL)
-    return error_exit (error);
-  return print_tickets (&c, tickets);
+    return rd_app_fail (error);
+  return print_tickets (&app, tickets);
 }
 
 static int
 tickets_search (int argc, char **argv)
 {
-  g_auto(Cli) c = { 0 };
+  g_auto(RdApp) app = { 0 };
   int limit = 50, offset = 0;
   GOptionEntry entries[] = {
     { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "At most N tickets (default 50, max 1000)", "N" },
     { "offset", 0, 0, G_OPTION_ARG_INT, &offset, "Skip the first N tickets (paging)", "N" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets search", "WORD...",
-      "Finds tickets whose subjects, bodies, addresses or attachment names contain every WORD.", entries);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  if (!rd_app_parse (&app, "tickets search", "WORD...",
+                     "Finds tickets whose subjects, bodies, addresses or attachment names contain every WORD.",
+                     TICKET_FLAGS, entries, &argc, &argv))
     return RD_EXIT_USAGE;
   if (argc < 2 || limit <= 0 || limit > 1000 || offset < 0)
-    {
-      rd_app_error ("tickets search: expected words to search for (see --help)");
-      return RD_EXIT_USAGE;
-    }
+    return rd_app_usage ("tickets search: expected words to search for");
   g_autofree char *query = g_strjoinv (" ", argv + 1);
-  int code = cli_open (&c);
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
   if (code)
     return code;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) tickets = rd_store_tickets_search (c.store, query, (guint) limit, (guint) offset, &error);
+  g_autoptr(GPtrArray) tickets = rd_ops_tickets_search (app.ops, &app.actor, query, (guint) limit, (guint) offset,
+                                                        &error);
   if (tickets == NULL)
-    return error_exit (error);
-  return print_tickets (&c, tickets);
+    return rd_app_fail (error);
+  return print_tickets (&app, tickets);
 }
 
-static int
-tickets_show (int argc, char **argv)
+static void
+show_text (const RdTicketView *v, gboolean full)
 {
-  g_auto(Cli) c = { 0 };
-  gboolean full = FALSE;
-  GOptionEntry entries[] = {
-    { "full", 0, 0, G_OPTION_ARG_NONE, &full, "Do not fold quoted history", NULL },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets show", "NUMBER",
-      "Shows one ticket with its thread and audit log. Exit 1 when there is no such ticket.", entries);
-  if (!rd_app_parse (ctx, &argc, &argv))
-    return RD_EXIT_USAGE;
-  gint64 number = 0;
-  if (argc != 2 || !parse_number (argv[1], &number))
-    {
-      rd_app_error ("tickets show: expected one ticket NUMBER (see --help)");
-      return RD_EXIT_USAGE;
-    }
-  int code = cli_open (&c);
-  if (code)
-    return code;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(RdTicket) t = rd_store_ticket_get (c.store, number, &error);
-  if (t == NULL)
-    return error_exit (error);
-  g_autoptr(GPtrArray) atts = rd_store_ticket_attachments (c.store, number, &error);
-  if (atts == NULL)
-    return error_exit (error);
-  g_autoptr(GPtrArray) audit = rd_store_ticket_audit_list (c.store, number, &error);
-  if (audit == NULL)
-    return error_exit (error);
-  g_autoptr(RdTicketIds) ids = rd_ticket_ids_new (c.config, c.store, &error);
-  if (ids == NULL)
-    return error_exit (error);
-  if (c.json)
-    {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      ticket_json (b, t, ids, atts, audit);
-      rd_json_print (b);
-      return RD_EXIT_OK;
-    }
-  g_autofree char *tag = rd_ticket_ids_subject_tag (ids, t->number);
-  g_autofree char *ra = rd_ticket_ids_reply_address (ids, t->queue, t->number);
+  const RdTicket *t = v->ticket;
   g_autofree char *created = rd_time_iso8601 (t->created_at);
   g_autofree char *tags = g_strjoinv (", ", t->tags);
-  printf ("Ticket #%" G_GINT64_FORMAT " %s: %s\n", t->number, tag, t->subject);
-  printf ("Queue: %s   Status: %s   Priority: %s   Assignee: %s\n", t->queue, t->status, t->priority,
-          t->assignee ? t->assignee : "-");
+  printf ("Ticket #%" G_GINT64_FORMAT " %s: %s\n", t->number, v->subject_tag, t->subject);
+  printf ("Queue: %s   Status: %s   Priority: %s   Assignee: %s\n", t->queue, rd_ticket_status_to_string (t->status),
+          rd_ticket_priority_to_string (t->priority), t->assignee ? t->assignee : "-");
   if (t->requester_name)
     printf ("Requester: %s <%s>\n", t->requester_name, t->requester_addr);
   else
@@ -480,44 +208,79 @@ tickets_show (int argc, char **argv)
   g_ptr_array_add (t->participants, NULL);
   g_autofree char *parts = g_strjoinv (", ", (char **) t->participants->pdata);
   g_ptr_array_remove_index (t->participants, t->participants->len - 1);
-  printf ("Participants: %s\nTags: %s\nReply address: %s\nCreated: %s\n", parts, *tags ? tags : "-", ra, created);
+  printf ("Participants: %s\nTags: %s\nReply address: %s\nCreated: %s\n", parts, *tags ? tags : "-",
+          v->reply_address, created);
   for (guint i = 0; i < t->links->len; i++)
     printf ("Linked: #%" G_GINT64_FORMAT "\n", g_array_index (t->links, gint64, i));
   for (guint i = 0; i < t->messages->len; i++)
     {
       RdTicketMessage *m = g_ptr_array_index (t->messages, i);
       g_autofree char *when = rd_time_iso8601 (m->created_at);
-      printf ("\n--- %s message %" G_GINT64_FORMAT " from %s at %s", m->direction, m->id,
-              m->author && !g_str_equal (m->direction, "inbound") ? m->author : (m->from_addr ? m->from_addr : "-"),
+      printf ("\n--- %s message %" G_GINT64_FORMAT " from %s at %s", rd_message_direction_to_string (m->direction),
+              m->id, m->author && m->direction != RD_MESSAGE_INBOUND ? m->author : (m->from_addr ? m->from_addr : "-"),
               when);
-      if (m->delivery_status)
-        printf (" [%s%s%s]", m->delivery_status, m->delivery_code ? " " : "", m->delivery_code ? m->delivery_code : "");
+      if (m->has_delivery)
+        printf (" [%s%s%s]", rd_outbox_state_to_string (m->delivery), m->delivery_code ? " " : "",
+                m->delivery_code ? m->delivery_code : "");
       printf ("\n");
       if (m->message_id)
         printf ("Message-ID: <%s>\n", m->message_id);
       if (m->to_addrs)
         printf ("To: %s\n", m->to_addrs);
       guint folded = 0;
-      g_autofree char *kept = full ? g_strdup (m->body_text) : fold_quoted (m->body_text, &folded);
+      g_autofree char *kept = full ? g_strdup (m->body_text) : rd_ops_fold_quoted (m->body_text, &folded);
       printf ("Subject: %s\n\n%s\n", m->subject ? m->subject : "", kept ? kept : "(no text body)");
       if (folded)
         printf ("[... %u quoted lines folded; --full shows them]\n", folded);
-      for (guint k = 0; k < atts->len; k++)
+      for (guint k = 0; k < v->attachments->len; k++)
         {
-          const RdStoredAttachment *a = g_ptr_array_index (atts, k);
+          const RdStoredAttachment *a = g_ptr_array_index (v->attachments, k);
           if (a->message_row == m->id)
             printf ("Attachment %" G_GINT64_FORMAT ": %s (%s, %" G_GINT64_FORMAT " bytes)\n", a->id,
                     a->filename ? a->filename : "(unnamed)", a->content_type, a->size);
         }
     }
   printf ("\nHistory:\n");
-  for (guint i = 0; i < audit->len; i++)
+  for (guint i = 0; i < v->audit->len; i++)
     {
-      const RdAuditEntry *e = g_ptr_array_index (audit, i);
+      const RdAuditEntry *e = g_ptr_array_index (v->audit, i);
       g_autofree char *when = rd_time_iso8601 (e->at);
       printf ("  %s %s %s %s%s%s\n", when, e->actor, e->action, e->old_value ? e->old_value : "",
               e->old_value ? " -> " : "", e->new_value ? e->new_value : "");
     }
+}
+
+static int
+tickets_show (int argc, char **argv)
+{
+  g_auto(RdApp) app = { 0 };
+  gboolean full = FALSE;
+  GOptionEntry entries[] = {
+    { "full", 0, 0, G_OPTION_ARG_NONE, &full, "Do not fold quoted history", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  if (!rd_app_parse (&app, "tickets show", "NUMBER",
+                     "Shows one ticket with its thread and audit log. Exit 1 when there is no such ticket.",
+                     TICKET_FLAGS, entries, &argc, &argv))
+    return RD_EXIT_USAGE;
+  gint64 number = 0;
+  if (argc != 2 || !parse_number (argv[1], &number))
+    return rd_app_usage ("tickets show: expected one ticket NUMBER");
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
+  if (code)
+    return code;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RdTicketView) v = rd_ops_ticket_view (app.ops, &app.actor, number, &error);
+  if (v == NULL)
+    return rd_app_fail (error);
+  if (app.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      rd_json_ticket_view (b, v);
+      rd_json_print (b);
+    }
+  else
+    show_text (v, full);
   return RD_EXIT_OK;
 }
 
@@ -593,7 +356,7 @@ read_text (const char *body_file, const char *text, const char *what)
 static int
 tickets_reply (int argc, char **argv)
 {
-  g_auto(Cli) c = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *body_file = NULL, *text = NULL, *status = NULL;
   gboolean all = FALSE;
   GOptionEntry entries[] = {
@@ -603,89 +366,65 @@ tickets_reply (int argc, char **argv)
     { "status", 's', 0, G_OPTION_ARG_STRING, &status, "Set the ticket's status afterwards (e.g. pending)", "STATUS" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets reply", "NUMBER",
-      "Replies to the requester; the mail is queued for the relay and recorded on the ticket.", entries);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  if (!rd_app_parse (&app, "tickets reply", "NUMBER",
+                     "Replies to the requester; the mail is queued for the relay and recorded on the ticket.",
+                     TICKET_FLAGS, entries, &argc, &argv))
     return RD_EXIT_USAGE;
   gint64 number = 0;
   if (argc != 2 || !parse_number (argv[1], &number))
-    {
-      rd_app_error ("tickets reply: expected one ticket NUMBER (see --help)");
-      return RD_EXIT_USAGE;
-    }
-  int code = cli_open (&c);
+    return rd_app_usage ("tickets reply: expected one ticket NUMBER");
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
   if (code)
     return code;
   g_autofree char *body = read_text (body_file, text, "reply");
   if (body == NULL)
     return RD_EXIT_DATAERR;
   g_autoptr(GError) error = NULL;
-  RdReplyDraft d = { .ticket_number = number, .body = body, .author = c.actor, .reply_all = all,
-                     .set_status = status };
+  RdReplyDraft d = { .ticket_number = number, .body = body, .reply_all = all, .set_status = status };
   g_auto(RdReplyResult) r = { 0 };
-  if (!rd_desk_reply (c.config, c.store, &d, &r, &error))
-    return error_exit (error);
-  if (c.json)
+  if (!rd_ops_reply (app.ops, &app.actor, &d, &r, &error))
+    return rd_app_fail (error);
+  if (app.json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
-      rd_json_add_int (b, "number", number);
-      rd_json_add_int (b, "message", r.message_row);
-      rd_json_add_int (b, "outbox_id", r.outbox_id);
-      rd_json_add_str (b, "message_id", r.message_id);
-      rd_json_add_str (b, "subject", r.subject);
-      add_strv (b, "recipients", (const char *const *) r.recipients->pdata, r.recipients->len);
-      add_strv (b, "suppressed", (const char *const *) r.suppressed->pdata, r.suppressed->len);
-      json_builder_end_object (b);
+      rd_json_reply_result (b, number, &r);
       rd_json_print (b);
+      return RD_EXIT_OK;
     }
-  else
-    {
-      printf ("Queued reply <%s> on ticket #%" G_GINT64_FORMAT " (outbox %" G_GINT64_FORMAT ")\n", r.message_id,
-              number, r.outbox_id);
-      for (guint i = 0; i < r.suppressed->len; i++)
-        printf ("Not sent to %s: suppressed\n", (const char *) g_ptr_array_index (r.suppressed, i));
-    }
+  printf ("Queued reply <%s> on ticket #%" G_GINT64_FORMAT " (outbox %" G_GINT64_FORMAT ")\n", r.message_id,
+          number, r.outbox_id);
+  for (guint i = 0; i < r.suppressed->len; i++)
+    printf ("Not sent to %s: suppressed\n", (const char *) g_ptr_array_index (r.suppressed, i));
   return RD_EXIT_OK;
 }
 
 static int
 tickets_note (int argc, char **argv)
 {
-  g_auto(Cli) c = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *body_file = NULL, *text = NULL;
   GOptionEntry entries[] = {
     { "body-file", 'f', 0, G_OPTION_ARG_FILENAME, &body_file, "Note text from FILE ('-': stdin)", "FILE" },
     { "text", 0, 0, G_OPTION_ARG_STRING, &text, "Note text given inline", "TEXT" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets note", "NUMBER",
-      "Adds an internal note (never sent to anyone).", entries);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  if (!rd_app_parse (&app, "tickets note", "NUMBER", "Adds an internal note (never sent to anyone).",
+                     TICKET_FLAGS, entries, &argc, &argv))
     return RD_EXIT_USAGE;
   gint64 number = 0;
   if (argc != 2 || !parse_number (argv[1], &number))
-    {
-      rd_app_error ("tickets note: expected one ticket NUMBER (see --help)");
-      return RD_EXIT_USAGE;
-    }
-  int code = cli_open (&c);
+    return rd_app_usage ("tickets note: expected one ticket NUMBER");
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
   if (code)
     return code;
   g_autofree char *body = read_text (body_file, text, "note");
-  if (body == NULL || !g_utf8_validate (body, -1, NULL) || *body == '\0')
-    {
-      if (body)
-        rd_app_error ("note text is empty or not UTF-8");
-      return RD_EXIT_DATAERR;
-    }
+  if (body == NULL)
+    return RD_EXIT_DATAERR;
   g_autoptr(GError) error = NULL;
-  RdAgentMessageDraft d = { .ticket_number = number, .direction = "note", .author = c.actor,
-                            .from_name = c.actor, .body_text = body, .subject = "(note)" };
   gint64 row = 0;
-  if (!rd_store_message_add_agent (c.store, &d, &row, &error))
-    return error_exit (error);
-  if (c.json)
+  if (!rd_ops_note (app.ops, &app.actor, number, body, &row, &error))
+    return rd_app_fail (error);
+  if (app.json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
@@ -703,54 +442,43 @@ tickets_note (int argc, char **argv)
 /* ---- changes: assign, status, priority, tag ------------------------------- */
 
 static int
-print_ticket_after_change (Cli *c, gint64 number)
+print_ticket_after_change (RdApp *app, gint64 number)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(RdTicket) t = rd_store_ticket_peek (c->store, number, &error);
+  g_autoptr(RdTicket) t = rd_ops_ticket_peek (app->ops, &app->actor, number, &error);
   if (t == NULL)
-    return error_exit (error);
-  if (c->json)
+    return rd_app_fail (error);
+  if (app->json)
     {
-      g_autoptr(RdTicketIds) ids = rd_ticket_ids_new (c->config, c->store, &error);
-      if (ids == NULL)
-        return error_exit (error);
       g_autoptr(JsonBuilder) b = json_builder_new ();
-      ticket_json (b, t, ids, NULL, NULL);
+      rd_json_ticket (app->ops, b, t);
       rd_json_print (b);
+      return RD_EXIT_OK;
     }
-  else
-    {
-      g_autofree char *tags = g_strjoinv (", ", t->tags);
-      printf ("#%" G_GINT64_FORMAT " status=%s priority=%s assignee=%s tags=%s\n", t->number, t->status,
-              t->priority, t->assignee ? t->assignee : "-", *tags ? tags : "-");
-    }
+  g_autofree char *tags = g_strjoinv (", ", t->tags);
+  printf ("#%" G_GINT64_FORMAT " status=%s priority=%s assignee=%s tags=%s\n", t->number,
+          rd_ticket_status_to_string (t->status), rd_ticket_priority_to_string (t->priority),
+          t->assignee ? t->assignee : "-", *tags ? tags : "-");
   return RD_EXIT_OK;
 }
 
 static int
 change_field (int argc, char **argv, const char *name, RdTicketField field, const char *params, const char *summary)
 {
-  g_auto(Cli) c = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *cmd = g_strdup_printf ("tickets %s", name);
-  g_autoptr(GOptionContext) ctx = cli_context (&c, cmd, params, summary, NULL);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  if (!rd_app_parse (&app, cmd, params, summary, TICKET_FLAGS, NULL, &argc, &argv))
     return RD_EXIT_USAGE;
   gint64 number = 0;
   if (argc != 3 || !parse_number (argv[1], &number))
-    {
-      rd_app_error ("%s: expected %s (see --help)", cmd, params);
-      return RD_EXIT_USAGE;
-    }
-  int code = cli_open (&c);
+    return rd_app_usage ("%s: expected %s", cmd, params);
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
   if (code)
     return code;
-  const char *value = argv[2];
-  if (field == RD_TICKET_FIELD_ASSIGNEE && (g_str_equal (value, "-") || g_str_equal (value, "none")))
-    value = NULL;
   g_autoptr(GError) error = NULL;
-  if (!rd_store_ticket_set (c.store, number, field, value, c.actor, &error))
-    return error_exit (error);
-  return print_ticket_after_change (&c, number);
+  if (!rd_ops_ticket_set (app.ops, &app.actor, number, field, argv[2], &error))
+    return rd_app_fail (error);
+  return print_ticket_after_change (&app, number);
 }
 
 static int
@@ -777,47 +505,40 @@ tickets_priority (int argc, char **argv)
 static int
 tickets_tag (int argc, char **argv)
 {
-  g_auto(Cli) c = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_auto(GStrv) remove = NULL;
   GOptionEntry entries[] = {
     { "remove", 'r', 0, G_OPTION_ARG_STRING_ARRAY, &remove, "Remove TAG (repeatable)", "TAG" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets tag", "NUMBER [TAG...] [--remove TAG] [-- -TAG...]",
-      "Adds tags (TAG or +TAG) and removes them (--remove TAG, or -TAG after --).", entries);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  if (!rd_app_parse (&app, "tickets tag", "NUMBER [TAG...] [--remove TAG] [-- -TAG...]",
+                     "Adds tags (TAG or +TAG) and removes them (--remove TAG, or -TAG after --).", TICKET_FLAGS,
+                     entries, &argc, &argv))
     return RD_EXIT_USAGE;
   gint64 number = 0;
   if (argc < 2 || !parse_number (argv[1], &number) || (argc < 3 && remove == NULL))
-    {
-      rd_app_error ("tickets tag: expected NUMBER and tags (see --help)");
-      return RD_EXIT_USAGE;
-    }
-  int code = cli_open (&c);
+    return rd_app_usage ("tickets tag: expected NUMBER and tags");
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
   if (code)
     return code;
-  g_autoptr(GError) error = NULL;
-  if (!rd_store_begin (c.store, &error))
-    return error_exit (error);
-  gboolean ok = TRUE;
-  for (int i = 2; ok && i < argc; i++)
+  g_autoptr(GStrvBuilder) add = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) del = g_strv_builder_new ();
+  for (int i = 2; i < argc; i++)
     {
       const char *t = argv[i];
       if (g_str_equal (t, "--"))
         continue;
-      gboolean add = t[0] != '-';
-      if (t[0] == '+' || t[0] == '-')
-        t++;
-      ok = rd_store_ticket_tag (c.store, number, t, add, c.actor, &error);
+      g_strv_builder_add (t[0] == '-' ? del : add, t[0] == '+' || t[0] == '-' ? t + 1 : t);
     }
-  for (guint i = 0; ok && remove && remove[i]; i++)
-    ok = rd_store_ticket_tag (c.store, number, remove[i], FALSE, c.actor, &error);
-  if (!ok || !rd_store_commit (c.store, &error))
-    {
-      rd_store_rollback (c.store);
-      return error_exit (error);
-    }
-  return print_ticket_after_change (&c, number);
+  if (remove)
+    g_strv_builder_addv (del, (const char **) remove);
+  g_auto(GStrv) add_v = g_strv_builder_end (add);
+  g_auto(GStrv) del_v = g_strv_builder_end (del);
+  g_autoptr(GError) error = NULL;
+  if (!rd_ops_ticket_tags (app.ops, &app.actor, number, (const char *const *) add_v, (const char *const *) del_v,
+                           &error))
+    return rd_app_fail (error);
+  return print_ticket_after_change (&app, number);
 }
 
 /* ---- attachments ------------------------------------------------------------ */
@@ -825,55 +546,40 @@ tickets_tag (int argc, char **argv)
 static int
 tickets_attachment (int argc, char **argv)
 {
-  g_auto(Cli) c = { 0 };
+  g_auto(RdApp) app = { 0 };
   g_autofree char *output = NULL;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write to FILE (default: stdout)", "FILE" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) ctx = cli_context (&c, "tickets attachment", "get ID",
-      "Writes an attachment's bytes (with --json: its metadata and base64 content).", entries);
-  if (!rd_app_parse (ctx, &argc, &argv))
+  if (!rd_app_parse (&app, "tickets attachment", "get ID",
+                     "Writes an attachment's bytes (with --json: its metadata and base64 content).", TICKET_FLAGS,
+                     entries, &argc, &argv))
     return RD_EXIT_USAGE;
   gint64 id = 0;
   if (argc != 3 || !g_str_equal (argv[1], "get") || !parse_number (argv[2], &id))
-    {
-      rd_app_error ("tickets attachment: expected 'get ID' (see --help)");
-      return RD_EXIT_USAGE;
-    }
-  int code = cli_open (&c);
+    return rd_app_usage ("tickets attachment: expected 'get ID'");
+  int code = rd_app_open (&app, RD_APP_STORE_EXISTING);
   if (code)
     return code;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) data = NULL;
-  g_autoptr(RdStoredAttachment) a = rd_store_attachment_get (c.store, id, &data, &error);
+  g_autoptr(RdStoredAttachment) a = rd_ops_attachment_get (app.ops, &app.actor, id, &data, &error);
   if (a == NULL)
-    return error_exit (error);
-  gsize len;
-  const guint8 *p = g_bytes_get_data (data, &len);
-  if (c.json)
+    return rd_app_fail (error);
+  if (app.json)
     {
-      g_autofree char *b64 = g_base64_encode (p, len);
       g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
-      rd_json_add_int (b, "id", a->id);
-      rd_json_add_int (b, "message", a->message_row);
-      rd_json_add_str (b, "filename", a->filename);
-      rd_json_add_str (b, "content_type", a->content_type);
-      rd_json_add_int (b, "size", a->size);
-      rd_json_add_str (b, "sha256", a->sha256);
-      rd_json_add_str (b, "content_base64", b64);
-      json_builder_end_object (b);
+      rd_json_attachment (b, a, data);
       rd_json_print (b);
       return RD_EXIT_OK;
     }
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
   if (output)
     {
       if (!g_file_set_contents (output, (const char *) p, (gssize) len, &error))
-        {
-          rd_app_error ("%s", error->message);
-          return RD_EXIT_FAILURE;
-        }
+        return rd_app_fail (error);
       return RD_EXIT_OK;
     }
   if (len && fwrite (p, 1, len, stdout) != len)

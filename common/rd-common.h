@@ -20,6 +20,8 @@ typedef enum {
   RD_ERROR_NOT_FOUND,
   RD_ERROR_CONFIG,        /* bad configuration or option */
   RD_ERROR_LIMIT,         /* a configured limit was exceeded */
+  RD_ERROR_PERMISSION,    /* the actor may not do this (admin only, ...) */
+  RD_ERROR_CONFLICT,      /* the thing changed meanwhile (a newer version) */
 } RdError;
 
 /* Logging: one line per event, "ts level event key=value ...".

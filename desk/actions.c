@@ -12,7 +12,6 @@
 #include "desk-private.h"
 #include "outbox.h"
 #include "responses.h"
-#include "ticket-attrs.h"
 
 #include <gmime/gmime.h>
 #include <string.h>
@@ -177,7 +176,10 @@ queue_outbound (RdDesk *d, RdOutboxKind kind, gint64 ticket, const char *sender,
                 const char *message_id, GBytes *raw, GError **error)
 {
   g_autofree char *why = NULL;
-  if (rd_store_suppression_check (d->store, to, &why, NULL))
+  gboolean suppressed = FALSE;
+  if (!rd_store_suppression_check (d->store, to, &suppressed, &why, error))
+    return FALSE;
+  if (suppressed)
     {
       g_autofree char *a = rd_log_escape (to, -1, 256);
       rd_log (RD_LOG_INFO, "desk.outbound-suppressed", "kind=%s to=%s reason=\"%s\"", rd_outbox_kind_to_string (kind), a,
@@ -228,6 +230,45 @@ do_vacation (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdActio
   return TRUE;
 }
 
+/* What the rules set on the ticket, through the store's one attribute
+ * setter (validated, audited as "rules"). A value the model does not
+ * allow is logged and skipped: the message stays on its ticket. */
+static gboolean
+set_ticket_attrs (RdDesk *d, const RdSpooled *sp, gint64 number, const RdAction *attrs, GPtrArray *tags,
+                  GError **error)
+{
+  struct { RdTicketField field; const char *value; } sets[] = {
+    { RD_TICKET_FIELD_PRIORITY, attrs ? attrs->priority : NULL },
+    { RD_TICKET_FIELD_ASSIGNEE, attrs ? attrs->assign : NULL },
+    { RD_TICKET_FIELD_STATUS, attrs ? attrs->status : NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (sets) + tags->len; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      gboolean ok;
+      if (i < G_N_ELEMENTS (sets))
+        {
+          if (sets[i].value == NULL)
+            continue;
+          ok = rd_store_ticket_set (d->store, number, sets[i].field, sets[i].value, "rules", &local);
+        }
+      else
+        ok = rd_store_ticket_tag (d->store, number, g_ptr_array_index (tags, i - G_N_ELEMENTS (sets)), TRUE,
+                                  "rules", &local);
+      if (ok)
+        continue;
+      if (!g_error_matches (local, RD_ERROR, RD_ERROR_INVALID_DATA) && !g_error_matches (local, RD_ERROR, RD_ERROR_LIMIT))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      g_autofree char *m = rd_log_escape (local->message, -1, 256);
+      rd_log (RD_LOG_WARN, "desk.rules-attribute", "queue_id=%s ticket=%" G_GINT64_FORMAT " error=%s",
+              sp->queue_id, number, m);
+    }
+  return TRUE;
+}
+
 static gboolean
 apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match, GPtrArray *actions,
              const RdDeskApplyContext *ctx, gint64 *ticket_number, GError **error)
@@ -263,25 +304,12 @@ apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThrea
 
   if (keep)
     {
-      GPtrArray *from = rd_message_get_from (msg);
-      const RdAddress *req = from->len ? g_ptr_array_index (from, 0) : NULL;
-      const char *addr = req && *req->addr ? req->addr : (*sp->sender ? sp->sender : "unknown");
-      const char *name = req && *req->name ? req->name : NULL;
-      const char *subject = rd_message_get_subject (msg);
-      if (subject == NULL || *subject == '\0')
-        subject = "(no subject)";
+      g_auto(RdInboundRecord) rec = { 0 };
+      rd_inbound_record_init (&rec, sp, msg);
       if (match->ticket_number)
         {
-          RdFollowupDraft f = {
-            .ticket_number = match->ticket_number,
-            .spool_id = sp->id,
-            .message_id = rd_message_get_message_id (msg),
-            .from_name = name,
-            .from_addr = addr,
-            .subject = subject,
-            .body_text = rd_message_get_body_text (msg),
-          };
-          if (!rd_store_ticket_add_message (d->store, &f, NULL, error))
+          rec.draft.audit_old = match->reason;
+          if (!rd_store_ticket_add_message (d->store, match->ticket_number, &rec.draft, NULL, error))
             return FALSE;
           *ticket_number = match->ticket_number;
         }
@@ -289,28 +317,20 @@ apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThrea
         {
           RdTicketDraft draft = {
             .queue = queue,
-            .subject = subject,
-            .requester_name = name,
-            .requester_addr = addr,
-            .spool_id = sp->id,
-            .message_id = rd_message_get_message_id (msg),
-            .body_text = rd_message_get_body_text (msg),
+            .subject = rec.subject,
+            .requester_name = rec.requester_name,
+            .requester_addr = rec.requester_addr,
           };
-          if (!rd_store_ticket_open (d->store, &draft, ticket_number, error))
+          if (!rd_store_ticket_open (d->store, &draft, &rec.draft, ticket_number, NULL, error))
             return FALSE;
         }
+      /* vnd.relaydesk.ticket and imap4flags: through the store's one
+       * attribute setter, validated and audited as set by the rules. */
       if (ticket_attrs && ticket_attrs->tags)
         for (guint k = 0; ticket_attrs->tags[k]; k++)
           g_ptr_array_add (tags, ticket_attrs->tags[k]);
-      if (ticket_attrs || tags->len)
-        {
-          g_ptr_array_add (tags, NULL);
-          if (!rd_store_ticket_set_attrs (d->store, *ticket_number, ticket_attrs ? ticket_attrs->priority : NULL,
-                                          ticket_attrs ? ticket_attrs->assign : NULL,
-                                          ticket_attrs ? ticket_attrs->status : NULL,
-                                          (const char *const *) tags->pdata, error))
-            return FALSE;
-        }
+      if (!set_ticket_attrs (d, sp, *ticket_number, ticket_attrs, tags, error))
+        return FALSE;
       if (ctx->rules_error)
         {
           /* Recorded on the message: the spool row keeps the reason. */
@@ -389,15 +409,10 @@ gboolean
 rd_desk_apply_actions_full (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match,
                             GPtrArray *actions, const RdDeskApplyContext *ctx, gint64 *ticket_number, GError **error)
 {
-  if (!rd_store_begin (d->store, error))
-    return FALSE;
-  if (!apply_in_tx (d, sp, msg, match, actions, ctx, ticket_number, error))
-    {
-      rd_store_rollback (d->store);
-      *ticket_number = 0;
-      return FALSE;
-    }
-  if (!rd_store_commit (d->store, error))
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  if (!rd_store_tx_begin (d->store, &tx, error)
+      || !apply_in_tx (d, sp, msg, match, actions, ctx, ticket_number, error)
+      || !rd_store_tx_commit (&tx, error))
     {
       *ticket_number = 0;
       return FALSE;

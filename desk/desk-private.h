@@ -12,6 +12,8 @@
 #pragma once
 
 #include "desk.h"
+#include "spool.h"
+#include "tickets.h"
 #include "message.h"
 #include "rules.h"
 #include "rd-common.h"
@@ -58,28 +60,35 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdThreadMatch, rd_thread_match_clear)
 gboolean rd_desk_thread_match (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
                                RdThreadMatch *match, GError **error);
 
-/* inbound.c: the transaction rd_desk_process runs in; rolled back by
- * the cleanup unless committed. */
+/* inbound.c: what recording an inbound message on a ticket takes: the
+ * store's message draft built from the view (addresses, body hash,
+ * attachments), owning what it points to. */
 typedef struct {
-  RdStore *store;
-  gboolean open;
-} RdDeskTx;
+  RdMessageDraft draft;
+  char *requester_name;
+  char *requester_addr;
+  char *subject;
+  char *to;
+  char *cc;
+  char *hash;
+  GPtrArray *attachments;   /* the owner of the attachment drafts' bytes */
+  GArray *attachment_drafts;
+} RdInboundRecord;
 
-void rd_desk_tx_clear (RdDeskTx *tx);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdDeskTx, rd_desk_tx_clear)
-gboolean rd_desk_tx_commit (RdDeskTx *tx, GError **error);
+void rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *spooled, const RdMessage *msg);
+void rd_inbound_record_clear (RdInboundRecord *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdInboundRecord, rd_inbound_record_clear)
 
 /* inbound.c: opens @tx and, before threading, handles dedupe and
  * delivery reports about our own mail. @done is TRUE when the spooled
  * message reached its final state here (committed; the rules do not
  * run), or another process finished it meanwhile. */
 gboolean rd_desk_inbound_begin (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
-                                RdDeskTx *tx, gboolean *done, GError **error);
+                                RdStoreTx *tx, gboolean *done, GError **error);
 /* inbound.c: after the actions put the message on ticket @number (0:
- * none): participants, attachments, search index, dedupe hash, links,
- * reopening; then commits @tx. */
+ * none): participants, links, reopening; then commits @tx. */
 gboolean rd_desk_inbound_finish (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
-                                 const RdThreadMatch *match, gint64 number, RdDeskTx *tx, GError **error);
+                                 const RdThreadMatch *match, gint64 number, RdStoreTx *tx, GError **error);
 
 /* actions.c: carries out @actions; sets @ticket_number (0 when no ticket
  * took the message, e.g. discard). Marks the spooled message's final state

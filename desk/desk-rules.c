@@ -53,9 +53,36 @@ resolve (const char *dir, const char *path)
   return g_path_is_absolute (path) ? g_strdup (path) : g_build_filename (dir, path, NULL);
 }
 
-/* Compiles one script file; every diagnostic is logged. */
-static RdRules *
-compile_file (const char *path, const char *global_dir, const RdRulesLimits *limits, GError **error)
+/* The folder of :global includes: [rules] global_dir (below script_dir),
+ * default script_dir/global; script_dir defaults to the config's folder. */
+static char *
+config_global_dir (RdConfig *config)
+{
+  const char *cfg_path = rd_config_get_path (config);
+  g_autofree char *cfg_dir = cfg_path ? g_path_get_dirname (cfg_path) : g_get_current_dir ();
+  const char *sd = rd_config_get_string (config, "rules", "script_dir", NULL);
+  g_autofree char *script_dir = sd ? resolve (cfg_dir, sd) : g_strdup (cfg_dir);
+  const char *gd = rd_config_get_string (config, "rules", "global_dir", NULL);
+  return gd ? resolve (script_dir, gd) : g_build_filename (script_dir, "global", NULL);
+}
+
+RdRules *
+rd_desk_rules_compile_text (RdConfig *config, const char *name, const char *text, gsize len,
+                            const char *personal_dir, const char *global_dir, const char *const *extensions,
+                            GPtrArray *diagnostics, GError **error)
+{
+  RdRulesLimits limits;
+  rd_desk_rules_limits (config, &limits);
+  g_autofree char *gd = global_dir ? g_strdup (global_dir) : config_global_dir (config);
+  g_autofree char *pd = personal_dir ? g_strdup (personal_dir) : g_path_get_dirname (name);
+  Dirs dirs = { pd, gd };
+  RdRulesOptions opts = { &limits, extensions, load_include, &dirs };
+  return rd_rules_compile (name, text, len, &opts, diagnostics, error);
+}
+
+RdRules *
+rd_desk_rules_compile_file (RdConfig *config, const char *path, const char *global_dir,
+                            const char *const *extensions, GPtrArray *diagnostics, GError **error)
 {
   g_autofree char *text = NULL;
   gsize len = 0;
@@ -64,11 +91,15 @@ compile_file (const char *path, const char *global_dir, const RdRulesLimits *lim
       g_prefix_error (error, "rules: ");
       return NULL;
     }
-  g_autofree char *dir = g_path_get_dirname (path);
-  Dirs dirs = { dir, (char *) global_dir };
-  RdRulesOptions opts = { limits, NULL, load_include, &dirs };
+  return rd_desk_rules_compile_text (config, path, text, len, NULL, global_dir, extensions, diagnostics, error);
+}
+
+/* Compiles one script file as serve does; every diagnostic is logged. */
+static RdRules *
+compile_file (RdConfig *config, const char *path, const char *global_dir, GError **error)
+{
   g_autoptr(GPtrArray) diags = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_rules_diagnostic_free);
-  RdRules *r = rd_rules_compile (path, text, len, &opts, diags, error);
+  RdRules *r = rd_desk_rules_compile_file (config, path, global_dir, NULL, diags, error);
   for (guint i = 0; i < diags->len; i++)
     {
       RdRulesDiagnostic *d = g_ptr_array_index (diags, i);
@@ -96,18 +127,18 @@ rd_desk_rules_limits (RdConfig *config, RdRulesLimits *l)
 
 /* before + @main_path + after, or NULL with @error. */
 static RdRules *
-compile_chain (const char *before, const char *main_path, const char *after, const char *global_dir,
-               const RdRulesLimits *limits, GError **error)
+compile_chain (RdConfig *config, const char *before, const char *main_path, const char *after,
+               const char *global_dir, GError **error)
 {
   RdRules *b = NULL, *m = NULL, *a = NULL;
-  if (before && (b = compile_file (before, global_dir, limits, error)) == NULL)
+  if (before && (b = compile_file (config, before, global_dir, error)) == NULL)
     return NULL;
-  if (main_path && (m = compile_file (main_path, global_dir, limits, error)) == NULL)
+  if (main_path && (m = compile_file (config, main_path, global_dir, error)) == NULL)
     {
       rd_rules_free (b);
       return NULL;
     }
-  if (after && (a = compile_file (after, global_dir, limits, error)) == NULL)
+  if (after && (a = compile_file (config, after, global_dir, error)) == NULL)
     {
       rd_rules_free (b);
       rd_rules_free (m);
@@ -132,14 +163,11 @@ RdDeskRules *
 rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GError **error)
 {
   guint failed = 0;
-  RdRulesLimits limits;
-  rd_desk_rules_limits (config, &limits);
   const char *cfg_path = rd_config_get_path (config);
   g_autofree char *cfg_dir = cfg_path ? g_path_get_dirname (cfg_path) : g_get_current_dir ();
   const char *sd = rd_config_get_string (config, "rules", "script_dir", NULL);
   g_autofree char *script_dir = sd ? resolve (cfg_dir, sd) : g_strdup (cfg_dir);
-  const char *gd = rd_config_get_string (config, "rules", "global_dir", NULL);
-  g_autofree char *global_dir = gd ? resolve (script_dir, gd) : g_build_filename (script_dir, "global", NULL);
+  g_autofree char *global_dir = config_global_dir (config);
   const char *v;
   g_autofree char *before = (v = rd_config_get_string (config, "rules", "before", NULL)) ? resolve (script_dir, v) : NULL;
   g_autofree char *after = (v = rd_config_get_string (config, "rules", "after", NULL)) ? resolve (script_dir, v) : NULL;
@@ -150,7 +178,7 @@ rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GE
   GError *first = NULL;
 
   g_autoptr(GError) e = NULL;
-  r->fallback = compile_chain (before, deflt, after, global_dir, &limits, &e);
+  r->fallback = compile_chain (config, before, deflt, after, global_dir, &e);
   if (r->fallback == NULL)
     {
       if (previous && previous->fallback)
@@ -179,7 +207,7 @@ rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GE
       g_strstrip (addr);
       g_autofree char *file = g_strstrip (g_strdup (eq + 1));
       g_autofree char *path = resolve (script_dir, file);
-      RdRules *chain = compile_chain (before, path, after, global_dir, &limits, &e);
+      RdRules *chain = compile_chain (config, before, path, after, global_dir, &e);
       if (chain == NULL)
         {
           /* A script that fails to compile never replaces a working one. */

@@ -93,7 +93,7 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
    * so dedupe, threading, the actions and the ticket model see one
    * consistent database and two processes working the same spool cannot
    * both record a message. Any early return rolls it back. */
-  g_auto(RdDeskTx) tx = { d->store, FALSE };
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
   gboolean done = FALSE;
   if (!rd_desk_inbound_begin (d, sp, msg, &tx, &done, error))
     return FALSE;
@@ -104,7 +104,7 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
   if (!rd_desk_thread_match (d, sp, msg, &match, error))
     return FALSE;
   if (match.quarantine)
-    return quarantine (d, sp, match.quarantine, error) && rd_desk_tx_commit (&tx, error);
+    return quarantine (d, sp, match.quarantine, error) && rd_store_tx_commit (&tx, error);
 
   const char *recipient = sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "";
   RdDeskDuplicates dups = { d->store, g_ptr_array_new_with_free_func (g_free), g_array_new (FALSE, FALSE, sizeof (gint64)), NULL };

@@ -11,6 +11,8 @@
 #include <glib.h>
 #include "rd-config.h"
 #include "store.h"
+#include "rules.h"
+#include "message.h"
 
 G_BEGIN_DECLS
 
@@ -34,6 +36,24 @@ gboolean rd_desk_reload_rules (RdDesk *desk, GError **error);
 /* Processes every pending message; returns how many were handled, or -1
  * on a temporary error (what was done stays done). */
 gint rd_desk_process_pending (RdDesk *desk, GError **error);
+
+/* Compiles a Sieve script exactly as serve does: its include loader
+ * (:personal beside @name or in @personal_dir, :global in @global_dir or
+ * the config's [rules] global_dir) and the [rules] limits. @extensions:
+ * NULL for all. Diagnostics (RdRulesDiagnostic*) are appended to
+ * @diagnostics. (transfer full) */
+RdRules *rd_desk_rules_compile_text (RdConfig *config, const char *name, const char *text, gsize len,
+                                     const char *personal_dir, const char *global_dir,
+                                     const char *const *extensions, GPtrArray *diagnostics, GError **error);
+RdRules *rd_desk_rules_compile_file (RdConfig *config, const char *path, const char *global_dir,
+                                     const char *const *extensions, GPtrArray *diagnostics, GError **error);
+
+/* What threading would decide for @msg, as a dry run (nothing written):
+ * @number the ticket it continues (0: a new ticket), with its @queue and
+ * subject @tag (transfer full; NULL for a new ticket). */
+gboolean rd_desk_thread_preview (RdConfig *config, RdStore *store, const RdMessage *msg, const char *sender,
+                                 const char *recipient, gint64 *number, char **queue, char **tag,
+                                 GError **error);
 
 /* A background thread that processes pending messages whenever woken,
  * and every few seconds in any case (messages from `relaydesk deliver`). */

@@ -11,14 +11,15 @@
  *     marked failed with the status code, and a permanent failure (5.x.x)
  *     puts the recipient on the suppression list. The rules do not run
  *     for these (no autoresponse to a bounce, RFC 3834 2).
- * After the actions (rd_desk_inbound_post): participants, attachments
- * (stored once by hash), the search index, the dedupe hash, links to
- * the ticket a stranger or a closed-ticket follow-up named, reopening.
- * desk.c runs all of it in one transaction with the actions.
+ * The message itself is recorded by the actions through the store's one
+ * message writer, from the record built here (rd_inbound_record_init:
+ * addresses, body hash, attachments stored once by hash, indexed).
+ * After the actions (inbound_post): participants, links to the ticket a
+ * stranger or a closed-ticket follow-up named, reopening. desk.c runs
+ * all of it in one transaction with the actions.
  */
 #include "desk-private.h"
 #include "mime-extras.h"
-#include "tickets.h"
 #include "outbox.h"
 
 #include <string.h>
@@ -99,40 +100,21 @@ handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *hand
         }
     }
 
-  GPtrArray *from = rd_message_get_from (msg);
-  const RdAddress *fa = from->len ? g_ptr_array_index (from, 0) : NULL;
-  const char *subject = rd_message_get_subject (msg);
-  RdFollowupDraft f = {
-    .ticket_number = number,
-    .spool_id = sp->id,
-    .message_id = rd_message_get_message_id (msg),
-    .from_name = fa && *fa->name ? fa->name : NULL,
-    .from_addr = fa ? fa->addr : (*sp->sender ? sp->sender : "MAILER-DAEMON"),
-    .subject = subject ? subject : "(delivery report)",
-    .body_text = rd_message_get_body_text (msg),
-  };
-  gint64 row = 0;
-  if (!rd_store_ticket_add_message (d->store, &f, &row, error))
+  /* The report joins the ticket as an inbound message (its body hash
+   * makes a second copy of the report a duplicate). */
+  g_auto(RdInboundRecord) rec = { 0 };
+  rd_inbound_record_init (&rec, sp, msg);
+  if (rd_message_get_subject (msg) == NULL)
+    rec.draft.subject = "(delivery report)";
+  if (rd_message_get_from (msg)->len == 0)
+    rec.draft.from_addr = *sp->sender ? sp->sender : "MAILER-DAEMON";
+  rec.draft.audit_action = "delivery-report";
+  if (!rd_store_ticket_add_message (d->store, number, &rec.draft, NULL, error))
     return FALSE;
-  /* The body hash makes a second copy of the report a duplicate. */
-  g_autofree char *hash = body_hash (sp->raw);
-  RdInboundExtra x = { .spool_id = sp->id, .body_hash = hash };
-  gint64 same_row = 0;
-  if (!rd_store_message_set_inbound_extra (d->store, &x, &same_row, error))
+  if (failed && !rd_store_message_set_delivery (d->store, out_row, RD_OUTBOX_FAILED,
+                                                failed->status ? failed->status : "5.0.0", failed->diagnostic,
+                                                "system", error))
     return FALSE;
-  if (!rd_store_message_index (d->store, row, f.subject, f.body_text, f.from_addr, NULL, error))
-    return FALSE;
-  if (failed)
-    {
-      if (!rd_store_message_mark_failed (d->store, out_row, failed->status ? failed->status : "5.0.0",
-                                         failed->diagnostic, error))
-        return FALSE;
-      g_autofree char *what = g_strdup_printf ("message %" G_GINT64_FORMAT " %s %s", out_row,
-                                               failed->addr ? failed->addr : "",
-                                               failed->status ? failed->status : "");
-      if (!rd_store_ticket_audit (d->store, number, "system", "delivery-failed", NULL, what, error))
-        return FALSE;
-    }
   rd_log (RD_LOG_INFO, "desk.dsn", "queue_id=%s ticket=%" G_GINT64_FORMAT " outbound=%" G_GINT64_FORMAT
           " status=%s", sp->queue_id, number, out_row, failed && failed->status ? failed->status : "-");
   *handled = TRUE;
@@ -187,96 +169,97 @@ add_participants (RdDesk *d, const RdSpooled *sp, gint64 number, GPtrArray *list
   return TRUE;
 }
 
+void
+rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *sp, const RdMessage *msg)
+{
+  memset (r, 0, sizeof *r);
+  GPtrArray *from = rd_message_get_from (msg);
+  const RdAddress *fa = from->len ? g_ptr_array_index (from, 0) : NULL;
+  r->requester_addr = g_strdup (fa && *fa->addr ? fa->addr : (*sp->sender ? sp->sender : "unknown"));
+  r->requester_name = fa && *fa->name ? g_strdup (fa->name) : NULL;
+  const char *subject = rd_message_get_subject (msg);
+  r->subject = g_strdup (subject && *subject ? subject : "(no subject)");
+  r->to = join_addrs (rd_message_get_to (msg));
+  r->cc = join_addrs (rd_message_get_cc (msg));
+  r->hash = body_hash (sp->raw);
+  r->attachments = rd_mime_extract_attachments (sp->raw);
+  r->attachment_drafts = g_array_new (FALSE, TRUE, sizeof (RdAttachmentDraft));
+  for (guint i = 0; i < r->attachments->len; i++)
+    {
+      RdMimeAttachment *a = g_ptr_array_index (r->attachments, i);
+      RdAttachmentDraft ad = { a->filename, a->content_type, a->data };
+      g_array_append_val (r->attachment_drafts, ad);
+    }
+  r->draft = (RdMessageDraft) {
+    .direction = RD_MESSAGE_INBOUND,
+    .spool_id = sp->id,
+    .message_id = rd_message_get_message_id (msg),
+    .from_name = r->requester_name,
+    .from_addr = r->requester_addr,
+    .to_addrs = r->to,
+    .cc_addrs = r->cc,
+    .subject = r->subject,
+    .body_text = rd_message_get_body_text (msg),
+    .body_hash = r->hash,
+    .attachments = (const RdAttachmentDraft *) (gpointer) r->attachment_drafts->data,
+    .n_attachments = r->attachment_drafts->len,
+    .audit_detail = sp->queue_id,
+  };
+}
+
+void
+rd_inbound_record_clear (RdInboundRecord *r)
+{
+  g_clear_pointer (&r->requester_name, g_free);
+  g_clear_pointer (&r->requester_addr, g_free);
+  g_clear_pointer (&r->subject, g_free);
+  g_clear_pointer (&r->to, g_free);
+  g_clear_pointer (&r->cc, g_free);
+  g_clear_pointer (&r->hash, g_free);
+  g_clear_pointer (&r->attachments, g_ptr_array_unref);
+  g_clear_pointer (&r->attachment_drafts, g_array_unref);
+}
+
 static gboolean
 inbound_post (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match,
               gint64 number, GError **error)
 {
-  g_autofree char *hash = body_hash (sp->raw);
-  g_autofree char *to = join_addrs (rd_message_get_to (msg));
-  g_autofree char *cc = join_addrs (rd_message_get_cc (msg));
-  RdInboundExtra x = { .spool_id = sp->id, .body_hash = hash, .to_addrs = to, .cc_addrs = cc };
-  gint64 row = 0;
-  if (!rd_store_message_set_inbound_extra (d->store, &x, &row, error))
+  gint64 row = 0, on = 0;
+  if (!rd_store_message_find_by_spool (d->store, sp->id, &row, &on, error))
     return FALSE;
   if (row == 0)
     return TRUE; /* the actions did not record it on a ticket */
 
-  GPtrArray *from = rd_message_get_from (msg);
-  if (!add_participants (d, sp, number, from, error)
+  if (!add_participants (d, sp, number, rd_message_get_from (msg), error)
       || !add_participants (d, sp, number, rd_message_get_to (msg), error)
       || !add_participants (d, sp, number, rd_message_get_cc (msg), error))
     return FALSE;
 
-  g_autoptr(GPtrArray) atts = rd_mime_extract_attachments (sp->raw);
-  g_autoptr(GString) names = g_string_new (NULL);
-  for (guint i = 0; i < atts->len; i++)
-    {
-      RdMimeAttachment *a = g_ptr_array_index (atts, i);
-      if (!rd_store_attachment_add (d->store, row, i, a->filename, a->content_type, a->data, error))
-        return FALSE;
-      if (a->filename)
-        g_string_append_printf (names, "%s%s", names->len ? " " : "", a->filename);
-    }
-  const RdAddress *fa = from->len ? g_ptr_array_index (from, 0) : NULL;
-  g_autofree char *addrs = g_strjoin (" ", fa ? fa->addr : "", fa && fa->name ? fa->name : "",
-                                      to ? to : "", cc ? cc : "", NULL);
-  if (!rd_store_message_index (d->store, row, rd_message_get_subject (msg), rd_message_get_body_text (msg),
-                               addrs, names->len ? names->str : NULL, error))
-    return FALSE;
-
   if (match->ticket_number == 0)
     {
-      if (!rd_store_ticket_audit (d->store, number, "system", "created", NULL, sp->queue_id, error))
+      if (match->linked_ticket
+          && !rd_store_ticket_link (d->store, number, match->linked_ticket, match->reason ? match->reason : "linked",
+                                    "system", error))
         return FALSE;
-      if (match->linked_ticket)
-        {
-          if (!rd_store_ticket_link (d->store, number, match->linked_ticket,
-                                     match->reason ? match->reason : "linked", error))
-            return FALSE;
-          g_autofree char *other = g_strdup_printf ("#%" G_GINT64_FORMAT, match->linked_ticket);
-          if (!rd_store_ticket_audit (d->store, number, "system", "linked", NULL, other, error))
-            return FALSE;
-        }
       return TRUE;
     }
   g_autoptr(RdTicket) t = rd_store_ticket_peek (d->store, number, error);
   if (t == NULL)
     return FALSE;
   /* A customer's answer puts a ticket back in the agents' court. */
-  if (match->reopen || g_str_equal (t->status, "pending"))
+  if (match->reopen || t->status == RD_TICKET_STATUS_PENDING)
     if (!rd_store_ticket_set (d->store, number, RD_TICKET_FIELD_STATUS, "open", "system", error))
       return FALSE;
-  return rd_store_ticket_audit (d->store, number, "system", "followup",
-                                match->reason, sp->queue_id, error);
-}
-
-void
-rd_desk_tx_clear (RdDeskTx *tx)
-{
-  if (tx->open)
-    rd_store_rollback (tx->store);
-  tx->open = FALSE;
-}
-
-gboolean
-rd_desk_tx_commit (RdDeskTx *tx, GError **error)
-{
-  g_return_val_if_fail (tx->open, FALSE);
-  if (!rd_store_commit (tx->store, error))
-    return FALSE; /* still open: the cleanup rolls back */
-  tx->open = FALSE;
   return TRUE;
 }
 
 gboolean
-rd_desk_inbound_begin (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdDeskTx *tx, gboolean *done,
+rd_desk_inbound_begin (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdStoreTx *tx, gboolean *done,
                        GError **error)
 {
   *done = FALSE;
-  if (!rd_store_begin (d->store, error))
+  if (!rd_store_tx_begin (d->store, tx, error))
     return FALSE;
-  tx->store = d->store;
-  tx->open = TRUE;
   /* Re-read under the write lock: another process may have finished it. */
   g_autoptr(RdSpooled) now = rd_store_spool_get (d->store, sp->id, error);
   if (now == NULL)
@@ -284,21 +267,21 @@ rd_desk_inbound_begin (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdD
   if (now->state != RD_SPOOL_NEW)
     {
       *done = TRUE;
-      rd_desk_tx_clear (tx);
+      rd_store_tx_rollback (tx);
       return TRUE;
     }
   if (!inbound_pre (d, sp, msg, done, error))
     return FALSE;
   if (*done)
-    return rd_desk_tx_commit (tx, error);
+    return rd_store_tx_commit (tx, error);
   return TRUE;
 }
 
 gboolean
 rd_desk_inbound_finish (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match,
-                        gint64 number, RdDeskTx *tx, GError **error)
+                        gint64 number, RdStoreTx *tx, GError **error)
 {
   if (number && !inbound_post (d, sp, msg, match, number, error))
     return FALSE;
-  return rd_desk_tx_commit (tx, error);
+  return rd_store_tx_commit (tx, error);
 }

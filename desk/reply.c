@@ -61,18 +61,10 @@ add_recipient (RdStore *store, const char *addr, RdReplyResult *r, GError **erro
     for (guint i = 0; i < seen[l]->len; i++)
       if (g_ascii_strcasecmp (g_ptr_array_index (seen[l], i), addr) == 0)
         return TRUE;
-  g_autoptr(GError) local = NULL;
-  if (rd_store_suppression_check (store, addr, NULL, &local))
-    {
-      g_ptr_array_add (r->suppressed, g_strdup (addr));
-      return TRUE;
-    }
-  if (local)
-    {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  g_ptr_array_add (r->recipients, g_strdup (addr));
+  gboolean suppressed = FALSE;
+  if (!rd_store_suppression_check (store, addr, &suppressed, NULL, error))
+    return FALSE;
+  g_ptr_array_add (suppressed ? r->suppressed : r->recipients, g_strdup (addr));
   return TRUE;
 }
 
@@ -160,7 +152,8 @@ rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyR
   for (guint i = 0; r->recipients->pdata[i]; i++)
     g_string_append_printf (to, "%s%s", to->len ? ", " : "", (const char *) r->recipients->pdata[i]);
 
-  if (!rd_store_begin (store, error))
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  if (!rd_store_tx_begin (store, &tx, error))
     return FALSE;
   RdOutboxDraft od = {
     .kind = RD_OUTBOX_REPLY,
@@ -170,9 +163,8 @@ rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyR
     .message_id = r->message_id,
     .raw = raw,
   };
-  RdAgentMessageDraft md = {
-    .ticket_number = t->number,
-    .direction = "outbound",
+  RdMessageDraft md = {
+    .direction = RD_MESSAGE_OUTBOUND,
     .author = d->author,
     .message_id = r->message_id,
     .from_name = from_name,
@@ -183,17 +175,11 @@ rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyR
   };
   gboolean ok = rd_store_outbox_enqueue (store, &od, &r->outbox_id, error);
   md.outbox_id = r->outbox_id;
-  ok = ok && rd_store_message_add_agent (store, &md, &r->message_row, error);
+  ok = ok && rd_store_ticket_add_message (store, t->number, &md, &r->message_row, error);
   if (ok && d->set_status)
     ok = rd_store_ticket_set (store, t->number, RD_TICKET_FIELD_STATUS, d->set_status, d->author, error);
-  if (ok && g_str_equal (t->status, "new") && d->set_status == NULL)
+  if (ok && t->status == RD_TICKET_STATUS_NEW && d->set_status == NULL)
     ok = rd_store_ticket_set (store, t->number, RD_TICKET_FIELD_STATUS, "open", d->author, error);
-  ok = ok && rd_store_commit (store, error);
   g_ptr_array_remove_index (r->recipients, r->recipients->len - 1);
-  if (!ok)
-    {
-      rd_store_rollback (store);
-      return FALSE;
-    }
-  return TRUE;
+  return ok && rd_store_tx_commit (&tx, error);
 }

@@ -153,7 +153,7 @@ thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatc
   if (reason == NULL)
     return TRUE;
 
-  if (g_str_equal (t->status, "resolved") || g_str_equal (t->status, "closed"))
+  if (rd_ticket_status_is_done (t->status))
     {
       if (g_strcmp0 (closed_policy (d, t->queue), "new") == 0)
         {
@@ -167,5 +167,30 @@ thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatc
   match->queue = g_strdup (t->queue);
   match->tag = rd_ticket_ids_subject_tag (d->ids, t->number);
   match->reason = g_strdup (reason);
+  return TRUE;
+}
+
+gboolean
+rd_desk_thread_preview (RdConfig *config, RdStore *store, const RdMessage *msg, const char *sender,
+                        const char *recipient, gint64 *number, char **queue, char **tag, GError **error)
+{
+  *number = 0;
+  *queue = *tag = NULL;
+  g_autoptr(RdTicketIds) ids = rd_ticket_ids_new (config, store, error);
+  if (ids == NULL)
+    return FALSE;
+  RdDesk d = { .config = config, .store = store, .ids = ids,
+               .default_queue = rd_config_get_string (config, "desk", "default_queue", RD_DEFAULT_QUEUE) };
+  g_autoptr(GPtrArray) rcpts = g_ptr_array_new ();
+  if (recipient && *recipient)
+    g_ptr_array_add (rcpts, (gpointer) recipient);
+  RdSpooled sp = { .queue_id = (char *) "preview", .sender = (char *) (sender ? sender : ""),
+                   .recipients = rcpts, .raw = rd_message_get_raw (msg) };
+  g_auto(RdThreadMatch) match = { 0 };
+  if (!thread_match (&d, &sp, msg, &match, error))
+    return FALSE;
+  *number = match.ticket_number;
+  *queue = g_steal_pointer (&match.queue);
+  *tag = g_steal_pointer (&match.tag);
   return TRUE;
 }

@@ -177,4 +177,9 @@ guint rd_message_get_part_count (const RdMessage *msg);
 guint rd_message_get_max_depth (const RdMessage *msg);
 gboolean rd_message_get_limits_hit (const RdMessage *msg);
 
+/* Byte offset in @text (a body text) where the quoted history of a reply
+ * starts, strlen (@text) when there is none: the same rules as the
+ * view's body_new_text, for texts read back from the store. */
+gsize rd_text_quote_split (const char *text);
+
 G_END_DECLS

@@ -171,3 +171,9 @@ rd_quote_split (const char *text)
       return split;
   return total;
 }
+
+gsize
+rd_text_quote_split (const char *text)
+{
+  return text ? rd_quote_split (text) : 0;
+}

@@ -613,9 +613,7 @@ rd_smtp_server_new (RdConfig *config, RdSpoolWriter *writer, GError **error)
   srv->data_timeout = config_uint (config, "smtp", "data_timeout", 180);
   srv->rejected_timeout = config_uint (config, "smtp", "rejected_timeout", 10);
   srv->allowlist_enabled = rd_config_get_bool (config, "allowlist", "enabled", TRUE);
-  srv->allowlist_fixed = rd_config_get_list (config, "allowlist", "clients");
-  if (srv->allowlist_fixed == NULL)
-    srv->allowlist_fixed = g_strsplit ("127.0.0.0/8;::1", ";", -1);
+  srv->allowlist_fixed = rd_allowlist_config_clients (config);
   srv->allowlist_contact = g_strdup (rd_config_get_string (config, "allowlist", "contact",
       "Access denied: your address is not on this relay's allowlist; "
       "ask the relay administrator (postmaster) to add it"));

@@ -17,7 +17,7 @@
 #pragma once
 
 #include <glib.h>
-#include "store.h"
+#include "spool.h"
 
 G_BEGIN_DECLS
 

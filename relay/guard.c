@@ -1,6 +1,6 @@
 /* relaydesk — relay: the outbound guard (guard.h). */
 #include "guard.h"
-#include "outbox-worker.h"
+#include "outbox.h"
 #include "rd-common.h"
 
 #include <string.h>
@@ -230,16 +230,13 @@ store_reason (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const char *rc
               char **reason, GError **error)
 {
   g_autofree char *why = NULL;
-  g_autoptr(GError) local = NULL;
-  if (rd_store_suppression_check (store, rcpt, &why, &local))
+  gboolean suppressed = FALSE;
+  if (!rd_store_suppression_check (store, rcpt, &suppressed, &why, error))
+    return FALSE;
+  if (suppressed)
     {
       *reason = g_strdup_printf ("suppressed (%s)", why ? why : "no reason recorded");
       return TRUE;
-    }
-  if (local)
-    {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
     }
   /* Caps count every message sent to the address but apply to what a
    * machine sends (automatic kinds and redirects), not to agents. */
@@ -307,15 +304,12 @@ rd_relay_guard_apply (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const 
       g_autofree char *irt_id = irt ? rd_msgid_normalize (irt) : NULL;
       if (irt_id && *irt_id)
         {
-          g_autoptr(GError) local = NULL;
-          if (rd_store_outbox_has_message_id (store, irt_id, &local))
+          gboolean ours = FALSE;
+          if (!rd_store_outbox_has_message_id (store, irt_id, &ours, error))
+            return NULL;
+          if (ours)
             {
               *reason = g_strdup_printf ("loop: automatic answer to a message we sent ourselves (In-Reply-To <%s>)", irt_id);
-              return NULL;
-            }
-          if (local)
-            {
-              g_propagate_error (error, g_steal_pointer (&local));
               return NULL;
             }
         }

@@ -11,7 +11,7 @@
 #include "relay.h"
 #include "guard.h"
 #include "smtp-client.h"
-#include "outbox-worker.h"
+#include "outbox.h"
 #include "rd-common.h"
 
 #include <errno.h>
@@ -293,7 +293,7 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
       g_propagate_error (error, g_steal_pointer (&local));
       return STORAGE_ERROR;
     }
-  if (strcmp (it->state, "queued") != 0)
+  if (it->state != RD_OUTBOX_QUEUED)
     return NEXT;
 
   g_ptr_array_add (it->recipients, NULL);

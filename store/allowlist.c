@@ -83,37 +83,23 @@ rd_store_allowlist_add (RdStore *store, RdAllowlistEntry *e, GError **error)
     return FALSE;
   g_free (e->cidr);
   e->cidr = g_steal_pointer (&cidr);
-  e->created_at = g_get_real_time () / G_USEC_PER_SEC;
-  sqlite3_stmt *st = rd_store_stmt (store,
-      "INSERT INTO allowlist (cidr, created_at, expires_at, staging, application, admin_name,"
-      " admin_email, location, note) VALUES (?,?,?,?,?,?,?,?,?)"
-      " ON CONFLICT (cidr) DO UPDATE SET created_at = excluded.created_at,"
-      " expires_at = excluded.expires_at, staging = excluded.staging,"
-      " application = excluded.application, admin_name = excluded.admin_name,"
-      " admin_email = excluded.admin_email, location = excluded.location, note = excluded.note"
-      " RETURNING id", error);
+  e->created_at = rd_store_now ();
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_ALLOWLIST_ADD, error);
   if (st == NULL)
     return FALSE;
-  sqlite3_bind_text (st, 1, e->cidr, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (st, 2, e->created_at);
-  if (e->expires_at > 0)
-    sqlite3_bind_int64 (st, 3, e->expires_at);
-  sqlite3_bind_int (st, 4, e->staging ? 1 : 0);
-  rd_store_bind_text (st, 5, e->application);
-  rd_store_bind_text (st, 6, e->admin_name);
-  rd_store_bind_text (st, 7, e->admin_email);
-  rd_store_bind_text (st, 8, e->location);
-  rd_store_bind_text (st, 9, e->note);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      rd_store_set_error (store, rc, error, "cannot add allowlist entry");
-      sqlite3_reset (st);
-      return FALSE;
-    }
-  e->id = sqlite3_column_int64 (st, 0);
-  if (!rd_store_step_done (store, st, "cannot add allowlist entry", error))
+  rd_db_bind_text (st, 1, e->cidr);
+  rd_db_bind_int64 (st, 2, e->created_at);
+  rd_db_bind_id (st, 3, e->expires_at);
+  rd_db_bind_int64 (st, 4, e->staging ? 1 : 0);
+  rd_db_bind_text (st, 5, e->application);
+  rd_db_bind_text (st, 6, e->admin_name);
+  rd_db_bind_text (st, 7, e->admin_email);
+  rd_db_bind_text (st, 8, e->location);
+  rd_db_bind_text (st, 9, e->note);
+  if (!rd_store_step_row (store, st, "cannot add allowlist entry", error, "cannot add allowlist entry"))
     return FALSE;
+  e->id = rd_db_col_int64 (st, 0);
+  rd_db_reset (st);
   return TRUE;
 }
 
@@ -128,14 +114,14 @@ rd_store_allowlist_remove (RdStore *store, const char *cidr, GError **error)
       if (norm == NULL)
         return FALSE;
     }
-  sqlite3_stmt *st = rd_store_stmt (store, "DELETE FROM allowlist WHERE cidr = ? OR id = ?", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_ALLOWLIST_REMOVE, error);
   if (st == NULL)
     return FALSE;
-  rd_store_bind_text (st, 1, norm);
-  sqlite3_bind_int64 (st, 2, id);
+  rd_db_bind_text (st, 1, norm);
+  rd_db_bind_int64 (st, 2, id);
   if (!rd_store_step_done (store, st, "cannot remove allowlist entry", error))
     return FALSE;
-  if (sqlite3_changes (store->db) == 0)
+  if (rd_store_changes (store) == 0)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no allowlist entry '%s'", cidr);
       return FALSE;
@@ -146,27 +132,25 @@ rd_store_allowlist_remove (RdStore *store, const char *cidr, GError **error)
 GPtrArray *
 rd_store_allowlist_list (RdStore *store, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store,
-      "SELECT id, cidr, created_at, expires_at, staging, application, admin_name, admin_email,"
-      " location, note FROM allowlist ORDER BY id LIMIT ?", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_ALLOWLIST_LIST, error);
   if (st == NULL)
     return NULL;
-  sqlite3_bind_int (st, 1, MAX_ALLOWLIST_ENTRIES);
+  rd_db_bind_int64 (st, 1, MAX_ALLOWLIST_ENTRIES);
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_allowlist_entry_free);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+  RdDbStep rc;
+  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
     {
       RdAllowlistEntry *e = g_new0 (RdAllowlistEntry, 1);
-      e->id = sqlite3_column_int64 (st, 0);
-      e->cidr = rd_store_col_strdup (st, 1);
-      e->created_at = sqlite3_column_int64 (st, 2);
-      e->expires_at = sqlite3_column_int64 (st, 3);
-      e->staging = sqlite3_column_int (st, 4) != 0;
-      e->application = rd_store_col_strdup (st, 5);
-      e->admin_name = rd_store_col_strdup (st, 6);
-      e->admin_email = rd_store_col_strdup (st, 7);
-      e->location = rd_store_col_strdup (st, 8);
-      e->note = rd_store_col_strdup (st, 9);
+      e->id = rd_db_col_int64 (st, 0);
+      e->cidr = rd_db_col_strdup (st, 1);
+      e->created_at = rd_db_col_int64 (st, 2);
+      e->expires_at = rd_db_col_int64 (st, 3);
+      e->staging = rd_db_col_int64 (st, 4) != 0;
+      e->application = rd_db_col_strdup (st, 5);
+      e->admin_name = rd_db_col_strdup (st, 6);
+      e->admin_email = rd_db_col_strdup (st, 7);
+      e->location = rd_db_col_strdup (st, 8);
+      e->note = rd_db_col_strdup (st, 9);
       g_ptr_array_add (out, e);
     }
   if (!rd_store_rows_done (store, st, rc, "cannot list the allowlist", error))
@@ -177,36 +161,23 @@ rd_store_allowlist_list (RdStore *store, GError **error)
 gboolean
 rd_store_allowlist_version (RdStore *store, gint64 *version, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store, "PRAGMA data_version", error);
-  if (st == NULL)
-    return FALSE;
-  int rc = sqlite3_step (st);
-  gint64 dv = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 0) : -1;
-  sqlite3_reset (st);
-  if (rc != SQLITE_ROW)
-    {
-      rd_store_set_error (store, rc, error, "cannot read data_version");
-      return FALSE;
-    }
-  if (store->allowlist_data_version == dv && store->allowlist_version_known)
+  /* SQLite: data_version changes only when another connection committed,
+   * so most calls read no table at all. */
+  gint64 dv = rd_store_dialect (store) == RD_SQL_SQLITE ? rd_sqlite_data_version (store->db) : -1;
+  if (dv >= 0 && store->allowlist_version_known && store->allowlist_data_version == dv)
     {
       *version = store->allowlist_version;
       return TRUE;
     }
-  st = rd_store_stmt (store, "SELECT version FROM allowlist_version WHERE id = 1", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_ALLOWLIST_VERSION, error);
   if (st == NULL)
     return FALSE;
-  rc = sqlite3_step (st);
-  gint64 v = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 0) : 0;
-  sqlite3_reset (st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, "cannot read the allowlist version");
-      return FALSE;
-    }
+  gint64 v = 0;
+  if (!rd_store_step_int (store, st, "cannot read the allowlist version", &v, error))
+    return FALSE;
   store->allowlist_data_version = dv;
   store->allowlist_version = v;
-  store->allowlist_version_known = TRUE;
+  store->allowlist_version_known = dv >= 0;
   *version = v;
   return TRUE;
 }
@@ -292,6 +263,13 @@ rd_allowlist_match (RdAllowlist *l, const guint8 *addr, gsize len, gint64 now)
         return TRUE;
     }
   return FALSE;
+}
+
+GStrv
+rd_allowlist_config_clients (RdConfig *config)
+{
+  GStrv list = rd_config_get_list (config, "allowlist", "clients");
+  return list ? list : g_strsplit ("127.0.0.0/8;::1", ";", -1);
 }
 
 RdAllowlist *

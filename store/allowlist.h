@@ -18,6 +18,7 @@
 
 #include <glib.h>
 #include "store.h"
+#include "rd-config.h"
 
 G_BEGIN_DECLS
 
@@ -70,6 +71,9 @@ gboolean rd_allowlist_add (RdAllowlist *list, const char *cidr, gint64 expires_a
 guint rd_allowlist_get_size (RdAllowlist *list);
 /* @addr is 4 (IPv4) or 16 (IPv6) octets in network order. */
 gboolean rd_allowlist_match (RdAllowlist *list, const guint8 *addr, gsize len, gint64 now);
+/* The entries of the config file, [allowlist] clients (default
+ * loopback: 127.0.0.0/8 and ::1; an empty value: none). (transfer full) */
+GStrv rd_allowlist_config_clients (RdConfig *config);
 /* Builds the matcher from the config entries @fixed plus the stored
  * entries. (transfer full) */
 RdAllowlist *rd_store_allowlist_load (RdStore *store, const char *const *fixed, GError **error);

@@ -1,16 +1,19 @@
 /* relaydesk — store: the group-commit spool writer (see spool-writer.h). */
 #include "spool-writer.h"
+#include "spool.h"
 #include "store-private.h"
 #include "rd-common.h"
 
-/* Waiting for the write lock: SQLite's default busy handler sleeps in
- * growing steps (up to 100 ms), so a writer that commits a message at a
- * time (the desk worker) would keep the spool writer — and every SMTP
- * session waiting for its 250 — asleep far longer than the lock is held.
- * The spool writer polls every BUSY_POLL_US instead, for at most
- * BUSY_MAX_US: accepting mail goes first, processing follows. */
+/* Waiting for the write lock (SQLite): poll every BUSY_POLL_US, for at
+ * most BUSY_MAX_US (store/sqlite/driver.c says why). */
 #define BUSY_POLL_US 250
 #define BUSY_MAX_US (10 * G_USEC_PER_SEC)
+/* Checkpoints (copying the WAL into the database, with an fsync) are
+ * left to the other connections, whose commits come after the 250 (the
+ * desk worker commits after every message); this one only steps in when
+ * the WAL grows large, as a backstop. With 64 KiB messages the default
+ * (1000 pages) made every ~60th batch wait for a checkpoint. */
+#define WRITER_AUTOCHECKPOINT_PAGES 16384
 
 typedef struct {
   RdSpoolItem *item;
@@ -32,15 +35,6 @@ struct _RdSpoolWriter {
 };
 
 /* A job with item == NULL tells the thread to stop. */
-
-static int
-busy_poll (void *data, int count)
-{
-  if ((gint64) count * BUSY_POLL_US >= BUSY_MAX_US)
-    return 0;
-  g_usleep (BUSY_POLL_US);
-  return 1;
-}
 
 static gboolean
 job_finish (gpointer data)
@@ -112,13 +106,8 @@ rd_spool_writer_new (const char *data_dir, guint max_batch,
   RdStore *store = rd_store_open (data_dir, error);
   if (store == NULL)
     return NULL;
-  sqlite3_busy_handler (store->db, busy_poll, NULL);
-  /* Checkpoints (copying the WAL into the database, with an fsync) are
-   * left to the other connections, whose commits come after the 250 (the
-   * desk worker commits after every message); this one only steps in when
-   * the WAL grows large, as a backstop. With 64 KiB messages the default
-   * (1000 pages) made every ~60th batch wait for a checkpoint. */
-  rd_store_exec (store, "PRAGMA wal_autocheckpoint=16384", NULL);
+  if (rd_store_dialect (store) == RD_SQL_SQLITE)
+    rd_sqlite_tune_writer (store->db, BUSY_POLL_US, BUSY_MAX_US, WRITER_AUTOCHECKPOINT_PAGES);
   RdSpoolWriter *w = g_new0 (RdSpoolWriter, 1);
   w->store = store;
   w->max_batch = max_batch ? max_batch : 256;

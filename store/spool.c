@@ -1,29 +1,8 @@
-/* relaydesk — store: the spool of received messages.
- *
- * A message is spooled with its envelope in one transaction; the COMMIT
- * (WAL, synchronous=FULL) is the durability point behind the SMTP 250.
- */
+/* relaydesk — store: the spool of received messages (see spool.h). */
 #include "store-private.h"
+#include "spool.h"
 
 #include <string.h>
-
-static const char *state_names[] = { "new", "processed", "discarded", "quarantined" };
-
-const char *
-rd_spool_state_to_string (RdSpoolState state)
-{
-  g_return_val_if_fail (state <= RD_SPOOL_QUARANTINED, "unknown");
-  return state_names[state];
-}
-
-static RdSpoolState
-state_from_string (const char *s)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (state_names); i++)
-    if (s && strcmp (s, state_names[i]) == 0)
-      return (RdSpoolState) i;
-  return RD_SPOOL_NEW;
-}
 
 RdSpoolItem *
 rd_spool_item_new (void)
@@ -89,10 +68,12 @@ new_queue_id (void)
 gboolean
 rd_store_spool_put (RdStore *store, RdSpoolItem **items, guint n, GError **error)
 {
-  g_auto(RdStoreTx) tx = { 0 };
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
   if (!rd_store_tx_begin (store, &tx, error))
     return FALSE;
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 now = rd_store_now ();
+  g_autoptr(GPtrArray) qids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (guint i = 0; i < n; i++)
     {
       RdSpoolItem *it = items[i];
@@ -100,44 +81,48 @@ rd_store_spool_put (RdStore *store, RdSpoolItem **items, guint n, GError **error
       gsize len = 0;
       const char *raw = g_bytes_get_data (it->raw, &len);
       g_autofree char *msgid = rd_peek_message_id (raw, len);
-      g_autofree char *qid = new_queue_id ();
-      sqlite3_stmt *st = rd_store_stmt (store,
-          "INSERT INTO spool (queue_id, received_at, sender, client_addr, helo,"
-          " protocol, message_id, size, raw) VALUES (?,?,?,?,?,?,?,?,?)", error);
+      char *qid = new_queue_id ();
+      g_ptr_array_add (qids, qid);
+      RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_INSERT, error);
       if (st == NULL)
         return FALSE;
-      sqlite3_bind_text (st, 1, qid, -1, SQLITE_STATIC);
-      sqlite3_bind_int64 (st, 2, now);
-      sqlite3_bind_text (st, 3, it->sender ? it->sender : "", -1, SQLITE_STATIC);
-      rd_store_bind_text (st, 4, it->client_addr);
-      rd_store_bind_text (st, 5, it->helo);
-      rd_store_bind_text (st, 6, it->protocol);
-      rd_store_bind_text (st, 7, msgid);
-      sqlite3_bind_int64 (st, 8, (sqlite3_int64) len);
-      sqlite3_bind_blob64 (st, 9, raw, len, SQLITE_STATIC);
-      if (!rd_store_step_done (store, st, "spool message", error))
+      rd_db_bind_text (st, 1, qid);
+      rd_db_bind_int64 (st, 2, now);
+      rd_db_bind_text (st, 3, it->sender ? it->sender : "");
+      rd_db_bind_text (st, 4, it->client_addr);
+      rd_db_bind_text (st, 5, it->helo);
+      rd_db_bind_text (st, 6, it->protocol);
+      rd_db_bind_text (st, 7, msgid);
+      rd_db_bind_int64 (st, 8, (gint64) len);
+      rd_db_bind_blob (st, 9, raw, len);
+      if (!rd_store_step_row (store, st, "spool message", error, "spool message: no id"))
         return FALSE;
-      gint64 id = sqlite3_last_insert_rowid (store->db);
+      gint64 id = rd_db_col_int64 (st, 0);
+      rd_db_reset (st);
+      g_array_append_val (ids, id);
       for (guint r = 0; r < it->recipients->len; r++)
         {
-          st = rd_store_stmt (store,
-              "INSERT INTO spool_recipients (spool_id, position, address) VALUES (?,?,?)", error);
+          st = rd_store_stmt (store, RD_SQL_SPOOL_INSERT_RECIPIENT, error);
           if (st == NULL)
             return FALSE;
-          sqlite3_bind_int64 (st, 1, id);
-          sqlite3_bind_int (st, 2, (int) r);
-          sqlite3_bind_text (st, 3, g_ptr_array_index (it->recipients, r), -1, SQLITE_STATIC);
+          rd_db_bind_int64 (st, 1, id);
+          rd_db_bind_int64 (st, 2, r);
+          rd_db_bind_text (st, 3, g_ptr_array_index (it->recipients, r));
           if (!rd_store_step_done (store, st, "spool recipient", error))
             return FALSE;
         }
-      g_free (it->queue_id);
-      it->queue_id = g_steal_pointer (&qid);
-      it->spool_id = id;
     }
   if (!rd_store_tx_commit (&tx, error))
     {
       g_prefix_error (error, "commit: ");
       return FALSE;
+    }
+  /* Only now, after the commit: on failure the items stay as they were. */
+  for (guint i = 0; i < n; i++)
+    {
+      g_free (items[i]->queue_id);
+      items[i]->queue_id = g_strdup (g_ptr_array_index (qids, i));
+      items[i]->spool_id = g_array_index (ids, gint64, i);
     }
   return TRUE;
 }
@@ -145,68 +130,51 @@ rd_store_spool_put (RdStore *store, RdSpoolItem **items, guint n, GError **error
 GArray *
 rd_store_spool_pending (RdStore *store, guint limit, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store,
-      "SELECT id FROM spool WHERE state = 'new' ORDER BY id LIMIT ?", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_PENDING, error);
   if (st == NULL)
     return NULL;
-  sqlite3_bind_int (st, 1, (int) limit);
-  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    {
-      gint64 id = sqlite3_column_int64 (st, 0);
-      g_array_append_val (ids, id);
-    }
-  if (!rd_store_rows_done (store, st, rc, "list pending", error))
-    return NULL;
-  return g_steal_pointer (&ids);
+  rd_db_bind_int64 (st, 1, limit);
+  return rd_store_collect_int64 (store, st, "list pending", error);
 }
 
+/* Reads the row @st is on (RD_SQL_SPOOL_GET's columns) and resets @st. */
 static RdSpooled *
-spooled_from_row (RdStore *store, sqlite3_stmt *st, GError **error)
+spooled_from_row (RdStore *store, RdDbStmt *st, GError **error)
 {
   g_autoptr(RdSpooled) m = g_new0 (RdSpooled, 1);
-  m->id = sqlite3_column_int64 (st, 0);
-  m->queue_id = rd_store_col_strdup (st, 1);
-  m->received_at = sqlite3_column_int64 (st, 2);
-  m->sender = rd_store_col_strdup (st, 3);
-  m->client_addr = rd_store_col_strdup (st, 4);
-  m->helo = rd_store_col_strdup (st, 5);
-  m->protocol = rd_store_col_strdup (st, 6);
-  m->message_id = rd_store_col_strdup (st, 7);
-  m->raw = g_bytes_new (sqlite3_column_blob (st, 8), sqlite3_column_bytes (st, 8));
-  m->state = state_from_string ((const char *) sqlite3_column_text (st, 9));
-  m->state_reason = rd_store_col_strdup (st, 10);
+  m->id = rd_db_col_int64 (st, 0);
+  m->queue_id = rd_db_col_strdup (st, 1);
+  m->received_at = rd_db_col_int64 (st, 2);
+  m->sender = rd_db_col_strdup (st, 3);
+  m->client_addr = rd_db_col_strdup (st, 4);
+  m->helo = rd_db_col_strdup (st, 5);
+  m->protocol = rd_db_col_strdup (st, 6);
+  m->message_id = rd_db_col_strdup (st, 7);
+  m->raw = rd_db_col_bytes (st, 8);
+  if (!rd_spool_state_from_string (rd_db_col_text (st, 9), &m->state))
+    m->state = RD_SPOOL_NEW;
+  m->state_reason = rd_db_col_strdup (st, 10);
+  rd_db_reset (st);
   m->recipients = g_ptr_array_new_with_free_func (g_free);
-  sqlite3_stmt *rs = rd_store_stmt (store,
-      "SELECT address FROM spool_recipients WHERE spool_id = ? ORDER BY position", error);
+  RdDbStmt *rs = rd_store_stmt (store, RD_SQL_SPOOL_RECIPIENTS, error);
   if (rs == NULL)
     return NULL;
-  sqlite3_bind_int64 (rs, 1, m->id);
-  int rc;
-  while ((rc = sqlite3_step (rs)) == SQLITE_ROW)
-    g_ptr_array_add (m->recipients, rd_store_col_strdup (rs, 0));
-  if (!rd_store_rows_done (store, rs, rc, "read recipients", error))
+  rd_db_bind_int64 (rs, 1, m->id);
+  if (!rd_store_collect_strings (store, rs, "read recipients", m->recipients, error))
     return NULL;
   return g_steal_pointer (&m);
 }
 
-#define SPOOL_COLUMNS "id, queue_id, received_at, sender, client_addr, helo, protocol," \
-                      " message_id, raw, state, state_reason"
-
 RdSpooled *
 rd_store_spool_get (RdStore *store, gint64 id, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store,
-      "SELECT " SPOOL_COLUMNS " FROM spool WHERE id = ?", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_GET, error);
   if (st == NULL)
     return NULL;
-  sqlite3_bind_int64 (st, 1, id);
+  rd_db_bind_int64 (st, 1, id);
   if (!rd_store_step_row (store, st, "read spool", error, "no spooled message %" G_GINT64_FORMAT, id))
     return NULL;
-  RdSpooled *m = spooled_from_row (store, st, error);
-  sqlite3_reset (st);
-  return m;
+  return spooled_from_row (store, st, error);
 }
 
 RdSpooled *
@@ -218,45 +186,28 @@ rd_store_spool_find_by_message_id (RdStore *store, const char *message_id, GErro
       g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "empty Message-ID");
       return NULL;
     }
-  sqlite3_stmt *st = rd_store_stmt (store,
-      "SELECT " SPOOL_COLUMNS " FROM spool WHERE message_id = ? ORDER BY id DESC LIMIT 1", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_FIND_BY_MESSAGE_ID, error);
   if (st == NULL)
     return NULL;
-  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (st);
-      if (rc == SQLITE_DONE)
-        g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND,
-                     "no spooled message with Message-ID <%s>", id);
-      else
-        rd_store_set_error (store, rc, error, "find spool");
-      return NULL;
-    }
-  RdSpooled *m = spooled_from_row (store, st, error);
-  sqlite3_reset (st);
-  return m;
+  rd_db_bind_text (st, 1, id);
+  if (!rd_store_step_row (store, st, "find spool", error, "no spooled message with Message-ID <%s>", id))
+    return NULL;
+  return spooled_from_row (store, st, error);
 }
 
 gboolean
-rd_store_spool_set_state (RdStore *store, gint64 id, RdSpoolState state,
-                          const char *reason, GError **error)
+rd_store_spool_set_state (RdStore *store, gint64 id, RdSpoolState state, const char *reason, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store,
-      "UPDATE spool SET state = ?, state_reason = ?, processed_at = ? WHERE id = ?", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_SET_STATE, error);
   if (st == NULL)
     return FALSE;
-  sqlite3_bind_text (st, 1, rd_spool_state_to_string (state), -1, SQLITE_STATIC);
-  rd_store_bind_text (st, 2, reason);
-  if (state == RD_SPOOL_NEW)
-    sqlite3_bind_null (st, 3);
-  else
-    sqlite3_bind_int64 (st, 3, g_get_real_time () / G_USEC_PER_SEC);
-  sqlite3_bind_int64 (st, 4, id);
+  rd_db_bind_text (st, 1, rd_spool_state_to_string (state));
+  rd_db_bind_text (st, 2, reason);
+  rd_db_bind_id (st, 3, state == RD_SPOOL_NEW ? 0 : rd_store_now ());
+  rd_db_bind_int64 (st, 4, id);
   if (!rd_store_step_done (store, st, "set spool state", error))
     return FALSE;
-  if (sqlite3_changes (store->db) == 0)
+  if (rd_store_changes (store) == 0)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no spooled message %" G_GINT64_FORMAT, id);
       return FALSE;
@@ -265,16 +216,24 @@ rd_store_spool_set_state (RdStore *store, gint64 id, RdSpoolState state,
 }
 
 gboolean
-rd_store_spool_counts (RdStore *store, gint64 counts[4], GError **error)
+rd_store_spool_mark_processed (RdStore *store, gint64 spool_id, GError **error)
 {
-  memset (counts, 0, 4 * sizeof (gint64));
-  sqlite3_stmt *st = rd_store_stmt (store, "SELECT state, count(*) FROM spool GROUP BY state", error);
+  return rd_store_spool_set_state (store, spool_id, RD_SPOOL_PROCESSED, NULL, error);
+}
+
+gboolean
+rd_store_spool_counts (RdStore *store, gint64 counts[RD_SPOOL_STATE_N], GError **error)
+{
+  memset (counts, 0, RD_SPOOL_STATE_N * sizeof (gint64));
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_COUNTS, error);
   if (st == NULL)
     return FALSE;
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    counts[state_from_string ((const char *) sqlite3_column_text (st, 0))] = sqlite3_column_int64 (st, 1);
-  if (!rd_store_rows_done (store, st, rc, "count spool", error))
-    return FALSE;
-  return TRUE;
+  RdDbStep rc;
+  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+    {
+      RdSpoolState s;
+      if (rd_spool_state_from_string (rd_db_col_text (st, 0), &s))
+        counts[s] = rd_db_col_int64 (st, 1);
+    }
+  return rd_store_rows_done (store, st, rc, "count spool", error);
 }

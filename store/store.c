@@ -1,4 +1,4 @@
-/* relaydesk — store: connection, errors, transactions, migrations. */
+/* relaydesk — store: connection, statements, transactions, migrations. */
 #include "store-private.h"
 
 #include <errno.h>
@@ -7,75 +7,94 @@
 #include <glib/gstdio.h>
 
 #define RD_DB_FILE "relaydesk.db"
-#define RD_BUSY_TIMEOUT_MS 10000
 
-void
-rd_store_set_error (RdStore *store, int rc, GError **error, const char *what)
+gint64
+rd_store_now (void)
 {
-  int prim = rc & 0xff;
-  RdError code;
-  switch (prim)
-    {
-    case SQLITE_FULL:
-      code = RD_ERROR_DISK_FULL;
-      break;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_NOMEM:
-    case SQLITE_PROTOCOL:
-      code = RD_ERROR_TEMPORARY;
-      break;
-    default:
-      code = RD_ERROR_FAILED;
-    }
-  const char *msg = store && store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
-  g_set_error (error, RD_ERROR, code, "%s: %s (sqlite %d)", what, msg, rc);
+  return g_get_real_time () / G_USEC_PER_SEC;
 }
 
-sqlite3_stmt *
-rd_store_stmt (RdStore *store, const char *sql, GError **error)
+GBytes *
+rd_db_col_bytes (RdDbStmt *st, int col)
 {
-  sqlite3_stmt *st = g_hash_table_lookup (store->stmts, sql);
+  gsize len = 0;
+  const void *p = rd_db_col_blob (st, col, &len);
+  return g_bytes_new (p, p ? len : 0);
+}
+
+RdSqlDialect
+rd_store_dialect (RdStore *store)
+{
+  return store->db->driver->dialect;
+}
+
+RdDbStmt *
+rd_store_stmt (RdStore *store, RdSql q, GError **error)
+{
+  g_return_val_if_fail (q < RD_SQL_N, NULL);
+  RdDbStmt *st = store->stmts[q];
   if (st != NULL)
     {
-      sqlite3_reset (st);
-      sqlite3_clear_bindings (st);
+      rd_db_reset (st);
       return st;
     }
-  int rc = sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-  if (rc != SQLITE_OK)
+  st = store->db->driver->prepare (store->db, rd_sql_text (q, rd_store_dialect (store)), error);
+  if (st == NULL)
     {
-      rd_store_set_error (store, rc, error, "prepare");
+      g_prefix_error (error, "%s: ", rd_sql_name (q));
       return NULL;
     }
-  g_hash_table_insert (store->stmts, (gpointer) sql, st);
+  store->stmts[q] = st;
   return st;
 }
 
-gboolean
-rd_store_step_done (RdStore *store, sqlite3_stmt *st, const char *what, GError **error)
+RdDbStmt *
+rd_store_prepare (RdStore *store, const char *sql, GError **error)
 {
-  int rc = sqlite3_step (st);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    {
-      rd_store_set_error (store, rc, error, what);
-      return FALSE;
-    }
-  return TRUE;
+  return store->db->driver->prepare (store->db, sql, error);
+}
+
+void
+rd_store_stmt_free (RdDbStmt *st)
+{
+  if (st)
+    st->db->driver->finalize (st);
 }
 
 gboolean
-rd_store_step_row (RdStore *store, sqlite3_stmt *st, const char *what, GError **error,
+rd_store_exec (RdStore *store, const char *sql, GError **error)
+{
+  return store->db->driver->exec (store->db, sql, error);
+}
+
+gint64
+rd_store_changes (RdStore *store)
+{
+  return store->db->driver->changes (store->db);
+}
+
+gboolean
+rd_store_step_done (RdStore *store, RdDbStmt *st, const char *what, GError **error)
+{
+  RdDbStep rc = rd_db_step (st, error);
+  rd_db_reset (st);
+  if (rc == RD_DB_DONE)
+    return TRUE;
+  if (rc == RD_DB_ROW)
+    g_set_error (error, RD_ERROR, RD_ERROR_FAILED, "unexpected row");
+  g_prefix_error (error, "%s: ", what);
+  return FALSE;
+}
+
+gboolean
+rd_store_step_row (RdStore *store, RdDbStmt *st, const char *what, GError **error,
                    const char *not_found_fmt, ...)
 {
-  int rc = sqlite3_step (st);
-  if (rc == SQLITE_ROW)
+  RdDbStep rc = rd_db_step (st, error);
+  if (rc == RD_DB_ROW)
     return TRUE;
-  sqlite3_reset (st);
-  if (rc == SQLITE_DONE)
+  rd_db_reset (st);
+  if (rc == RD_DB_DONE)
     {
       va_list ap;
       va_start (ap, not_found_fmt);
@@ -84,152 +103,235 @@ rd_store_step_row (RdStore *store, sqlite3_stmt *st, const char *what, GError **
       g_set_error_literal (error, RD_ERROR, RD_ERROR_NOT_FOUND, msg);
     }
   else
-    rd_store_set_error (store, rc, error, what);
+    g_prefix_error (error, "%s: ", what);
   return FALSE;
 }
 
 gboolean
-rd_store_rows_done (RdStore *store, sqlite3_stmt *st, int rc, const char *what, GError **error)
+rd_store_step_maybe (RdStore *store, RdDbStmt *st, const char *what, gboolean *found, GError **error)
 {
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
+  RdDbStep rc = rd_db_step (st, error);
+  *found = rc == RD_DB_ROW;
+  if (rc == RD_DB_ERROR)
     {
-      rd_store_set_error (store, rc, error, what);
+      rd_db_reset (st);
+      g_prefix_error (error, "%s: ", what);
+      return FALSE;
+    }
+  if (rc == RD_DB_DONE)
+    rd_db_reset (st);
+  return TRUE;
+}
+
+gboolean
+rd_store_rows_done (RdStore *store, RdDbStmt *st, RdDbStep rc, const char *what, GError **error)
+{
+  rd_db_reset (st);
+  if (rc == RD_DB_ERROR)
+    {
+      g_prefix_error (error, "%s: ", what);
       return FALSE;
     }
   return TRUE;
 }
 
-gboolean
-rd_store_exec (RdStore *store, const char *sql, GError **error)
+GArray *
+rd_store_collect_int64 (RdStore *store, RdDbStmt *st, const char *what, GError **error)
 {
-  char *errmsg = NULL;
-  int rc = sqlite3_exec (store->db, sql, NULL, NULL, &errmsg);
-  if (rc != SQLITE_OK)
+  g_autoptr(GArray) out = g_array_new (FALSE, FALSE, sizeof (gint64));
+  RdDbStep rc;
+  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
     {
-      rd_store_set_error (store, rc, error, errmsg ? errmsg : "exec");
-      sqlite3_free (errmsg);
-      return FALSE;
+      gint64 v = rd_db_col_int64 (st, 0);
+      g_array_append_val (out, v);
     }
+  if (!rd_store_rows_done (store, st, rc, what, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+gboolean
+rd_store_collect_strings (RdStore *store, RdDbStmt *st, const char *what, GPtrArray *out, GError **error)
+{
+  RdDbStep rc;
+  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+    g_ptr_array_add (out, rd_db_col_strdup (st, 0));
+  return rd_store_rows_done (store, st, rc, what, error);
+}
+
+gboolean
+rd_store_step_int (RdStore *store, RdDbStmt *st, const char *what, gint64 *value, GError **error)
+{
+  if (!rd_store_step_row (store, st, what, error, "%s: no result", what))
+    return FALSE;
+  *value = rd_db_col_int64 (st, 0);
+  rd_db_reset (st);
   return TRUE;
 }
+
+void
+rd_store_bind_bounded (RdDbStmt *st, int idx, const char *text, gsize max)
+{
+  if (text == NULL || strlen (text) <= max)
+    {
+      rd_db_bind_text (st, idx, text);
+      return;
+    }
+  gsize len = max;
+  /* do not cut a UTF-8 sequence in half */
+  while (len > 0 && ((guchar) text[len] & 0xC0) == 0x80)
+    len--;
+  g_autofree char *cut = g_strndup (text, len);
+  rd_db_bind_text (st, idx, cut);
+}
+
+/* ---- transactions ------------------------------------------------------ */
 
 gboolean
 rd_store_tx_begin (RdStore *store, RdStoreTx *tx, GError **error)
 {
   tx->store = store;
-  tx->active = FALSE;
-  tx->joined = !sqlite3_get_autocommit (store->db);
-  if (tx->joined)
-    return TRUE; /* inside the caller's rd_store_begin(): it commits */
-  /* IMMEDIATE: take the write lock now, so a busy database is seen here
-   * (and waited for by the busy timeout), not at COMMIT. */
-  if (!rd_store_exec (store, "BEGIN IMMEDIATE", error))
-    return FALSE;
-  tx->active = TRUE;
+  tx->level = 0;
+  if (!store->db->driver->in_transaction (store->db))
+    store->depth = 0; /* whatever was open has ended */
+  if (store->depth == 0)
+    {
+      if (!rd_store_exec (store, store->db->driver->begin_sql, error))
+        return FALSE;
+    }
+  else
+    {
+      g_autofree char *sql = g_strdup_printf ("SAVEPOINT rd_%u", store->depth);
+      if (!rd_store_exec (store, sql, error))
+        return FALSE;
+    }
+  tx->level = ++store->depth;
   return TRUE;
 }
 
 gboolean
 rd_store_tx_commit (RdStoreTx *tx, GError **error)
 {
-  if (tx->joined)
-    return TRUE;
-  g_return_val_if_fail (tx->active, FALSE);
-  if (!rd_store_exec (tx->store, "COMMIT", error))
-    return FALSE; /* still active: tx_end rolls back */
-  tx->active = FALSE;
-  return TRUE;
-}
-
-void
-rd_store_tx_end (RdStoreTx *tx)
-{
-  if (tx->store != NULL && tx->active)
-    {
-      sqlite3_exec (tx->store->db, "ROLLBACK", NULL, NULL, NULL);
-      tx->active = FALSE;
-    }
-}
-
-/* rd_store_begin() nests: the outermost call is BEGIN IMMEDIATE, inner
- * ones are SAVEPOINTs, so a layer that groups its own work (the desk's
- * actions) can run inside a caller's transaction (the desk's processing
- * of one message) and still roll back only its own part. */
-gboolean
-rd_store_begin (RdStore *store, GError **error)
-{
-  if (sqlite3_get_autocommit (store->db))
-    store->depth = 0; /* whatever was open has ended (COMMIT elsewhere) */
-  else if (store->depth == 0)
-    store->depth = 1; /* opened by rd_store_tx_begin: nest in it */
-  if (store->depth == 0)
-    {
-      if (!rd_store_exec (store, "BEGIN IMMEDIATE", error))
-        return FALSE;
-      store->depth = 1;
-      return TRUE;
-    }
-  g_autofree char *sql = g_strdup_printf ("SAVEPOINT rd_%u", store->depth);
-  if (!rd_store_exec (store, sql, error))
-    return FALSE;
-  store->depth++;
-  return TRUE;
-}
-
-gboolean
-rd_store_commit (RdStore *store, GError **error)
-{
-  if (store->depth <= 1)
+  RdStore *store = tx->store;
+  g_return_val_if_fail (tx->level > 0 && tx->level == store->depth, FALSE);
+  if (tx->level == 1)
     {
       if (!rd_store_exec (store, "COMMIT", error))
-        return FALSE;
-      store->depth = 0;
-      return TRUE;
+        return FALSE; /* still open: the cleanup rolls back */
     }
-  g_autofree char *sql = g_strdup_printf ("RELEASE rd_%u", store->depth - 1);
-  if (!rd_store_exec (store, sql, error))
-    return FALSE;
+  else
+    {
+      g_autofree char *sql = g_strdup_printf ("RELEASE rd_%u", tx->level - 1);
+      if (!rd_store_exec (store, sql, error))
+        return FALSE;
+    }
   store->depth--;
+  tx->level = 0;
   return TRUE;
 }
 
 void
-rd_store_rollback (RdStore *store)
+rd_store_tx_rollback (RdStoreTx *tx)
 {
-  if (store->depth > 1)
+  RdStore *store = tx->store;
+  if (store == NULL || tx->level == 0)
+    return;
+  g_warn_if_fail (tx->level == store->depth);
+  if (tx->level == 1)
     {
-      g_autofree char *sql = g_strdup_printf ("ROLLBACK TO rd_%u; RELEASE rd_%u", store->depth - 1, store->depth - 1);
-      sqlite3_exec (store->db, sql, NULL, NULL, NULL);
-      store->depth--;
-      return;
+      if (store->db->driver->in_transaction (store->db))
+        rd_store_exec (store, "ROLLBACK", NULL);
     }
-  if (!sqlite3_get_autocommit (store->db))
-    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  store->depth = 0;
-}
-
-char *
-rd_store_col_strdup (sqlite3_stmt *st, int col)
-{
-  const unsigned char *t = sqlite3_column_text (st, col);
-  return t ? g_strdup ((const char *) t) : NULL;
-}
-
-void
-rd_store_bind_text (sqlite3_stmt *st, int idx, const char *text)
-{
-  if (text == NULL)
-    sqlite3_bind_null (st, idx);
   else
-    sqlite3_bind_text (st, idx, text, -1, SQLITE_TRANSIENT);
+    {
+      g_autofree char *sql = g_strdup_printf ("ROLLBACK TO rd_%u; RELEASE rd_%u", tx->level - 1, tx->level - 1);
+      rd_store_exec (store, sql, NULL);
+    }
+  store->depth = tx->level - 1;
+  tx->level = 0;
 }
 
-static void
-stmt_finalize (gpointer p)
+/* ---- migrations ------------------------------------------------------------ */
+
+#define QUOTED_(e, s) "'" s "',"
+
+/* The quoted words of a model.h list without the last comma. */
+static char *
+quoted (const char *list)
 {
-  sqlite3_finalize (p);
+  return g_strndup (list, strlen (list) - 1);
 }
+
+/* Expands the @WORDS@ placeholders of a migration (store-private.h). */
+static char *
+expand_migration (const char *sql)
+{
+  g_autofree char *st = quoted (RD_TICKET_STATUSES (QUOTED_));
+  g_autofree char *pr = quoted (RD_TICKET_PRIORITIES (QUOTED_));
+  g_autofree char *md = quoted (RD_MESSAGE_DIRECTIONS (QUOTED_));
+  g_autofree char *sp = quoted (RD_SPOOL_STATES (QUOTED_));
+  g_autofree char *os = quoted (RD_OUTBOX_STATES (QUOTED_));
+  g_autofree char *ok = quoted (RD_OUTBOX_KINDS (QUOTED_));
+  const struct { const char *name; const char *value; } words[] = {
+    { "@TICKET_STATUSES@", st }, { "@TICKET_PRIORITIES@", pr }, { "@MESSAGE_DIRECTIONS@", md },
+    { "@SPOOL_STATES@", sp }, { "@OUTBOX_STATES@", os }, { "@OUTBOX_KINDS@", ok },
+  };
+  g_autoptr(GString) s = g_string_new (sql);
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    g_string_replace (s, words[i].name, words[i].value, 0);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static const RdStoreMigration *
+migrations (RdStore *store)
+{
+  return rd_sqlite_migrations;
+}
+
+static gboolean
+store_migrate (RdStore *store, GError **error)
+{
+  if (!rd_store_exec (store,
+                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                      error))
+    return FALSE;
+  for (const RdStoreMigration *m = migrations (store); m->name; m++)
+    {
+      g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+      if (!rd_store_tx_begin (store, &tx, error))
+        return FALSE;
+      RdDbStmt *st = rd_store_stmt (store, RD_SQL_MIGRATION_DONE, error);
+      if (st == NULL)
+        return FALSE;
+      rd_db_bind_text (st, 1, m->name);
+      gboolean done = FALSE;
+      if (!rd_store_step_maybe (store, st, "read migrations", &done, error))
+        return FALSE;
+      rd_db_reset (st);
+      if (done)
+        continue; /* tx rolls back: nothing written */
+      g_autofree char *sql = expand_migration (m->sql);
+      if (!rd_store_exec (store, sql, error))
+        {
+          g_prefix_error (error, "migration %s: ", m->name);
+          return FALSE;
+        }
+      st = rd_store_stmt (store, RD_SQL_MIGRATION_RECORD, error);
+      if (st == NULL)
+        return FALSE;
+      rd_db_bind_text (st, 1, m->name);
+      rd_db_bind_int64 (st, 2, rd_store_now ());
+      if (!rd_store_step_done (store, st, "record migration", error))
+        return FALSE;
+      if (!rd_store_tx_commit (&tx, error))
+        return FALSE;
+      rd_log (RD_LOG_INFO, "store.migrate", "name=%s path=%s", m->name, store->path);
+    }
+  return TRUE;
+}
+
+/* ---- opening ------------------------------------------------------------------ */
 
 static RdStore *
 store_connect (const char *data_dir, gboolean create, GError **error)
@@ -243,72 +345,16 @@ store_connect (const char *data_dir, gboolean create, GError **error)
     }
   g_autoptr(RdStore) store = g_new0 (RdStore, 1);
   store->path = g_build_filename (data_dir, RD_DB_FILE, NULL);
-  store->stmts = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, stmt_finalize);
   if (!create && !g_file_test (store->path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND,
                    "no relaydesk database at %s (is --data-dir right?)", store->path);
       return NULL;
     }
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2 (store->path, &store->db, flags, NULL);
-  if (rc != SQLITE_OK)
-    {
-      rd_store_set_error (store, rc, error, store->path);
-      return NULL;
-    }
-  sqlite3_extended_result_codes (store->db, 1);
-  sqlite3_busy_timeout (store->db, RD_BUSY_TIMEOUT_MS);
-  /* Durability contract (DESIGN.md): WAL + synchronous=FULL, so a COMMIT
-   * that returned is on disk. */
-  if (!rd_store_exec (store,
-                      "PRAGMA journal_mode=WAL;"
-                      "PRAGMA synchronous=FULL;"
-                      "PRAGMA foreign_keys=ON;"
-                      "PRAGMA temp_store=MEMORY;",
-                      error))
+  store->db = rd_sqlite_open (store->path, create, error);
+  if (store->db == NULL)
     return NULL;
   return g_steal_pointer (&store);
-}
-
-static gboolean
-store_migrate (RdStore *store, GError **error)
-{
-  if (!rd_store_exec (store,
-                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                      " name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
-                      error))
-    return FALSE;
-  for (const RdStoreMigration *m = rd_store_migrations; m->name; m++)
-    {
-      g_auto(RdStoreTx) tx = { 0 };
-      if (!rd_store_tx_begin (store, &tx, error))
-        return FALSE;
-      sqlite3_stmt *st = rd_store_stmt (store, "SELECT 1 FROM schema_migrations WHERE name = ?", error);
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_text (st, 1, m->name, -1, SQLITE_STATIC);
-      gboolean done = sqlite3_step (st) == SQLITE_ROW;
-      sqlite3_reset (st);
-      if (done)
-        continue; /* tx rolls back: nothing written */
-      if (!rd_store_exec (store, m->sql, error))
-        {
-          g_prefix_error (error, "migration %s: ", m->name);
-          return FALSE;
-        }
-      st = rd_store_stmt (store, "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", error);
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_text (st, 1, m->name, -1, SQLITE_STATIC);
-      sqlite3_bind_int64 (st, 2, g_get_real_time () / G_USEC_PER_SEC);
-      if (!rd_store_step_done (store, st, "record migration", error))
-        return FALSE;
-      if (!rd_store_tx_commit (&tx, error))
-        return FALSE;
-      rd_log (RD_LOG_INFO, "store.migrate", "name=%s path=%s", m->name, store->path);
-    }
-  return TRUE;
 }
 
 RdStore *
@@ -328,21 +374,16 @@ rd_store_open_existing (const char *data_dir, GError **error)
   g_autoptr(RdStore) store = store_connect (data_dir, FALSE, error);
   if (store == NULL)
     return NULL;
-  /* Refuse a database that lacks a migration we know: the daemon that
-   * migrates it has not run yet. */
-  guint known = 0;
-  for (const RdStoreMigration *m = rd_store_migrations; m->name; m++)
+  /* Migrate a database that lacks a migration we know (the daemon that
+   * migrates it has not run yet): safe and idempotent. */
+  gint64 known = 0, have = -1;
+  for (const RdStoreMigration *m = migrations (store); m->name; m++)
     known++;
-  sqlite3_stmt *st = rd_store_stmt (store, "SELECT count(*) FROM schema_migrations", NULL);
-  gint64 have = (st && sqlite3_step (st) == SQLITE_ROW) ? sqlite3_column_int64 (st, 0) : -1;
-  if (st)
-    sqlite3_reset (st);
-  if (have < (gint64) known)
-    {
-      /* Migrating is safe and idempotent; do it rather than fail. */
-      if (!store_migrate (store, error))
-        return NULL;
-    }
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_MIGRATION_COUNT, NULL);
+  if (st == NULL || !rd_store_step_int (store, st, "count migrations", &have, NULL))
+    have = -1;
+  if (have < known && !store_migrate (store, error))
+    return NULL;
   return g_steal_pointer (&store);
 }
 
@@ -351,10 +392,10 @@ rd_store_free (RdStore *store)
 {
   if (store == NULL)
     return;
-  if (store->stmts)
-    g_hash_table_unref (store->stmts);
+  for (guint i = 0; i < RD_SQL_N; i++)
+    rd_store_stmt_free (store->stmts[i]);
   if (store->db)
-    sqlite3_close_v2 (store->db);
+    store->db->driver->close (store->db);
   g_free (store->path);
   g_free (store);
 }
@@ -365,17 +406,22 @@ rd_store_get_path (RdStore *store)
   return store->path;
 }
 
+const char *
+rd_store_get_backend (RdStore *store)
+{
+  return store->db->driver->name;
+}
+
 GStrv
 rd_store_list_migrations (RdStore *store, GError **error)
 {
-  sqlite3_stmt *st = rd_store_stmt (store, "SELECT name FROM schema_migrations ORDER BY name", error);
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_MIGRATION_LIST, error);
   if (st == NULL)
     return NULL;
-  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    g_strv_builder_add (b, (const char *) sqlite3_column_text (st, 0));
-  if (!rd_store_rows_done (store, st, rc, "list migrations", error))
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  if (!rd_store_collect_strings (store, st, "list migrations", out, error))
     return NULL;
-  return g_strv_builder_end (b);
+  g_ptr_array_add (out, NULL);
+  g_ptr_array_set_free_func (out, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }

@@ -2,7 +2,7 @@
  * and envelope sender the guard enforces on automatic mail. */
 #include "guard.h"
 #include "relay.h"
-#include "outbox-worker.h"
+#include "outbox.h"
 #include "rd-common.h"
 
 #include <glib/gstdio.h>

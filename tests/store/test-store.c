@@ -2,6 +2,8 @@
  * empty file, spool insert/read, ticket insert/list, the group-commit
  * writer. Every test works in its own temporary data directory. */
 #include "store.h"
+#include "spool.h"
+#include "tickets.h"
 #include "outbox.h"
 #include "spool-writer.h"
 #include "rd-common.h"
@@ -204,7 +206,7 @@ test_spool_roundtrip (Fixture *f, gconstpointer data)
   g_autoptr(RdSpooled) q = rd_store_spool_get (store, b->spool_id, &error);
   g_assert_cmpint (q->state, ==, RD_SPOOL_QUARANTINED);
   g_assert_cmpstr (q->state_reason, ==, "parse: broken");
-  gint64 counts[4];
+  gint64 counts[RD_SPOOL_STATE_N];
   g_assert_true (rd_store_spool_counts (store, counts, &error));
   g_assert_cmpint (counts[RD_SPOOL_NEW], ==, 1);
   g_assert_cmpint (counts[RD_SPOOL_QUARANTINED], ==, 1);
@@ -228,7 +230,7 @@ test_spool_put_atomic (Fixture *f, gconstpointer data)
   g_assert_false (rd_store_spool_put (store, items, 2, &error));
   g_assert_nonnull (error);
   g_clear_error (&error);
-  gint64 counts[4];
+  gint64 counts[RD_SPOOL_STATE_N];
   g_assert_true (rd_store_spool_counts (store, counts, &error));
   g_assert_cmpint (counts[RD_SPOOL_NEW], ==, 0);
 }
@@ -244,50 +246,54 @@ test_tickets (Fixture *f, gconstpointer data)
   g_assert_true (rd_store_spool_put (store, items, 2, &error));
 
   RdTicketDraft d1 = { .queue = "inbox", .subject = "Invoice wrong", .requester_name = "Alice",
-                       .requester_addr = "alice@example.com", .spool_id = a->spool_id,
-                       .message_id = "m1@example.com", .body_text = "Hello" };
+                       .requester_addr = "alice@example.com" };
+  RdMessageDraft m1 = { .direction = RD_MESSAGE_INBOUND, .spool_id = a->spool_id, .message_id = "m1@example.com",
+                        .from_name = "Alice", .from_addr = "alice@example.com", .subject = "Invoice wrong",
+                        .body_text = "Hello" };
   gint64 n1 = 0, n1again = 0, n2 = 0;
-  g_assert_true (rd_store_ticket_open (store, &d1, &n1, &error));
+  g_assert_true (rd_store_ticket_open (store, &d1, &m1, &n1, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (n1, ==, 1);
   /* Idempotent per spooled message. */
-  g_assert_true (rd_store_ticket_open (store, &d1, &n1again, &error));
+  g_assert_true (rd_store_ticket_open (store, &d1, &m1, &n1again, NULL, &error));
   g_assert_cmpint (n1again, ==, n1);
-  RdTicketDraft d2 = { .queue = "billing", .subject = "Refund", .requester_addr = "bob@example.com",
-                       .spool_id = b->spool_id, .body_text = "Money back" };
-  g_assert_true (rd_store_ticket_open (store, &d2, &n2, &error));
+  RdTicketDraft d2 = { .queue = "billing", .subject = "Refund", .requester_addr = "bob@example.com" };
+  RdMessageDraft m2 = { .direction = RD_MESSAGE_INBOUND, .spool_id = b->spool_id, .from_addr = "bob@example.com",
+                        .subject = "Refund", .body_text = "Money back" };
+  g_assert_true (rd_store_ticket_open (store, &d2, &m2, &n2, NULL, &error));
   g_assert_cmpint (n2, ==, 2);
 
   g_autoptr(GArray) pending = rd_store_spool_pending (store, 10, &error);
   g_assert_cmpuint (pending->len, ==, 0); /* both marked processed */
 
-  g_autoptr(GPtrArray) all = rd_store_tickets_list (store, NULL, &error);
+  RdTicketQuery none = { 0 };
+  g_autoptr(GPtrArray) all = rd_store_tickets_query (store, &none, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (all->len, ==, 2);
   RdTicket *first = g_ptr_array_index (all, 0);
   g_assert_cmpint (first->number, ==, 2); /* newest first */
   g_assert_cmpstr (first->queue, ==, "billing");
-  g_assert_cmpstr (first->status, ==, "new");
+  g_assert_cmpint (first->status, ==, RD_TICKET_STATUS_NEW);
   g_assert_cmpuint (first->message_count, ==, 1);
 
-  RdTicketFilter inbox = { .queue = "inbox" };
-  g_autoptr(GPtrArray) only = rd_store_tickets_list (store, &inbox, &error);
+  RdTicketQuery inbox = { .queue = "inbox" };
+  g_autoptr(GPtrArray) only = rd_store_tickets_query (store, &inbox, &error);
   g_assert_cmpuint (only->len, ==, 1);
   g_assert_cmpstr (((RdTicket *) g_ptr_array_index (only, 0))->subject, ==, "Invoice wrong");
-  RdTicketFilter page = { .limit = 1, .offset = 1 };
-  g_autoptr(GPtrArray) p2 = rd_store_tickets_list (store, &page, &error);
+  RdTicketQuery page = { .limit = 1, .offset = 1 };
+  g_autoptr(GPtrArray) p2 = rd_store_tickets_query (store, &page, &error);
   g_assert_cmpuint (p2->len, ==, 1);
   g_assert_cmpint (((RdTicket *) g_ptr_array_index (p2, 0))->number, ==, 1);
 
-  RdFollowupDraft fu = { .ticket_number = n1, .from_addr = "alice@example.com", .subject = "Re: Invoice wrong",
-                         .body_text = "Any news?" };
-  g_assert_true (rd_store_ticket_add_message (store, &fu, NULL, &error));
+  RdMessageDraft fu = { .direction = RD_MESSAGE_INBOUND, .from_addr = "alice@example.com",
+                        .subject = "Re: Invoice wrong", .body_text = "Any news?" };
+  g_assert_true (rd_store_ticket_add_message (store, n1, &fu, NULL, &error));
   g_autoptr(RdTicket) t = rd_store_ticket_get (store, n1, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (t->requester_name, ==, "Alice");
   g_assert_cmpuint (t->messages->len, ==, 2);
   RdTicketMessage *m0 = g_ptr_array_index (t->messages, 0);
-  g_assert_cmpstr (m0->direction, ==, "inbound");
+  g_assert_cmpint (m0->direction, ==, RD_MESSAGE_INBOUND);
   g_assert_cmpstr (m0->message_id, ==, "m1@example.com");
   g_assert_cmpstr (m0->body_text, ==, "Hello");
   g_assert_cmpstr (((RdTicketMessage *) g_ptr_array_index (t->messages, 1))->body_text, ==, "Any news?");
@@ -311,20 +317,23 @@ test_outbox_and_suppression (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (id, >, 0);
 
-  /* Inside rd_store_begin() the enqueue joins the caller's transaction:
-   * a rollback undoes it. */
-  g_assert_true (rd_store_begin (store, &error));
+  /* Inside a transaction the enqueue joins it: a rollback undoes it. */
+  RdStoreTx tx = RD_STORE_TX_INIT;
+  g_assert_true (rd_store_tx_begin (store, &tx, &error));
   gint64 id2 = 0;
   g_assert_true (rd_store_outbox_enqueue (store, &d, &id2, &error));
-  rd_store_rollback (store);
+  rd_store_tx_rollback (&tx);
   gint64 id3 = 0;
   g_assert_true (rd_store_outbox_enqueue (store, &d, &id3, &error));
   g_assert_cmpint (id3, ==, id2); /* the rolled-back row id is free again */
 
-  g_assert_false (rd_store_suppression_check (store, "Bob@Example.com", NULL, &error));
+  gboolean found = TRUE;
+  g_assert_true (rd_store_suppression_check (store, "Bob@Example.com", &found, NULL, &error));
+  g_assert_false (found);
   g_assert_true (rd_store_suppression_add (store, "bob@example.com", "5.1.1 user unknown", &error));
   g_autofree char *why = NULL;
-  g_assert_true (rd_store_suppression_check (store, "Bob@Example.COM", &why, &error));
+  g_assert_true (rd_store_suppression_check (store, "Bob@Example.COM", &found, &why, &error));
+  g_assert_true (found);
   g_assert_cmpstr (why, ==, "5.1.1 user unknown");
 }
 
@@ -369,7 +378,7 @@ test_spool_writer_group_commit (Fixture *f, gconstpointer data)
   g_assert_cmpuint (commits, <, ws.want);
   g_test_message ("200 messages in %" G_GUINT64_FORMAT " commits", commits);
   g_autoptr(RdStore) store = rd_store_open (f->dir, &error);
-  gint64 counts[4];
+  gint64 counts[RD_SPOOL_STATE_N];
   g_assert_true (rd_store_spool_counts (store, counts, &error));
   g_assert_cmpint (counts[RD_SPOOL_NEW], ==, 200);
   g_ptr_array_unref (ws.ids);

@@ -1,7 +1,9 @@
-/* The ticket model in the store (store/tickets.h): tags, audit, status
- * values, participants, dedupe look-up, attachments stored once, search
- * with FTS syntax taken literally, list filters. */
+/* The ticket model in the store (store/tickets.h): the one message
+ * writer (index, audit, touch, attachments once), the one attribute
+ * setter, tags, participants, dedupe look-ups, delivery states, search
+ * with FTS syntax taken literally, list filters, nested transactions. */
 #include "tickets.h"
+#include "outbox.h"
 #include "rd-common.h"
 
 #include <string.h>
@@ -14,19 +16,27 @@ typedef struct {
 static gint64
 open_ticket (RdStore *store, const char *queue, const char *subject, const char *from, const char *body)
 {
-  RdTicketDraft d = { .queue = queue, .subject = subject, .requester_addr = from, .body_text = body,
-                      .message_id = subject };
+  RdTicketDraft d = { .queue = queue, .subject = subject, .requester_addr = from };
+  RdMessageDraft m = { .direction = RD_MESSAGE_INBOUND, .message_id = subject, .from_addr = from,
+                       .subject = subject, .body_text = body };
   gint64 n = 0;
   g_autoptr(GError) error = NULL;
-  g_assert_true (rd_store_ticket_open (store, &d, &n, &error));
-  g_assert_no_error (error);
-  /* The desk indexes what it records. */
-  g_autoptr(RdTicket) t = rd_store_ticket_get (store, n, &error);
-  g_assert_no_error (error);
-  const RdTicketMessage *m = g_ptr_array_index (t->messages, 0);
-  g_assert_true (rd_store_message_index (store, m->id, subject, body, from, NULL, &error));
+  g_assert_true (rd_store_ticket_open (store, &d, &m, &n, NULL, &error));
   g_assert_no_error (error);
   return n;
+}
+
+static guint
+count_actions (RdStore *store, gint64 n, const char *action)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) audit = rd_store_ticket_audit_list (store, n, &error);
+  g_assert_no_error (error);
+  guint k = 0;
+  for (guint i = 0; i < audit->len; i++)
+    if (!g_strcmp0 (((RdAuditEntry *) g_ptr_array_index (audit, i))->action, action))
+      k++;
+  return k;
 }
 
 static void
@@ -66,15 +76,16 @@ test_fields_and_audit (Fixture *f, gconstpointer data)
   g_clear_error (&error);
   g_autoptr(GPtrArray) audit = rd_store_ticket_audit_list (f->store, n, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (audit->len, ==, 3); /* the no-op change is not recorded */
-  const RdAuditEntry *e = g_ptr_array_index (audit, 0);
+  g_assert_cmpuint (audit->len, ==, 4); /* created + 3: the no-op change is not recorded */
+  g_assert_cmpstr (((RdAuditEntry *) g_ptr_array_index (audit, 0))->action, ==, "created");
+  const RdAuditEntry *e = g_ptr_array_index (audit, 1);
   g_assert_cmpstr (e->actor, ==, "ann");
   g_assert_cmpstr (e->action, ==, "status");
   g_assert_cmpstr (e->old_value, ==, "new");
   g_assert_cmpstr (e->new_value, ==, "pending");
   g_autoptr(RdTicket) t = rd_store_ticket_peek (f->store, n, &error);
   g_assert_cmpstr (t->assignee, ==, "bob");
-  g_assert_cmpstr (t->priority, ==, "high");
+  g_assert_cmpint (t->priority, ==, RD_TICKET_PRIORITY_HIGH);
 }
 
 static void
@@ -145,21 +156,27 @@ test_duplicates_and_outbound (Fixture *f, gconstpointer data)
   gint64 r = 0, tn = 0;
   g_assert_true (rd_store_message_find_duplicate (f->store, "dup@x", "h1", &r, &tn, &error));
   g_assert_cmpint (r, ==, 0); /* no hash recorded yet */
-  RdAgentMessageDraft d = { .ticket_number = n, .direction = "outbound", .author = "ann",
-                            .message_id = "rd-1-x@y", .subject = "Re", .body_text = "hi" };
+  RdMessageDraft d = { .direction = RD_MESSAGE_OUTBOUND, .author = "ann", .message_id = "rd-1-x@y",
+                       .subject = "Re", .body_text = "hi" };
   gint64 out = 0;
-  g_assert_true (rd_store_message_add_agent (f->store, &d, &out, &error));
+  g_assert_true (rd_store_ticket_add_message (f->store, n, &d, &out, &error));
   g_assert_no_error (error);
   g_assert_true (rd_store_message_find_outbound (f->store, "rd-1-x@y", &r, &tn, &error));
   g_assert_cmpint (r, ==, out);
   g_assert_cmpint (tn, ==, n);
   g_assert_true (rd_store_message_find_outbound (f->store, "dup@x", &r, &tn, &error));
   g_assert_cmpint (r, ==, 0); /* inbound ids are not ours */
-  g_assert_true (rd_store_message_mark_failed (f->store, out, "5.1.1", "user unknown", &error));
+  g_assert_true (rd_store_message_set_delivery (f->store, out, RD_OUTBOX_FAILED, "5.1.1", "user unknown", "system",
+                                                &error));
   g_autoptr(RdTicket) t2 = rd_store_ticket_get (f->store, n, &error);
   const RdTicketMessage *m = g_ptr_array_index (t2->messages, 1);
-  g_assert_cmpstr (m->delivery_status, ==, "failed");
+  g_assert_true (m->has_delivery);
+  g_assert_cmpint (m->delivery, ==, RD_OUTBOX_FAILED);
   g_assert_cmpstr (m->delivery_code, ==, "5.1.1");
+  g_assert_cmpuint (count_actions (f->store, n, "delivery-failed"), ==, 1);
+  /* An inbound message is not an outbound one. */
+  g_assert_false (rd_store_message_set_delivery (f->store, row, RD_OUTBOX_FAILED, NULL, NULL, "system", &error));
+  g_assert_error (error, RD_ERROR, RD_ERROR_NOT_FOUND);
   (void) row;
 }
 
@@ -167,26 +184,84 @@ static void
 test_attachments_once (Fixture *f, gconstpointer data)
 {
   gint64 n1 = open_ticket (f->store, "inbox", "a", "a@example.org", "body");
-  gint64 n2 = open_ticket (f->store, "inbox", "b", "b@example.org", "body");
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) data1 = g_bytes_new_static ("PDFDATA\0\1\2", 10);
-  g_autoptr(RdTicket) t1 = rd_store_ticket_get (f->store, n1, &error);
-  g_autoptr(RdTicket) t2 = rd_store_ticket_get (f->store, n2, &error);
-  gint64 m1 = ((RdTicketMessage *) g_ptr_array_index (t1->messages, 0))->id;
-  gint64 m2 = ((RdTicketMessage *) g_ptr_array_index (t2->messages, 0))->id;
-  g_assert_true (rd_store_attachment_add (f->store, m1, 0, "a.pdf", "application/pdf", data1, &error));
-  g_assert_true (rd_store_attachment_add (f->store, m2, 0, "b.pdf", "application/pdf", data1, &error));
+  RdAttachmentDraft att[] = { { "a.pdf", "application/pdf", data1 }, { "again.pdf", NULL, data1 } };
+  RdTicketDraft td = { .queue = "inbox", .subject = "b", .requester_addr = "b@example.org" };
+  RdMessageDraft md = { .direction = RD_MESSAGE_INBOUND, .from_addr = "b@example.org", .subject = "b",
+                        .body_text = "x", .attachments = att, .n_attachments = 2 };
+  gint64 n2 = 0;
+  g_assert_true (rd_store_ticket_open (f->store, &td, &md, &n2, NULL, &error));
+  RdMessageDraft md3 = md;
+  md3.n_attachments = 1;
+  g_assert_true (rd_store_ticket_add_message (f->store, n1, &md3, NULL, &error));
   g_assert_no_error (error);
   g_autoptr(GPtrArray) l = rd_store_ticket_attachments (f->store, n2, &error);
-  g_assert_cmpuint (l->len, ==, 1);
+  g_assert_cmpuint (l->len, ==, 2);
   const RdStoredAttachment *a = g_ptr_array_index (l, 0);
-  g_assert_cmpstr (a->filename, ==, "b.pdf");
+  g_assert_cmpstr (a->filename, ==, "a.pdf");
   g_assert_cmpint (a->size, ==, 10);
+  g_assert_cmpstr (((RdStoredAttachment *) g_ptr_array_index (l, 1))->content_type, ==, "application/octet-stream");
   g_autoptr(GBytes) back = NULL;
-  g_autoptr(RdStoredAttachment) got = rd_store_attachment_get (f->store, a->id, &back, &error);
+  gint64 on = 0;
+  g_autoptr(RdStoredAttachment) got = rd_store_attachment_get (f->store, a->id, &on, &back, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (on, ==, n2);
   g_assert_true (g_bytes_equal (back, data1));
-  g_assert_null (rd_store_attachment_get (f->store, 999, NULL, &error));
+  g_assert_null (rd_store_attachment_get (f->store, 999, NULL, NULL, &error));
+  g_assert_error (error, RD_ERROR, RD_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  /* Stored once: three links, one blob; and the names are searchable. */
+  g_autoptr(GPtrArray) l1 = rd_store_ticket_attachments (f->store, n1, &error);
+  g_assert_cmpuint (l1->len, ==, 1);
+  g_assert_cmpstr (((RdStoredAttachment *) g_ptr_array_index (l1, 0))->sha256, ==, a->sha256);
+  g_autoptr(GPtrArray) hits = rd_store_tickets_search (f->store, "again.pdf", 50, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 1);
+}
+
+/* Every message goes through the one writer: indexed, audited, the
+ * ticket touched, the spooled message marked processed; so does the
+ * relay's failure note (which once skipped index and audit). */
+static void
+test_message_writer (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 n = open_ticket (f->store, "inbox", "Printer", "a@example.org", "first");
+  RdMessageDraft note = { .direction = RD_MESSAGE_NOTE, .author = "ann", .subject = "(note)",
+                          .body_text = "ask about zebrastripes" };
+  gint64 row = 0;
+  g_assert_true (rd_store_ticket_add_message (f->store, n, &note, &row, &error));
+  g_assert_no_error (error);
+  g_autoptr(GPtrArray) hit = rd_store_tickets_search (f->store, "zebrastripes", 50, 0, &error);
+  g_assert_cmpuint (hit->len, ==, 1);
+  g_assert_cmpuint (count_actions (f->store, n, "note"), ==, 1);
+  /* An outbound reply with its outbox row, then the relay fails it. */
+  const char *rcpt[] = { "a@example.org", NULL };
+  g_autoptr(GBytes) raw = g_bytes_new_static ("Subject: x\r\n\r\nhi\r\n", 19);
+  RdOutboxDraft od = { .kind = RD_OUTBOX_REPLY, .ticket_number = n, .sender = "s@x", .recipients = rcpt,
+                       .message_id = "m1@x", .raw = raw };
+  gint64 ob = 0;
+  g_assert_true (rd_store_outbox_enqueue (f->store, &od, &ob, &error));
+  RdMessageDraft reply = { .direction = RD_MESSAGE_OUTBOUND, .author = "ann", .message_id = "m1@x",
+                           .subject = "Re: Printer", .body_text = "try again", .outbox_id = ob };
+  g_assert_true (rd_store_ticket_add_message (f->store, n, &reply, &row, &error));
+  g_assert_true (rd_store_outbox_mark_sending (f->store, ob, &error));
+  g_assert_true (rd_store_outbox_mark_failed (f->store, ob, "550 5.1.1 no such user", NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr(RdTicket) t = rd_store_ticket_get (f->store, n, &error);
+  g_assert_cmpuint (t->messages->len, ==, 4);
+  const RdTicketMessage *r = g_ptr_array_index (t->messages, 2);
+  g_assert_cmpint (r->delivery, ==, RD_OUTBOX_FAILED);
+  const RdTicketMessage *fn = g_ptr_array_index (t->messages, 3);
+  g_assert_cmpint (fn->direction, ==, RD_MESSAGE_NOTE);
+  g_assert_cmpstr (fn->author, ==, "relay");
+  g_assert_cmpuint (count_actions (f->store, n, "outbound-failed"), ==, 1);
+  g_autoptr(GPtrArray) hit2 = rd_store_tickets_search (f->store, "no such user", 50, 0, &error);
+  g_assert_cmpuint (hit2->len, ==, 1);
+  g_assert_cmpuint (t->message_count, ==, 4);
+  /* A message for a ticket that does not exist. */
+  g_assert_false (rd_store_ticket_add_message (f->store, 999, &note, NULL, &error));
   g_assert_error (error, RD_ERROR, RD_ERROR_NOT_FOUND);
 }
 
@@ -240,15 +315,23 @@ static void
 test_nested_transactions (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_assert_true (rd_store_begin (f->store, &error));
+  RdStoreTx outer = RD_STORE_TX_INIT, inner = RD_STORE_TX_INIT;
+  g_assert_true (rd_store_tx_begin (f->store, &outer, &error));
   gint64 a = open_ticket (f->store, "inbox", "outer", "a@example.org", "x");
-  g_assert_true (rd_store_begin (f->store, &error));
+  g_assert_true (rd_store_tx_begin (f->store, &inner, &error));
   open_ticket (f->store, "inbox", "inner-undone", "b@example.org", "x");
-  rd_store_rollback (f->store);
-  g_assert_true (rd_store_begin (f->store, &error));
+  rd_store_tx_rollback (&inner);
+  rd_store_tx_rollback (&inner); /* twice: nothing more */
+  {
+    g_auto(RdStoreTx) scoped = RD_STORE_TX_INIT;
+    g_assert_true (rd_store_tx_begin (f->store, &scoped, &error));
+    open_ticket (f->store, "inbox", "scoped-undone", "b@example.org", "x");
+    /* leaves the scope without commit: rolled back */
+  }
+  g_assert_true (rd_store_tx_begin (f->store, &inner, &error));
   gint64 c = open_ticket (f->store, "inbox", "inner-kept", "c@example.org", "x");
-  g_assert_true (rd_store_commit (f->store, &error));
-  g_assert_true (rd_store_commit (f->store, &error));
+  g_assert_true (rd_store_tx_commit (&inner, &error));
+  g_assert_true (rd_store_tx_commit (&outer, &error));
   g_assert_no_error (error);
   RdTicketQuery q = { .sort = RD_TICKET_SORT_CREATED };
   g_autoptr(GPtrArray) l = rd_store_tickets_query (f->store, &q, &error);
@@ -258,9 +341,10 @@ test_nested_transactions (Fixture *f, gconstpointer data)
   (void) a;
   (void) c;
   /* And a plain transaction afterwards still works. */
-  g_assert_true (rd_store_begin (f->store, &error));
+  RdStoreTx after = RD_STORE_TX_INIT;
+  g_assert_true (rd_store_tx_begin (f->store, &after, &error));
   open_ticket (f->store, "inbox", "after", "d@example.org", "x");
-  rd_store_rollback (f->store);
+  rd_store_tx_rollback (&after);
   g_autoptr(GPtrArray) l2 = rd_store_tickets_query (f->store, &q, &error);
   g_assert_cmpuint (l2->len, ==, 2);
 }
@@ -276,6 +360,7 @@ main (int argc, char **argv)
   ADD ("/ticket-model/participants", test_participants);
   ADD ("/ticket-model/duplicates-outbound", test_duplicates_and_outbound);
   ADD ("/ticket-model/attachments", test_attachments_once);
+  ADD ("/ticket-model/message-writer", test_message_writer);
   ADD ("/ticket-model/search", test_search_literal);
   ADD ("/ticket-model/query", test_query_filters);
   ADD ("/ticket-model/nested-transactions", test_nested_transactions);

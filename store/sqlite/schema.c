@@ -1,12 +1,14 @@
-/* relaydesk — the database schema, as an append-only list of named
- * migrations. Never edit a migration that has shipped: add a new one.
+/* relaydesk — store: the SQLite schema, as an append-only list of named
+ * migrations. Never change what a shipped migration does: add a new one.
+ * The lists of words in CHECK constraints come from store/model.h
+ * (@TICKET_STATUSES@ and friends, expanded by store.c).
  *
  * Times are unix seconds (INTEGER). Addresses are stored as given; the
  * envelope sender of a bounce is the empty string.
  */
 #include "store-private.h"
 
-const RdStoreMigration rd_store_migrations[] = {
+const RdStoreMigration rd_sqlite_migrations[] = {
   { "0001-spool",
     "CREATE TABLE spool ("
     "  id INTEGER PRIMARY KEY,"
@@ -20,7 +22,7 @@ const RdStoreMigration rd_store_migrations[] = {
     "  size INTEGER NOT NULL,"
     "  raw BLOB NOT NULL,"
     "  state TEXT NOT NULL DEFAULT 'new'"
-    "    CHECK (state IN ('new','processed','discarded','quarantined')),"
+    "    CHECK (state IN (@SPOOL_STATES@)),"
     "  state_reason TEXT,"
     "  processed_at INTEGER"
     ");"
@@ -37,9 +39,9 @@ const RdStoreMigration rd_store_migrations[] = {
     "  number INTEGER PRIMARY KEY,"
     "  queue TEXT NOT NULL,"
     "  status TEXT NOT NULL DEFAULT 'new'"
-    "    CHECK (status IN ('new','open','pending','resolved','closed')),"
+    "    CHECK (status IN (@TICKET_STATUSES@)),"
     "  priority TEXT NOT NULL DEFAULT 'normal'"
-    "    CHECK (priority IN ('low','normal','high','urgent')),"
+    "    CHECK (priority IN (@TICKET_PRIORITIES@)),"
     "  assignee TEXT,"
     "  subject TEXT NOT NULL,"
     "  requester_name TEXT,"
@@ -53,7 +55,7 @@ const RdStoreMigration rd_store_migrations[] = {
     "  id INTEGER PRIMARY KEY,"
     "  ticket_number INTEGER NOT NULL REFERENCES tickets(number),"
     "  spool_id INTEGER UNIQUE REFERENCES spool(id),"
-    "  direction TEXT NOT NULL CHECK (direction IN ('inbound','outbound','note')),"
+    "  direction TEXT NOT NULL CHECK (direction IN (@MESSAGE_DIRECTIONS@)),"
     "  message_id TEXT,"
     "  from_name TEXT,"
     "  from_addr TEXT,"
@@ -67,13 +69,13 @@ const RdStoreMigration rd_store_migrations[] = {
     "CREATE TABLE outbox ("
     "  id INTEGER PRIMARY KEY,"
     "  kind TEXT NOT NULL"
-    "    CHECK (kind IN ('reply','autoreply','redirect','reject','notification')),"
+    "    CHECK (kind IN (@OUTBOX_KINDS@)),"
     "  ticket_number INTEGER REFERENCES tickets(number),"
     "  sender TEXT NOT NULL,"
     "  message_id TEXT,"
     "  raw BLOB NOT NULL,"
     "  state TEXT NOT NULL DEFAULT 'queued'"
-    "    CHECK (state IN ('queued','sending','sent','failed','dropped')),"
+    "    CHECK (state IN (@OUTBOX_STATES@)),"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT,"
     "  relay_reply TEXT,"

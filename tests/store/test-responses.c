@@ -1,7 +1,8 @@
-/* relaydesk — the rules' state in SQLite: the vacation response log,
- * duplicate ids, ticket attributes and tags. */
+/* relaydesk — the rules' state in the store: the vacation response log
+ * and duplicate ids (store/responses.h). What the rules set on tickets
+ * goes through the one attribute setter (test-tickets.c, and the desk's
+ * tests for the rules path). */
 #include "responses.h"
-#include "ticket-attrs.h"
 #include "rd-common.h"
 
 #include <glib/gstdio.h>
@@ -78,37 +79,6 @@ test_duplicates (void)
   remove_tmp (dir);
 }
 
-static void
-test_ticket_attrs (void)
-{
-  char *dir;
-  RdStore *s = open_tmp (&dir);
-  g_autoptr(GError) e = NULL;
-  RdTicketDraft d = { .queue = "inbox", .subject = "s", .requester_addr = "a@b.example" };
-  gint64 n = 0;
-  g_assert_true (rd_store_ticket_open (s, &d, &n, &e));
-  const char *tags[] = { "vip", "billing", "vip", NULL };
-  g_assert_true (rd_store_ticket_set_attrs (s, n, "urgent", "bob", NULL, tags, &e));
-  g_assert_true (rd_store_ticket_set_attrs (s, n, NULL, NULL, "open", NULL, &e));
-  g_autoptr(RdTicket) t = rd_store_ticket_get (s, n, &e);
-  g_assert_no_error (e);
-  g_assert_cmpstr (t->priority, ==, "urgent");
-  g_assert_cmpstr (t->assignee, ==, "bob");
-  g_assert_cmpstr (t->status, ==, "open");
-  g_auto(GStrv) got = rd_store_ticket_get_tags (s, n, &e);
-  g_assert_cmpuint (g_strv_length (got), ==, 2);
-  g_assert_cmpstr (got[0], ==, "billing");
-  g_assert_cmpstr (got[1], ==, "vip");
-  g_assert_false (rd_store_ticket_set_attrs (s, n + 100, "low", NULL, NULL, NULL, &e));
-  g_assert_error (e, RD_ERROR, RD_ERROR_NOT_FOUND);
-  g_clear_error (&e);
-  /* The schema's CHECK refuses what the validator would have refused. */
-  g_assert_false (rd_store_ticket_set_attrs (s, n, "soon", NULL, NULL, NULL, &e));
-  g_clear_error (&e);
-  rd_store_free (s);
-  remove_tmp (dir);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -116,6 +86,5 @@ main (int argc, char **argv)
   rd_log_set_level (RD_LOG_WARN);
   g_test_add_func ("/rules-store/responses", test_responses);
   g_test_add_func ("/rules-store/duplicates", test_duplicates);
-  g_test_add_func ("/rules-store/ticket-attrs", test_ticket_attrs);
   return g_test_run ();
 }
