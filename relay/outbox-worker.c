@@ -252,10 +252,12 @@ record_retry (RdRelayOutbox *ob, RdOutboxItem *it, const RdSmtpOutcome *o, gint6
   return rd_store_outbox_mark_retry (ob->store, it->id, o->error, o->reply, t, error);
 }
 
+/* @t: the row's age in seconds when its lifetime ran out (0 included:
+ * [relay] lifetime = 0 means no retries), or -1 for a permanent failure. */
 static gboolean
 record_failed (RdRelayOutbox *ob, RdOutboxItem *it, const RdSmtpOutcome *o, gint64 t, GError **error)
 {
-  g_autofree char *text = t > 0
+  g_autofree char *text = t >= 0
       ? g_strdup_printf ("gave up after %u attempts over %" G_GINT64_FORMAT " s (lifetime): %s",
                          it->attempts + 1, t, o->error)
       : g_strdup (o->error);
@@ -365,7 +367,7 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
       g_autofree char *esc_err = rd_log_escape (o.error, -1, 300);
       if (o.status == RD_SMTP_PERMFAIL)
         {
-          ok = record (ob, record_failed, it, &o, 0, error);
+          ok = record (ob, record_failed, it, &o, -1, error);
           round->failed++;
           rd_log (RD_LOG_WARN, "relay.failed", "id=%" G_GINT64_FORMAT " permanent=yes error=%s", it->id, esc_err);
         }

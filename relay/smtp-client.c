@@ -402,7 +402,10 @@ rd_smtp_client_send (RdSmtpClient *c, const char *sender, const char *const *rec
       return;
     }
   gboolean message_stage = c->reply_stage >= STAGE_MAIL && c->reply_stage <= STAGE_BODY && out->code >= 400;
-  out->path_problem = !message_stage || reply_is_policy_refusal (out->code, c->reply->str);
+  /* 421 is the relay closing the channel (RFC 5321 3.8: shutting down,
+   * overloaded, too many errors), whatever command it answered: pausing
+   * the queue is right, deferring row after row into it is not. */
+  out->path_problem = !message_stage || out->code == 421 || reply_is_policy_refusal (out->code, c->reply->str);
   out->status = (!out->path_problem && out->code >= 500) ? RD_SMTP_PERMFAIL : RD_SMTP_TEMPFAIL;
   if (out->code >= 400)
     out->error = g_strdup_printf ("relay answered %u to %s: %s", out->code, stage_names[c->reply_stage], c->reply->str);
