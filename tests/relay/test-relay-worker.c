@@ -3,7 +3,8 @@
  * loopback relay of smtp-fake.c. Each row's state, attempts, error,
  * relay reply and history are asserted, with what the relay saw. */
 #include "relay.h"
-#include "outbox-worker.h"
+#include "outbox.h"
+#include "tickets.h"
 #include "smtp-fake.h"
 #include "rd-common.h"
 
@@ -82,11 +83,12 @@ run_once (Fixture *f, RdRelayRound *round)
 static gint64
 open_ticket (Fixture *f)
 {
-  RdTicketDraft d = { .queue = "inbox", .subject = "Help", .requester_addr = "alice@example.net",
-                      .message_id = "q1@example.net", .body_text = "Please help." };
+  RdTicketDraft d = { .queue = "inbox", .subject = "Help", .requester_addr = "alice@example.net" };
+  RdMessageDraft m = { .direction = RD_MESSAGE_INBOUND, .message_id = "q1@example.net",
+                       .from_addr = "alice@example.net", .subject = "Help", .body_text = "Please help." };
   gint64 n = 0;
   g_autoptr(GError) error = NULL;
-  g_assert_true (rd_store_ticket_open (f->store, &d, &n, &error));
+  g_assert_true (rd_store_ticket_open (f->store, &d, &m, &n, NULL, &error));
   g_assert_no_error (error);
   return n;
 }
@@ -144,7 +146,7 @@ notes (Fixture *f, gint64 ticket)
   for (guint i = 0; i < t->messages->len; i++)
     {
       const RdTicketMessage *m = g_ptr_array_index (t->messages, i);
-      if (!strcmp (m->direction, "note"))
+      if (m->direction == RD_MESSAGE_NOTE)
         g_string_append_printf (s, "%s: %s\n", m->subject, m->body_text);
     }
   return g_string_free (s, FALSE);
@@ -179,7 +181,7 @@ test_sent_after_250 (Fixture *f, gconstpointer data)
   {
     /* the whole message is with the relay, which has not answered yet */
     g_autoptr(RdOutboxItem) it = item (f, id);
-    g_assert_cmpstr (it->state, ==, "sending");
+    g_assert_cmpint (it->state, ==, RD_OUTBOX_SENDING);
     g_assert_cmpuint (it->attempts, ==, 1);
     g_assert_null (it->relay_reply);
     g_assert_cmpint (it->sent_at, ==, 0);
@@ -188,7 +190,7 @@ test_sent_after_250 (Fixture *f, gconstpointer data)
   rd_relay_worker_stop (w); /* finishes the message at hand */
 
   g_autoptr(RdOutboxItem) it = item (f, id);
-  g_assert_cmpstr (it->state, ==, "sent");
+  g_assert_cmpint (it->state, ==, RD_OUTBOX_SENT);
   g_assert_cmpstr (it->relay_reply, ==, "250 2.0.0 Ok: queued as Q1");
   g_assert_null (it->last_error);
   g_assert_cmpuint (it->attempts, ==, 1);
@@ -276,7 +278,7 @@ test_deferred (Fixture *f, gconstpointer data)
   ASSERT_ROUND (&round, 1, 1, 0, 0, FALSE);
 
   g_autoptr(RdOutboxItem) it = item (f, a);
-  g_assert_cmpstr (it->state, ==, "queued");
+  g_assert_cmpint (it->state, ==, RD_OUTBOX_QUEUED);
   g_assert_cmpuint (it->attempts, ==, 1);
   g_assert_cmpstr (it->last_error, ==, "relay answered 451 to end of data: 451 4.3.0 Error: queue file write error");
   g_assert_cmpstr (it->relay_reply, ==, "451 4.3.0 Error: queue file write error");
@@ -312,7 +314,7 @@ test_failed (Fixture *f, gconstpointer data)
   const char *error_text =
       "relay answered 550 to RCPT TO: 550 5.1.1 <alice@example.net>: Recipient address rejected: User unknown";
   g_autoptr(RdOutboxItem) it = item (f, id);
-  g_assert_cmpstr (it->state, ==, "failed");
+  g_assert_cmpint (it->state, ==, RD_OUTBOX_FAILED);
   g_assert_cmpuint (it->attempts, ==, 1);
   g_assert_cmpstr (it->last_error, ==, error_text);
   g_assert_cmpstr (it->relay_reply, ==, "550 5.1.1 <alice@example.net>: Recipient address rejected: User unknown");
@@ -345,12 +347,12 @@ test_dropped (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_smtp_connections (f->fs), ==, 0);
 
   g_autoptr(RdOutboxItem) ia = item (f, a);
-  g_assert_cmpstr (ia->state, ==, "dropped");
+  g_assert_cmpint (ia->state, ==, RD_OUTBOX_DROPPED);
   g_assert_cmpuint (ia->attempts, ==, 0);
   g_assert_cmpstr (ia->last_error, ==,
                    "by guard: no recipient may get this message: MAILER-DAEMON@example.net: MAILER-DAEMON");
   g_autoptr(RdOutboxItem) ib = item (f, b);
-  g_assert_cmpstr (ib->state, ==, "dropped");
+  g_assert_cmpint (ib->state, ==, RD_OUTBOX_DROPPED);
   g_assert_cmpstr (ib->last_error, ==, "by guard: no recipient may get this message: <>: null address <>");
   ASSERT_EVENTS (f, a, "dropped");
   ASSERT_EVENTS (f, b, "dropped");
@@ -384,12 +386,12 @@ test_recover (Fixture *f, gconstpointer data)
   g_assert_cmpuint (n, ==, 1);
   {
     g_autoptr(RdOutboxItem) it = item (f, id);
-    g_assert_cmpstr (it->state, ==, "queued");
+    g_assert_cmpint (it->state, ==, RD_OUTBOX_QUEUED);
   }
   run_once (f, &round);
   ASSERT_ROUND (&round, 1, 0, 0, 0, FALSE);
   g_autoptr(RdOutboxItem) it = item (f, id);
-  g_assert_cmpstr (it->state, ==, "sent");
+  g_assert_cmpint (it->state, ==, RD_OUTBOX_SENT);
   g_assert_cmpuint (it->attempts, ==, 2);
   ASSERT_EVENTS (f, id, "sending recovered sending sent");
   /* nothing left to recover */
@@ -409,7 +411,7 @@ test_lifetime_over (Fixture *f, gconstpointer data)
   run_once (f, &round);
   ASSERT_ROUND (&round, 0, 0, 1, 0, FALSE);
   g_autoptr(RdOutboxItem) it = item (f, id);
-  g_assert_cmpstr (it->state, ==, "failed");
+  g_assert_cmpint (it->state, ==, RD_OUTBOX_FAILED);
   g_assert_cmpuint (it->attempts, ==, 1);
   g_test_message ("last_error=%s", it->last_error);
   g_assert_true (g_str_has_prefix (it->last_error, "gave up after 1 attempts over "));
@@ -449,11 +451,11 @@ test_path_problem (Fixture *f, gconstpointer data)
   run_once (f, &round);
   ASSERT_ROUND (&round, 0, 1, 0, 0, TRUE);
   g_autoptr(RdOutboxItem) ia = item (f, a);
-  g_assert_cmpstr (ia->state, ==, "queued");
+  g_assert_cmpint (ia->state, ==, RD_OUTBOX_QUEUED);
   g_assert_cmpuint (ia->attempts, ==, 1);
   g_assert_true (g_str_has_prefix (ia->last_error, error_prefix));
   g_autoptr(RdOutboxItem) ib = item (f, b);
-  g_assert_cmpstr (ib->state, ==, "queued");
+  g_assert_cmpint (ib->state, ==, RD_OUTBOX_QUEUED);
   g_assert_cmpuint (ib->attempts, ==, 0);
   ASSERT_EVENTS (f, b, "");
 
