@@ -1,4 +1,5 @@
-/* relaydesk — configuration (see rd-config.h for the file format). */
+/* relaydesk — configuration (see rd-config.h for the file format; the
+ * settings are declared in rd-config-schema.c). */
 #include "rd-config.h"
 #include "rd-common.h"
 
@@ -59,6 +60,8 @@ rd_config_get_path (const RdConfig *c)
   return c->path;
 }
 
+/* Getters ----------------------------------------------------------------- */
+
 static void
 note_error (RdConfig *c, const char *group, const char *key, const char *what)
 {
@@ -70,12 +73,67 @@ note_error (RdConfig *c, const char *group, const char *key, const char *what)
     g_string_append (c->errors, line);
 }
 
-const char *
-rd_config_get_string (RdConfig *c, const char *group, const char *key, const char *fallback)
+/* Parsing rules for a key the schema lacks (a programming error, already
+ * reported): the getter's type, no range. */
+static const RdConfigKey undeclared[] = {
+  [RD_CONFIG_STRING] = { "", "", RD_CONFIG_STRING },
+  [RD_CONFIG_INT] = { "", "", RD_CONFIG_INT, .min = G_MININT64, .max = G_MAXINT64 },
+  [RD_CONFIG_BOOL] = { "", "", RD_CONFIG_BOOL },
+  [RD_CONFIG_SIZE] = { "", "", RD_CONFIG_SIZE },
+  [RD_CONFIG_LIST] = { "", "", RD_CONFIG_LIST, .item = RD_CONFIG_STRING },
+};
+
+/* The schema's entry for a key a module reads. Reading a key the schema
+ * does not declare, or as another type, is a programming error: the key
+ * would escape the loader's checks and the documentation. */
+static const RdConfigKey *
+declared (const char *getter, const char *group, const char *key, RdConfigType type)
+{
+  const RdConfigKey *k = rd_config_schema_lookup (group, key);
+  if (k == NULL)
+    g_critical ("%s: [%s] %s is not in the config schema (common/rd-config-schema.c)", getter, group, key);
+  else if (type != RD_CONFIG_STRING && k->type != type)
+    g_critical ("%s: [%s] %s has another type in the config schema", getter, group, key);
+  else
+    return k;
+  return &undeclared[type];
+}
+
+static void
+drifted (const RdConfigKey *k, const char *group, const char *fallback)
+{
+  g_critical ("[%s] %s: the caller's default %s is not the schema's %s (common/rd-config-schema.c)",
+              group, k->key, fallback, k->dflt);
+}
+
+/* The default of an absent INT, BOOL or SIZE: the schema's, which the
+ * caller's @fallback must equal. */
+static gint64
+number_default (const RdConfigKey *k, const char *group, gint64 fallback)
+{
+  gint64 d = 0;
+  if (k->dflt == NULL)
+    return fallback;
+  if (!rd_config_key_parse (k, k->dflt, &d, NULL))
+    {
+      g_critical ("[%s] %s: the schema's default %s is not valid", group, k->key, k->dflt);
+      return fallback;
+    }
+  if (d != fallback)
+    {
+      g_autofree char *given = g_strdup_printf ("%" G_GINT64_FORMAT, fallback);
+      drifted (k, group, given);
+    }
+  return d;
+}
+
+/* The stripped value in the file (or set), or NULL when absent. */
+static const char *
+raw_value (RdConfig *c, const char *group, const char *key)
 {
   g_autofree char *v = g_key_file_get_string (c->kf, group, key, NULL);
   if (v == NULL)
-    return fallback;
+    return NULL;
   g_strstrip (v);
   g_mutex_lock (&c->lock);
   char *k = g_strdup_printf ("%s\x1f%s", group, key);
@@ -97,39 +155,65 @@ rd_config_get_string (RdConfig *c, const char *group, const char *key, const cha
   return ret;
 }
 
+static gint64
+get_number (RdConfig *c, const char *getter, const char *group, const char *key, RdConfigType type, gint64 fallback)
+{
+  const RdConfigKey *k = declared (getter, group, key, type);
+  gint64 dflt = number_default (k, group, fallback);
+  const char *v = raw_value (c, group, key);
+  if (v == NULL)
+    return dflt;
+  gint64 n = 0;
+  g_autoptr(GError) e = NULL;
+  if (!rd_config_key_parse (k, v, &n, &e))
+    {
+      note_error (c, group, key, e->message);
+      return dflt;
+    }
+  return n;
+}
+
+const char *
+rd_config_get_string (RdConfig *c, const char *group, const char *key, const char *fallback)
+{
+  const RdConfigKey *k = declared ("rd_config_get_string", group, key, RD_CONFIG_STRING);
+  const char *v = raw_value (c, group, key);
+  if (v != NULL)
+    return v;
+  /* A NULL fallback asks whether the key is set. */
+  if (fallback == NULL || k->dflt == NULL)
+    return fallback;
+  if (strcmp (fallback, k->dflt) != 0)
+    drifted (k, group, fallback);
+  return k->dflt;
+}
+
 gint64
 rd_config_get_int (RdConfig *c, const char *group, const char *key, gint64 fallback)
 {
-  const char *v = rd_config_get_string (c, group, key, NULL);
-  if (v == NULL)
-    return fallback;
-  gint64 out;
-  if (!g_ascii_string_to_signed (v, 10, G_MININT64, G_MAXINT64, &out, NULL))
-    {
-      note_error (c, group, key, "not an integer");
-      return fallback;
-    }
-  return out;
+  return get_number (c, "rd_config_get_int", group, key, RD_CONFIG_INT, fallback);
 }
 
 gboolean
 rd_config_get_bool (RdConfig *c, const char *group, const char *key, gboolean fallback)
 {
-  const char *v = rd_config_get_string (c, group, key, NULL);
-  if (v == NULL)
-    return fallback;
-  if (!g_ascii_strcasecmp (v, "true") || !g_ascii_strcasecmp (v, "yes") || !strcmp (v, "1") || !g_ascii_strcasecmp (v, "on"))
-    return TRUE;
-  if (!g_ascii_strcasecmp (v, "false") || !g_ascii_strcasecmp (v, "no") || !strcmp (v, "0") || !g_ascii_strcasecmp (v, "off"))
-    return FALSE;
-  note_error (c, group, key, "not a boolean (true/false)");
-  return fallback;
+  return get_number (c, "rd_config_get_bool", group, key, RD_CONFIG_BOOL, fallback ? TRUE : FALSE) != 0;
+}
+
+guint64
+rd_config_get_size (RdConfig *c, const char *group, const char *key, guint64 fallback)
+{
+  return (guint64) get_number (c, "rd_config_get_size", group, key, RD_CONFIG_SIZE,
+                               (gint64) MIN (fallback, (guint64) G_MAXINT64));
 }
 
 char **
 rd_config_get_list (RdConfig *c, const char *group, const char *key)
 {
-  const char *v = rd_config_get_string (c, group, key, NULL);
+  const RdConfigKey *k = declared ("rd_config_get_list", group, key, RD_CONFIG_LIST);
+  const char *v = raw_value (c, group, key);
+  if (v == NULL)
+    v = k->dflt;
   if (v == NULL)
     return NULL;
   g_auto(GStrv) parts = g_strsplit_set (v, ";,", -1);
@@ -142,39 +226,6 @@ rd_config_get_list (RdConfig *c, const char *group, const char *key)
     }
   g_ptr_array_add (out, NULL);
   return (char **) g_ptr_array_free (out, FALSE);
-}
-
-guint64
-rd_config_get_size (RdConfig *c, const char *group, const char *key, guint64 fallback)
-{
-  const char *v = rd_config_get_string (c, group, key, NULL);
-  if (v == NULL)
-    return fallback;
-  char *end = NULL;
-  guint64 n = g_ascii_strtoull (v, &end, 10);
-  if (end == v)
-    {
-      note_error (c, group, key, "not a size (e.g. 25M)");
-      return fallback;
-    }
-  switch (g_ascii_toupper (*end))
-    {
-    case '\0': break;
-    case 'K': n *= 1024; end++; break;
-    case 'M': n *= 1024 * 1024; end++; break;
-    case 'G': n *= 1024ull * 1024 * 1024; end++; break;
-    default:
-      note_error (c, group, key, "not a size (e.g. 25M)");
-      return fallback;
-    }
-  if (*end == 'B' || *end == 'b')
-    end++;
-  if (*end != '\0')
-    {
-      note_error (c, group, key, "not a size (e.g. 25M)");
-      return fallback;
-    }
-  return n;
 }
 
 void
