@@ -7,10 +7,12 @@
  * rd_config_set_*() and win over the file.
  *
  * Every setting is declared once, in the schema (rd-config-schema.c): group,
- * key, type, default and a line of documentation. The getters take their
- * defaults from it; a caller's fallback that disagrees with it is a
- * programming error (g_critical), and so is reading a key the schema does
- * not declare.
+ * key, type, default and a line of documentation. rd_config_load() checks
+ * the whole file against it, so a mistyped key or a malformed value is an
+ * error naming FILE:LINE, group and key, in every command, and never a
+ * silent default. The getters take their defaults from the schema too; a
+ * caller's fallback that disagrees with it is a programming error
+ * (g_critical), and so is reading a key the schema does not declare.
  *
  *   [relaydesk]  data_dir, hostname
  *   [smtp], [tls], [allowlist]   the receiver
@@ -31,7 +33,9 @@ typedef struct _RdConfig RdConfig;
 #define RD_DEFAULT_SMTPS_LISTEN "127.0.0.1:2465"
 #define RD_DEFAULT_QUEUE "inbox"
 
-/* Loads @path (NULL: embedded defaults only). (transfer full) */
+/* Loads and checks @path (NULL: embedded defaults only). Every problem of
+ * the file is reported in one RD_ERROR_CONFIG error, one line each:
+ * "FILE:LINE: [group] key: what is wrong". (transfer full) */
 RdConfig *rd_config_load (const char *path, GError **error);
 RdConfig *rd_config_new_default (void);
 void rd_config_free (RdConfig *config);
@@ -43,7 +47,8 @@ const char *rd_config_get_path (const RdConfig *config);
 /* Typed getters: the schema's default (or, where the schema has none,
  * @fallback) is returned when the key is absent. A NULL @fallback of
  * rd_config_get_string() asks "is it set?" and gets NULL when absent.
- * A present but malformed value is reported once through
+ * Values from the file were checked by rd_config_load(); a malformed value
+ * set with rd_config_set_string() is reported through
  * rd_config_check_errors(). */
 const char *rd_config_get_string (RdConfig *config, const char *group, const char *key, const char *fallback);
 gint64 rd_config_get_int (RdConfig *config, const char *group, const char *key, gint64 fallback);

@@ -1,5 +1,6 @@
 /* relaydesk — tests for parser/: the message view, one behaviour per case. */
 #include "message.h"
+#include "rd-common.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -312,6 +313,12 @@ test_limits_config (void)
   g_assert_cmpuint (l.max_text_bytes, ==, 1024 * 1024);
   rd_parser_limits_from_config (&l, NULL);
   g_assert_cmpuint (l.max_depth, ==, RD_PARSER_DEFAULT_MAX_DEPTH);
+  /* Out of range is refused when the file is loaded, not clamped. */
+  g_assert_true (g_file_set_contents (path, "[parser]\nmax_mime_parts = 0\n", -1, NULL));
+  g_autoptr(RdConfig) bad = rd_config_load (path, &error);
+  g_assert_null (bad);
+  g_assert_error (error, RD_ERROR, RD_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "max_mime_parts"));
   g_unlink (path);
 }
 
