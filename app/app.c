@@ -96,7 +96,10 @@ rd_app_load_config (RdCommonOptions *common)
   RdConfig *config = rd_config_load (common->config_path, &error);
   if (config == NULL)
     {
-      rd_app_error ("%s", error->message);
+      /* One line per problem of the file, each "FILE:LINE: ...". */
+      g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+      for (guint i = 0; lines[i]; i++)
+        rd_app_error ("%s", lines[i]);
       return NULL;
     }
   if (common->data_dir)

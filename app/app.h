@@ -43,7 +43,8 @@ GOptionContext *rd_app_option_context (const char *name, const char *params,
                                        const char *summary, RdCommonOptions *common);
 /* Parses; prints the error and returns FALSE on bad usage. */
 gboolean rd_app_parse (GOptionContext *ctx, int *argc, char ***argv);
-/* Loads the config and applies --data-dir. Prints errors. */
+/* Loads and checks the config and applies --data-dir. Prints every
+ * problem of the file; NULL then, and the command exits 78 (EX_CONFIG). */
 RdConfig *rd_app_load_config (RdCommonOptions *common);
 void rd_common_options_clear (RdCommonOptions *common);
 /* Opens the existing database of @config's data dir (no new one is made

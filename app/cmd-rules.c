@@ -50,7 +50,12 @@ cmd_check (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!rd_app_parse (ctx, &argc, &argv))
     return RD_EXIT_USAGE;
+  /* Nothing here reads it yet, but a broken --config is reported as by
+   * every other command. */
+  g_autoptr(RdConfig) config = rd_app_load_config (&common);
   rd_common_options_clear (&common);
+  if (config == NULL)
+    return RD_EXIT_CONFIG;
   if (argc < 2)
     {
       rd_app_error ("rules check: no FILE given (see --help)");
@@ -136,7 +141,12 @@ cmd_test (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!rd_app_parse (ctx, &argc, &argv))
     return RD_EXIT_USAGE;
+  /* Nothing here reads it yet, but a broken --config is reported as by
+   * every other command. */
+  g_autoptr(RdConfig) config = rd_app_load_config (&common);
   rd_common_options_clear (&common);
+  if (config == NULL)
+    return RD_EXIT_CONFIG;
   if (script == NULL || message == NULL)
     {
       rd_app_error ("rules test: --script and --message are required (see --help)");
