@@ -3,6 +3,7 @@ with a malformed value or an unknown key, exits 78 (EX_CONFIG) and names
 FILE:LINE, the group and the key on stderr; serve's SIGHUP reload refuses
 such a file, logs why and keeps the config it runs with."""
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -120,6 +121,26 @@ class ConfigErrors(rdtest.RelaydeskTestCase):
         tickets = self.rd_json("tickets", "list", "--config", self.conf)
         self.assertEqual([t["queue"] for t in tickets], ["support"])
         self.rd("rules", "check", self.script, "--config", self.conf)
+
+    def test_documented_examples_load(self):
+        """The config examples in README.md and docs/ are valid files."""
+        sources = [os.path.join(rdtest.SOURCE_ROOT, "README.md")]
+        docs = os.path.join(rdtest.SOURCE_ROOT, "docs")
+        sources += [os.path.join(docs, n) for n in sorted(os.listdir(docs)) if n.endswith(".md")]
+        found = 0
+        for path in sources:
+            with open(path) as f:
+                text = f.read()
+            blocks = re.findall(r"```ini\n(.*?)```", text, re.S)
+            blocks += [re.sub(r"^    ", "", b, flags=re.M)
+                       for b in re.findall(r"\n((?:    \[[a-z.]+\]\n(?:    .*\n|\n)+))", text)]
+            for block in blocks:
+                found += 1
+                with self.subTest(doc=os.path.basename(path), block=block[:40]):
+                    self.write(block)
+                    p = self.rd("rules", "check", self.script, "--config", self.conf, check=False)
+                    self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+        self.assertGreaterEqual(found, 4)
 
     def test_sighup_refuses_malformed_file(self):
         sd = os.path.join(self.tmp, "sieve")
