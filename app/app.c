@@ -51,7 +51,11 @@ rd_app_exit_code (const GError *error)
 int
 rd_app_fail (const GError *error)
 {
-  rd_app_error ("%s", error ? error->message : "unknown error");
+  /* One line per problem (a config file's are "FILE:LINE: ..." each). */
+  g_auto(GStrv) lines = g_strsplit (error ? error->message : "unknown error", "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    if (*lines[i])
+      rd_app_error ("%s", lines[i]);
   return rd_app_exit_code (error);
 }
 

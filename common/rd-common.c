@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdarg.h>
+#include <arpa/inet.h>
 
 G_DEFINE_QUARK (relaydesk-error-quark, rd_error)
 
@@ -203,5 +204,63 @@ rd_address_split (const char *addr, char **local, char **domain)
     *local = g_strndup (addr, at - addr);
   if (domain)
     *domain = g_ascii_strdown (at + 1, -1);
+  return TRUE;
+}
+
+gboolean
+rd_parse_cidr (const char *text, guint8 net[16], gsize *len, guint *prefix, GError **error)
+{
+  g_autofree char *copy = g_strstrip (g_strdup (text));
+  char *slash = strchr (copy, '/');
+  if (slash)
+    *slash = '\0';
+  if (inet_pton (AF_INET, copy, net) == 1)
+    *len = 4;
+  else if (inet_pton (AF_INET6, copy, net) == 1)
+    *len = 16;
+  else
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s' is not an IP address or CIDR block", text);
+      return FALSE;
+    }
+  guint max = (guint) *len * 8;
+  guint64 p = max;
+  if (slash && !g_ascii_string_to_unsigned (slash + 1, 10, 0, max, &p, NULL))
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s': bad prefix length (0-%u)", text, max);
+      return FALSE;
+    }
+  *prefix = (guint) p;
+  for (guint bit = *prefix; bit < max; bit++)
+    if (net[bit / 8] & (0x80 >> (bit % 8)))
+      {
+        g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
+                     "'%s': address has bits set beyond the /%u prefix", text, *prefix);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+gboolean
+rd_parse_duration (const char *text, gint64 *seconds)
+{
+  if (text == NULL || !g_ascii_isdigit (text[0]))
+    return FALSE;
+  char *end = NULL;
+  guint64 n = g_ascii_strtoull (text, &end, 10);
+  guint64 mul = 1;
+  switch (*end)
+    {
+    case '\0': case 's': break;
+    case 'm': mul = 60; break;
+    case 'h': mul = 3600; break;
+    case 'd': mul = 86400; break;
+    default: return FALSE;
+    }
+  if (*end && end[1] != '\0')
+    return FALSE;
+  if (n > G_MAXINT32)
+    return FALSE;
+  *seconds = (gint64) (n * mul);
   return TRUE;
 }

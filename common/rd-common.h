@@ -60,6 +60,15 @@ char *rd_time_iso8601 (gint64 unix_seconds);
 /* Parses "ADDR:PORT" or "[V6]:PORT". */
 gboolean rd_parse_hostport (const char *text, char **host, guint16 *port, GError **error);
 
+/* Parses a duration: "90", "90s", "15m", "2h", "5d" (at most G_MAXINT32
+ * of the unit) into seconds. */
+gboolean rd_parse_duration (const char *text, gint64 *seconds);
+
+/* Parses "192.0.2.0/24", "2001:db8::/32" or one address (a /32 or /128)
+ * into network bytes (@len 4 or 16) and prefix length. Bits beyond the
+ * prefix must be zero. RD_ERROR_INVALID_DATA saying what is wrong. */
+gboolean rd_parse_cidr (const char *text, guint8 net[16], gsize *len, guint *prefix, GError **error);
+
 /* Splits "user+detail@domain" style things and lower-cases the domain.
  * Returns FALSE when @addr is not local@domain. */
 gboolean rd_address_split (const char *addr, char **local, char **domain);

@@ -48,25 +48,7 @@ struct _RdRelayOutbox {
 gboolean
 rd_relay_parse_duration (const char *text, gint64 *seconds)
 {
-  if (text == NULL || !g_ascii_isdigit (text[0]))
-    return FALSE;
-  char *end = NULL;
-  guint64 n = g_ascii_strtoull (text, &end, 10);
-  guint64 mul = 1;
-  switch (*end)
-    {
-    case '\0': case 's': break;
-    case 'm': mul = 60; break;
-    case 'h': mul = 3600; break;
-    case 'd': mul = 86400; break;
-    default: return FALSE;
-    }
-  if (*end && end[1] != '\0')
-    return FALSE;
-  if (n > G_MAXINT32)
-    return FALSE;
-  *seconds = (gint64) (n * mul);
-  return TRUE;
+  return rd_parse_duration (text, seconds);
 }
 
 static gboolean

@@ -27,48 +27,13 @@ rd_allowlist_entry_free (RdAllowlistEntry *e)
   g_free (e);
 }
 
-/* Parses @text into network bytes and prefix length. */
-static gboolean
-parse_cidr (const char *text, guint8 net[16], gsize *len, guint *prefix, GError **error)
-{
-  g_autofree char *copy = g_strstrip (g_strdup (text));
-  char *slash = strchr (copy, '/');
-  if (slash)
-    *slash = '\0';
-  if (inet_pton (AF_INET, copy, net) == 1)
-    *len = 4;
-  else if (inet_pton (AF_INET6, copy, net) == 1)
-    *len = 16;
-  else
-    {
-      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s' is not an IP address or CIDR block", text);
-      return FALSE;
-    }
-  guint max = (guint) *len * 8;
-  guint64 p = max;
-  if (slash && !g_ascii_string_to_unsigned (slash + 1, 10, 0, max, &p, NULL))
-    {
-      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s': bad prefix length (0-%u)", text, max);
-      return FALSE;
-    }
-  *prefix = (guint) p;
-  for (guint bit = *prefix; bit < max; bit++)
-    if (net[bit / 8] & (0x80 >> (bit % 8)))
-      {
-        g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
-                     "'%s': address has bits set beyond the /%u prefix", text, *prefix);
-        return FALSE;
-      }
-  return TRUE;
-}
-
 char *
 rd_allowlist_normalize_cidr (const char *text, GError **error)
 {
   guint8 net[16] = { 0 };
   gsize len = 0;
   guint prefix = 0;
-  if (!parse_cidr (text, net, &len, &prefix, error))
+  if (!rd_parse_cidr (text, net, &len, &prefix, error))
     return NULL;
   char buf[INET6_ADDRSTRLEN];
   inet_ntop (len == 4 ? AF_INET : AF_INET6, net, buf, sizeof buf);
@@ -224,7 +189,7 @@ rd_allowlist_add (RdAllowlist *l, const char *cidr, gint64 expires_at, GError **
   Block b = { .expires_at = expires_at };
   gsize len = 0;
   guint prefix = 0;
-  if (!parse_cidr (cidr, b.net, &len, &prefix, error))
+  if (!rd_parse_cidr (cidr, b.net, &len, &prefix, error))
     return FALSE;
   b.len = (guint8) len;
   b.prefix = (guint8) prefix;
@@ -268,8 +233,9 @@ rd_allowlist_match (RdAllowlist *l, const guint8 *addr, gsize len, gint64 now)
 GStrv
 rd_allowlist_config_clients (RdConfig *config)
 {
+  /* The schema's default (loopback) when the key is absent. */
   GStrv list = rd_config_get_list (config, "allowlist", "clients");
-  return list ? list : g_strsplit ("127.0.0.0/8;::1", ";", -1);
+  return list ? list : g_new0 (char *, 1);
 }
 
 RdAllowlist *

@@ -1,5 +1,6 @@
 /* relaydesk — tests for parser/: the message view, one behaviour per case. */
 #include "message.h"
+#include "rd-common.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -299,7 +300,7 @@ test_limits_config (void)
   int fd = g_file_open_tmp ("rd-parser-XXXXXX.conf", &path, NULL);
   g_assert_cmpint (fd, >=, 0);
   close (fd);
-  g_assert_true (g_file_set_contents (path, "[parser]\nmax_mime_depth = 3\nmax_mime_parts = 0\n"
+  g_assert_true (g_file_set_contents (path, "[parser]\nmax_mime_depth = 3\nmax_mime_parts = 1\n"
                                             "max_header_bytes = 8K\nmax_text_bytes = 1M\n", -1, NULL));
   g_autoptr(GError) error = NULL;
   g_autoptr(RdConfig) config = rd_config_load (path, &error);
@@ -307,11 +308,17 @@ test_limits_config (void)
   RdParserLimits l;
   rd_parser_limits_from_config (&l, config);
   g_assert_cmpuint (l.max_depth, ==, 3);
-  g_assert_cmpuint (l.max_parts, ==, 1); /* clamped */
+  g_assert_cmpuint (l.max_parts, ==, 1);
   g_assert_cmpuint (l.max_header_bytes, ==, 8192);
   g_assert_cmpuint (l.max_text_bytes, ==, 1024 * 1024);
   rd_parser_limits_from_config (&l, NULL);
   g_assert_cmpuint (l.max_depth, ==, RD_PARSER_DEFAULT_MAX_DEPTH);
+  /* Out of range is refused when the file is loaded, not clamped. */
+  g_assert_true (g_file_set_contents (path, "[parser]\nmax_mime_parts = 0\n", -1, NULL));
+  g_autoptr(RdConfig) bad = rd_config_load (path, &error);
+  g_assert_null (bad);
+  g_assert_error (error, RD_ERROR, RD_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "max_mime_parts"));
   g_unlink (path);
 }
 
