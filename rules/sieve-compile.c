@@ -1,12 +1,10 @@
-/* relaydesk — rules: the Sieve compiler (lexer, parser, validator).
+/* relaydesk — rules: the Sieve compiler (the validator).
  *
- * Text -> tokens (RFC 5228 section 8.1) -> a generic command tree
- * (section 8.2) -> the validated, typed form of sieve-private.h. Errors
- * carry FILE:LINE:COL; the parser stops at the first syntax error (the
- * rest of the token stream cannot be trusted), the validator reports every
- * error it finds.
+ * The generic command tree of the parser (sieve-parse.h) -> the
+ * validated, typed form of sieve-private.h. Errors carry FILE:LINE:COL;
+ * the validator reports every error it finds.
  */
-#include "sieve-private.h"
+#include "sieve-parse.h"
 #include "rd-common.h"
 
 #include <string.h>
@@ -39,28 +37,8 @@ const SvCapability sv_capabilities[] = {
 
 /* ---- diagnostics ------------------------------------------------------ */
 
-typedef struct {
-  const char *file;
-  GPtrArray *diags;
-  guint n_errors;
-  GError *first;
-  const RdRulesOptions *opts;
-  RdRules *rules;
-  SvScript *script;
-  GHashTable *locals;     /* name (lower) -> slot + 1 */
-  GHashTable *globals_here; /* names declared `global` in this script */
-  GHashTable *includes;   /* "p:name"/"g:name" -> index + 1, shared */
-  GHashTable *in_progress; /* include loop detection, shared */
-  guint include_depth;
-  gboolean seen_command;  /* require only at the start (RFC 5228 3.2) */
-  guint nesting;
-} Compiler;
-
-static void
-diag (Compiler *c, gboolean warning, guint line, guint col, const char *fmt, ...) G_GNUC_PRINTF (5, 6);
-
-static void
-diag (Compiler *c, gboolean warning, guint line, guint col, const char *fmt, ...)
+void
+sv_diag (SvCompiler *c, gboolean warning, guint line, guint col, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
@@ -86,9 +64,6 @@ diag (Compiler *c, gboolean warning, guint line, guint col, const char *fmt, ...
     g_free (msg);
 }
 
-#define ERR(c, l, co, ...) diag (c, FALSE, l, co, __VA_ARGS__)
-#define WARN(c, l, co, ...) diag (c, TRUE, l, co, __VA_ARGS__)
-
 void
 rd_rules_diagnostic_free (RdRulesDiagnostic *d)
 {
@@ -97,622 +72,6 @@ rd_rules_diagnostic_free (RdRulesDiagnostic *d)
   g_free (d->file);
   g_free (d->message);
   g_free (d);
-}
-
-/* ---- lexer (RFC 5228 8.1) --------------------------------------------- */
-
-typedef enum {
-  TK_EOF, TK_IDENT, TK_TAG, TK_NUMBER, TK_STRING, TK_LBRACKET, TK_RBRACKET,
-  TK_LPAREN, TK_RPAREN, TK_LBRACE, TK_RBRACE, TK_SEMI, TK_COMMA, TK_ERROR,
-} TkKind;
-
-typedef struct {
-  TkKind kind;
-  guint line, col;
-  GString *text;   /* IDENT, TAG (without ':'), STRING */
-  guint64 num;
-} Token;
-
-typedef struct {
-  Compiler *c;
-  const char *p, *end;
-  guint line, col;
-  Token tok;        /* the current token */
-  gboolean failed;
-} Lexer;
-
-static void
-adv (Lexer *lx)
-{
-  if (*lx->p == '\n')
-    {
-      lx->line++;
-      lx->col = 1;
-    }
-  else if (((guchar) *lx->p & 0xC0) != 0x80)
-    lx->col++;
-  lx->p++;
-}
-
-static void
-lex_fail (Lexer *lx, guint line, guint col, const char *msg)
-{
-  if (!lx->failed)
-    ERR (lx->c, line, col, "%s", msg);
-  lx->failed = TRUE;
-  lx->tok.kind = TK_ERROR;
-}
-
-static gboolean
-is_ident_start (char ch)
-{
-  return g_ascii_isalpha (ch) || ch == '_';
-}
-
-static gboolean
-is_ident_char (char ch)
-{
-  return g_ascii_isalnum (ch) || ch == '_';
-}
-
-/* Skips white space and comments; FALSE on an unterminated comment. */
-static gboolean
-skip_space (Lexer *lx)
-{
-  while (lx->p < lx->end)
-    {
-      char ch = *lx->p;
-      if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-        adv (lx);
-      else if (ch == '#')
-        {
-          while (lx->p < lx->end && *lx->p != '\n')
-            adv (lx);
-        }
-      else if (ch == '/' && lx->p + 1 < lx->end && lx->p[1] == '*')
-        {
-          guint l = lx->line, co = lx->col;
-          adv (lx);
-          adv (lx);
-          for (;;)
-            {
-              if (lx->p >= lx->end)
-                {
-                  lex_fail (lx, l, co, "unterminated comment");
-                  return FALSE;
-                }
-              if (*lx->p == '*' && lx->p + 1 < lx->end && lx->p[1] == '/')
-                {
-                  adv (lx);
-                  adv (lx);
-                  break;
-                }
-              adv (lx);
-            }
-        }
-      else
-        break;
-    }
-  return TRUE;
-}
-
-static void
-lex_multiline (Lexer *lx, guint line, guint col)
-{
-  /* "text:" *(SP / HTAB) (hash-comment / CRLF), then lines up to ".". */
-  while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t'))
-    adv (lx);
-  if (lx->p < lx->end && *lx->p == '#')
-    while (lx->p < lx->end && *lx->p != '\n')
-      adv (lx);
-  if (lx->p < lx->end && *lx->p == '\r')
-    adv (lx);
-  if (lx->p >= lx->end || *lx->p != '\n')
-    {
-      lex_fail (lx, lx->line, lx->col, "expected end of line after 'text:'");
-      return;
-    }
-  adv (lx);
-  gsize max = lx->c->rules->limits.max_string_length;
-  for (;;)
-    {
-      if (lx->p >= lx->end)
-        {
-          lex_fail (lx, line, col, "unterminated multi-line string (missing '.' line)");
-          return;
-        }
-      const char *nl = memchr (lx->p, '\n', lx->end - lx->p);
-      const char *le = nl ? nl : lx->end;
-      gsize l = le - lx->p;
-      if (l > 0 && lx->p[l - 1] == '\r')
-        l--;
-      if (l == 1 && lx->p[0] == '.')
-        {
-          while (lx->p < le)
-            adv (lx);
-          if (lx->p < lx->end)
-            adv (lx);
-          break;
-        }
-      const char *s = lx->p;
-      if (l > 0 && s[0] == '.')
-        {
-          s++;
-          l--;   /* dot-stuffing */
-        }
-      g_string_append_len (lx->tok.text, s, l);
-      /* Every line ends with CRLF whatever the file uses (RFC 5228 2.4.2). */
-      g_string_append (lx->tok.text, "\r\n");
-      if (lx->tok.text->len > max)
-        {
-          lex_fail (lx, line, col, "string longer than the limit");
-          return;
-        }
-      while (lx->p < le)
-        adv (lx);
-      if (lx->p < lx->end)
-        adv (lx);
-      else
-        {
-          lex_fail (lx, line, col, "unterminated multi-line string (missing '.' line)");
-          return;
-        }
-    }
-  lx->tok.kind = TK_STRING;
-}
-
-static void
-lex_next (Lexer *lx)
-{
-  if (lx->failed)
-    return;
-  g_string_truncate (lx->tok.text, 0);
-  if (!skip_space (lx))
-    return;
-  lx->tok.line = lx->line;
-  lx->tok.col = lx->col;
-  if (lx->p >= lx->end)
-    {
-      lx->tok.kind = TK_EOF;
-      return;
-    }
-  char ch = *lx->p;
-  guint line = lx->line, col = lx->col;
-  switch (ch)
-    {
-    case '[': adv (lx); lx->tok.kind = TK_LBRACKET; return;
-    case ']': adv (lx); lx->tok.kind = TK_RBRACKET; return;
-    case '(': adv (lx); lx->tok.kind = TK_LPAREN; return;
-    case ')': adv (lx); lx->tok.kind = TK_RPAREN; return;
-    case '{': adv (lx); lx->tok.kind = TK_LBRACE; return;
-    case '}': adv (lx); lx->tok.kind = TK_RBRACE; return;
-    case ';': adv (lx); lx->tok.kind = TK_SEMI; return;
-    case ',': adv (lx); lx->tok.kind = TK_COMMA; return;
-    default: break;
-    }
-  if (ch == '"')
-    {
-      adv (lx);
-      gsize max = lx->c->rules->limits.max_string_length;
-      for (;;)
-        {
-          if (lx->p >= lx->end)
-            {
-              lex_fail (lx, line, col, "unterminated string");
-              return;
-            }
-          char d = *lx->p;
-          if (d == '"')
-            {
-              adv (lx);
-              break;
-            }
-          if (d == '\\')
-            {
-              adv (lx);
-              if (lx->p >= lx->end)
-                continue;
-              d = *lx->p;  /* "\" followed by anything: that thing (2.4.2) */
-            }
-          if (d == '\n' && (lx->tok.text->len == 0 || lx->tok.text->str[lx->tok.text->len - 1] != '\r'))
-            g_string_append_c (lx->tok.text, '\r');
-          g_string_append_c (lx->tok.text, d);
-          adv (lx);
-          if (lx->tok.text->len > max)
-            {
-              lex_fail (lx, line, col, "string longer than the limit");
-              return;
-            }
-        }
-      lx->tok.kind = TK_STRING;
-      return;
-    }
-  if (g_ascii_isdigit (ch))
-    {
-      guint64 v = 0;
-      while (lx->p < lx->end && g_ascii_isdigit (*lx->p))
-        {
-          if (v > (G_MAXUINT64 - 9) / 10)
-            {
-              lex_fail (lx, line, col, "number too large");
-              return;
-            }
-          v = v * 10 + (guint64) (*lx->p - '0');
-          adv (lx);
-        }
-      guint shift = 0;
-      if (lx->p < lx->end)
-        switch (g_ascii_toupper (*lx->p))
-          {
-          case 'K': shift = 10; adv (lx); break;
-          case 'M': shift = 20; adv (lx); break;
-          case 'G': shift = 30; adv (lx); break;
-          default: break;
-          }
-      if (shift && v > (G_MAXUINT64 >> shift))
-        {
-          lex_fail (lx, line, col, "number too large");
-          return;
-        }
-      lx->tok.num = v << shift;
-      if (lx->p < lx->end && is_ident_char (*lx->p))
-        {
-          lex_fail (lx, line, col, "bad number");
-          return;
-        }
-      lx->tok.kind = TK_NUMBER;
-      return;
-    }
-  if (ch == ':' || is_ident_start (ch))
-    {
-      gboolean tag = ch == ':';
-      if (tag)
-        {
-          adv (lx);
-          if (lx->p >= lx->end || !is_ident_start (*lx->p))
-            {
-              lex_fail (lx, line, col, "expected an identifier after ':'");
-              return;
-            }
-        }
-      while (lx->p < lx->end && is_ident_char (*lx->p) && lx->tok.text->len < 128)
-        {
-          g_string_append_c (lx->tok.text, *lx->p);
-          adv (lx);
-        }
-      if (!tag && lx->p < lx->end && *lx->p == ':'
-          && g_ascii_strcasecmp (lx->tok.text->str, "text") == 0)
-        {
-          adv (lx);
-          g_string_truncate (lx->tok.text, 0);
-          lex_multiline (lx, line, col);
-          return;
-        }
-      lx->tok.kind = tag ? TK_TAG : TK_IDENT;
-      return;
-    }
-  g_autofree char *esc = rd_log_escape (lx->p, 1, 8);
-  g_autofree char *m = g_strdup_printf ("unexpected character %s", esc);
-  lex_fail (lx, line, col, m);
-}
-
-/* ---- parser (RFC 5228 8.2): a generic tree ---------------------------- */
-
-typedef struct {
-  char *text;
-  gsize len;
-  guint line, col;
-} RawStr;
-
-typedef enum { ARG_TAG, ARG_NUM, ARG_STRINGS } ArgKind;
-
-typedef struct {
-  ArgKind kind;
-  guint line, col;
-  char *tag;
-  guint64 num;
-  GPtrArray *strs;     /* RawStr* */
-  gboolean is_list;
-} Arg;
-
-typedef struct _Node Node;
-struct _Node {
-  char *name;
-  guint line, col;
-  GPtrArray *args;     /* Arg* */
-  GPtrArray *tests;    /* Node* */
-  gboolean test_list;  /* tests given in ( ) */
-  GPtrArray *block;    /* Node*, NULL when the command ended with ';' */
-};
-
-static void
-raw_str_free (RawStr *s)
-{
-  g_free (s->text);
-  g_free (s);
-}
-
-static void
-arg_free (Arg *a)
-{
-  g_free (a->tag);
-  if (a->strs)
-    g_ptr_array_unref (a->strs);
-  g_free (a);
-}
-
-static void
-node_free (Node *n)
-{
-  if (n == NULL)
-    return;
-  g_free (n->name);
-  g_ptr_array_unref (n->args);
-  g_ptr_array_unref (n->tests);
-  if (n->block)
-    g_ptr_array_unref (n->block);
-  g_free (n);
-}
-
-static Node *parse_test (Lexer *lx, guint depth);
-
-static Node *
-node_new (Lexer *lx)
-{
-  Node *n = g_new0 (Node, 1);
-  n->name = g_ascii_strdown (lx->tok.text->str, -1);
-  n->line = lx->tok.line;
-  n->col = lx->tok.col;
-  n->args = g_ptr_array_new_with_free_func ((GDestroyNotify) arg_free);
-  n->tests = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  return n;
-}
-
-static RawStr *
-take_string (Lexer *lx)
-{
-  RawStr *s = g_new0 (RawStr, 1);
-  s->len = lx->tok.text->len;
-  s->text = g_strndup (lx->tok.text->str, s->len);
-  s->line = lx->tok.line;
-  s->col = lx->tok.col;
-  return s;
-}
-
-static void
-syntax_error (Lexer *lx, const char *what)
-{
-  if (lx->failed)
-    return;
-  const char *got;
-  switch (lx->tok.kind)
-    {
-    case TK_EOF: got = "end of script"; break;
-    case TK_IDENT: got = "identifier"; break;
-    case TK_TAG: got = "tag"; break;
-    case TK_NUMBER: got = "number"; break;
-    case TK_STRING: got = "string"; break;
-    case TK_SEMI: got = "';'"; break;
-    case TK_COMMA: got = "','"; break;
-    case TK_LBRACE: got = "'{'"; break;
-    case TK_RBRACE: got = "'}'"; break;
-    case TK_LPAREN: got = "'('"; break;
-    case TK_RPAREN: got = "')'"; break;
-    case TK_LBRACKET: got = "'['"; break;
-    case TK_RBRACKET: got = "']'"; break;
-    default: got = "error"; break;
-    }
-  ERR (lx->c, lx->tok.line, lx->tok.col, "syntax error: expected %s, found %s", what, got);
-  lx->failed = TRUE;
-}
-
-/* arguments := *argument [ test / test-list ] */
-static gboolean
-parse_arguments (Lexer *lx, Node *n, guint depth)
-{
-  for (;;)
-    {
-      if (lx->failed)
-        return FALSE;
-      if (lx->tok.kind == TK_TAG)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_TAG;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->tag = g_ascii_strdown (lx->tok.text->str, -1);
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-        }
-      else if (lx->tok.kind == TK_NUMBER)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_NUM;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->num = lx->tok.num;
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-        }
-      else if (lx->tok.kind == TK_STRING)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_STRINGS;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->strs = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_str_free);
-          g_ptr_array_add (a->strs, take_string (lx));
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-        }
-      else if (lx->tok.kind == TK_LBRACKET)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_STRINGS;
-          a->is_list = TRUE;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->strs = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_str_free);
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-          for (;;)
-            {
-              if (lx->tok.kind != TK_STRING)
-                {
-                  syntax_error (lx, "a string");
-                  return FALSE;
-                }
-              if (a->strs->len >= 1024)
-                {
-                  ERR (lx->c, lx->tok.line, lx->tok.col, "string list too long");
-                  lx->failed = TRUE;
-                  return FALSE;
-                }
-              g_ptr_array_add (a->strs, take_string (lx));
-              lex_next (lx);
-              if (lx->tok.kind == TK_COMMA)
-                {
-                  lex_next (lx);
-                  continue;
-                }
-              if (lx->tok.kind == TK_RBRACKET)
-                {
-                  lex_next (lx);
-                  break;
-                }
-              syntax_error (lx, "',' or ']'");
-              return FALSE;
-            }
-        }
-      else
-        break;
-    }
-  if (lx->tok.kind == TK_IDENT)
-    {
-      Node *t = parse_test (lx, depth + 1);
-      if (t == NULL)
-        return FALSE;
-      g_ptr_array_add (n->tests, t);
-    }
-  else if (lx->tok.kind == TK_LPAREN)
-    {
-      n->test_list = TRUE;
-      lex_next (lx);
-      for (;;)
-        {
-          if (lx->tok.kind != TK_IDENT)
-            {
-              syntax_error (lx, "a test");
-              return FALSE;
-            }
-          Node *t = parse_test (lx, depth + 1);
-          if (t == NULL)
-            return FALSE;
-          g_ptr_array_add (n->tests, t);
-          if (lx->tok.kind == TK_COMMA)
-            {
-              lex_next (lx);
-              continue;
-            }
-          if (lx->tok.kind == TK_RPAREN)
-            {
-              lex_next (lx);
-              break;
-            }
-          syntax_error (lx, "',' or ')'");
-          return FALSE;
-        }
-    }
-  return !lx->failed;
-}
-
-static Node *
-parse_test (Lexer *lx, guint depth)
-{
-  if (depth > lx->c->rules->limits.max_nesting)
-    {
-      ERR (lx->c, lx->tok.line, lx->tok.col, "nesting deeper than the limit (%u)", lx->c->rules->limits.max_nesting);
-      lx->failed = TRUE;
-      return NULL;
-    }
-  Node *n = node_new (lx);
-  lex_next (lx);
-  if (!parse_arguments (lx, n, depth))
-    {
-      node_free (n);
-      return NULL;
-    }
-  return n;
-}
-
-static GPtrArray *parse_commands (Lexer *lx, gboolean in_block, guint depth);
-
-static Node *
-parse_command (Lexer *lx, guint depth)
-{
-  Node *n = node_new (lx);
-  lex_next (lx);
-  if (!parse_arguments (lx, n, depth))
-    {
-      node_free (n);
-      return NULL;
-    }
-  if (lx->tok.kind == TK_SEMI)
-    {
-      lex_next (lx);
-      return n;
-    }
-  if (lx->tok.kind == TK_LBRACE)
-    {
-      if (depth + 1 > lx->c->rules->limits.max_nesting)
-        {
-          ERR (lx->c, lx->tok.line, lx->tok.col, "nesting deeper than the limit (%u)", lx->c->rules->limits.max_nesting);
-          lx->failed = TRUE;
-          node_free (n);
-          return NULL;
-        }
-      lex_next (lx);
-      n->block = parse_commands (lx, TRUE, depth + 1);
-      if (n->block == NULL)
-        {
-          node_free (n);
-          return NULL;
-        }
-      return n;
-    }
-  syntax_error (lx, "';' or '{'");
-  node_free (n);
-  return NULL;
-}
-
-static GPtrArray *
-parse_commands (Lexer *lx, gboolean in_block, guint depth)
-{
-  GPtrArray *cmds = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  for (;;)
-    {
-      if (lx->failed)
-        break;
-      if (lx->tok.kind == TK_IDENT)
-        {
-          Node *n = parse_command (lx, depth);
-          if (n == NULL)
-            break;
-          g_ptr_array_add (cmds, n);
-          continue;
-        }
-      if (in_block && lx->tok.kind == TK_RBRACE)
-        {
-          lex_next (lx);
-          return cmds;
-        }
-      if (!in_block && lx->tok.kind == TK_EOF)
-        return cmds;
-      syntax_error (lx, in_block ? "a command or '}'" : "a command");
-      break;
-    }
-  g_ptr_array_unref (cmds);
-  return NULL;
 }
 
 /* ---- strings ------------------------------------------------------------ */
@@ -831,7 +190,7 @@ decode_encoded_character (const char *text, gsize len, gsize *out_len)
 }
 
 static int
-var_slot (Compiler *c, const char *lname)
+var_slot (SvCompiler *c, const char *lname)
 {
   if (g_str_has_prefix (lname, "global."))
     lname += 7;
@@ -878,7 +237,7 @@ valid_var_name (const char *s, gsize n, gboolean *numeric)
           start = TRUE;
           continue;
         }
-      if (start ? !is_ident_start (s[i]) : !is_ident_char (s[i]))
+      if (start ? !sv_is_ident_start (s[i]) : !sv_is_ident_char (s[i]))
         return FALSE;
       start = FALSE;
     }
@@ -910,7 +269,7 @@ add_seg (GArray *segs, SvSegKind kind, int index, const char *text, gsize len)
 }
 
 static SvString *
-make_string (Compiler *c, const RawStr *raw)
+make_string (SvCompiler *c, const SvRawStr *raw)
 {
   SvString *s = g_new0 (SvString, 1);
   s->line = raw->line;
@@ -959,7 +318,7 @@ make_string (Compiler *c, const RawStr *raw)
                         index = 2;
                       else
                         {
-                          ERR (c, raw->line, raw->col, "unknown variable ${%s}", lname);
+                          SV_ERR (c, raw->line, raw->col, "unknown variable ${%s}", lname);
                           handled = FALSE;
                         }
                     }
@@ -974,7 +333,7 @@ make_string (Compiler *c, const RawStr *raw)
                   else if (strchr (lname, '.') && !g_str_has_prefix (lname, "global."))
                     {
                       /* An unknown namespace (RFC 5229 3): an error. */
-                      ERR (c, raw->line, raw->col, "unknown variable namespace in ${%s}", lname);
+                      SV_ERR (c, raw->line, raw->col, "unknown variable namespace in ${%s}", lname);
                       handled = FALSE;
                     }
                   else
@@ -982,7 +341,7 @@ make_string (Compiler *c, const RawStr *raw)
                       index = var_slot (c, lname);
                       if (index == G_MININT)
                         {
-                          ERR (c, raw->line, raw->col, "too many variables");
+                          SV_ERR (c, raw->line, raw->col, "too many variables");
                           handled = FALSE;
                         }
                     }
@@ -1017,7 +376,7 @@ make_string (Compiler *c, const RawStr *raw)
 }
 
 static SvStrList *
-make_strlist (Compiler *c, const Arg *a)
+make_strlist (SvCompiler *c, const SvArg *a)
 {
   SvStrList *l = g_new0 (SvStrList, 1);
   l->n = a->strs->len;
@@ -1219,74 +578,74 @@ sv_script_free (SvScript *s)
 }
 
 static gboolean
-need (Compiler *c, SvExt ext, guint line, guint col, const char *what, const char *capability)
+need (SvCompiler *c, SvExt ext, guint line, guint col, const char *what, const char *capability)
 {
   if (c->script->exts & ext)
     return TRUE;
-  ERR (c, line, col, "%s requires the \"%s\" extension (require \"%s\";)", what, capability, capability);
+  SV_ERR (c, line, col, "%s requires the \"%s\" extension (require \"%s\";)", what, capability, capability);
   return FALSE;
 }
 
 /* Positional arguments after the tags. */
 typedef struct {
-  Arg **v;
+  SvArg **v;
   guint n;
 } Pos;
 
 /* The arguments of @n from @from on (an empty array has no pdata). */
 static Pos
-positional (Node *n, guint from)
+positional (SvNode *n, guint from)
 {
   Pos p = { NULL, 0 };
   if (n->args->len > from)
     {
-      p.v = (Arg **) n->args->pdata + from;
+      p.v = (SvArg **) n->args->pdata + from;
       p.n = n->args->len - from;
     }
   return p;
 }
 
 static gboolean
-want_strings (Compiler *c, Node *n, Pos *p, guint i, const char *what, gboolean single)
+want_strings (SvCompiler *c, SvNode *n, Pos *p, guint i, const char *what, gboolean single)
 {
   if (i >= p->n)
     {
-      ERR (c, n->line, n->col, "%s: missing argument: %s", n->name, what);
+      SV_ERR (c, n->line, n->col, "%s: missing argument: %s", n->name, what);
       return FALSE;
     }
-  Arg *a = p->v[i];
-  if (a->kind != ARG_STRINGS || (single && (a->is_list && a->strs->len != 1)))
+  SvArg *a = p->v[i];
+  if (a->kind != SV_ARG_STRINGS || (single && (a->is_list && a->strs->len != 1)))
     {
-      ERR (c, a->line, a->col, "%s: expected %s", n->name, what);
+      SV_ERR (c, a->line, a->col, "%s: expected %s", n->name, what);
       return FALSE;
     }
   return TRUE;
 }
 
 static gboolean
-want_count (Compiler *c, Node *n, Pos *p, guint count)
+want_count (SvCompiler *c, SvNode *n, Pos *p, guint count)
 {
   if (p->n > count)
     {
-      ERR (c, p->v[count]->line, p->v[count]->col, "%s: too many arguments", n->name);
+      SV_ERR (c, p->v[count]->line, p->v[count]->col, "%s: too many arguments", n->name);
       return FALSE;
     }
   return TRUE;
 }
 
 static SvString *
-tag_string (Compiler *c, Node *n, guint *i, const char *tag)
+tag_string (SvCompiler *c, SvNode *n, guint *i, const char *tag)
 {
-  Arg *t = g_ptr_array_index (n->args, *i);
+  SvArg *t = g_ptr_array_index (n->args, *i);
   if (*i + 1 >= n->args->len)
     {
-      ERR (c, t->line, t->col, ":%s needs a string argument", tag);
+      SV_ERR (c, t->line, t->col, ":%s needs a string argument", tag);
       return NULL;
     }
-  Arg *a = g_ptr_array_index (n->args, *i + 1);
-  if (a->kind != ARG_STRINGS || a->strs->len != 1)
+  SvArg *a = g_ptr_array_index (n->args, *i + 1);
+  if (a->kind != SV_ARG_STRINGS || a->strs->len != 1)
     {
-      ERR (c, a->line, a->col, ":%s needs a string argument", tag);
+      SV_ERR (c, a->line, a->col, ":%s needs a string argument", tag);
       return NULL;
     }
   (*i)++;
@@ -1294,12 +653,12 @@ tag_string (Compiler *c, Node *n, guint *i, const char *tag)
 }
 
 static SvStrList *
-tag_strlist (Compiler *c, Node *n, guint *i, const char *tag)
+tag_strlist (SvCompiler *c, SvNode *n, guint *i, const char *tag)
 {
-  Arg *t = g_ptr_array_index (n->args, *i);
-  if (*i + 1 >= n->args->len || ((Arg *) g_ptr_array_index (n->args, *i + 1))->kind != ARG_STRINGS)
+  SvArg *t = g_ptr_array_index (n->args, *i);
+  if (*i + 1 >= n->args->len || ((SvArg *) g_ptr_array_index (n->args, *i + 1))->kind != SV_ARG_STRINGS)
     {
-      ERR (c, t->line, t->col, ":%s needs a string list", tag);
+      SV_ERR (c, t->line, t->col, ":%s needs a string list", tag);
       return NULL;
     }
   (*i)++;
@@ -1307,26 +666,26 @@ tag_strlist (Compiler *c, Node *n, guint *i, const char *tag)
 }
 
 static gboolean
-tag_number (Compiler *c, Node *n, guint *i, const char *tag, guint64 *out)
+tag_number (SvCompiler *c, SvNode *n, guint *i, const char *tag, guint64 *out)
 {
-  Arg *t = g_ptr_array_index (n->args, *i);
-  if (*i + 1 >= n->args->len || ((Arg *) g_ptr_array_index (n->args, *i + 1))->kind != ARG_NUM)
+  SvArg *t = g_ptr_array_index (n->args, *i);
+  if (*i + 1 >= n->args->len || ((SvArg *) g_ptr_array_index (n->args, *i + 1))->kind != SV_ARG_NUM)
     {
-      ERR (c, t->line, t->col, ":%s needs a number", tag);
+      SV_ERR (c, t->line, t->col, ":%s needs a number", tag);
       return FALSE;
     }
   (*i)++;
-  *out = ((Arg *) g_ptr_array_index (n->args, *i))->num;
+  *out = ((SvArg *) g_ptr_array_index (n->args, *i))->num;
   return TRUE;
 }
 
 /* Tags shared by the match tests: comparator, match type, address part,
  * index. TRUE when @a was one of them (consumed). */
 static gboolean
-common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *seen)
+common_tag (SvCompiler *c, SvNode *n, guint *i, SvTest *t, guint allowed, guint *seen)
 {
   enum { A_CMP = 1, A_MATCH = 2, A_PART = 4, A_INDEX = 8 };
-  Arg *a = g_ptr_array_index (n->args, *i);
+  SvArg *a = g_ptr_array_index (n->args, *i);
   const char *tag = a->tag;
   if ((allowed & A_CMP) && !strcmp (tag, "comparator"))
     {
@@ -1334,7 +693,7 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
       if (s == NULL)
         return TRUE;
       if (*seen & A_CMP)
-        ERR (c, a->line, a->col, "comparator given twice");
+        SV_ERR (c, a->line, a->col, "comparator given twice");
       *seen |= A_CMP;
       if (!g_ascii_strcasecmp (s->text, "i;octet"))
         t->cmp = CMP_OCTET;
@@ -1346,7 +705,7 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
           need (c, EXT_NUMERIC, a->line, a->col, "comparator i;ascii-numeric", "comparator-i;ascii-numeric");
         }
       else
-        ERR (c, a->line, a->col, "unknown comparator \"%s\"", s->text);
+        SV_ERR (c, a->line, a->col, "unknown comparator \"%s\"", s->text);
       sv_string_free (s);
       return TRUE;
     }
@@ -1368,7 +727,7 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
       if (m >= 0)
         {
           if (*seen & A_MATCH)
-            ERR (c, a->line, a->col, "match type given twice");
+            SV_ERR (c, a->line, a->col, "match type given twice");
           *seen |= A_MATCH;
           t->match = m;
           if (m == MATCH_REGEX)
@@ -1388,7 +747,7 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
                     ok = TRUE;
                   }
               if (!ok)
-                ERR (c, s->line, s->col, "unknown relational operator \"%s\"", s->text);
+                SV_ERR (c, s->line, s->col, "unknown relational operator \"%s\"", s->text);
               sv_string_free (s);
             }
           return TRUE;
@@ -1410,7 +769,7 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
       if (p >= 0)
         {
           if (*seen & A_PART)
-            ERR (c, a->line, a->col, "address part given twice");
+            SV_ERR (c, a->line, a->col, "address part given twice");
           *seen |= A_PART;
           t->part = p;
           if (p == PART_USER || p == PART_DETAIL)
@@ -1427,7 +786,7 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
           if (tag_number (c, n, i, tag, &v))
             {
               if (v == 0 || v > G_MAXINT)
-                ERR (c, a->line, a->col, ":index must be at least 1");
+                SV_ERR (c, a->line, a->col, ":index must be at least 1");
               t->index = (int) MIN (v, (guint64) G_MAXINT);
             }
           return TRUE;
@@ -1443,12 +802,12 @@ common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *see
 }
 
 static void
-check_match_keys (Compiler *c, SvTest *t, guint line, guint col)
+check_match_keys (SvCompiler *c, SvTest *t, guint line, guint col)
 {
   if (t->cmp == CMP_NUMERIC && (t->match == MATCH_CONTAINS || t->match == MATCH_MATCHES || t->match == MATCH_REGEX))
-    ERR (c, line, col, "comparator i;ascii-numeric cannot be used with this match type");
+    SV_ERR (c, line, col, "comparator i;ascii-numeric cannot be used with this match type");
   if (t->last && t->index == 0)
-    ERR (c, line, col, ":last needs :index");
+    SV_ERR (c, line, col, ":last needs :index");
   if (t->match == MATCH_REGEX && t->keys)
     for (guint i = 0; i < t->keys->n; i++)
       {
@@ -1458,7 +817,7 @@ check_match_keys (Compiler *c, SvTest *t, guint line, guint col)
         g_autoptr(GError) e = NULL;
         k->re = sv_regex_compile (k->text, k->len, t->cmp == CMP_CASEMAP, &c->rules->limits, &e);
         if (k->re == NULL)
-          ERR (c, k->line, k->col, "%s", e->message);
+          SV_ERR (c, k->line, k->col, "%s", e->message);
       }
 }
 
@@ -1506,10 +865,10 @@ sv_address_extract (const char *text, gsize len)
   return g_strndup (s, e - s);
 }
 
-static SvTest *compile_test (Compiler *c, Node *n);
+static SvTest *compile_test (SvCompiler *c, SvNode *n);
 
 static SvTest *
-compile_test (Compiler *c, Node *n)
+compile_test (SvCompiler *c, SvNode *n)
 {
   enum { A_CMP = 1, A_MATCH = 2, A_PART = 4, A_INDEX = 8 };
   SvTest *t = g_new0 (SvTest, 1);
@@ -1580,7 +939,7 @@ compile_test (Compiler *c, Node *n)
     }
   else
     {
-      ERR (c, n->line, n->col, "unknown test '%s'", name);
+      SV_ERR (c, n->line, n->col, "unknown test '%s'", name);
       sv_test_free (t);
       return NULL;
     }
@@ -1588,15 +947,15 @@ compile_test (Compiler *c, Node *n)
   guint seen = 0, i = 0;
   for (; i < n->args->len; i++)
     {
-      Arg *a = g_ptr_array_index (n->args, i);
-      if (a->kind != ARG_TAG)
+      SvArg *a = g_ptr_array_index (n->args, i);
+      if (a->kind != SV_ARG_TAG)
         break;
       if (allowed && common_tag (c, n, &i, t, allowed, &seen))
         continue;
       if (t->kind == T_SIZE && (!strcmp (a->tag, "over") || !strcmp (a->tag, "under")))
         {
           if (seen & 16)
-            ERR (c, a->line, a->col, "size: :over or :under given twice");
+            SV_ERR (c, a->line, a->col, "size: :over or :under given twice");
           seen |= 16;
           t->over = a->tag[0] == 'o';
           if (!tag_number (c, n, &i, a->tag, &t->size))
@@ -1606,7 +965,7 @@ compile_test (Compiler *c, Node *n)
       if (t->kind == T_BODY && (!strcmp (a->tag, "raw") || !strcmp (a->tag, "text") || !strcmp (a->tag, "content")))
         {
           if (seen & 32)
-            ERR (c, a->line, a->col, "body: transform given twice");
+            SV_ERR (c, a->line, a->col, "body: transform given twice");
           seen |= 32;
           if (a->tag[0] == 'r')
             t->body = BODY_RAW;
@@ -1628,7 +987,7 @@ compile_test (Compiler *c, Node *n)
               const char *z = t->zone->text;
               if (!((z[0] == '+' || z[0] == '-') && strlen (z) == 5 && g_ascii_isdigit (z[1]) && g_ascii_isdigit (z[2])
                     && g_ascii_isdigit (z[3]) && g_ascii_isdigit (z[4])))
-                ERR (c, t->zone->line, t->zone->col, "bad :zone \"%s\" (expected +hhmm or -hhmm)", z);
+                SV_ERR (c, t->zone->line, t->zone->col, "bad :zone \"%s\" (expected +hhmm or -hhmm)", z);
             }
           continue;
         }
@@ -1668,23 +1027,23 @@ compile_test (Compiler *c, Node *n)
               continue;
             }
         }
-      ERR (c, a->line, a->col, "%s: unknown tag :%s", name, a->tag);
+      SV_ERR (c, a->line, a->col, "%s: unknown tag :%s", name, a->tag);
     }
   Pos p = positional (n, i);
   for (guint k = 0; k < p.n; k++)
-    if (p.v[k]->kind == ARG_TAG)
-      ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
+    if (p.v[k]->kind == SV_ARG_TAG)
+      SV_ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
 
   if (takes_tests)
     {
       if (p.n)
-        ERR (c, p.v[0]->line, p.v[0]->col, "%s takes no arguments", name);
+        SV_ERR (c, p.v[0]->line, p.v[0]->col, "%s takes no arguments", name);
       if (t->kind == T_NOT && (n->tests->len != 1 || n->test_list))
-        ERR (c, n->line, n->col, "not takes exactly one test");
+        SV_ERR (c, n->line, n->col, "not takes exactly one test");
       if (t->kind != T_NOT && !n->test_list)
-        ERR (c, n->line, n->col, "%s takes a test list in parentheses", name);
+        SV_ERR (c, n->line, n->col, "%s takes a test list in parentheses", name);
       if (t->kind != T_NOT && n->tests->len == 0)
-        ERR (c, n->line, n->col, "%s needs at least one test", name);
+        SV_ERR (c, n->line, n->col, "%s needs at least one test", name);
       t->n_children = n->tests->len;
       t->children = g_new0 (SvTest *, t->n_children ? t->n_children : 1);
       for (guint k = 0; k < n->tests->len; k++)
@@ -1692,7 +1051,7 @@ compile_test (Compiler *c, Node *n)
       return t;
     }
   if (n->tests->len)
-    ERR (c, n->line, n->col, "%s does not take tests", name);
+    SV_ERR (c, n->line, n->col, "%s does not take tests", name);
 
   switch (t->kind)
     {
@@ -1715,7 +1074,7 @@ compile_test (Compiler *c, Node *n)
               {
                 SvString *h = t->headers->items[k];
                 if (!h->dynamic && g_ascii_strcasecmp (h->text, "from") && g_ascii_strcasecmp (h->text, "to"))
-                  ERR (c, h->line, h->col, "envelope: unknown envelope part \"%s\" (from or to)", h->text);
+                  SV_ERR (c, h->line, h->col, "envelope: unknown envelope part \"%s\" (from or to)", h->text);
               }
           if (t->kind == T_ADDRESS || t->kind == T_HEADER)
             for (guint k = 0; k < t->headers->n; k++)
@@ -1724,7 +1083,7 @@ compile_test (Compiler *c, Node *n)
                 for (gsize q = 0; q < h->len && !h->dynamic; q++)
                   if ((guchar) h->text[q] <= ' ' || h->text[q] == ':' || (guchar) h->text[q] >= 127)
                     {
-                      ERR (c, h->line, h->col, "%s: invalid header name \"%s\"", name, h->text);
+                      SV_ERR (c, h->line, h->col, "%s: invalid header name \"%s\"", name, h->text);
                       break;
                     }
               }
@@ -1737,7 +1096,7 @@ compile_test (Compiler *c, Node *n)
       break;
     case T_SIZE:
       if (!(seen & 16))
-        ERR (c, n->line, n->col, "size needs :over or :under");
+        SV_ERR (c, n->line, n->col, "size needs :over or :under");
       want_count (c, n, &p, 0);
       break;
     case T_BODY:
@@ -1767,13 +1126,13 @@ compile_test (Compiler *c, Node *n)
           {
             g_autofree char *lower = g_ascii_strdown (t->datepart->text, -1);
             if (!g_strv_contains (parts, lower))
-              ERR (c, t->datepart->line, t->datepart->col, "unknown date part \"%s\"", t->datepart->text);
+              SV_ERR (c, t->datepart->line, t->datepart->col, "unknown date part \"%s\"", t->datepart->text);
           }
         if (!want_strings (c, n, &p, k, "key list", FALSE) || !want_count (c, n, &p, k + 1))
           break;
         t->keys = make_strlist (c, p.v[k]);
         if (t->zone && t->originalzone)
-          ERR (c, n->line, n->col, "date: :zone and :originalzone together");
+          SV_ERR (c, n->line, n->col, "date: :zone and :originalzone together");
         check_match_keys (c, t, n->line, n->col);
         break;
       }
@@ -1792,7 +1151,7 @@ compile_test (Compiler *c, Node *n)
               gboolean numeric = FALSE;
               if (v->dynamic || !valid_var_name (v->text, v->len, &numeric) || numeric)
                 {
-                  ERR (c, v->line, v->col, "hasflag: invalid variable name \"%s\"", v->text);
+                  SV_ERR (c, v->line, v->col, "hasflag: invalid variable name \"%s\"", v->text);
                   continue;
                 }
               g_autofree char *l = g_ascii_strdown (v->text, -1);
@@ -1809,7 +1168,7 @@ compile_test (Compiler *c, Node *n)
     case T_DUPLICATE:
       want_count (c, n, &p, 0);
       if (t->dup_header && t->uniqueid)
-        ERR (c, n->line, n->col, "duplicate: :header and :uniqueid together");
+        SV_ERR (c, n->line, n->col, "duplicate: :header and :uniqueid together");
       break;
     default:
       break;
@@ -1817,12 +1176,12 @@ compile_test (Compiler *c, Node *n)
   return t;
 }
 
-static SvBlock *compile_block (Compiler *c, GPtrArray *nodes);
+static SvBlock *compile_block (SvCompiler *c, GPtrArray *nodes);
 
 static gboolean
-compile_flags_tag (Compiler *c, Node *n, guint *i, SvCmd *cmd)
+compile_flags_tag (SvCompiler *c, SvNode *n, guint *i, SvCmd *cmd)
 {
-  Arg *a = g_ptr_array_index (n->args, *i);
+  SvArg *a = g_ptr_array_index (n->args, *i);
   need (c, EXT_IMAP4FLAGS, a->line, a->col, ":flags", "imap4flags");
   strlist_free (cmd->flags);
   cmd->flags = tag_strlist (c, n, i, "flags");
@@ -1841,11 +1200,11 @@ static const char *const statuses[] = { "new", "open", "pending", "resolved", "c
 gboolean sv_ticket_priority_ok (const char *v) { return ticket_value_ok (v, priorities); }
 gboolean sv_ticket_status_ok (const char *v) { return ticket_value_ok (v, statuses); }
 
-static guint compile_include (Compiler *c, const char *name, gboolean global, guint line, guint col, gboolean optional,
+static guint compile_include (SvCompiler *c, const char *name, gboolean global, guint line, guint col, gboolean optional,
                               gboolean *missing);
 
 static SvCmd *
-compile_command (Compiler *c, Node *n, Node *prev)
+compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
 {
   SvCmd *cmd = g_new0 (SvCmd, 1);
   cmd->line = n->line;
@@ -1857,18 +1216,18 @@ compile_command (Compiler *c, Node *n, Node *prev)
     {
       cmd->kind = C_NOP;
       if (c->seen_command)
-        ERR (c, n->line, n->col, "require must come before any other command");
+        SV_ERR (c, n->line, n->col, "require must come before any other command");
       Pos p = positional (n, 0);
       if (n->block || n->tests->len || !want_strings (c, n, &p, 0, "capability list", FALSE) || !want_count (c, n, &p, 1))
         {
           if (n->block || n->tests->len)
-            ERR (c, n->line, n->col, "require takes a string list only");
+            SV_ERR (c, n->line, n->col, "require takes a string list only");
           return cmd;
         }
-      Arg *a = p.v[0];
+      SvArg *a = p.v[0];
       for (guint k = 0; k < a->strs->len; k++)
         {
-          RawStr *s = g_ptr_array_index (a->strs, k);
+          SvRawStr *s = g_ptr_array_index (a->strs, k);
           const SvCapability *cap = NULL;
           for (const SvCapability *q = sv_capabilities; q->name; q++)
             if (!strcmp (q->name, s->text))
@@ -1878,11 +1237,11 @@ compile_command (Compiler *c, Node *n, Node *prev)
             cap = NULL;
           if (cap == NULL)
             {
-              ERR (c, s->line, s->col, "unsupported extension \"%s\"", s->text);
+              SV_ERR (c, s->line, s->col, "unsupported extension \"%s\"", s->text);
               continue;
             }
           if ((c->script->exts & cap->ext) == cap->ext && cap->ext != (EXT_VACATION_SECONDS | EXT_VACATION))
-            WARN (c, s->line, s->col, "extension \"%s\" required twice", s->text);
+            SV_WARN (c, s->line, s->col, "extension \"%s\" required twice", s->text);
           c->script->exts |= cap->ext;
         }
       return cmd;
@@ -1893,15 +1252,15 @@ compile_command (Compiler *c, Node *n, Node *prev)
     {
       gboolean is_else = !strcmp (name, "else");
       if (name[0] == 'e' && (prev == NULL || (strcmp (prev->name, "if") && strcmp (prev->name, "elsif"))))
-        ERR (c, n->line, n->col, "%s without a preceding if", name);
+        SV_ERR (c, n->line, n->col, "%s without a preceding if", name);
       if (n->args->len)
-        ERR (c, n->line, n->col, "%s takes no arguments besides the test", name);
+        SV_ERR (c, n->line, n->col, "%s takes no arguments besides the test", name);
       if (!is_else && (n->tests->len != 1 || n->test_list))
-        ERR (c, n->line, n->col, "%s needs exactly one test", name);
+        SV_ERR (c, n->line, n->col, "%s needs exactly one test", name);
       if (is_else && n->tests->len)
-        ERR (c, n->line, n->col, "else takes no test");
+        SV_ERR (c, n->line, n->col, "else takes no test");
       if (n->block == NULL)
-        ERR (c, n->line, n->col, "%s needs a block", name);
+        SV_ERR (c, n->line, n->col, "%s needs a block", name);
       cmd->kind = C_IF;
       cmd->n_branches = 1;
       cmd->tests = g_new0 (SvTest *, 1);
@@ -1920,9 +1279,9 @@ compile_command (Compiler *c, Node *n, Node *prev)
     }
 
   if (n->block)
-    ERR (c, n->line, n->col, "%s does not take a block", name);
+    SV_ERR (c, n->line, n->col, "%s does not take a block", name);
   if (n->tests->len)
-    ERR (c, n->line, n->col, "%s does not take a test", name);
+    SV_ERR (c, n->line, n->col, "%s does not take a test", name);
 
   if (!strcmp (name, "stop"))
     cmd->kind = C_STOP;
@@ -1981,7 +1340,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
     }
   else
     {
-      ERR (c, n->line, n->col, "unknown command '%s'", name);
+      SV_ERR (c, n->line, n->col, "unknown command '%s'", name);
       cmd->kind = C_NOP;
       return cmd;
     }
@@ -1990,8 +1349,8 @@ compile_command (Compiler *c, Node *n, Node *prev)
   guint i = 0;
   for (; i < n->args->len; i++)
     {
-      Arg *a = g_ptr_array_index (n->args, i);
-      if (a->kind != ARG_TAG)
+      SvArg *a = g_ptr_array_index (n->args, i);
+      if (a->kind != SV_ARG_TAG)
         break;
       const char *tag = a->tag;
       switch (cmd->kind)
@@ -2019,7 +1378,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
               if (tag[0] == 's')
                 need (c, EXT_VACATION_SECONDS, a->line, a->col, ":seconds", "vacation-seconds");
               if (seen_period)
-                ERR (c, a->line, a->col, "vacation: :days or :seconds given twice");
+                SV_ERR (c, a->line, a->col, "vacation: :days or :seconds given twice");
               seen_period = TRUE;
               if (tag_number (c, n, &i, tag, &v))
                 {
@@ -2045,7 +1404,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
                 {
                   g_autofree char *addr = sv_address_extract (cmd->from->text, cmd->from->len);
                   if (addr == NULL)
-                    ERR (c, cmd->from->line, cmd->from->col, "vacation: invalid :from address \"%s\"", cmd->from->text);
+                    SV_ERR (c, cmd->from->line, cmd->from->col, "vacation: invalid :from address \"%s\"", cmd->from->text);
                 }
               continue;
             }
@@ -2086,7 +1445,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
                   if ((cmd->modifiers & mods[k].bit)
                       || ((mods[k].bit & same) && (cmd->modifiers & same))
                       || ((mods[k].bit & same2) && (cmd->modifiers & same2)))
-                    ERR (c, a->line, a->col, "set: conflicting modifier :%s", tag);
+                    SV_ERR (c, a->line, a->col, "set: conflicting modifier :%s", tag);
                   cmd->modifiers |= mods[k].bit;
                 }
             if (found)
@@ -2097,7 +1456,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
           if (!strcmp (tag, "personal") || !strcmp (tag, "global"))
             {
               if (seen_loc)
-                ERR (c, a->line, a->col, "include: location given twice");
+                SV_ERR (c, a->line, a->col, "include: location given twice");
               seen_loc = TRUE;
               global_inc = tag[0] == 'g';
               continue;
@@ -2121,15 +1480,15 @@ compile_command (Compiler *c, Node *n, Node *prev)
                 continue;
               SvString **slot = tag[0] == 'p' ? &cmd->priority : tag[0] == 'a' ? &cmd->assign : &cmd->status;
               if (*slot)
-                ERR (c, a->line, a->col, "ticket: :%s given twice", tag);
+                SV_ERR (c, a->line, a->col, "ticket: :%s given twice", tag);
               sv_string_free (*slot);
               *slot = s;
               if (!s->dynamic && tag[0] == 'p' && !sv_ticket_priority_ok (s->text))
-                ERR (c, s->line, s->col, "ticket: :priority must be low, normal, high or urgent");
+                SV_ERR (c, s->line, s->col, "ticket: :priority must be low, normal, high or urgent");
               if (!s->dynamic && tag[0] == 's' && !sv_ticket_status_ok (s->text))
-                ERR (c, s->line, s->col, "ticket: :status must be new, open, pending, resolved or closed");
+                SV_ERR (c, s->line, s->col, "ticket: :status must be new, open, pending, resolved or closed");
               if (!s->dynamic && tag[0] == 'a' && s->len == 0)
-                ERR (c, s->line, s->col, "ticket: :assign needs an agent name");
+                SV_ERR (c, s->line, s->col, "ticket: :assign needs an agent name");
               continue;
             }
           if (!strcmp (tag, "tags"))
@@ -2142,12 +1501,12 @@ compile_command (Compiler *c, Node *n, Node *prev)
         default:
           break;
         }
-      ERR (c, a->line, a->col, "%s: unknown tag :%s", name, tag);
+      SV_ERR (c, a->line, a->col, "%s: unknown tag :%s", name, tag);
     }
   Pos p = positional (n, i);
   for (guint k = 0; k < p.n; k++)
-    if (p.v[k]->kind == ARG_TAG)
-      ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
+    if (p.v[k]->kind == SV_ARG_TAG)
+      SV_ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
 
   switch (cmd->kind)
     {
@@ -2171,16 +1530,16 @@ compile_command (Compiler *c, Node *n, Node *prev)
             {
               g_autofree char *addr = sv_address_extract (cmd->arg->text, cmd->arg->len);
               if (addr == NULL)
-                ERR (c, cmd->arg->line, cmd->arg->col, "redirect: invalid address \"%s\"", cmd->arg->text);
+                SV_ERR (c, cmd->arg->line, cmd->arg->col, "redirect: invalid address \"%s\"", cmd->arg->text);
             }
           if (cmd->kind == C_FILEINTO && !cmd->arg->dynamic && cmd->arg->len == 0)
-            ERR (c, cmd->arg->line, cmd->arg->col, "fileinto: empty mailbox name");
+            SV_ERR (c, cmd->arg->line, cmd->arg->col, "fileinto: empty mailbox name");
           if (cmd->kind == C_INCLUDE)
             {
               if (cmd->arg->dynamic)
-                ERR (c, cmd->arg->line, cmd->arg->col, "include: the script name must be a constant");
+                SV_ERR (c, cmd->arg->line, cmd->arg->col, "include: the script name must be a constant");
               else if (cmd->arg->len == 0 || strchr (cmd->arg->text, '/') || cmd->arg->text[0] == '.')
-                ERR (c, cmd->arg->line, cmd->arg->col, "include: invalid script name \"%s\"", cmd->arg->text);
+                SV_ERR (c, cmd->arg->line, cmd->arg->col, "include: invalid script name \"%s\"", cmd->arg->text);
               else
                 {
                   gboolean missing = FALSE;
@@ -2196,17 +1555,17 @@ compile_command (Compiler *c, Node *n, Node *prev)
       if (want_strings (c, n, &p, 0, "a variable name", TRUE) && want_strings (c, n, &p, 1, "a value", TRUE)
           && want_count (c, n, &p, 2))
         {
-          RawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
+          SvRawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
           gboolean numeric = FALSE;
           if (!valid_var_name (nm->text, nm->len, &numeric) || numeric
               || (strchr (nm->text, '.') && !g_str_has_prefix (nm->text, "global.")))
-            ERR (c, nm->line, nm->col, "set: invalid variable name \"%s\"", nm->text);
+            SV_ERR (c, nm->line, nm->col, "set: invalid variable name \"%s\"", nm->text);
           else
             {
               g_autofree char *l = g_ascii_strdown (nm->text, -1);
               cmd->var = var_slot (c, l);
               if (cmd->var == G_MININT)
-                ERR (c, nm->line, nm->col, "too many variables");
+                SV_ERR (c, nm->line, nm->col, "too many variables");
             }
           cmd->arg = make_string (c, g_ptr_array_index (p.v[1]->strs, 0));
         }
@@ -2219,10 +1578,10 @@ compile_command (Compiler *c, Node *n, Node *prev)
           if (!want_strings (c, n, &p, 0, "a variable name", TRUE))
             break;
           need (c, EXT_VARIABLES, n->line, n->col, "a flag variable", "variables");
-          RawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
+          SvRawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
           gboolean numeric = FALSE;
           if (!valid_var_name (nm->text, nm->len, &numeric) || numeric)
-            ERR (c, nm->line, nm->col, "%s: invalid variable name \"%s\"", name, nm->text);
+            SV_ERR (c, nm->line, nm->col, "%s: invalid variable name \"%s\"", name, nm->text);
           else
             {
               g_autofree char *l = g_ascii_strdown (nm->text, -1);
@@ -2238,16 +1597,16 @@ compile_command (Compiler *c, Node *n, Node *prev)
       if (want_strings (c, n, &p, 0, "variable names", FALSE) && want_count (c, n, &p, 1))
         for (guint k = 0; k < p.v[0]->strs->len; k++)
           {
-            RawStr *nm = g_ptr_array_index (p.v[0]->strs, k);
+            SvRawStr *nm = g_ptr_array_index (p.v[0]->strs, k);
             gboolean numeric = FALSE;
             if (!valid_var_name (nm->text, nm->len, &numeric) || numeric || strchr (nm->text, '.'))
               {
-                ERR (c, nm->line, nm->col, "global: invalid variable name \"%s\"", nm->text);
+                SV_ERR (c, nm->line, nm->col, "global: invalid variable name \"%s\"", nm->text);
                 continue;
               }
             g_autofree char *l = g_ascii_strdown (nm->text, -1);
             if (g_hash_table_contains (c->locals, l))
-              ERR (c, nm->line, nm->col, "global: \"%s\" was used as a local variable before", nm->text);
+              SV_ERR (c, nm->line, nm->col, "global: \"%s\" was used as a local variable before", nm->text);
             g_hash_table_add (c->globals_here, g_strdup (l));
             var_slot (c, l);
           }
@@ -2256,7 +1615,7 @@ compile_command (Compiler *c, Node *n, Node *prev)
     case C_TICKET:
       want_count (c, n, &p, 0);
       if (!cmd->priority && !cmd->assign && !cmd->status && !cmd->tags)
-        WARN (c, n->line, n->col, "ticket without arguments does nothing");
+        SV_WARN (c, n->line, n->col, "ticket without arguments does nothing");
       break;
     default:
       break;
@@ -2265,18 +1624,18 @@ compile_command (Compiler *c, Node *n, Node *prev)
 }
 
 static SvBlock *
-compile_block (Compiler *c, GPtrArray *nodes)
+compile_block (SvCompiler *c, GPtrArray *nodes)
 {
   SvBlock *b = g_new0 (SvBlock, 1);
   b->cmds = g_new0 (SvCmd *, nodes->len ? nodes->len : 1);
-  Node *prev = NULL;
+  SvNode *prev = NULL;
   gboolean after_stop = FALSE;
   for (guint i = 0; i < nodes->len; i++)
     {
-      Node *n = g_ptr_array_index (nodes, i);
+      SvNode *n = g_ptr_array_index (nodes, i);
       if (after_stop)
         {
-          WARN (c, n->line, n->col, "'%s' is never reached (after stop)", n->name);
+          SV_WARN (c, n->line, n->col, "'%s' is never reached (after stop)", n->name);
           after_stop = FALSE;
         }
       SvCmd *cmd = compile_command (c, n, prev);
@@ -2304,11 +1663,11 @@ compile_block (Compiler *c, GPtrArray *nodes)
 
 /* Compiles @text as script @name into c->rules->scripts; returns its index. */
 static guint
-compile_script (Compiler *parent, const char *file, const char *name, const char *text, gsize len,
+compile_script (SvCompiler *parent, const char *file, const char *name, const char *text, gsize len,
                 const RdRulesOptions *opts, GPtrArray *diags, RdRules *rules, guint include_depth,
-                GHashTable *includes, GHashTable *in_progress, Compiler *result)
+                GHashTable *includes, GHashTable *in_progress, SvCompiler *result)
 {
-  Compiler c = { 0 };
+  SvCompiler c = { 0 };
   c.file = file;
   c.diags = diags;
   c.opts = opts;
@@ -2324,7 +1683,7 @@ compile_script (Compiler *parent, const char *file, const char *name, const char
   g_ptr_array_add (rules->scripts, c.script);
 
   if (len > rules->limits.max_script_size)
-    ERR (&c, 1, 1, "script larger than the limit (%" G_GSIZE_FORMAT " bytes)", rules->limits.max_script_size);
+    SV_ERR (&c, 1, 1, "script larger than the limit (%" G_GSIZE_FORMAT " bytes)", rules->limits.max_script_size);
   else if (!g_utf8_validate (text, len, NULL))
     {
       const char *bad = NULL;
@@ -2335,15 +1694,11 @@ compile_script (Compiler *parent, const char *file, const char *name, const char
           line++, col = 1;
         else if (((guchar) *q & 0xC0) != 0x80)
           col++;
-      ERR (&c, line, col, "script is not valid UTF-8");
+      SV_ERR (&c, line, col, "script is not valid UTF-8");
     }
   else
     {
-      Lexer lx = { &c, text, text + len, 1, 1, { 0 }, FALSE };
-      lx.tok.text = g_string_new (NULL);
-      lex_next (&lx);
-      GPtrArray *nodes = parse_commands (&lx, FALSE, 0);
-      g_string_free (lx.tok.text, TRUE);
+      GPtrArray *nodes = sv_parse (&c, text, len);
       if (nodes)
         {
           c.script->body = compile_block (&c, nodes);
@@ -2365,7 +1720,7 @@ compile_script (Compiler *parent, const char *file, const char *name, const char
 }
 
 static guint
-compile_include (Compiler *c, const char *name, gboolean global, guint line, guint col, gboolean optional,
+compile_include (SvCompiler *c, const char *name, gboolean global, guint line, guint col, gboolean optional,
                  gboolean *missing)
 {
   *missing = FALSE;
@@ -2375,17 +1730,17 @@ compile_include (Compiler *c, const char *name, gboolean global, guint line, gui
     return GPOINTER_TO_UINT (v) - 1;
   if (g_hash_table_contains (c->in_progress, key))
     {
-      ERR (c, line, col, "include: \"%s\" includes itself (loop)", name);
+      SV_ERR (c, line, col, "include: \"%s\" includes itself (loop)", name);
       return 0;
     }
   if (c->include_depth + 1 > c->rules->limits.max_include_depth)
     {
-      ERR (c, line, col, "include: nested deeper than the limit (%u)", c->rules->limits.max_include_depth);
+      SV_ERR (c, line, col, "include: nested deeper than the limit (%u)", c->rules->limits.max_include_depth);
       return 0;
     }
   if (c->opts == NULL || c->opts->loader == NULL)
     {
-      ERR (c, line, col, "include: no script location configured");
+      SV_ERR (c, line, col, "include: no script location configured");
       return 0;
     }
   g_autoptr(GError) e = NULL;
@@ -2398,12 +1753,12 @@ compile_include (Compiler *c, const char *name, gboolean global, guint line, gui
           *missing = TRUE;
           return 0;
         }
-      ERR (c, line, col, "include: %s", e ? e->message : "cannot load script");
+      SV_ERR (c, line, col, "include: %s", e ? e->message : "cannot load script");
       return 0;
     }
   g_hash_table_add (c->in_progress, g_strdup (key));
   g_autofree char *file = g_strdup_printf ("%s%s", global ? "global:" : "", name);
-  Compiler sub;
+  SvCompiler sub;
   guint index = compile_script (c, file, name, text, len, c->opts, c->diags, c->rules, c->include_depth + 1,
                                 c->includes, c->in_progress, &sub);
   g_clear_error (&sub.first);   /* the parent kept its own first error */
@@ -2439,7 +1794,7 @@ rd_rules_compile (const char *file, const char *text, gsize len, const RdRulesOp
   rules->globals = g_ptr_array_new_with_free_func (g_free);
   GHashTable *includes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GHashTable *in_progress = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Compiler c;
+  SvCompiler c;
   compile_script (NULL, file, file, text, len, options, diagnostics, rules, 0, includes, in_progress, &c);
   g_hash_table_unref (includes);
   g_hash_table_unref (in_progress);

@@ -1,6 +1,7 @@
 /* relaydesk — rules internals: the compiled form of a Sieve script,
- * shared by the compiler (sieve-compile.c) and the interpreter
- * (sieve-interp.c). Not a public header. */
+ * shared by the compiler (sieve-compile.c, behind the lexer and parser of
+ * sieve-parse.h) and the interpreter (sieve-interp.c). Not a public
+ * header. */
 #pragma once
 
 #include <regex.h>
@@ -173,6 +174,34 @@ struct _RdRules {
   RdRulesLimits limits;
   GStringChunk *strings;   /* text owned by the compiled form */
 };
+
+/* ---- compiling (sieve-compile.c) ----------------------------------------- */
+
+/* The state of compiling one script: the lexer, the parser and the
+ * validator report through it. */
+typedef struct _SvCompiler SvCompiler;
+struct _SvCompiler {
+  const char *file;
+  GPtrArray *diags;
+  guint n_errors;
+  GError *first;
+  const RdRulesOptions *opts;
+  RdRules *rules;
+  SvScript *script;
+  GHashTable *locals;     /* name (lower) -> slot + 1 */
+  GHashTable *globals_here; /* names declared `global` in this script */
+  GHashTable *includes;   /* "p:name"/"g:name" -> index + 1, shared */
+  GHashTable *in_progress; /* include loop detection, shared */
+  guint include_depth;
+  gboolean seen_command;  /* require only at the start (RFC 5228 3.2) */
+  guint nesting;
+};
+
+/* Reports an error or a warning at FILE:LINE:COL of the script being
+ * compiled; the first error becomes rd_rules_compile()'s GError. */
+void sv_diag (SvCompiler *c, gboolean warning, guint line, guint col, const char *fmt, ...) G_GNUC_PRINTF (5, 6);
+#define SV_ERR(c, l, co, ...) sv_diag (c, FALSE, l, co, __VA_ARGS__)
+#define SV_WARN(c, l, co, ...) sv_diag (c, TRUE, l, co, __VA_ARGS__)
 
 void sv_script_free (SvScript *s);
 void sv_string_free (SvString *s);
