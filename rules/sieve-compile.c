@@ -74,7 +74,7 @@ rd_rules_diagnostic_free (RdRulesDiagnostic *d)
   g_free (d);
 }
 
-/* ---- strings ------------------------------------------------------------ */
+/* ---- regex ------------------------------------------------------------- */
 
 void
 sv_regex_free (regex_t *re)
@@ -85,308 +85,6 @@ sv_regex_free (regex_t *re)
       g_free (re);
     }
 }
-
-void
-sv_string_free (SvString *s)
-{
-  if (s == NULL)
-    return;
-  for (guint i = 0; i < s->n_segs; i++)
-    g_free (s->segs[i].text);
-  g_free (s->segs);
-  g_free (s->text);
-  g_free (s->lower);
-  sv_regex_free (s->re);
-  g_free (s);
-}
-
-static void
-strlist_free (SvStrList *l)
-{
-  if (l == NULL)
-    return;
-  for (guint i = 0; i < l->n; i++)
-    sv_string_free (l->items[i]);
-  g_free (l->items);
-  g_free (l);
-}
-
-/* RFC 5228 2.4.2.4: ${hex:..} and ${unicode:..}; a malformed one stays as
- * written. */
-static char *
-decode_encoded_character (const char *text, gsize len, gsize *out_len)
-{
-  GString *out = g_string_sized_new (len);
-  gsize i = 0;
-  while (i < len)
-    {
-      if (text[i] == '$' && i + 1 < len && text[i + 1] == '{')
-        {
-          const char *close = memchr (text + i, '}', len - i);
-          gsize start = i + 2;
-          gboolean hex = FALSE, uni = FALSE;
-          if (close)
-            {
-              gsize n = close - (text + start);
-              if (n >= 4 && g_ascii_strncasecmp (text + start, "hex:", 4) == 0)
-                hex = TRUE;
-              else if (n >= 8 && g_ascii_strncasecmp (text + start, "unicode:", 8) == 0)
-                uni = TRUE;
-            }
-          if (hex || uni)
-            {
-              const char *p = text + start + (hex ? 4 : 8);
-              GString *dec = g_string_new (NULL);
-              gboolean ok = TRUE;
-              while (p < close && ok)
-                {
-                  while (p < close && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-                    p++;
-                  if (p >= close)
-                    break;
-                  guint64 v = 0;
-                  guint digits = 0;
-                  while (p < close && g_ascii_isxdigit (*p))
-                    {
-                      v = v * 16 + (guint64) g_ascii_xdigit_value (*p);
-                      p++;
-                      if (++digits > 8)
-                        ok = FALSE;
-                    }
-                  if (digits == 0 || (p < close && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')))
-                    ok = FALSE;
-                  if (!ok)
-                    break;
-                  if (hex)
-                    {
-                      if (digits > 2)
-                        ok = FALSE;
-                      else
-                        g_string_append_c (dec, (char) v);
-                    }
-                  else
-                    {
-                      if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-                        ok = FALSE;
-                      else
-                        g_string_append_unichar (dec, (gunichar) v);
-                    }
-                }
-              if (ok)
-                {
-                  g_string_append_len (out, dec->str, dec->len);
-                  g_string_free (dec, TRUE);
-                  i = (close - text) + 1;
-                  continue;
-                }
-              g_string_free (dec, TRUE);
-            }
-        }
-      g_string_append_c (out, text[i]);
-      i++;
-    }
-  *out_len = out->len;
-  return g_string_free (out, FALSE);
-}
-
-static int
-var_slot (SvCompiler *c, const char *lname)
-{
-  if (g_str_has_prefix (lname, "global."))
-    lname += 7;
-  else if (!c->globals_here || !g_hash_table_contains (c->globals_here, lname))
-    {
-      gpointer v = g_hash_table_lookup (c->locals, lname);
-      if (v)
-        return GPOINTER_TO_INT (v) - 1;
-      if (g_hash_table_size (c->locals) >= c->rules->limits.max_variables)
-        return G_MININT;
-      int slot = (int) c->script->n_vars++;
-      g_hash_table_insert (c->locals, g_strdup (lname), GINT_TO_POINTER (slot + 1));
-      return slot;
-    }
-  for (guint i = 0; i < c->rules->globals->len; i++)
-    if (!strcmp (g_ptr_array_index (c->rules->globals, i), lname))
-      return -1 - (int) i;
-  if (c->rules->globals->len >= c->rules->limits.max_variables)
-    return G_MININT;
-  g_ptr_array_add (c->rules->globals, g_strdup (lname));
-  return -(int) c->rules->globals->len;
-}
-
-/* identifier *("." identifier), or a number: RFC 5229 3. */
-static gboolean
-valid_var_name (const char *s, gsize n, gboolean *numeric)
-{
-  if (n == 0)
-    return FALSE;
-  gboolean digits = TRUE;
-  for (gsize i = 0; i < n; i++)
-    if (!g_ascii_isdigit (s[i]))
-      digits = FALSE;
-  *numeric = digits;
-  if (digits)
-    return TRUE;
-  gboolean start = TRUE;
-  for (gsize i = 0; i < n; i++)
-    {
-      if (s[i] == '.')
-        {
-          if (start)
-            return FALSE;
-          start = TRUE;
-          continue;
-        }
-      if (start ? !sv_is_ident_start (s[i]) : !sv_is_ident_char (s[i]))
-        return FALSE;
-      start = FALSE;
-    }
-  return !start;
-}
-
-static void
-add_seg (GArray *segs, SvSegKind kind, int index, const char *text, gsize len)
-{
-  if (kind == SEG_TEXT && segs->len > 0)
-    {
-      SvSeg *last = &g_array_index (segs, SvSeg, segs->len - 1);
-      if (last->kind == SEG_TEXT)
-        {
-          last->text = g_realloc (last->text, last->len + len + 1);
-          memcpy (last->text + last->len, text, len);
-          last->len += len;
-          last->text[last->len] = '\0';
-          return;
-        }
-    }
-  SvSeg s = { kind, index, NULL, 0 };
-  if (kind == SEG_TEXT)
-    {
-      s.text = g_strndup (text, len);
-      s.len = len;
-    }
-  g_array_append_val (segs, s);
-}
-
-static SvString *
-make_string (SvCompiler *c, const SvRawStr *raw)
-{
-  SvString *s = g_new0 (SvString, 1);
-  s->line = raw->line;
-  s->col = raw->col;
-  if (c->script->exts & EXT_ENCODED_CHARACTER)
-    s->text = decode_encoded_character (raw->text, raw->len, &s->len);
-  else
-    {
-      s->text = g_strndup (raw->text, raw->len);
-      s->len = raw->len;
-    }
-  gboolean vars = (c->script->exts & EXT_VARIABLES) != 0;
-  gboolean ticket = (c->script->exts & (EXT_TICKET | EXT_VARIABLES)) != 0;
-  if ((!vars && !ticket) || memmem (s->text, s->len, "${", 2) == NULL)
-    {
-      s->lower = g_ascii_strdown (s->text, (gssize) s->len);
-      return s;
-    }
-  GArray *segs = g_array_new (FALSE, FALSE, sizeof (SvSeg));
-  gsize i = 0, lit = 0;
-  gboolean dynamic = FALSE;
-  while (i < s->len)
-    {
-      if (s->text[i] == '$' && i + 1 < s->len && s->text[i + 1] == '{')
-        {
-          const char *close = memchr (s->text + i + 2, '}', s->len - i - 2);
-          if (close)
-            {
-              const char *name = s->text + i + 2;
-              gsize n = close - name;
-              gboolean numeric = FALSE;
-              if (n < 128 && valid_var_name (name, n, &numeric))
-                {
-                  g_autofree char *lname = g_ascii_strdown (name, n);
-                  SvSegKind kind = SEG_VAR;
-                  int index = 0;
-                  gboolean handled = TRUE;
-                  if (g_str_has_prefix (lname, "ticket.") && ticket)
-                    {
-                      kind = SEG_TICKET;
-                      if (!strcmp (lname, "ticket.number"))
-                        index = 0;
-                      else if (!strcmp (lname, "ticket.queue"))
-                        index = 1;
-                      else if (!strcmp (lname, "ticket.tag"))
-                        index = 2;
-                      else
-                        {
-                          SV_ERR (c, raw->line, raw->col, "unknown variable ${%s}", lname);
-                          handled = FALSE;
-                        }
-                    }
-                  else if (!vars)
-                    handled = FALSE;
-                  else if (numeric)
-                    {
-                      kind = SEG_MATCH;
-                      guint64 v = g_ascii_strtoull (lname, NULL, 10);
-                      index = v <= 9 ? (int) v : -1;
-                    }
-                  else if (strchr (lname, '.') && !g_str_has_prefix (lname, "global."))
-                    {
-                      /* An unknown namespace (RFC 5229 3): an error. */
-                      SV_ERR (c, raw->line, raw->col, "unknown variable namespace in ${%s}", lname);
-                      handled = FALSE;
-                    }
-                  else
-                    {
-                      index = var_slot (c, lname);
-                      if (index == G_MININT)
-                        {
-                          SV_ERR (c, raw->line, raw->col, "too many variables");
-                          handled = FALSE;
-                        }
-                    }
-                  if (handled)
-                    {
-                      add_seg (segs, SEG_TEXT, 0, s->text + lit, i - lit);
-                      if (!(kind == SEG_MATCH && index < 0))
-                        add_seg (segs, kind, index, NULL, 0);
-                      dynamic = TRUE;
-                      i = (close - s->text) + 1;
-                      lit = i;
-                      continue;
-                    }
-                }
-            }
-        }
-      i++;
-    }
-  add_seg (segs, SEG_TEXT, 0, s->text + lit, s->len - lit);
-  if (!dynamic)
-    {
-      for (guint k = 0; k < segs->len; k++)
-        g_free (g_array_index (segs, SvSeg, k).text);
-      g_array_unref (segs);
-      s->lower = g_ascii_strdown (s->text, (gssize) s->len);
-      return s;
-    }
-  s->dynamic = TRUE;
-  s->n_segs = segs->len;
-  s->segs = (SvSeg *) g_array_free (segs, FALSE);
-  return s;
-}
-
-static SvStrList *
-make_strlist (SvCompiler *c, const SvArg *a)
-{
-  SvStrList *l = g_new0 (SvStrList, 1);
-  l->n = a->strs->len;
-  l->items = g_new0 (SvString *, l->n ? l->n : 1);
-  for (guint i = 0; i < l->n; i++)
-    l->items[i] = make_string (c, g_ptr_array_index (a->strs, i));
-  return l;
-}
-
-/* ---- regex ------------------------------------------------------------- */
 
 regex_t *
 sv_regex_compile (const char *pattern, gsize len, gboolean icase, const RdRulesLimits *limits, GError **error)
@@ -514,9 +212,9 @@ sv_test_free (SvTest *t)
 {
   if (t == NULL)
     return;
-  strlist_free (t->headers);
-  strlist_free (t->keys);
-  strlist_free (t->content);
+  sv_strlist_free (t->headers);
+  sv_strlist_free (t->keys);
+  sv_strlist_free (t->content);
   sv_string_free (t->datepart);
   sv_string_free (t->zone);
   sv_string_free (t->handle);
@@ -543,16 +241,16 @@ cmd_free (SvCmd *c)
     }
   g_free (c->tests);
   g_free (c->blocks);
-  strlist_free (c->flags);
+  sv_strlist_free (c->flags);
   sv_string_free (c->arg);
   sv_string_free (c->subject);
   sv_string_free (c->from);
   sv_string_free (c->handle);
-  strlist_free (c->addresses);
+  sv_strlist_free (c->addresses);
   sv_string_free (c->priority);
   sv_string_free (c->assign);
   sv_string_free (c->status);
-  strlist_free (c->tags);
+  sv_strlist_free (c->tags);
   g_free (c);
 }
 
@@ -649,7 +347,7 @@ tag_string (SvCompiler *c, SvNode *n, guint *i, const char *tag)
       return NULL;
     }
   (*i)++;
-  return make_string (c, g_ptr_array_index (a->strs, 0));
+  return sv_string_new (c, g_ptr_array_index (a->strs, 0));
 }
 
 static SvStrList *
@@ -662,7 +360,7 @@ tag_strlist (SvCompiler *c, SvNode *n, guint *i, const char *tag)
       return NULL;
     }
   (*i)++;
-  return make_strlist (c, g_ptr_array_index (n->args, *i));
+  return sv_strlist_new (c, g_ptr_array_index (n->args, *i));
 }
 
 static gboolean
@@ -1067,8 +765,8 @@ compile_test (SvCompiler *c, SvNode *n)
       if (want_strings (c, n, &p, 0, t->kind == T_STRING ? "source strings" : "header names", FALSE)
           && want_strings (c, n, &p, 1, "key list", FALSE) && want_count (c, n, &p, 2))
         {
-          t->headers = make_strlist (c, p.v[0]);
-          t->keys = make_strlist (c, p.v[1]);
+          t->headers = sv_strlist_new (c, p.v[0]);
+          t->keys = sv_strlist_new (c, p.v[1]);
           if (t->kind == T_ENVELOPE)
             for (guint k = 0; k < t->headers->n; k++)
               {
@@ -1092,7 +790,7 @@ compile_test (SvCompiler *c, SvNode *n)
       break;
     case T_EXISTS:
       if (want_strings (c, n, &p, 0, "header names", FALSE) && want_count (c, n, &p, 1))
-        t->headers = make_strlist (c, p.v[0]);
+        t->headers = sv_strlist_new (c, p.v[0]);
       break;
     case T_SIZE:
       if (!(seen & 16))
@@ -1102,7 +800,7 @@ compile_test (SvCompiler *c, SvNode *n)
     case T_BODY:
       if (want_strings (c, n, &p, 0, "key list", FALSE) && want_count (c, n, &p, 1))
         {
-          t->keys = make_strlist (c, p.v[0]);
+          t->keys = sv_strlist_new (c, p.v[0]);
           check_match_keys (c, t, n->line, n->col);
         }
       break;
@@ -1114,11 +812,11 @@ compile_test (SvCompiler *c, SvNode *n)
           {
             if (!want_strings (c, n, &p, k, "a header name", TRUE))
               break;
-            t->headers = make_strlist (c, p.v[k++]);
+            t->headers = sv_strlist_new (c, p.v[k++]);
           }
         if (!want_strings (c, n, &p, k, "a date part", TRUE))
           break;
-        t->datepart = make_string (c, g_ptr_array_index (p.v[k]->strs, 0));
+        t->datepart = sv_string_new (c, g_ptr_array_index (p.v[k]->strs, 0));
         k++;
         static const char *const parts[] = { "year", "month", "day", "date", "julian", "hour", "minute", "second",
                                              "time", "iso8601", "std11", "zone", "weekday", NULL };
@@ -1130,7 +828,7 @@ compile_test (SvCompiler *c, SvNode *n)
           }
         if (!want_strings (c, n, &p, k, "key list", FALSE) || !want_count (c, n, &p, k + 1))
           break;
-        t->keys = make_strlist (c, p.v[k]);
+        t->keys = sv_strlist_new (c, p.v[k]);
         if (t->zone && t->originalzone)
           SV_ERR (c, n->line, n->col, "date: :zone and :originalzone together");
         check_match_keys (c, t, n->line, n->col);
@@ -1142,26 +840,26 @@ compile_test (SvCompiler *c, SvNode *n)
           if (!want_strings (c, n, &p, 0, "variable names", FALSE))
             break;
           need (c, EXT_VARIABLES, n->line, n->col, "hasflag with variables", "variables");
-          t->headers = make_strlist (c, p.v[0]);
+          t->headers = sv_strlist_new (c, p.v[0]);
           t->n_flag_vars = t->headers->n;
           t->flag_vars = g_new0 (int, t->n_flag_vars ? t->n_flag_vars : 1);
           for (guint k = 0; k < t->headers->n; k++)
             {
               SvString *v = t->headers->items[k];
               gboolean numeric = FALSE;
-              if (v->dynamic || !valid_var_name (v->text, v->len, &numeric) || numeric)
+              if (v->dynamic || !sv_var_name_ok (v->text, v->len, &numeric) || numeric)
                 {
                   SV_ERR (c, v->line, v->col, "hasflag: invalid variable name \"%s\"", v->text);
                   continue;
                 }
               g_autofree char *l = g_ascii_strdown (v->text, -1);
-              t->flag_vars[k] = var_slot (c, l);
+              t->flag_vars[k] = sv_var_slot (c, l);
             }
           if (want_strings (c, n, &p, 1, "key list", FALSE))
-            t->keys = make_strlist (c, p.v[1]);
+            t->keys = sv_strlist_new (c, p.v[1]);
         }
       else if (want_strings (c, n, &p, 0, "key list", FALSE) && want_count (c, n, &p, 1))
-        t->keys = make_strlist (c, p.v[0]);
+        t->keys = sv_strlist_new (c, p.v[0]);
       if (t->keys)
         check_match_keys (c, t, n->line, n->col);
       break;
@@ -1183,7 +881,7 @@ compile_flags_tag (SvCompiler *c, SvNode *n, guint *i, SvCmd *cmd)
 {
   SvArg *a = g_ptr_array_index (n->args, *i);
   need (c, EXT_IMAP4FLAGS, a->line, a->col, ":flags", "imap4flags");
-  strlist_free (cmd->flags);
+  sv_strlist_free (cmd->flags);
   cmd->flags = tag_strlist (c, n, i, "flags");
   return TRUE;
 }
@@ -1410,7 +1108,7 @@ compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
             }
           if (!strcmp (tag, "addresses"))
             {
-              strlist_free (cmd->addresses);
+              sv_strlist_free (cmd->addresses);
               cmd->addresses = tag_strlist (c, n, &i, tag);
               continue;
             }
@@ -1493,7 +1191,7 @@ compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
             }
           if (!strcmp (tag, "tags"))
             {
-              strlist_free (cmd->tags);
+              sv_strlist_free (cmd->tags);
               cmd->tags = tag_strlist (c, n, &i, tag);
               continue;
             }
@@ -1525,7 +1223,7 @@ compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
                         : cmd->kind == C_INCLUDE ? "a script name" : "a reason", TRUE)
           && want_count (c, n, &p, 1))
         {
-          cmd->arg = make_string (c, g_ptr_array_index (p.v[0]->strs, 0));
+          cmd->arg = sv_string_new (c, g_ptr_array_index (p.v[0]->strs, 0));
           if (cmd->kind == C_REDIRECT && !cmd->arg->dynamic)
             {
               g_autofree char *addr = sv_address_extract (cmd->arg->text, cmd->arg->len);
@@ -1557,17 +1255,17 @@ compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
         {
           SvRawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
           gboolean numeric = FALSE;
-          if (!valid_var_name (nm->text, nm->len, &numeric) || numeric
+          if (!sv_var_name_ok (nm->text, nm->len, &numeric) || numeric
               || (strchr (nm->text, '.') && !g_str_has_prefix (nm->text, "global.")))
             SV_ERR (c, nm->line, nm->col, "set: invalid variable name \"%s\"", nm->text);
           else
             {
               g_autofree char *l = g_ascii_strdown (nm->text, -1);
-              cmd->var = var_slot (c, l);
+              cmd->var = sv_var_slot (c, l);
               if (cmd->var == G_MININT)
                 SV_ERR (c, nm->line, nm->col, "too many variables");
             }
-          cmd->arg = make_string (c, g_ptr_array_index (p.v[1]->strs, 0));
+          cmd->arg = sv_string_new (c, g_ptr_array_index (p.v[1]->strs, 0));
         }
       break;
     case C_SETFLAG:
@@ -1580,18 +1278,18 @@ compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
           need (c, EXT_VARIABLES, n->line, n->col, "a flag variable", "variables");
           SvRawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
           gboolean numeric = FALSE;
-          if (!valid_var_name (nm->text, nm->len, &numeric) || numeric)
+          if (!sv_var_name_ok (nm->text, nm->len, &numeric) || numeric)
             SV_ERR (c, nm->line, nm->col, "%s: invalid variable name \"%s\"", name, nm->text);
           else
             {
               g_autofree char *l = g_ascii_strdown (nm->text, -1);
-              cmd->flag_var = var_slot (c, l);
+              cmd->flag_var = sv_var_slot (c, l);
             }
           if (want_strings (c, n, &p, 1, "a flag list", FALSE))
-            cmd->flags = make_strlist (c, p.v[1]);
+            cmd->flags = sv_strlist_new (c, p.v[1]);
         }
       else if (want_strings (c, n, &p, 0, "a flag list", FALSE) && want_count (c, n, &p, 1))
-        cmd->flags = make_strlist (c, p.v[0]);
+        cmd->flags = sv_strlist_new (c, p.v[0]);
       break;
     case C_GLOBAL:
       if (want_strings (c, n, &p, 0, "variable names", FALSE) && want_count (c, n, &p, 1))
@@ -1599,7 +1297,7 @@ compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
           {
             SvRawStr *nm = g_ptr_array_index (p.v[0]->strs, k);
             gboolean numeric = FALSE;
-            if (!valid_var_name (nm->text, nm->len, &numeric) || numeric || strchr (nm->text, '.'))
+            if (!sv_var_name_ok (nm->text, nm->len, &numeric) || numeric || strchr (nm->text, '.'))
               {
                 SV_ERR (c, nm->line, nm->col, "global: invalid variable name \"%s\"", nm->text);
                 continue;
@@ -1608,7 +1306,7 @@ compile_command (SvCompiler *c, SvNode *n, SvNode *prev)
             if (g_hash_table_contains (c->locals, l))
               SV_ERR (c, nm->line, nm->col, "global: \"%s\" was used as a local variable before", nm->text);
             g_hash_table_add (c->globals_here, g_strdup (l));
-            var_slot (c, l);
+            sv_var_slot (c, l);
           }
       cmd->kind = C_NOP;
       break;

@@ -3,72 +3,17 @@
  * Walks the compiled form of sieve-private.h over one message. It does no
  * I/O: the message view, the envelope and the callbacks in RdEnvelope are
  * all it sees. Per-message state (decoded headers, parsed addresses,
- * variables, the actions so far) lives in one Ctx on the stack, so one
+ * variables, the actions so far) lives in one SvRun on the stack, so one
  * RdRules can serve several threads.
  */
-#include "sieve-private.h"
+#include "sieve-run.h"
 #include "rd-common.h"
 
 #include <gmime/gmime.h>
 #include <string.h>
 
-
-#define N_SCRATCH 16
-
-typedef struct {
-  RdRules *rules;
-  const RdMessage *msg;
-  const RdEnvelope *env;
-  GError *error;
-  gboolean stopped;
-  gboolean returned;
-  gboolean defer_marks;  /* expanding vacation/reject texts: ${ticket.*} deferred */
-  guint include_depth;
-  /* caches */
-  GHashTable *headers;   /* lower name -> GPtrArray of char* (decoded, trimmed), lazily */
-  GHashTable *addrs;     /* lower name -> GPtrArray of char* addr-specs */
-  GArray *raw_headers;   /* RawHeader: the header block, unfolded */
-  char *arena;           /* their values */
-  GPtrArray *owned;      /* decoded values that are copies */
-  GString *addr_seg;     /* parse_address_list() buffers */
-  GString *addr_angle;
-  GString *addr_part;    /* test_address() */
-  const char *lower_src; /* the long value last lower-cased, and its copy */
-  gsize lower_len;
-  GString *lower_buf;
-  GString *lower_big;
-  guint8 *bigrams;       /* BIGRAM_SLOTS flags over the body, case-folded */
-  gboolean bigrams_ready;
-  gsize regex_bytes;     /* input given to regexec for this message */
-  GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
-  gsize body_len;
-  GString *scratch[N_SCRATCH];
-  guint scratch_next;
-  /* variables */
-  GString **locals;
-  guint n_locals;
-  GString **globals;
-  char *match[10];
-  GString *flags;        /* the internal flags variable (RFC 5232 3) */
-  GHashTable *once;      /* scripts run with :once */
-  /* actions */
-  gboolean implicit_keep;
-  RdAction *keep;
-  GPtrArray *fileinto;
-  GPtrArray *redirect;
-  RdAction *reject;
-  RdAction *vacation;
-  RdAction *ticket;
-  gboolean discard;
-  guint n_actions;
-  guint n_redirects;
-} Ctx;
-
-static void
-rt_error (Ctx *x, guint line, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
-
-static void
-rt_error (Ctx *x, guint line, const char *fmt, ...)
+void
+sv_rt_error (SvRun *x, guint line, const char *fmt, ...)
 {
   if (x->error)
     return;
@@ -78,131 +23,6 @@ rt_error (Ctx *x, guint line, const char *fmt, ...)
   va_end (ap);
   x->error = g_error_new (RD_ERROR, RD_ERROR_INVALID_DATA, "line %u: %s", line, m);
   x->stopped = TRUE;
-}
-
-/* ---- strings ------------------------------------------------------------- */
-
-static GString *
-scratch (Ctx *x)
-{
-  guint i = x->scratch_next++ % N_SCRATCH;
-  if (x->scratch[i] == NULL)
-    x->scratch[i] = g_string_sized_new (64);
-  g_string_truncate (x->scratch[i], 0);
-  return x->scratch[i];
-}
-
-static GString *
-var_get (Ctx *x, int slot)
-{
-  if (slot >= 0)
-    {
-      if ((guint) slot >= x->n_locals)
-        return NULL;
-      return x->locals[slot];
-    }
-  if (slot == G_MININT)
-    return x->flags;
-  guint g = (guint) (-1 - slot);
-  if (g >= x->rules->globals->len)
-    return NULL;
-  return x->globals[g];
-}
-
-static GString *
-var_slot (Ctx *x, int slot)
-{
-  if (slot == G_MININT)
-    return x->flags;
-  GString **p;
-  if (slot >= 0)
-    {
-      if ((guint) slot >= x->n_locals)
-        return NULL;
-      p = &x->locals[slot];
-    }
-  else
-    {
-      guint g = (guint) (-1 - slot);
-      if (g >= x->rules->globals->len)
-        return NULL;
-      p = &x->globals[g];
-    }
-  if (*p == NULL)
-    *p = g_string_new (NULL);
-  return *p;
-}
-
-static void
-append_ticket (Ctx *x, GString *out, int index)
-{
-  const RdEnvelope *e = x->env;
-  if (e->ticket_number > 0)
-    {
-      if (index == 0)
-        g_string_append_printf (out, "%" G_GINT64_FORMAT, e->ticket_number);
-      else if (index == 1 && e->ticket_queue)
-        g_string_append (out, e->ticket_queue);
-      else if (index == 2 && e->ticket_tag)
-        g_string_append (out, e->ticket_tag);
-      return;
-    }
-  if (e->defer_ticket_vars && x->defer_marks)
-    {
-      g_string_append_c (out, SV_TICKET_MARK);
-      g_string_append_c (out, "NQT"[index]);
-    }
-}
-
-/* The value of @s with variables expanded; valid until N_SCRATCH more
- * expansions. */
-static const char *
-ex (Ctx *x, const SvString *s, gsize *len)
-{
-  if (!s->dynamic)
-    {
-      if (len)
-        *len = s->len;
-      return s->text;
-    }
-  GString *out = scratch (x);
-  for (guint i = 0; i < s->n_segs; i++)
-    {
-      const SvSeg *g = &s->segs[i];
-      switch (g->kind)
-        {
-        case SEG_TEXT:
-          g_string_append_len (out, g->text, g->len);
-          break;
-        case SEG_MATCH:
-          if (x->match[g->index])
-            g_string_append (out, x->match[g->index]);
-          break;
-        case SEG_VAR:
-          {
-            GString *v = var_get (x, g->index);
-            if (v)
-              g_string_append_len (out, v->str, v->len);
-            break;
-          }
-        case SEG_TICKET:
-          append_ticket (x, out, g->index);
-          break;
-        default:
-          break;
-        }
-    }
-  if (out->len > x->rules->limits.max_string_length)
-    g_string_truncate (out, x->rules->limits.max_string_length);
-  if (len)
-    *len = out->len;
-  return out->str;
-}
-
-static inline char
-lc (char c)
-{
-  return c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
 }
 
 /* ---- message access ---------------------------------------------------- */
@@ -235,7 +55,7 @@ typedef struct {
  * (CRLF before white space removed, RFC 5322 2.2.3) are never longer than
  * their fields, so the block's size bounds them all. */
 static void
-scan_headers (Ctx *x)
+scan_headers (SvRun *x)
 {
   x->raw_headers = g_array_new (FALSE, FALSE, sizeof (RawHeader));
   gsize len;
@@ -279,7 +99,7 @@ scan_headers (Ctx *x)
       if (n < sizeof h.name)
         {
           for (gsize i = 0; i < n; i++)
-            h.name[i] = lc (f[i]);
+            h.name[i] = sv_lc (f[i]);
           h.name[n] = '\0';
         }
       else
@@ -300,7 +120,7 @@ scan_headers (Ctx *x)
 /* The decoded value: the arena copy trimmed in place when it is plain
  * UTF-8 without encoded words (the usual case), else a decoded copy. */
 static char *
-decoded_value (Ctx *x, RawHeader *h)
+decoded_value (SvRun *x, RawHeader *h)
 {
   if (h->decoded)
     return h->decoded;
@@ -320,7 +140,7 @@ decoded_value (Ctx *x, RawHeader *h)
 /* Decoded values of every header named @name (any case), in order; NULL
  * when there is none. Decoded on first use, cached for the message. */
 static GPtrArray *
-header_values (Ctx *x, const char *name)
+header_values (SvRun *x, const char *name)
 {
   if (x->raw_headers == NULL)
     scan_headers (x);
@@ -331,7 +151,7 @@ header_values (Ctx *x, const char *name)
   if (n >= sizeof buf)
     return NULL;
   for (gsize i = 0; i <= n; i++)
-    buf[i] = lc (name[i]);
+    buf[i] = sv_lc (name[i]);
   GPtrArray *vals = NULL;
   if (g_hash_table_lookup_extended (x->headers, buf, NULL, (gpointer *) &vals))
     return vals->len ? vals : NULL;
@@ -447,7 +267,7 @@ parse_address_list (const char *v, GPtrArray *out, GString *seg, GString *angle)
 
 /* Addresses of every header named @name, in order. */
 static GPtrArray *
-address_values (Ctx *x, const char *name)
+address_values (SvRun *x, const char *name)
 {
   if (x->addrs == NULL)
     x->addrs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
@@ -458,7 +278,7 @@ address_values (Ctx *x, const char *name)
   if (n >= sizeof lname)
     n = sizeof lname - 1;
   for (gsize i = 0; i < n; i++)
-    lname[i] = lc (name[i]);
+    lname[i] = sv_lc (name[i]);
   lname[n] = '\0';
   GPtrArray *out = g_hash_table_lookup (x->addrs, lname);
   if (out)
@@ -522,7 +342,7 @@ address_part (const char *addr, SvAddrPart part, GString *out)
 static inline gboolean
 eq_chars (char a, char b, SvComparator cmp)
 {
-  return cmp == CMP_CASEMAP ? lc (a) == lc (b) : a == b;
+  return cmp == CMP_CASEMAP ? sv_lc (a) == sv_lc (b) : a == b;
 }
 
 /* i;ascii-numeric: the leading digits as a number; none: +infinity. */
@@ -615,16 +435,16 @@ lower_copy (char *dst, const char *src, gsize n)
       memcpy (dst + i, &w, 8);
     }
   for (; i < n; i++)
-    dst[i] = lc (src[i]);
+    dst[i] = sv_lc (src[i]);
 }
 
 static const char *
-lowered (Ctx *x, const char *v, gsize vl)
+lowered (SvRun *x, const char *v, gsize vl)
 {
   if (v == x->lower_src && vl == x->lower_len && x->lower_buf)
     return x->lower_buf->str;
   gboolean body = vl > 256 && v == rd_message_get_body_text (x->msg);
-  GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : scratch (x);
+  GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : sv_scratch (x);
   g_string_set_size (b, vl);
   lower_copy (b->str, v, vl);
   if (body)
@@ -639,7 +459,7 @@ lowered (Ctx *x, const char *v, gsize vl)
 /* The bigram filter of the body, built from its lower-cased copy on first
  * use. */
 static const guint8 *
-body_bigrams (Ctx *x, const char *v, gsize vl)
+body_bigrams (SvRun *x, const char *v, gsize vl)
 {
   if (x->bigrams_ready)
     return x->bigrams;
@@ -656,7 +476,7 @@ body_bigrams (Ctx *x, const char *v, gsize vl)
 
 /* FALSE when @k (lower case) certainly does not occur in the body. */
 static gboolean
-body_may_contain (Ctx *x, const char *k, gsize kl)
+body_may_contain (SvRun *x, const char *k, gsize kl)
 {
   for (gsize i = 0; i + 1 < kl; i++)
     if (!x->bigrams[bigram ((guchar) k[i], (guchar) k[i + 1])])
@@ -739,7 +559,7 @@ glob (const char *v, gsize vl, const char *p, gsize pl, SvComparator cmp, Span *
 }
 
 static void
-set_match (Ctx *x, guint i, const char *text, gsize len)
+set_match (SvRun *x, guint i, const char *text, gsize len)
 {
   if (i > 9)
     return;
@@ -748,7 +568,7 @@ set_match (Ctx *x, guint i, const char *text, gsize len)
 }
 
 static void
-clear_matches (Ctx *x)
+clear_matches (SvRun *x)
 {
   for (guint i = 0; i < 10; i++)
     g_clear_pointer (&x->match[i], g_free);
@@ -780,10 +600,10 @@ find_sub (const char *h, gsize hl, const char *n, gsize nl)
 /* @lv: the lower-cased @v when the caller has it (casemap :contains), or
  * NULL. */
 static gboolean
-match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key, const char **lv)
+match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *key, const char **lv)
 {
   gsize kl;
-  const char *k = ex (x, key, &kl);
+  const char *k = sv_expand (x, key, &kl);
   switch (t->match)
     {
     case MATCH_IS:
@@ -797,10 +617,10 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
           const char *lk = key->lower;
           if (lk == NULL)
             {
-              GString *b = scratch (x);
+              GString *b = sv_scratch (x);
               g_string_set_size (b, kl);
               for (gsize i = 0; i < kl; i++)
-                b->str[i] = lc (k[i]);
+                b->str[i] = sv_lc (k[i]);
               lk = b->str;
             }
           if (vl > 256 && v == rd_message_get_body_text (x->msg))
@@ -821,7 +641,7 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
         /* glob() is O(value x pattern) at worst: bounded, an error beyond. */
         if ((guint64) vl * (guint64) kl > (guint64) 64 * 1024 * 1024)
           {
-            rt_error (x, t->line, ":matches on a value and pattern too long to compare");
+            sv_rt_error (x, t->line, ":matches on a value and pattern too long to compare");
             return FALSE;
           }
         Span spans[64];
@@ -842,7 +662,7 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
         x->regex_bytes += vl;
         if (vl > x->rules->limits.max_regex_input || x->regex_bytes > 8 * x->rules->limits.max_regex_input)
           {
-            rt_error (x, t->line, "regex input longer than the limit (%" G_GSIZE_FORMAT " bytes)",
+            sv_rt_error (x, t->line, "regex input longer than the limit (%" G_GSIZE_FORMAT " bytes)",
                       x->rules->limits.max_regex_input);
             return FALSE;
           }
@@ -854,7 +674,7 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
             tmp = re = sv_regex_compile (k, kl, t->cmp == CMP_CASEMAP, &x->rules->limits, &e);
             if (re == NULL)
               {
-                rt_error (x, t->line, "%s", e->message);
+                sv_rt_error (x, t->line, "%s", e->message);
                 return FALSE;
               }
           }
@@ -880,7 +700,7 @@ match_one (Ctx *x, const SvTest *t, const char *v, gsize vl, const SvString *key
 }
 
 static gboolean
-match_value (Ctx *x, const SvTest *t, const char *v, gsize vl)
+match_value (SvRun *x, const SvTest *t, const char *v, gsize vl)
 {
   const char *lv = NULL;   /* lower-cased once, for all keys */
   for (guint i = 0; i < t->keys->n && !x->error; i++)
@@ -897,14 +717,14 @@ match_value (Ctx *x, const SvTest *t, const char *v, gsize vl)
 /* :count (RFC 5231 4.2): the number of values, written in decimal and
  * compared with each key under the test's comparator. */
 static gboolean
-match_count (Ctx *x, const SvTest *t, guint count)
+match_count (SvRun *x, const SvTest *t, guint count)
 {
   char buf[32];
   int n = g_snprintf (buf, sizeof buf, "%u", count);
   for (guint i = 0; i < t->keys->n; i++)
     {
       gsize kl;
-      const char *k = ex (x, t->keys->items[i], &kl);
+      const char *k = sv_expand (x, t->keys->items[i], &kl);
       if (relation_holds (compare (buf, (gsize) n, k, kl, t->cmp), t->rel))
         return TRUE;
     }
@@ -930,7 +750,7 @@ index_pick (const SvTest *t, guint n, guint *from, guint *to)
 }
 
 static gboolean
-test_values (Ctx *x, const SvTest *t, GPtrArray *vals)
+test_values (SvRun *x, const SvTest *t, GPtrArray *vals)
 {
   guint from = 0, to = 0;
   if (vals == NULL || !index_pick (t, vals->len, &from, &to))
@@ -1035,7 +855,7 @@ date_unref0 (gpointer p)
 /* The dates of the header values @vals of @name, parsed once per message
  * (NULL where unparsable), aligned with @vals. */
 static GPtrArray *
-date_values (Ctx *x, const char *name, GPtrArray *vals)
+date_values (SvRun *x, const char *name, GPtrArray *vals)
 {
   if (x->dates == NULL)
     x->dates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
@@ -1056,7 +876,7 @@ date_values (Ctx *x, const char *name, GPtrArray *vals)
 }
 
 static gboolean
-test_date (Ctx *x, const SvTest *t)
+test_date (SvRun *x, const SvTest *t)
 {
   g_autoptr(GPtrArray) dates = g_ptr_array_new_with_free_func ((GDestroyNotify) g_date_time_unref);
   if (t->kind == T_CURRENTDATE)
@@ -1066,7 +886,7 @@ test_date (Ctx *x, const SvTest *t)
     }
   else
     {
-      const char *h = ex (x, t->headers->items[0], NULL);
+      const char *h = sv_expand (x, t->headers->items[0], NULL);
       GPtrArray *vals = header_values (x, h);
       guint from = 0, to = 0;
       if (vals == NULL || !index_pick (t, vals->len, &from, &to))
@@ -1076,8 +896,8 @@ test_date (Ctx *x, const SvTest *t)
         if (g_ptr_array_index (parsed, i))
           g_ptr_array_add (dates, g_date_time_ref (g_ptr_array_index (parsed, i)));
     }
-  const char *zone = t->zone ? ex (x, t->zone, NULL) : NULL;
-  const char *part = ex (x, t->datepart, NULL);
+  const char *zone = t->zone ? sv_expand (x, t->zone, NULL) : NULL;
+  const char *part = sv_expand (x, t->datepart, NULL);
   guint n = 0;
   gboolean result = FALSE;
   GString *val = g_string_new (NULL);
@@ -1134,15 +954,15 @@ flags_join (GPtrArray *flags, GString *out)
 }
 
 static void
-flags_update (Ctx *x, const SvCmd *c)
+flags_update (SvRun *x, const SvCmd *c)
 {
-  GString *var = var_slot (x, c->flag_var);
+  GString *var = sv_var_ref (x, c->flag_var);
   if (var == NULL)
     return;
   g_autoptr(GPtrArray) cur = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) given = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < c->flags->n; i++)
-    flags_split (ex (x, c->flags->items[i], NULL), given);
+    flags_split (sv_expand (x, c->flags->items[i], NULL), given);
   if (c->kind != C_SETFLAG)
     flags_split (var->str, cur);
   if (c->kind == C_REMOVEFLAG)
@@ -1181,14 +1001,14 @@ flags_canonical (const char *text)
 }
 
 static char **
-flags_for (Ctx *x, const SvCmd *c)
+flags_for (SvRun *x, const SvCmd *c)
 {
   if (c && c->flags)
     {
       GString *s = g_string_new (NULL);
       for (guint i = 0; i < c->flags->n; i++)
         {
-          g_string_append (s, ex (x, c->flags->items[i], NULL));
+          g_string_append (s, sv_expand (x, c->flags->items[i], NULL));
           g_string_append_c (s, ' ');
         }
       char **r = flags_canonical (s->str);
@@ -1211,10 +1031,10 @@ flags_union (char **a, char **b)
 
 /* ---- tests --------------------------------------------------------------- */
 
-static gboolean eval_test (Ctx *x, const SvTest *t);
+static gboolean eval_test (SvRun *x, const SvTest *t);
 
 static gboolean
-test_address (Ctx *x, const SvTest *t)
+test_address (SvRun *x, const SvTest *t)
 {
   /* Matched as they come; only :count needs them collected. */
   if (x->addr_part == NULL)
@@ -1223,7 +1043,7 @@ test_address (Ctx *x, const SvTest *t)
   g_autoptr(GPtrArray) vals = t->match == MATCH_COUNT ? g_ptr_array_new_with_free_func (g_free) : NULL;
   for (guint h = 0; h < t->headers->n; h++)
     {
-      const char *name = ex (x, t->headers->items[h], NULL);
+      const char *name = sv_expand (x, t->headers->items[h], NULL);
       if (t->kind == T_ENVELOPE)
         {
           const char *v = !g_ascii_strcasecmp (name, "from") ? x->env->sender
@@ -1269,14 +1089,14 @@ test_address (Ctx *x, const SvTest *t)
 }
 
 static gboolean
-test_header (Ctx *x, const SvTest *t)
+test_header (SvRun *x, const SvTest *t)
 {
   if (t->headers->n == 1)
-    return test_values (x, t, header_values (x, ex (x, t->headers->items[0], NULL)));
+    return test_values (x, t, header_values (x, sv_expand (x, t->headers->items[0], NULL)));
   g_autoptr(GPtrArray) all = g_ptr_array_new ();
   for (guint h = 0; h < t->headers->n; h++)
     {
-      GPtrArray *vals = header_values (x, ex (x, t->headers->items[h], NULL));
+      GPtrArray *vals = header_values (x, sv_expand (x, t->headers->items[h], NULL));
       guint from = 0, to = 0;
       if (vals == NULL || !index_pick (t, vals->len, &from, &to))
         continue;
@@ -1289,7 +1109,7 @@ test_header (Ctx *x, const SvTest *t)
 }
 
 static gboolean
-test_body (Ctx *x, const SvTest *t)
+test_body (SvRun *x, const SvTest *t)
 {
   const char *text = NULL;
   gsize len = 0;
@@ -1315,7 +1135,7 @@ test_body (Ctx *x, const SvTest *t)
       if (t->body == BODY_CONTENT)
         for (guint i = 0; i < t->content->n; i++)
           {
-            const char *ct = ex (x, t->content->items[i], NULL);
+            const char *ct = sv_expand (x, t->content->items[i], NULL);
             /* The body text comes from the text/plain part (or text/html
              * rendered); "" and "text" and those two types select it. */
             if (*ct == '\0' || !g_ascii_strcasecmp (ct, "text") || !g_ascii_strcasecmp (ct, "text/plain")
@@ -1336,14 +1156,14 @@ test_body (Ctx *x, const SvTest *t)
 }
 
 static gboolean
-test_hasflag (Ctx *x, const SvTest *t)
+test_hasflag (SvRun *x, const SvTest *t)
 {
   g_autoptr(GPtrArray) flags = g_ptr_array_new_with_free_func (g_free);
   if (t->n_flag_vars)
     {
       for (guint i = 0; i < t->n_flag_vars; i++)
         {
-          GString *v = var_get (x, t->flag_vars[i]);
+          GString *v = sv_var_get (x, t->flag_vars[i]);
           if (v)
             flags_split (v->str, flags);
         }
@@ -1354,14 +1174,14 @@ test_hasflag (Ctx *x, const SvTest *t)
 }
 
 static gboolean
-test_duplicate (Ctx *x, const SvTest *t)
+test_duplicate (SvRun *x, const SvTest *t)
 {
   g_autofree char *id = NULL;
   if (t->uniqueid)
-    id = g_strdup (ex (x, t->uniqueid, NULL));
+    id = g_strdup (sv_expand (x, t->uniqueid, NULL));
   else
     {
-      const char *h = t->dup_header ? ex (x, t->dup_header, NULL) : "message-id";
+      const char *h = t->dup_header ? sv_expand (x, t->dup_header, NULL) : "message-id";
       GPtrArray *vals = header_values (x, h);
       if (vals == NULL || vals->len == 0)
         return FALSE;   /* nothing to track (RFC 7352 3.1) */
@@ -1369,14 +1189,14 @@ test_duplicate (Ctx *x, const SvTest *t)
     }
   if (x->env->duplicate == NULL)
     return FALSE;
-  const char *handle = t->handle ? ex (x, t->handle, NULL) : "";
+  const char *handle = t->handle ? sv_expand (x, t->handle, NULL) : "";
   g_autofree char *key = g_strdup_printf ("%s\n%s\n%s", x->env->recipient ? x->env->recipient : "", handle, id);
   gint64 seconds = t->has_seconds ? (gint64) MIN (t->seconds, (guint64) 3650 * 86400) : 7 * 86400;
   return x->env->duplicate (x->env->duplicate_data, key, seconds, t->last);
 }
 
 static gboolean
-eval_test (Ctx *x, const SvTest *t)
+eval_test (SvRun *x, const SvTest *t)
 {
   if (t == NULL || x->error)
     return FALSE;
@@ -1403,7 +1223,7 @@ eval_test (Ctx *x, const SvTest *t)
     case T_EXISTS:
       for (guint i = 0; i < t->headers->n; i++)
         {
-          GPtrArray *v = header_values (x, ex (x, t->headers->items[i], NULL));
+          GPtrArray *v = header_values (x, sv_expand (x, t->headers->items[i], NULL));
           if (v == NULL || v->len == 0)
             return FALSE;
         }
@@ -1420,7 +1240,7 @@ eval_test (Ctx *x, const SvTest *t)
             for (guint i = 0; i < t->headers->n && !x->error; i++)
               {
                 gsize vl;
-                const char *v = ex (x, t->headers->items[i], &vl);
+                const char *v = sv_expand (x, t->headers->items[i], &vl);
                 /* @v lives in a scratch buffer: dynamic keys expand into
                  * others, and enough of them would come round to it. */
                 gboolean dyn_keys = FALSE;
@@ -1434,7 +1254,7 @@ eval_test (Ctx *x, const SvTest *t)
           }
         g_autoptr(GPtrArray) vals = g_ptr_array_new_with_free_func (g_free);
         for (guint i = 0; i < t->headers->n; i++)
-          g_ptr_array_add (vals, g_strdup (ex (x, t->headers->items[i], NULL)));
+          g_ptr_array_add (vals, g_strdup (sv_expand (x, t->headers->items[i], NULL)));
         return test_values (x, t, vals);
       }
     case T_BODY: return test_body (x, t);
@@ -1451,11 +1271,11 @@ eval_test (Ctx *x, const SvTest *t)
 /* ---- commands ------------------------------------------------------------ */
 
 static gboolean
-count_action (Ctx *x, const SvCmd *c)
+count_action (SvRun *x, const SvCmd *c)
 {
   if (++x->n_actions > x->rules->limits.max_actions)
     {
-      rt_error (x, c->line, "more actions than the limit (%u)", x->rules->limits.max_actions);
+      sv_rt_error (x, c->line, "more actions than the limit (%u)", x->rules->limits.max_actions);
       return FALSE;
     }
   return TRUE;
@@ -1470,7 +1290,7 @@ action_new (RdActionType type)
 }
 
 static void
-do_keep (Ctx *x, const SvCmd *c)
+do_keep (SvRun *x, const SvCmd *c)
 {
   char **flags = flags_for (x, c);
   if (x->keep == NULL)
@@ -1498,7 +1318,7 @@ same_address (const char *a, const char *b)
 
 /* An address in To/Cc/Bcc/Resent-* (RFC 5230 4.5). */
 static gboolean
-addressed_to (Ctx *x, const char *addr)
+addressed_to (SvRun *x, const char *addr)
 {
   static const char *const hdrs[] = { "to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc" };
   for (guint h = 0; h < G_N_ELEMENTS (hdrs); h++)
@@ -1512,7 +1332,7 @@ addressed_to (Ctx *x, const char *addr)
 }
 
 static const char *
-vacation_suppressed (Ctx *x, const SvCmd *c, const char *sender, GPtrArray *addresses)
+vacation_suppressed (SvRun *x, const SvCmd *c, const char *sender, GPtrArray *addresses)
 {
   if (*sender == '\0')
     return "null-sender";
@@ -1563,11 +1383,11 @@ vacation_suppressed (Ctx *x, const SvCmd *c, const char *sender, GPtrArray *addr
 }
 
 static void
-do_vacation (Ctx *x, const SvCmd *c)
+do_vacation (SvRun *x, const SvCmd *c)
 {
   if (x->vacation)
     {
-      rt_error (x, c->line, "vacation used twice");
+      sv_rt_error (x, c->line, "vacation used twice");
       return;
     }
   const char *sender = x->env->sender ? x->env->sender : "";
@@ -1575,7 +1395,7 @@ do_vacation (Ctx *x, const SvCmd *c)
   if (c->addresses)
     for (guint i = 0; i < c->addresses->n; i++)
       {
-        const char *a = ex (x, c->addresses->items[i], NULL);
+        const char *a = sv_expand (x, c->addresses->items[i], NULL);
         char *spec = sv_address_extract (a, strlen (a));
         g_ptr_array_add (addresses, spec ? spec : g_strdup (a));
       }
@@ -1591,12 +1411,12 @@ do_vacation (Ctx *x, const SvCmd *c)
   if (c->from)
     {
       gsize fl;
-      const char *f = ex (x, c->from, &fl);
+      const char *f = sv_expand (x, c->from, &fl);
       a->from = sv_address_extract (f, fl);
       if (a->from == NULL)
         {
           rd_action_free (a);
-          rt_error (x, c->line, "vacation: invalid :from address");
+          sv_rt_error (x, c->line, "vacation: invalid :from address");
           return;
         }
       a->from_header = g_strndup (f, fl);
@@ -1610,22 +1430,22 @@ do_vacation (Ctx *x, const SvCmd *c)
         {
           for (guint i = 0; i < addresses->len && a->from == NULL; i++)
             if (addressed_to (x, g_ptr_array_index (addresses, i)))
-              a->from = g_strdup (ex (x, c->addresses->items[i], NULL));
+              a->from = g_strdup (sv_expand (x, c->addresses->items[i], NULL));
           if (a->from == NULL)
             a->from = g_strdup (rcpt);
         }
     }
   x->defer_marks = TRUE;
   if (c->subject)
-    a->subject = g_strdup (ex (x, c->subject, NULL));
+    a->subject = g_strdup (sv_expand (x, c->subject, NULL));
   else
     {
       const char *s = rd_message_get_subject (x->msg);
       a->subject = s ? g_strconcat ("Auto: ", s, NULL) : g_strdup ("Automated reply");
     }
-  a->reason = g_strdup (c->arg ? ex (x, c->arg, NULL) : "");
+  a->reason = g_strdup (c->arg ? sv_expand (x, c->arg, NULL) : "");
   if (c->handle)
-    a->handle = g_strdup (ex (x, c->handle, NULL));
+    a->handle = g_strdup (sv_expand (x, c->handle, NULL));
   else
     {
       /* RFC 5230 4.2: without :handle, vacation actions with the same
@@ -1642,10 +1462,10 @@ do_vacation (Ctx *x, const SvCmd *c)
 }
 
 static void
-do_set (Ctx *x, const SvCmd *c)
+do_set (SvRun *x, const SvCmd *c)
 {
   gsize len;
-  const char *v = ex (x, c->arg, &len);
+  const char *v = sv_expand (x, c->arg, &len);
   GString *out = g_string_new_len (v, (gssize) len);
   guint m = c->modifiers;
   /* RFC 5229 4.1: applied from the highest precedence down. */
@@ -1680,24 +1500,24 @@ do_set (Ctx *x, const SvCmd *c)
     }
   if (out->len > x->rules->limits.max_string_length)
     g_string_truncate (out, x->rules->limits.max_string_length);
-  GString *var = var_slot (x, c->var);
+  GString *var = sv_var_ref (x, c->var);
   if (var)
     g_string_assign (var, out->str);
   g_string_free (out, TRUE);
 }
 
 static void
-do_ticket (Ctx *x, const SvCmd *c)
+do_ticket (SvRun *x, const SvCmd *c)
 {
   if (x->ticket == NULL)
     x->ticket = action_new (RD_ACTION_TICKET);
   RdAction *t = x->ticket;
   if (c->priority)
     {
-      const char *v = ex (x, c->priority, NULL);
+      const char *v = sv_expand (x, c->priority, NULL);
       if (!sv_ticket_priority_ok (v))
         {
-          rt_error (x, c->line, "ticket: invalid priority");
+          sv_rt_error (x, c->line, "ticket: invalid priority");
           return;
         }
       g_free (t->priority);
@@ -1705,10 +1525,10 @@ do_ticket (Ctx *x, const SvCmd *c)
     }
   if (c->status)
     {
-      const char *v = ex (x, c->status, NULL);
+      const char *v = sv_expand (x, c->status, NULL);
       if (!sv_ticket_status_ok (v))
         {
-          rt_error (x, c->line, "ticket: invalid status");
+          sv_rt_error (x, c->line, "ticket: invalid status");
           return;
         }
       g_free (t->status);
@@ -1716,7 +1536,7 @@ do_ticket (Ctx *x, const SvCmd *c)
     }
   if (c->assign)
     {
-      const char *v = ex (x, c->assign, NULL);
+      const char *v = sv_expand (x, c->assign, NULL);
       g_free (t->assign);
       t->assign = *v ? g_strdup (v) : NULL;
     }
@@ -1728,7 +1548,7 @@ do_ticket (Ctx *x, const SvCmd *c)
           g_ptr_array_add (tags, g_strdup (t->tags[i]));
       for (guint i = 0; i < c->tags->n && tags->len < 64; i++)
         {
-          const char *v = ex (x, c->tags->items[i], NULL);
+          const char *v = sv_expand (x, c->tags->items[i], NULL);
           if (*v && !g_ptr_array_find_with_equal_func (tags, v, g_str_equal, NULL))
             g_ptr_array_add (tags, g_strdup (v));
         }
@@ -1738,10 +1558,10 @@ do_ticket (Ctx *x, const SvCmd *c)
     }
 }
 
-static void run_script (Ctx *x, guint index);
+static void run_script (SvRun *x, guint index);
 
 static void
-run_block (Ctx *x, const SvBlock *b)
+run_block (SvRun *x, const SvBlock *b)
 {
   for (guint i = 0; i < b->n && !x->stopped && !x->returned; i++)
     {
@@ -1778,10 +1598,10 @@ run_block (Ctx *x, const SvBlock *b)
             if (!count_action (x, c))
               return;
             gsize len;
-            const char *box = ex (x, c->arg, &len);
+            const char *box = sv_expand (x, c->arg, &len);
             if (len == 0 || memchr (box, '\0', len) || !g_utf8_validate (box, (gssize) len, NULL))
               {
-                rt_error (x, c->line, "fileinto: invalid mailbox name");
+                sv_rt_error (x, c->line, "fileinto: invalid mailbox name");
                 return;
               }
             if (!c->copy)
@@ -1821,11 +1641,11 @@ run_block (Ctx *x, const SvBlock *b)
             if (!count_action (x, c))
               return;
             gsize len;
-            const char *v = ex (x, c->arg, &len);
+            const char *v = sv_expand (x, c->arg, &len);
             char *addr = sv_address_extract (v, len);
             if (addr == NULL)
               {
-                rt_error (x, c->line, "redirect: invalid address");
+                sv_rt_error (x, c->line, "redirect: invalid address");
                 return;
               }
             /* Lower-case the domain; merge duplicates (RFC 5228 2.10.3). */
@@ -1846,7 +1666,7 @@ run_block (Ctx *x, const SvBlock *b)
             if (++x->n_redirects > x->rules->limits.max_redirects)
               {
                 g_free (addr);
-                rt_error (x, c->line, "more redirects than the limit (%u)", x->rules->limits.max_redirects);
+                sv_rt_error (x, c->line, "more redirects than the limit (%u)", x->rules->limits.max_redirects);
                 return;
               }
             RdAction *a = action_new (RD_ACTION_REDIRECT);
@@ -1861,12 +1681,12 @@ run_block (Ctx *x, const SvBlock *b)
               return;
             if (x->reject)
               {
-                rt_error (x, c->line, "reject used twice");
+                sv_rt_error (x, c->line, "reject used twice");
                 return;
               }
             x->reject = action_new (RD_ACTION_REJECT);
             x->defer_marks = TRUE;
-            x->reject->reason = g_strdup (ex (x, c->arg, NULL));
+            x->reject->reason = g_strdup (sv_expand (x, c->arg, NULL));
             x->defer_marks = FALSE;
             x->implicit_keep = FALSE;
             break;
@@ -1894,7 +1714,7 @@ run_block (Ctx *x, const SvBlock *b)
               }
             if (x->include_depth >= x->rules->limits.max_include_depth)
               {
-                rt_error (x, c->line, "include nested deeper than the limit");
+                sv_rt_error (x, c->line, "include nested deeper than the limit");
                 return;
               }
             x->include_depth++;
@@ -1912,7 +1732,7 @@ run_block (Ctx *x, const SvBlock *b)
 }
 
 static void
-run_script (Ctx *x, guint index)
+run_script (SvRun *x, guint index)
 {
   SvScript *s = g_ptr_array_index (x->rules->scripts, index);
   GString **saved = x->locals;
@@ -1931,9 +1751,9 @@ run_script (Ctx *x, guint index)
   x->n_locals = saved_n;
 }
 
-/* Runs @rules (or each part of a chain) against the shared Ctx. */
+/* Runs @rules (or each part of a chain) against the shared SvRun. */
 static void
-run_rules (Ctx *x, RdRules *rules)
+run_rules (SvRun *x, RdRules *rules)
 {
   if (rules->n_parts)
     {
@@ -1971,7 +1791,7 @@ first_part (RdRules *r)
 GPtrArray *
 sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError **error)
 {
-  Ctx x = { 0 };
+  SvRun x = { 0 };
   x.rules = first_part (rules);
   x.msg = msg;
   x.env = env;
@@ -1983,7 +1803,7 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
 
   /* RFC 5429 2.1: reject cannot be combined with delivering the message. */
   if (!x.error && x.reject && (x.keep || x.fileinto->len || x.redirect->len))
-    rt_error (&x, 0, "reject cannot be combined with keep, fileinto or redirect");
+    sv_rt_error (&x, 0, "reject cannot be combined with keep, fileinto or redirect");
 
   GPtrArray *out = NULL;
   if (x.error == NULL)
@@ -2018,7 +1838,7 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
   g_ptr_array_unref (x.redirect);
   clear_matches (&x);
   g_string_free (x.flags, TRUE);
-  for (guint i = 0; i < N_SCRATCH; i++)
+  for (guint i = 0; i < SV_N_SCRATCH; i++)
     if (x.scratch[i])
       g_string_free (x.scratch[i], TRUE);
   if (x.headers)

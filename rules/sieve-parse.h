@@ -12,24 +12,23 @@
 
 /* ---- the tree ------------------------------------------------------------ */
 
-typedef struct {
+struct _SvRawStr {
   char *text;
   gsize len;
   guint line, col;
-} SvRawStr;
+};
 
 typedef enum { SV_ARG_TAG, SV_ARG_NUM, SV_ARG_STRINGS } SvArgKind;
 
-typedef struct {
+struct _SvArg {
   SvArgKind kind;
   guint line, col;
   char *tag;
   guint64 num;
   GPtrArray *strs;     /* SvRawStr* */
   gboolean is_list;
-} SvArg;
+};
 
-typedef struct _SvNode SvNode;
 struct _SvNode {
   char *name;
   guint line, col;

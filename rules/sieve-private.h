@@ -197,14 +197,36 @@ struct _SvCompiler {
   guint nesting;
 };
 
+/* The parser's tree (sieve-parse.h). */
+typedef struct _SvNode SvNode;
+typedef struct _SvArg SvArg;
+typedef struct _SvRawStr SvRawStr;
+
 /* Reports an error or a warning at FILE:LINE:COL of the script being
  * compiled; the first error becomes rd_rules_compile()'s GError. */
 void sv_diag (SvCompiler *c, gboolean warning, guint line, guint col, const char *fmt, ...) G_GNUC_PRINTF (5, 6);
 #define SV_ERR(c, l, co, ...) sv_diag (c, FALSE, l, co, __VA_ARGS__)
 #define SV_WARN(c, l, co, ...) sv_diag (c, TRUE, l, co, __VA_ARGS__)
 
-void sv_script_free (SvScript *s);
+/* ---- strings (sieve-strings.c) ------------------------------------------- */
+
+/* The compiled form of a string argument as the script's extensions
+ * read it (encoded-character, variables, ${ticket.*}). (transfer full) */
+SvString *sv_string_new (SvCompiler *c, const SvRawStr *raw);
+/* The same for each string of @a (a string or a string list). */
+SvStrList *sv_strlist_new (SvCompiler *c, const SvArg *a);
 void sv_string_free (SvString *s);
+void sv_strlist_free (SvStrList *l);
+
+/* identifier *("." identifier), or a number (RFC 5229 3); @numeric tells
+ * which. */
+gboolean sv_var_name_ok (const char *s, gsize n, gboolean *numeric);
+/* The slot of variable @lname (lower case) in the script being compiled:
+ * >= 0 local, < 0 global (declared `global` or "global."-prefixed, RFC
+ * 6609); G_MININT beyond limits.max_variables. */
+int sv_var_slot (SvCompiler *c, const char *lname);
+
+void sv_script_free (SvScript *s);
 
 /* Compiles a regex key (POSIX extended) within @limits: no back-references,
  * bounded size and repetition counts. */

@@ -1,0 +1,107 @@
+/* relaydesk — rules internals: evaluating the compiled form over one
+ * message, shared by the interpreter (sieve-interp.c) and what it calls.
+ *
+ * Per-message state (decoded headers, parsed addresses, variables, the
+ * actions so far) lives in one SvRun on the interpreter's stack, so one
+ * RdRules can serve several threads. Not a public header. */
+#pragma once
+
+#include "sieve-private.h"
+
+#define SV_N_SCRATCH 16
+
+typedef struct _SvRun SvRun;
+struct _SvRun {
+  RdRules *rules;
+  const RdMessage *msg;
+  const RdEnvelope *env;
+  GError *error;
+  gboolean stopped;
+  gboolean returned;
+  gboolean defer_marks;  /* expanding vacation/reject texts: ${ticket.*} deferred */
+  guint include_depth;
+  /* caches */
+  GHashTable *headers;   /* lower name -> GPtrArray of char* (decoded, trimmed), lazily */
+  GHashTable *addrs;     /* lower name -> GPtrArray of char* addr-specs */
+  GArray *raw_headers;   /* RawHeader: the header block, unfolded */
+  char *arena;           /* their values */
+  GPtrArray *owned;      /* decoded values that are copies */
+  GString *addr_seg;     /* parse_address_list() buffers */
+  GString *addr_angle;
+  GString *addr_part;    /* test_address() */
+  const char *lower_src; /* the long value last lower-cased, and its copy */
+  gsize lower_len;
+  GString *lower_buf;
+  GString *lower_big;
+  guint8 *bigrams;       /* BIGRAM_SLOTS flags over the body, case-folded */
+  gboolean bigrams_ready;
+  gsize regex_bytes;     /* input given to regexec for this message */
+  GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
+  gsize body_len;
+  GString *scratch[SV_N_SCRATCH];
+  guint scratch_next;
+  /* variables */
+  GString **locals;
+  guint n_locals;
+  GString **globals;
+  char *match[10];
+  GString *flags;        /* the internal flags variable (RFC 5232 3) */
+  GHashTable *once;      /* scripts run with :once */
+  /* actions */
+  gboolean implicit_keep;
+  RdAction *keep;
+  GPtrArray *fileinto;
+  GPtrArray *redirect;
+  RdAction *reject;
+  RdAction *vacation;
+  RdAction *ticket;
+  gboolean discard;
+  guint n_actions;
+  guint n_redirects;
+};
+
+/* Records the first run-time error (RFC 5228 2.10.6: the caller then does
+ * the implicit keep) and stops the script. */
+void sv_rt_error (SvRun *x, guint line, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+/* ---- strings (sieve-strings.c) ------------------------------------------- */
+
+static inline char
+sv_lc (char c)
+{
+  return c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
+}
+
+/* A buffer for one expansion or copy, from a ring of SV_N_SCRATCH: valid
+ * until that many more are taken. */
+static inline GString *
+sv_scratch (SvRun *x)
+{
+  guint i = x->scratch_next++ % SV_N_SCRATCH;
+  if (x->scratch[i] == NULL)
+    x->scratch[i] = g_string_sized_new (64);
+  g_string_truncate (x->scratch[i], 0);
+  return x->scratch[i];
+}
+
+/* The variable in @slot (>= 0 local, < 0 global, G_MININT the internal
+ * flags variable), or NULL when never set. */
+GString *sv_var_get (SvRun *x, int slot);
+/* The same, created empty when never set: for assigning. */
+GString *sv_var_ref (SvRun *x, int slot);
+
+const char *sv_expand_dynamic (SvRun *x, const SvString *s, gsize *len);
+
+/* The value of @s with variables expanded; valid until SV_N_SCRATCH more
+ * expansions. Constant strings (most keys) cost nothing. */
+static inline const char *
+sv_expand (SvRun *x, const SvString *s, gsize *len)
+{
+  if (!s->dynamic)
+    {
+      if (len)
+        *len = s->len;
+      return s->text;
+    }
+  return sv_expand_dynamic (x, s, len);
+}
