@@ -519,50 +519,6 @@ check_match_keys (SvCompiler *c, SvTest *t, guint line, guint col)
       }
 }
 
-static gboolean
-valid_addr_spec (const char *s, gsize len)
-{
-  const char *at = NULL;
-  for (gsize i = 0; i < len; i++)
-    if (s[i] == '@')
-      at = s + i;
-  if (at == NULL || at == s || at == s + len - 1)
-    return FALSE;
-  for (const char *p = s; p < at; p++)
-    if ((guchar) *p <= ' ' || strchr ("<>()[]\\,;:\"", *p))
-      return FALSE;
-  for (const char *p = at + 1; p < s + len; p++)
-    if (!(g_ascii_isalnum (*p) || *p == '-' || *p == '.' || *p == '[' || *p == ']' || *p == ':' || (guchar) *p >= 0x80))
-      return FALSE;
-  return at[1] != '.' && s[len - 1] != '.';
-}
-
-/* Accepts "a@b" or "Name <a@b>"; returns the addr-spec or NULL. */
-char *
-sv_address_extract (const char *text, gsize len)
-{
-  const char *lt = memchr (text, '<', len);
-  const char *s = text, *e = text + len;
-  if (lt)
-    {
-      const char *gt = memchr (lt, '>', e - lt);
-      if (gt == NULL)
-        return NULL;
-      for (const char *q = gt + 1; q < e; q++)
-        if (!g_ascii_isspace (*q))
-          return NULL;
-      s = lt + 1;
-      e = gt;
-    }
-  while (s < e && g_ascii_isspace (*s))
-    s++;
-  while (e > s && g_ascii_isspace (e[-1]))
-    e--;
-  if (!valid_addr_spec (s, e - s))
-    return NULL;
-  return g_strndup (s, e - s);
-}
-
 static SvTest *compile_test (SvCompiler *c, SvNode *n);
 
 static SvTest *

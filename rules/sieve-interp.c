@@ -9,7 +9,6 @@
 #include "sieve-run.h"
 #include "rd-common.h"
 
-#include <gmime/gmime.h>
 #include <string.h>
 
 void
@@ -23,318 +22,6 @@ sv_rt_error (SvRun *x, guint line, const char *fmt, ...)
   va_end (ap);
   x->error = g_error_new (RD_ERROR, RD_ERROR_INVALID_DATA, "line %u: %s", line, m);
   x->stopped = TRUE;
-}
-
-/* ---- message access ---------------------------------------------------- */
-
-/* RFC 2047 decoding of an unstructured value (the parser's decoder, so a
- * header test sees what the ticket shows); white space between two
- * encoded words disappears (6.2). */
-static char *
-decode_header (const char *value)
-{
-  if (strstr (value, "=?") == NULL)
-    {
-      char *v = g_utf8_make_valid (value, -1);
-      return g_strstrip (v);
-    }
-  char *v = rd_header_decode (value);
-  return g_strstrip (v);
-}
-
-/* The header block of the raw message, unfolded (RFC 5322 2.2.3). The
- * parser's view leaves out the MIME headers of the top part (GMime keeps
- * Content-* there), and Sieve sees every header field. */
-typedef struct {
-  char name[64];  /* lower case; longer names are cut (and never match) */
-  char *value;    /* unfolded, raw (in the arena) */
-  char *decoded;  /* RFC 2047-decoded and trimmed, once asked for */
-} RawHeader;
-
-/* One pass over the header block into one arena: the unfolded values
- * (CRLF before white space removed, RFC 5322 2.2.3) are never longer than
- * their fields, so the block's size bounds them all. */
-static void
-scan_headers (SvRun *x)
-{
-  x->raw_headers = g_array_new (FALSE, FALSE, sizeof (RawHeader));
-  gsize len;
-  const char *p = g_bytes_get_data (rd_message_get_raw (x->msg), &len);
-  const char *end = p + len;
-  /* The header block ends at the first empty line. */
-  const char *hb = p;
-  while (hb < end && *hb != '\r' && *hb != '\n')
-    {
-      const char *nl = memchr (hb, '\n', (gsize) (end - hb));
-      hb = nl ? nl + 1 : end;
-    }
-  end = hb;
-  x->arena = g_malloc ((gsize) (end - p) + 1);
-  char *out = x->arena;
-  while (p < end && x->raw_headers->len < 2 * 1024)
-    {
-      /* The field runs to the first line end not followed by WSP. */
-      const char *f = p;
-      const char *fe = p;
-      for (;;)
-        {
-          const char *nl = memchr (fe, '\n', (gsize) (end - fe));
-          if (nl == NULL)
-            {
-              fe = end;
-              break;
-            }
-          fe = nl + 1;
-          if (fe >= end || (*fe != ' ' && *fe != '\t'))
-            break;
-        }
-      p = fe;
-      const char *colon = memchr (f, ':', (gsize) (fe - f));
-      if (colon == NULL || colon == f || (*f == ' ' || *f == '\t'))
-        continue;
-      gsize n = (gsize) (colon - f);
-      while (n && (f[n - 1] == ' ' || f[n - 1] == '\t'))
-        n--;
-      RawHeader h;
-      if (n < sizeof h.name)
-        {
-          for (gsize i = 0; i < n; i++)
-            h.name[i] = sv_lc (f[i]);
-          h.name[n] = '\0';
-        }
-      else
-        strcpy (h.name, "\x01");   /* too long to be asked for */
-      gsize vl = MIN ((gsize) (fe - colon - 1), (gsize) 64 * 1024);
-      h.value = out;
-      for (const char *q = colon + 1; q < colon + 1 + vl; q++)
-        if (*q != '\r' && *q != '\n')
-          *out++ = *q;
-      *out++ = '\0';
-      h.decoded = NULL;
-      g_array_append_val (x->raw_headers, h);
-    }
-}
-
-#define RAW_HEADER(x, i) (&g_array_index ((x)->raw_headers, RawHeader, (i)))
-
-/* The decoded value: the arena copy trimmed in place when it is plain
- * UTF-8 without encoded words (the usual case), else a decoded copy. */
-static char *
-decoded_value (SvRun *x, RawHeader *h)
-{
-  if (h->decoded)
-    return h->decoded;
-  char *v = h->value;
-  if (strstr (v, "=?") == NULL && g_utf8_validate (v, -1, NULL))
-    {
-      h->decoded = g_strstrip (v);
-      return h->decoded;
-    }
-  h->decoded = decode_header (v);
-  if (x->owned == NULL)
-    x->owned = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (x->owned, h->decoded);
-  return h->decoded;
-}
-
-/* Decoded values of every header named @name (any case), in order; NULL
- * when there is none. Decoded on first use, cached for the message. */
-static GPtrArray *
-header_values (SvRun *x, const char *name)
-{
-  if (x->raw_headers == NULL)
-    scan_headers (x);
-  if (x->headers == NULL)
-    x->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-  char buf[128];
-  gsize n = strlen (name);
-  if (n >= sizeof buf)
-    return NULL;
-  for (gsize i = 0; i <= n; i++)
-    buf[i] = sv_lc (name[i]);
-  GPtrArray *vals = NULL;
-  if (g_hash_table_lookup_extended (x->headers, buf, NULL, (gpointer *) &vals))
-    return vals->len ? vals : NULL;
-  vals = g_ptr_array_new ();
-  for (guint i = 0; i < x->raw_headers->len; i++)
-    {
-      RawHeader *h = RAW_HEADER (x, i);
-      if (!strcmp (h->name, buf))
-        g_ptr_array_add (vals, decoded_value (x, h));
-    }
-  g_hash_table_insert (x->headers, g_strdup (buf), vals);
-  return vals->len ? vals : NULL;
-}
-
-/* Appends the addr-specs of an address list (RFC 5322 3.4) to @out:
- * "Name <a@b>", "a@b (comment)", groups "g: a@b, c@d;". Tolerant, no
- * decoding (addr-specs are never encoded). */
-static void
-parse_address_list (const char *v, GPtrArray *out, GString *seg, GString *angle)
-{
-  /* @seg: the current mailbox, comments dropped; @angle: inside <>. */
-  g_string_truncate (seg, 0);
-  g_string_truncate (angle, 0);
-  gboolean in_angle = FALSE, have_angle = FALSE, quoted = FALSE;
-  int comment = 0;
-  for (const char *p = v;; p++)
-    {
-      char c = *p;
-      gboolean end_item = c == '\0' || (!quoted && !comment && !in_angle && (c == ',' || c == ';'));
-      if (end_item)
-        {
-          const char *s;
-          GString *src = have_angle ? angle : seg;
-          s = src->str;
-          while (*s == ' ' || *s == '\t')
-            s++;
-          gsize l = strlen (s);
-          while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
-            l--;
-          /* An obsolete route "@a,@b:x@y" (RFC 5322 4.4): the part after ':'. */
-          if (have_angle && l && s[0] == '@')
-            {
-              const char *colon = memchr (s, ':', l);
-              if (colon)
-                {
-                  l -= (gsize) (colon + 1 - s);
-                  s = colon + 1;
-                }
-            }
-          if (l && out->len < 1024)
-            g_ptr_array_add (out, g_utf8_make_valid (s, (gssize) l));
-          g_string_truncate (seg, 0);
-          g_string_truncate (angle, 0);
-          have_angle = in_angle = FALSE;
-          if (c == '\0')
-            break;
-          continue;
-        }
-      if (comment)
-        {
-          if (c == '\\' && p[1])
-            p++;
-          else if (c == '(')
-            comment++;
-          else if (c == ')')
-            comment--;
-          continue;
-        }
-      if (quoted)
-        {
-          if (c == '\\' && p[1])
-            {
-              g_string_append_c (in_angle ? angle : seg, c);
-              p++;
-              c = *p;
-            }
-          else if (c == '"')
-            quoted = FALSE;
-          g_string_append_c (in_angle ? angle : seg, c);
-          continue;
-        }
-      if (c == '(')
-        {
-          comment = 1;
-          continue;
-        }
-      if (c == '"')
-        {
-          quoted = TRUE;
-          g_string_append_c (in_angle ? angle : seg, c);
-          continue;
-        }
-      if (c == '<' && !in_angle)
-        {
-          in_angle = have_angle = TRUE;
-          g_string_truncate (angle, 0);
-          continue;
-        }
-      if (c == '>' && in_angle)
-        {
-          in_angle = FALSE;
-          continue;
-        }
-      if (c == ':' && !in_angle)
-        {
-          /* A group's display name: what came before is no address. */
-          g_string_truncate (seg, 0);
-          continue;
-        }
-      g_string_append_c (in_angle ? angle : seg, c);
-    }
-}
-
-/* Addresses of every header named @name, in order. */
-static GPtrArray *
-address_values (SvRun *x, const char *name)
-{
-  if (x->addrs == NULL)
-    x->addrs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-  if (x->raw_headers == NULL)
-    scan_headers (x);
-  char lname[128];
-  gsize n = strlen (name);
-  if (n >= sizeof lname)
-    n = sizeof lname - 1;
-  for (gsize i = 0; i < n; i++)
-    lname[i] = sv_lc (name[i]);
-  lname[n] = '\0';
-  GPtrArray *out = g_hash_table_lookup (x->addrs, lname);
-  if (out)
-    return out;
-  out = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < x->raw_headers->len; i++)
-    {
-      RawHeader *h = RAW_HEADER (x, i);
-      if (!strcmp (h->name, lname))
-        {
-          if (x->addr_seg == NULL)
-            {
-              x->addr_seg = g_string_sized_new (128);
-              x->addr_angle = g_string_sized_new (128);
-            }
-          parse_address_list (h->value, out, x->addr_seg, x->addr_angle);
-        }
-    }
-  g_hash_table_insert (x->addrs, g_strdup (lname), out);
-  return out;
-}
-
-/* The @part of @addr into @out; FALSE when the part does not exist
- * (e.g. :detail without a separator, RFC 5233 4). */
-static gboolean
-address_part (const char *addr, SvAddrPart part, GString *out)
-{
-  const char *at = strrchr (addr, '@');
-  gsize local_len = at ? (gsize) (at - addr) : strlen (addr);
-  switch (part)
-    {
-    case PART_ALL:
-      g_string_append (out, addr);
-      return TRUE;
-    case PART_LOCAL:
-      g_string_append_len (out, addr, local_len);
-      return TRUE;
-    case PART_DOMAIN:
-      if (at)
-        g_string_append (out, at + 1);
-      return TRUE;
-    case PART_USER:
-    case PART_DETAIL:
-      {
-        const char *plus = memchr (addr, '+', local_len);
-        if (part == PART_USER)
-          g_string_append_len (out, addr, plus ? (gsize) (plus - addr) : local_len);
-        else if (plus == NULL)
-          return FALSE;
-        else
-          g_string_append_len (out, plus + 1, local_len - (plus + 1 - addr));
-        return TRUE;
-      }
-    default:
-      return FALSE;
-    }
 }
 
 /* ---- comparators and match types (RFC 5228 2.7, RFC 4790) --------------- */
@@ -845,36 +532,6 @@ date_part (GDateTime *dt, const char *part, GString *out)
     g_string_append_printf (out, "%d", g_date_time_get_day_of_week (dt) % 7);
 }
 
-static void
-date_unref0 (gpointer p)
-{
-  if (p)
-    g_date_time_unref (p);
-}
-
-/* The dates of the header values @vals of @name, parsed once per message
- * (NULL where unparsable), aligned with @vals. */
-static GPtrArray *
-date_values (SvRun *x, const char *name, GPtrArray *vals)
-{
-  if (x->dates == NULL)
-    x->dates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-  g_autofree char *key = g_ascii_strdown (name, -1);
-  GPtrArray *out = g_hash_table_lookup (x->dates, key);
-  if (out)
-    return out;
-  out = g_ptr_array_new_with_free_func (date_unref0);
-  for (guint i = 0; i < vals->len; i++)
-    {
-      const char *v = g_ptr_array_index (vals, i);
-      /* RFC 5260 4: a received header's date follows the last ";". */
-      const char *semi = strrchr (v, ';');
-      g_ptr_array_add (out, g_mime_utils_header_decode_date (semi ? semi + 1 : v));
-    }
-  g_hash_table_insert (x->dates, g_steal_pointer (&key), out);
-  return out;
-}
-
 static gboolean
 test_date (SvRun *x, const SvTest *t)
 {
@@ -887,11 +544,11 @@ test_date (SvRun *x, const SvTest *t)
   else
     {
       const char *h = sv_expand (x, t->headers->items[0], NULL);
-      GPtrArray *vals = header_values (x, h);
+      GPtrArray *vals = sv_header_values (x, h);
       guint from = 0, to = 0;
       if (vals == NULL || !index_pick (t, vals->len, &from, &to))
         return FALSE;
-      GPtrArray *parsed = date_values (x, h, vals);
+      GPtrArray *parsed = sv_date_values (x, h, vals);
       for (guint i = from; i < to; i++)
         if (g_ptr_array_index (parsed, i))
           g_ptr_array_add (dates, g_date_time_ref (g_ptr_array_index (parsed, i)));
@@ -1046,15 +703,14 @@ test_address (SvRun *x, const SvTest *t)
       const char *name = sv_expand (x, t->headers->items[h], NULL);
       if (t->kind == T_ENVELOPE)
         {
-          const char *v = !g_ascii_strcasecmp (name, "from") ? x->env->sender
-                        : !g_ascii_strcasecmp (name, "to") ? x->env->recipient : NULL;
+          const char *v = sv_envelope_value (x, name);
           if (v == NULL)
             continue;
           g_string_truncate (part, 0);
           /* The null sender has no parts but :all (RFC 5228 5.4). */
           if (*v == '\0' && t->part != PART_ALL)
             continue;
-          if (address_part (v, t->part, part))
+          if (sv_address_part (v, t->part, part))
             {
               if (t->match != MATCH_COUNT)
                 {
@@ -1066,14 +722,14 @@ test_address (SvRun *x, const SvTest *t)
             }
           continue;
         }
-      GPtrArray *addrs = address_values (x, name);
+      GPtrArray *addrs = sv_address_values (x, name);
       guint from = 0, to = 0;
       if (!index_pick (t, addrs->len, &from, &to))
         continue;
       for (guint i = from; i < to; i++)
         {
           g_string_truncate (part, 0);
-          if (!address_part (g_ptr_array_index (addrs, i), t->part, part))
+          if (!sv_address_part (g_ptr_array_index (addrs, i), t->part, part))
             continue;
           if (t->match == MATCH_COUNT)
             g_ptr_array_add (vals, g_strdup (part->str));
@@ -1092,11 +748,11 @@ static gboolean
 test_header (SvRun *x, const SvTest *t)
 {
   if (t->headers->n == 1)
-    return test_values (x, t, header_values (x, sv_expand (x, t->headers->items[0], NULL)));
+    return test_values (x, t, sv_header_values (x, sv_expand (x, t->headers->items[0], NULL)));
   g_autoptr(GPtrArray) all = g_ptr_array_new ();
   for (guint h = 0; h < t->headers->n; h++)
     {
-      GPtrArray *vals = header_values (x, sv_expand (x, t->headers->items[h], NULL));
+      GPtrArray *vals = sv_header_values (x, sv_expand (x, t->headers->items[h], NULL));
       guint from = 0, to = 0;
       if (vals == NULL || !index_pick (t, vals->len, &from, &to))
         continue;
@@ -1115,20 +771,7 @@ test_body (SvRun *x, const SvTest *t)
   gsize len = 0;
   g_autofree char *owned = NULL;
   if (t->body == BODY_RAW)
-    {
-      gsize rl;
-      const char *raw = g_bytes_get_data (rd_message_get_raw (x->msg), &rl);
-      const char *sep = raw ? g_strstr_len (raw, (gssize) rl, "\r\n\r\n") : NULL;
-      if (sep)
-        {
-          text = sep + 4;
-          len = rl - (gsize) (text - raw);
-        }
-      else
-        text = "";
-      owned = g_strndup (text, len);
-      text = owned;
-    }
+    text = owned = sv_body_raw (x, &len);
   else
     {
       gboolean want = t->body == BODY_TEXT;
@@ -1143,12 +786,9 @@ test_body (SvRun *x, const SvTest *t)
               want = TRUE;
           }
       if (want)
-        text = rd_message_get_body_text (x->msg);
+        text = sv_body_text (x, &len);
       if (text == NULL)
         return t->match == MATCH_COUNT ? match_count (x, t, 0) : FALSE;
-      if (x->body_len == 0 && *text)
-        x->body_len = strlen (text);
-      len = x->body_len;
     }
   if (t->match == MATCH_COUNT)
     return match_count (x, t, len ? 1 : 0);
@@ -1182,7 +822,7 @@ test_duplicate (SvRun *x, const SvTest *t)
   else
     {
       const char *h = t->dup_header ? sv_expand (x, t->dup_header, NULL) : "message-id";
-      GPtrArray *vals = header_values (x, h);
+      GPtrArray *vals = sv_header_values (x, h);
       if (vals == NULL || vals->len == 0)
         return FALSE;   /* nothing to track (RFC 7352 3.1) */
       id = g_strdup (g_ptr_array_index (vals, 0));
@@ -1223,7 +863,7 @@ eval_test (SvRun *x, const SvTest *t)
     case T_EXISTS:
       for (guint i = 0; i < t->headers->n; i++)
         {
-          GPtrArray *v = header_values (x, sv_expand (x, t->headers->items[i], NULL));
+          GPtrArray *v = sv_header_values (x, sv_expand (x, t->headers->items[i], NULL));
           if (v == NULL || v->len == 0)
             return FALSE;
         }
@@ -1307,15 +947,6 @@ do_keep (SvRun *x, const SvCmd *c)
     }
 }
 
-static gboolean
-same_address (const char *a, const char *b)
-{
-  const char *ea = strrchr (a, '@'), *eb = strrchr (b, '@');
-  if (!ea || !eb || ea - a != eb - b)
-    return !g_ascii_strcasecmp (a, b);
-  return memcmp (a, b, (gsize) (ea - a)) == 0 && !g_ascii_strcasecmp (ea, eb);
-}
-
 /* An address in To/Cc/Bcc/Resent-* (RFC 5230 4.5). */
 static gboolean
 addressed_to (SvRun *x, const char *addr)
@@ -1323,9 +954,9 @@ addressed_to (SvRun *x, const char *addr)
   static const char *const hdrs[] = { "to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc" };
   for (guint h = 0; h < G_N_ELEMENTS (hdrs); h++)
     {
-      GPtrArray *v = address_values (x, hdrs[h]);
+      GPtrArray *v = sv_address_values (x, hdrs[h]);
       for (guint i = 0; i < v->len; i++)
-        if (same_address (g_ptr_array_index (v, i), addr))
+        if (sv_same_address (g_ptr_array_index (v, i), addr))
           return TRUE;
     }
   return FALSE;
@@ -1336,17 +967,14 @@ vacation_suppressed (SvRun *x, const SvCmd *c, const char *sender, GPtrArray *ad
 {
   if (*sender == '\0')
     return "null-sender";
-  if (x->env->recipient && same_address (sender, x->env->recipient))
+  if (x->env->recipient && sv_same_address (sender, x->env->recipient))
     return "own-address";
   for (guint i = 0; i < addresses->len; i++)
-    if (same_address (sender, g_ptr_array_index (addresses, i)))
+    if (sv_same_address (sender, g_ptr_array_index (addresses, i)))
       return "own-address";
-  if (x->raw_headers == NULL)
-    scan_headers (x);
-  for (guint i = 0; i < x->raw_headers->len; i++)
-    if (g_str_has_prefix (RAW_HEADER (x, i)->name, "list-"))
-      return "mailing-list";
-  GPtrArray *v = header_values (x, "auto-submitted");
+  if (sv_header_prefix_exists (x, "list-"))
+    return "mailing-list";
+  GPtrArray *v = sv_header_values (x, "auto-submitted");
   if (v && v->len)
     {
       const char *a = g_ptr_array_index (v, 0);
@@ -1354,14 +982,14 @@ vacation_suppressed (SvRun *x, const SvCmd *c, const char *sender, GPtrArray *ad
       if (!(n == 2 && !g_ascii_strncasecmp (a, "no", 2)))
         return "auto-submitted";
     }
-  v = header_values (x, "precedence");
+  v = sv_header_values (x, "precedence");
   if (v && v->len)
     {
       const char *p = g_ptr_array_index (v, 0);
       if (!g_ascii_strcasecmp (p, "bulk") || !g_ascii_strcasecmp (p, "list") || !g_ascii_strcasecmp (p, "junk"))
         return "precedence";
     }
-  v = header_values (x, "x-auto-response-suppress");
+  v = sv_header_values (x, "x-auto-response-suppress");
   if (v && v->len)
     {
       g_auto(GStrv) parts = g_strsplit_set (g_ptr_array_index (v, 0), ", \t", -1);
@@ -1656,7 +1284,7 @@ run_block (SvRun *x, const SvBlock *b)
               x->implicit_keep = FALSE;
             gboolean dup = FALSE;
             for (guint k = 0; k < x->redirect->len; k++)
-              if (same_address (((RdAction *) g_ptr_array_index (x->redirect, k))->address, addr))
+              if (sv_same_address (((RdAction *) g_ptr_array_index (x->redirect, k))->address, addr))
                 dup = TRUE;
             if (dup)
               {
@@ -1841,26 +1469,11 @@ sv_evaluate (RdRules *rules, const RdMessage *msg, const RdEnvelope *env, GError
   for (guint i = 0; i < SV_N_SCRATCH; i++)
     if (x.scratch[i])
       g_string_free (x.scratch[i], TRUE);
-  if (x.headers)
-    g_hash_table_unref (x.headers);
-  if (x.addrs)
-    g_hash_table_unref (x.addrs);
-  if (x.raw_headers)
-    g_array_unref (x.raw_headers);
-  g_free (x.arena);
+  sv_message_clear (&x);
   if (x.addr_part)
     g_string_free (x.addr_part, TRUE);
-  if (x.addr_seg)
-    {
-      g_string_free (x.addr_seg, TRUE);
-      g_string_free (x.addr_angle, TRUE);
-    }
-  if (x.owned)
-    g_ptr_array_unref (x.owned);
   if (x.lower_big)
     g_string_free (x.lower_big, TRUE);
   g_free (x.bigrams);
-  if (x.dates)
-    g_hash_table_unref (x.dates);
   return out;
 }

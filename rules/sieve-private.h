@@ -234,8 +234,11 @@ regex_t *sv_regex_compile (const char *pattern, gsize len, gboolean icase,
                            const RdRulesLimits *limits, GError **error);
 void sv_regex_free (regex_t *re);
 
-/* "a@b" or "Name <a@b>" -> the addr-spec, or NULL when invalid. */
+/* "a@b" or "Name <a@b>" -> the addr-spec, or NULL when invalid
+ * (sieve-message.c). (transfer full) */
 char *sv_address_extract (const char *text, gsize len);
+/* The same address: local parts compared exactly, domains in any case. */
+gboolean sv_same_address (const char *a, const char *b);
 gboolean sv_ticket_priority_ok (const char *v);
 gboolean sv_ticket_status_ok (const char *v);
 void sv_test_free (SvTest *t);

@@ -105,3 +105,28 @@ sv_expand (SvRun *x, const SvString *s, gsize *len)
     }
   return sv_expand_dynamic (x, s, len);
 }
+
+/* ---- the message (sieve-message.c) --------------------------------------- */
+
+/* Decoded values of every header field named @name (any case), in order;
+ * NULL when there is none. Decoded on first use, cached for the message. */
+GPtrArray *sv_header_values (SvRun *x, const char *name);
+/* TRUE when a header field's name starts with @prefix (lower case). */
+gboolean sv_header_prefix_exists (SvRun *x, const char *prefix);
+/* The addr-specs of every header field named @name, in order (never NULL). */
+GPtrArray *sv_address_values (SvRun *x, const char *name);
+/* The @part of @addr into @out; FALSE when the part does not exist
+ * (e.g. :detail without a separator, RFC 5233 4). */
+gboolean sv_address_part (const char *addr, SvAddrPart part, GString *out);
+/* The envelope "from" or "to" (any case), or NULL for another part. */
+const char *sv_envelope_value (SvRun *x, const char *part);
+/* The body as it is in the message, after the header block. (transfer full) */
+char *sv_body_raw (SvRun *x, gsize *len);
+/* The body text of the parser's view (text/plain, or text/html
+ * rendered), or NULL when there is none. */
+const char *sv_body_text (SvRun *x, gsize *len);
+/* The dates of the header values @vals of @name, parsed once per message
+ * (NULL where unparsable), aligned with @vals. */
+GPtrArray *sv_date_values (SvRun *x, const char *name, GPtrArray *vals);
+/* Frees the message caches of @x. */
+void sv_message_clear (SvRun *x);
