@@ -130,3 +130,19 @@ const char *sv_body_text (SvRun *x, gsize *len);
 GPtrArray *sv_date_values (SvRun *x, const char *name, GPtrArray *vals);
 /* Frees the message caches of @x. */
 void sv_message_clear (SvRun *x);
+
+/* ---- matching (sieve-match.c) -------------------------------------------- */
+
+/* TRUE when @v matches one of the keys of @t under its comparator and
+ * match type (not :count); a match sets ${0}..${9}. */
+gboolean sv_match_value (SvRun *x, const SvTest *t, const char *v, gsize vl);
+/* :count (RFC 5231 4.2): @count against the keys of @t. */
+gboolean sv_match_count (SvRun *x, const SvTest *t, guint count);
+/* The range of values :index/:last of @t picks out of @n (RFC 5260 6);
+ * FALSE when there is no such value. */
+gboolean sv_index_pick (const SvTest *t, guint n, guint *from, guint *to);
+/* The test @t over the values @vals (char*, may be NULL): :index, then
+ * :count or a match of any value. */
+gboolean sv_test_values (SvRun *x, const SvTest *t, GPtrArray *vals);
+/* Frees the match variables and the lower-cased body of @x. */
+void sv_match_clear (SvRun *x);
