@@ -7,6 +7,7 @@
  * is the hot path of evaluation: keys and values are compared here, with
  * the lower-cased body and a bigram filter over it made once per message.
  */
+#include "sieve-parse.h"
 #include "sieve-run.h"
 
 #include <string.h>
@@ -405,24 +406,6 @@ sv_match_count (SvRun *x, const SvTest *t, guint count)
   return FALSE;
 }
 
-/* Picks the :index'th value (RFC 5260 6), or all of them. */
-gboolean
-sv_index_pick (const SvTest *t, guint n, guint *from, guint *to)
-{
-  if (t->index == 0)
-    {
-      *from = 0;
-      *to = n;
-      return TRUE;
-    }
-  if ((guint) t->index > n)
-    return FALSE;
-  guint i = t->last ? n - (guint) t->index : (guint) t->index - 1;
-  *from = i;
-  *to = i + 1;
-  return TRUE;
-}
-
 gboolean
 sv_test_values (SvRun *x, const SvTest *t, GPtrArray *vals)
 {
@@ -446,11 +429,149 @@ sv_test_values (SvRun *x, const SvTest *t, GPtrArray *vals)
   return FALSE;
 }
 
+gboolean
+sv_test_values_all (SvRun *x, const SvTest *t, GPtrArray *vals)
+{
+  SvTest plain = *t;
+  plain.index = 0;
+  return sv_test_values (x, &plain, vals);
+}
+
+gboolean
+sv_match_address (SvRun *x, const SvTest *t, const char *addr, GPtrArray *count_vals)
+{
+  if (x->addr_part == NULL)
+    x->addr_part = g_string_sized_new (128);
+  GString *part = x->addr_part;
+  g_string_truncate (part, 0);
+  if (!sv_address_part (addr, t->part, part))
+    return FALSE;
+  if (count_vals)
+    {
+      g_ptr_array_add (count_vals, g_strdup (part->str));
+      return FALSE;
+    }
+  return sv_match_value (x, t, part->str, part->len);
+}
+
 void
 sv_match_clear (SvRun *x)
 {
   clear_matches (x);
+  if (x->addr_part)
+    g_string_free (x->addr_part, TRUE);
   if (x->lower_big)
     g_string_free (x->lower_big, TRUE);
   g_free (x->bigrams);
 }
+
+/* ---- compile side ------------------------------------------------------------ */
+
+gboolean
+sv_compile_match_args (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t, const char *what)
+{
+  if (!sv_want_strings (c, n, p, 0, what, FALSE) || !sv_want_strings (c, n, p, 1, "key list", FALSE)
+      || !sv_want_count (c, n, p, 2))
+    return FALSE;
+  t->headers = sv_strlist_new (c, p->v[0]);
+  t->keys = sv_strlist_new (c, p->v[1]);
+  return TRUE;
+}
+
+void
+sv_check_match_keys (SvCompiler *c, SvTest *t, guint line, guint col)
+{
+  if (t->cmp == CMP_NUMERIC && (t->match == MATCH_CONTAINS || t->match == MATCH_MATCHES || t->match == MATCH_REGEX))
+    SV_ERR (c, line, col, "comparator i;ascii-numeric cannot be used with this match type");
+  if (t->last && t->index == 0)
+    SV_ERR (c, line, col, ":last needs :index");
+  if (t->match == MATCH_REGEX && t->keys)
+    for (guint i = 0; i < t->keys->n; i++)
+      {
+        SvString *k = t->keys->items[i];
+        if (k->dynamic)
+          continue;
+        g_autoptr(GError) e = NULL;
+        k->re = sv_regex_compile (k->text, k->len, t->cmp == CMP_CASEMAP, &c->rules->limits, &e);
+        if (k->re == NULL)
+          SV_ERR (c, k->line, k->col, "%s", e->message);
+      }
+}
+
+/* ---- the table: comparators, :comparator, :is, :contains, :matches --------- */
+
+static const struct {
+  const char *name;
+  SvComparator cmp;
+  SvExt ext;          /* the capability it requires, 0: none (RFC 5228 2.7.3) */
+} comparators[] = {
+  { "i;octet", CMP_OCTET, 0 },
+  { "i;ascii-casemap", CMP_CASEMAP, 0 },
+  { "i;ascii-numeric", CMP_NUMERIC, EXT_NUMERIC },
+};
+
+static void
+tag_comparator (SvTagCtx *tc, const SvTagDef *tag, const SvArg *a)
+{
+  SvString *s = sv_tag_string (tc, tag->name);
+  if (s == NULL)
+    return;
+  if (tc->seen & SV_GROUP_COMPARATOR)
+    SV_ERR (tc->c, a->line, a->col, "comparator given twice");
+  tc->seen |= SV_GROUP_COMPARATOR;
+  guint k = 0;
+  while (k < G_N_ELEMENTS (comparators) && g_ascii_strcasecmp (s->text, comparators[k].name))
+    k++;
+  if (k == G_N_ELEMENTS (comparators))
+    SV_ERR (tc->c, a->line, a->col, "unknown comparator \"%s\"", s->text);
+  else
+    {
+      tc->test->cmp = comparators[k].cmp;
+      if (comparators[k].ext)
+        {
+          g_autofree char *what = g_strconcat ("comparator ", comparators[k].name, NULL);
+          sv_need (tc->c, comparators[k].ext, a->line, a->col, what);
+        }
+    }
+  sv_string_free (s);
+}
+
+void
+sv_tag_match_type (SvTagCtx *tc, const SvTagDef *tag, const SvArg *a)
+{
+  tc->test->match = tag->value;
+}
+
+static const SvTagDef matching_tags[] = {
+  { .name = "comparator", .classes = SV_TAGS_COMPARATOR, .compile = tag_comparator },
+  { .name = "is", .classes = SV_TAGS_MATCH, .group = SV_GROUP_MATCH, .twice = SV_MATCH_TWICE,
+    .value = MATCH_IS, .compile = sv_tag_match_type },
+  { .name = "contains", .classes = SV_TAGS_MATCH, .group = SV_GROUP_MATCH, .twice = SV_MATCH_TWICE,
+    .value = MATCH_CONTAINS, .compile = sv_tag_match_type },
+  { .name = "matches", .classes = SV_TAGS_MATCH, .group = SV_GROUP_MATCH, .twice = SV_MATCH_TWICE,
+    .value = MATCH_MATCHES, .compile = sv_tag_match_type },
+  { .name = NULL }
+};
+
+const SvExtension sv_ext_matching = {
+  .tags = matching_tags,
+};
+
+/* RFC 5228 2.7.3: these two are always there; requiring them is allowed. */
+const SvExtension sv_ext_comparator_octet = {
+  .capability = "comparator-i;octet",
+  .ext = EXT_OCTET,
+  .always = TRUE,
+};
+
+const SvExtension sv_ext_comparator_casemap = {
+  .capability = "comparator-i;ascii-casemap",
+  .ext = EXT_CASEMAP,
+  .always = TRUE,
+};
+
+/* RFC 4790 9.1; with :value and :count (RFC 5231). */
+const SvExtension sv_ext_comparator_numeric = {
+  .capability = "comparator-i;ascii-numeric",
+  .ext = EXT_NUMERIC,
+};

@@ -10,7 +10,6 @@
 
 #define SV_N_SCRATCH 16
 
-typedef struct _SvRun SvRun;
 struct _SvRun {
   RdRules *rules;
   const RdMessage *msg;
@@ -28,7 +27,7 @@ struct _SvRun {
   GPtrArray *owned;      /* decoded values that are copies */
   GString *addr_seg;     /* parse_address_list() buffers */
   GString *addr_angle;
-  GString *addr_part;    /* test_address() */
+  GString *addr_part;    /* sv_match_address() */
   const char *lower_src; /* the long value last lower-cased, and its copy */
   gsize lower_len;
   GString *lower_buf;
@@ -60,9 +59,32 @@ struct _SvRun {
   guint n_redirects;
 };
 
+/* ---- the interpreter (sieve-interp.c) ------------------------------------ */
+
 /* Records the first run-time error (RFC 5228 2.10.6: the caller then does
  * the implicit keep) and stops the script. */
 void sv_rt_error (SvRun *x, guint line, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+/* Runs the commands of @b until the script stops or returns. */
+void sv_run_block (SvRun *x, const SvBlock *b);
+/* Runs rules->scripts[@index] with its own local variables (include). */
+void sv_run_script (SvRun *x, guint index);
+
+static inline gboolean
+sv_eval_test (SvRun *x, const SvTest *t)
+{
+  if (t == NULL || x->error)
+    return FALSE;
+  return t->def->run (x, t);
+}
+
+/* Counts an action against limits.max_actions; FALSE (a run-time error)
+ * beyond it. */
+gboolean sv_count_action (SvRun *x, const SvCmd *c);
+RdAction *sv_action_new (RdActionType type);
+/* keep (RFC 5228 4.3), with the flags of @c (or the internal variable's
+ * when @c is NULL or has none), merged into the one keep action. */
+void sv_keep (SvRun *x, const SvCmd *c);
 
 /* ---- strings (sieve-strings.c) ------------------------------------------- */
 
@@ -138,11 +160,39 @@ void sv_message_clear (SvRun *x);
 gboolean sv_match_value (SvRun *x, const SvTest *t, const char *v, gsize vl);
 /* :count (RFC 5231 4.2): @count against the keys of @t. */
 gboolean sv_match_count (SvRun *x, const SvTest *t, guint count);
-/* The range of values :index/:last of @t picks out of @n (RFC 5260 6);
- * FALSE when there is no such value. */
-gboolean sv_index_pick (const SvTest *t, guint n, guint *from, guint *to);
+/* The range of values :index/:last of @t picks out of @n (RFC 5260 6),
+ * or all of them; FALSE when there is no such value. */
+static inline gboolean
+sv_index_pick (const SvTest *t, guint n, guint *from, guint *to)
+{
+  if (t->index == 0)
+    {
+      *from = 0;
+      *to = n;
+      return TRUE;
+    }
+  if ((guint) t->index > n)
+    return FALSE;
+  guint i = t->last ? n - (guint) t->index : (guint) t->index - 1;
+  *from = i;
+  *to = i + 1;
+  return TRUE;
+}
 /* The test @t over the values @vals (char*, may be NULL): :index, then
  * :count or a match of any value. */
 gboolean sv_test_values (SvRun *x, const SvTest *t, GPtrArray *vals);
-/* Frees the match variables and the lower-cased body of @x. */
+/* The same without :index (the values were picked already). */
+gboolean sv_test_values_all (SvRun *x, const SvTest *t, GPtrArray *vals);
+/* The address part of @addr (RFC 5228 2.7.4) against the keys of @t;
+ * with :count it is added to @count_vals instead (and FALSE returned). */
+gboolean sv_match_address (SvRun *x, const SvTest *t, const char *addr, GPtrArray *count_vals);
+/* Frees the match variables and the buffers of @x. */
 void sv_match_clear (SvRun *x);
+
+/* ---- imap4flags (ext-imap4flags.c) --------------------------------------- */
+
+/* The flags for a stored message (lower case, unique, sorted; NULL for
+ * none): those of @c's :flags, else of the internal variable. */
+char **sv_flags_for (SvRun *x, const SvCmd *c);
+/* Merges @flags (transfer full) into *@into: their union, in the same form. */
+void sv_flags_merge (char ***into, char **flags);

@@ -1,9 +1,10 @@
 /* relaydesk — rules: Sieve strings.
  *
- * At compile time a string argument is decoded (encoded-character, RFC
- * 5228 2.4.2.4) and split into literal text and variable references
- * (RFC 5229 3), so that evaluation does no parsing; variable names get
- * slots. At run time the segments are joined with the current values,
+ * At compile time a string argument is decoded (by the extensions that
+ * rewrite strings: encoded-character, RFC 5228 2.4.2.4) and split into
+ * literal text and references to variables (RFC 5229 3) and to the
+ * variables of extensions' namespaces (${ticket.*}), so that evaluation
+ * does no parsing; variable names get slots. At run time the segments are joined with the current values,
  * bounded by limits.max_string_length.
  */
 #include "sieve-parse.h"
@@ -36,84 +37,6 @@ sv_strlist_free (SvStrList *l)
     sv_string_free (l->items[i]);
   g_free (l->items);
   g_free (l);
-}
-
-/* RFC 5228 2.4.2.4: ${hex:..} and ${unicode:..}; a malformed one stays as
- * written. */
-static char *
-decode_encoded_character (const char *text, gsize len, gsize *out_len)
-{
-  GString *out = g_string_sized_new (len);
-  gsize i = 0;
-  while (i < len)
-    {
-      if (text[i] == '$' && i + 1 < len && text[i + 1] == '{')
-        {
-          const char *close = memchr (text + i, '}', len - i);
-          gsize start = i + 2;
-          gboolean hex = FALSE, uni = FALSE;
-          if (close)
-            {
-              gsize n = close - (text + start);
-              if (n >= 4 && g_ascii_strncasecmp (text + start, "hex:", 4) == 0)
-                hex = TRUE;
-              else if (n >= 8 && g_ascii_strncasecmp (text + start, "unicode:", 8) == 0)
-                uni = TRUE;
-            }
-          if (hex || uni)
-            {
-              const char *p = text + start + (hex ? 4 : 8);
-              GString *dec = g_string_new (NULL);
-              gboolean ok = TRUE;
-              while (p < close && ok)
-                {
-                  while (p < close && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-                    p++;
-                  if (p >= close)
-                    break;
-                  guint64 v = 0;
-                  guint digits = 0;
-                  while (p < close && g_ascii_isxdigit (*p))
-                    {
-                      v = v * 16 + (guint64) g_ascii_xdigit_value (*p);
-                      p++;
-                      if (++digits > 8)
-                        ok = FALSE;
-                    }
-                  if (digits == 0 || (p < close && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')))
-                    ok = FALSE;
-                  if (!ok)
-                    break;
-                  if (hex)
-                    {
-                      if (digits > 2)
-                        ok = FALSE;
-                      else
-                        g_string_append_c (dec, (char) v);
-                    }
-                  else
-                    {
-                      if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-                        ok = FALSE;
-                      else
-                        g_string_append_unichar (dec, (gunichar) v);
-                    }
-                }
-              if (ok)
-                {
-                  g_string_append_len (out, dec->str, dec->len);
-                  g_string_free (dec, TRUE);
-                  i = (close - text) + 1;
-                  continue;
-                }
-              g_string_free (dec, TRUE);
-            }
-        }
-      g_string_append_c (out, text[i]);
-      i++;
-    }
-  *out_len = out->len;
-  return g_string_free (out, FALSE);
 }
 
 int
@@ -172,7 +95,7 @@ sv_var_name_ok (const char *s, gsize n, gboolean *numeric)
 }
 
 static void
-add_seg (GArray *segs, SvSegKind kind, int index, const char *text, gsize len)
+add_seg (GArray *segs, SvSegKind kind, int index, const SvNamespace *ns, const char *text, gsize len)
 {
   if (kind == SEG_TEXT && segs->len > 0)
     {
@@ -186,7 +109,7 @@ add_seg (GArray *segs, SvSegKind kind, int index, const char *text, gsize len)
           return;
         }
     }
-  SvSeg s = { kind, index, NULL, 0 };
+  SvSeg s = { kind, index, ns, NULL, 0 };
   if (kind == SEG_TEXT)
     {
       s.text = g_strndup (text, len);
@@ -201,16 +124,10 @@ sv_string_new (SvCompiler *c, const SvRawStr *raw)
   SvString *s = g_new0 (SvString, 1);
   s->line = raw->line;
   s->col = raw->col;
-  if (c->script->exts & EXT_ENCODED_CHARACTER)
-    s->text = decode_encoded_character (raw->text, raw->len, &s->len);
-  else
-    {
-      s->text = g_strndup (raw->text, raw->len);
-      s->len = raw->len;
-    }
+  s->text = sv_decode_string (c->script->exts, raw->text, raw->len, &s->len);
   gboolean vars = (c->script->exts & EXT_VARIABLES) != 0;
-  gboolean ticket = (c->script->exts & (EXT_TICKET | EXT_VARIABLES)) != 0;
-  if ((!vars && !ticket) || memmem (s->text, s->len, "${", 2) == NULL)
+  gboolean namespaces = sv_namespaces_enabled (c->script->exts);
+  if ((!vars && !namespaces) || memmem (s->text, s->len, "${", 2) == NULL)
     {
       s->lower = g_ascii_strdown (s->text, (gssize) s->len);
       return s;
@@ -234,16 +151,12 @@ sv_string_new (SvCompiler *c, const SvRawStr *raw)
                   SvSegKind kind = SEG_VAR;
                   int index = 0;
                   gboolean handled = TRUE;
-                  if (g_str_has_prefix (lname, "ticket.") && ticket)
+                  const SvNamespace *ns = sv_namespace_find (c->script->exts, lname);
+                  if (ns)
                     {
-                      kind = SEG_TICKET;
-                      if (!strcmp (lname, "ticket.number"))
-                        index = 0;
-                      else if (!strcmp (lname, "ticket.queue"))
-                        index = 1;
-                      else if (!strcmp (lname, "ticket.tag"))
-                        index = 2;
-                      else
+                      kind = SEG_NAMESPACE;
+                      index = ns->lookup (lname);
+                      if (index < 0)
                         {
                           SV_ERR (c, raw->line, raw->col, "unknown variable ${%s}", lname);
                           handled = FALSE;
@@ -274,9 +187,9 @@ sv_string_new (SvCompiler *c, const SvRawStr *raw)
                     }
                   if (handled)
                     {
-                      add_seg (segs, SEG_TEXT, 0, s->text + lit, i - lit);
+                      add_seg (segs, SEG_TEXT, 0, NULL, s->text + lit, i - lit);
                       if (!(kind == SEG_MATCH && index < 0))
-                        add_seg (segs, kind, index, NULL, 0);
+                        add_seg (segs, kind, index, ns, NULL, 0);
                       dynamic = TRUE;
                       i = (close - s->text) + 1;
                       lit = i;
@@ -287,7 +200,7 @@ sv_string_new (SvCompiler *c, const SvRawStr *raw)
         }
       i++;
     }
-  add_seg (segs, SEG_TEXT, 0, s->text + lit, s->len - lit);
+  add_seg (segs, SEG_TEXT, 0, NULL, s->text + lit, s->len - lit);
   if (!dynamic)
     {
       for (guint k = 0; k < segs->len; k++)
@@ -356,27 +269,6 @@ sv_var_ref (SvRun *x, int slot)
   return *p;
 }
 
-static void
-append_ticket (SvRun *x, GString *out, int index)
-{
-  const RdEnvelope *e = x->env;
-  if (e->ticket_number > 0)
-    {
-      if (index == 0)
-        g_string_append_printf (out, "%" G_GINT64_FORMAT, e->ticket_number);
-      else if (index == 1 && e->ticket_queue)
-        g_string_append (out, e->ticket_queue);
-      else if (index == 2 && e->ticket_tag)
-        g_string_append (out, e->ticket_tag);
-      return;
-    }
-  if (e->defer_ticket_vars && x->defer_marks)
-    {
-      g_string_append_c (out, SV_TICKET_MARK);
-      g_string_append_c (out, "NQT"[index]);
-    }
-}
-
 const char *
 sv_expand_dynamic (SvRun *x, const SvString *s, gsize *len)
 {
@@ -400,8 +292,8 @@ sv_expand_dynamic (SvRun *x, const SvString *s, gsize *len)
               g_string_append_len (out, v->str, v->len);
             break;
           }
-        case SEG_TICKET:
-          append_ticket (x, out, g->index);
+        case SEG_NAMESPACE:
+          g->ns->expand (x, g->index, out);
           break;
         default:
           break;
