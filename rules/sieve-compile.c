@@ -301,6 +301,7 @@ sv_compile_test (SvCompiler *c, SvNode *n)
   t->def = def;
   t->line = n->line;
   t->col = n->col;
+  /* :is and i;ascii-casemap unless a tag says otherwise (RFC 5228 2.7.1, 2.7.3). */
   t->cmp = CMP_CASEMAP;
   t->match = MATCH_IS;
   if (def->data_size)

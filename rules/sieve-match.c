@@ -6,6 +6,9 @@
  * :count (RFC 5231); the :index/:last choice of values (RFC 5260 6). This
  * is the hot path of evaluation: keys and values are compared here, with
  * the lower-cased body and a bigram filter over it made once per message.
+ * The tags of the base language (:comparator, :is, :contains, :matches)
+ * are registered here; :regex, :value, :count and :index are registered
+ * by their extensions (ext-*.c), which leave the comparing to this file.
  */
 #include "sieve-parse.h"
 #include "sieve-run.h"
@@ -338,7 +341,7 @@ match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *k
         if (vl > x->rules->limits.max_regex_input || x->regex_bytes > 8 * x->rules->limits.max_regex_input)
           {
             sv_rt_error (x, t->line, "regex input longer than the limit (%" G_GSIZE_FORMAT " bytes)",
-                      x->rules->limits.max_regex_input);
+                         x->rules->limits.max_regex_input);
             return FALSE;
           }
         regex_t *re = key->re;

@@ -70,6 +70,8 @@ void sv_run_block (SvRun *x, const SvBlock *b);
 /* Runs rules->scripts[@index] with its own local variables (include). */
 void sv_run_script (SvRun *x, guint index);
 
+/* The test @t through its entry of the table; FALSE after a run-time
+ * error (and for the missing test of a branch that is never run). */
 static inline gboolean
 sv_eval_test (SvRun *x, const SvTest *t)
 {
@@ -178,6 +180,7 @@ sv_index_pick (const SvTest *t, guint n, guint *from, guint *to)
   *to = i + 1;
   return TRUE;
 }
+
 /* The test @t over the values @vals (char*, may be NULL): :index, then
  * :count or a match of any value. */
 gboolean sv_test_values (SvRun *x, const SvTest *t, GPtrArray *vals);
