@@ -131,12 +131,6 @@ run_include (SvRun *x, const SvCmd *c)
 }
 
 static void
-compile_return (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
-{
-  sv_want_count (c, n, p, 0);
-}
-
-static void
 run_return (SvRun *x, const SvCmd *c)
 {
   x->returned = TRUE;
@@ -185,7 +179,7 @@ static const SvTagDef include_tags[] = {
 static const SvCommandDef commands[] = {
   { .name = "include", .ext = EXT_INCLUDE, .tags = include_tags, .data_size = sizeof (IncludeData),
     .compile = compile_include_command, .run = run_include },
-  { .name = "return", .ext = EXT_INCLUDE, .compile = compile_return, .run = run_return },
+  { .name = "return", .ext = EXT_INCLUDE, .compile = sv_compile_no_arguments, .run = run_return },
   { .name = "global", .ext = EXT_INCLUDE, .begin = begin_global, .compile = compile_global },
   { .name = NULL }
 };

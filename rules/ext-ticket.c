@@ -125,12 +125,6 @@ ticket_clear (gpointer data)
 
 /* ---- followup ------------------------------------------------------------- */
 
-static void
-compile_followup (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t)
-{
-  sv_want_count (c, n, p, 0);
-}
-
 static gboolean
 run_followup (SvRun *x, const SvTest *t)
 {
@@ -187,7 +181,7 @@ static const SvCommandDef commands[] = {
 };
 
 static const SvTestDef tests[] = {
-  { .name = "followup", .ext = EXT_TICKET, .compile = compile_followup, .run = run_followup },
+  { .name = "followup", .ext = EXT_TICKET, .compile = sv_compile_no_test_arguments, .run = run_followup },
   { .name = NULL }
 };
 

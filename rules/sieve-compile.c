@@ -167,6 +167,18 @@ sv_want_count (SvCompiler *c, SvNode *n, SvPos *p, guint count)
   return TRUE;
 }
 
+void
+sv_compile_no_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
+{
+  sv_want_count (c, n, p, 0);
+}
+
+void
+sv_compile_no_test_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t)
+{
+  sv_want_count (c, n, p, 0);
+}
+
 gboolean
 sv_want_one_string (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd, const char *what)
 {

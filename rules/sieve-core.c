@@ -96,12 +96,6 @@ run_if (SvRun *x, const SvCmd *c)
 /* ---- stop, keep, discard, redirect (3.3, 4) ------------------------------- */
 
 static void
-compile_no_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
-{
-  sv_want_count (c, n, p, 0);
-}
-
-static void
 run_stop (SvRun *x, const SvCmd *c)
 {
   x->stopped = TRUE;
@@ -174,12 +168,6 @@ run_redirect (SvRun *x, const SvCmd *c)
 }
 
 /* ---- true, false, not, allof, anyof (5.1, 5.3, 5.8, 5.10, 5.11) ----------- */
-
-static void
-compile_no_test_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t)
-{
-  sv_want_count (c, n, p, 0);
-}
 
 static gboolean
 run_true (SvRun *x, const SvTest *t)
@@ -385,8 +373,8 @@ static const SvTagDef size_tags[] = {
 #define MATCH_TAGS (SV_TAGS_COMPARATOR | SV_TAGS_MATCH)
 
 static const SvTestDef core_tests[] = {
-  { .name = "true", .compile = compile_no_test_arguments, .run = run_true },
-  { .name = "false", .compile = compile_no_test_arguments, .run = run_false },
+  { .name = "true", .compile = sv_compile_no_test_arguments, .run = run_true },
+  { .name = "false", .compile = sv_compile_no_test_arguments, .run = run_false },
   { .name = "not", .takes_tests = TRUE, .compile = compile_not, .run = run_not },
   { .name = "allof", .takes_tests = TRUE, .compile = compile_test_list, .run = run_allof },
   { .name = "anyof", .takes_tests = TRUE, .compile = compile_test_list, .run = run_anyof },
@@ -404,9 +392,9 @@ static const SvCommandDef core_commands[] = {
   { .name = "elsif", .flags = SV_CMD_RAW | SV_CMD_IF | SV_CMD_ELSE, .compile = compile_if, .run = run_if },
   { .name = "else", .flags = SV_CMD_RAW | SV_CMD_IF | SV_CMD_ELSE | SV_CMD_FINAL, .compile = compile_if,
     .run = run_if },
-  { .name = "stop", .flags = SV_CMD_STOP, .compile = compile_no_arguments, .run = run_stop },
-  { .name = "keep", .tag_classes = SV_TAGS_FLAGS, .compile = compile_no_arguments, .run = run_keep },
-  { .name = "discard", .compile = compile_no_arguments, .run = run_discard },
+  { .name = "stop", .flags = SV_CMD_STOP, .compile = sv_compile_no_arguments, .run = run_stop },
+  { .name = "keep", .tag_classes = SV_TAGS_FLAGS, .compile = sv_compile_no_arguments, .run = run_keep },
+  { .name = "discard", .compile = sv_compile_no_arguments, .run = run_discard },
   { .name = "redirect", .tag_classes = SV_TAGS_COPY, .compile = compile_redirect, .run = run_redirect },
   { .name = NULL }
 };

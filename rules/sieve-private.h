@@ -355,6 +355,9 @@ gboolean sv_need (SvCompiler *c, SvExt ext, guint line, guint col, const char *w
  * string); there are no more than @count. */
 gboolean sv_want_strings (SvCompiler *c, SvNode *n, SvPos *p, guint i, const char *what, gboolean single);
 gboolean sv_want_count (SvCompiler *c, SvNode *n, SvPos *p, guint count);
+/* compile functions of commands and tests without positional arguments */
+void sv_compile_no_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd);
+void sv_compile_no_test_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t);
 /* The one string argument of a command (@what names it in errors) into
  * cmd->arg; FALSE when it is not there. */
 gboolean sv_want_one_string (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd, const char *what);
