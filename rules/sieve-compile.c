@@ -1,66 +1,23 @@
-/* relaydesk — rules: the Sieve compiler (lexer, parser, validator).
+/* relaydesk — rules: the Sieve compiler (the validator).
  *
- * Text -> tokens (RFC 5228 section 8.1) -> a generic command tree
- * (section 8.2) -> the validated, typed form of sieve-private.h. Errors
- * carry FILE:LINE:COL; the parser stops at the first syntax error (the
- * rest of the token stream cannot be trusted), the validator reports every
- * error it finds.
+ * The generic command tree of the parser (sieve-parse.h) -> the
+ * validated, typed form of sieve-private.h. Commands, tests and tags are
+ * looked up in the table (sieve-table.c); the generic checks (capability,
+ * tags and their groups, tags after positional arguments, blocks and
+ * tests where none belong) are done here, the rest by each entry's
+ * compile function. Errors carry FILE:LINE:COL; the validator reports
+ * every error it finds.
  */
-#include "sieve-private.h"
+#include "sieve-parse.h"
 #include "rd-common.h"
 
 #include <string.h>
 #include <stdarg.h>
 
-const SvCapability sv_capabilities[] = {
-  { "fileinto", EXT_FILEINTO },
-  { "envelope", EXT_ENVELOPE },
-  { "encoded-character", EXT_ENCODED_CHARACTER },
-  { "variables", EXT_VARIABLES },
-  { "vacation", EXT_VACATION },
-  { "vacation-seconds", EXT_VACATION_SECONDS | EXT_VACATION },
-  { "relational", EXT_RELATIONAL },
-  { "comparator-i;ascii-numeric", EXT_NUMERIC },
-  { "comparator-i;octet", EXT_OCTET },
-  { "comparator-i;ascii-casemap", EXT_CASEMAP },
-  { "subaddress", EXT_SUBADDRESS },
-  { "body", EXT_BODY },
-  { "copy", EXT_COPY },
-  { "regex", EXT_REGEX },
-  { "date", EXT_DATE },
-  { "index", EXT_INDEX },
-  { "imap4flags", EXT_IMAP4FLAGS },
-  { "include", EXT_INCLUDE },
-  { "duplicate", EXT_DUPLICATE },
-  { "reject", EXT_REJECT },
-  { "vnd.relaydesk.ticket", EXT_TICKET },
-  { NULL, 0 }
-};
-
 /* ---- diagnostics ------------------------------------------------------ */
 
-typedef struct {
-  const char *file;
-  GPtrArray *diags;
-  guint n_errors;
-  GError *first;
-  const RdRulesOptions *opts;
-  RdRules *rules;
-  SvScript *script;
-  GHashTable *locals;     /* name (lower) -> slot + 1 */
-  GHashTable *globals_here; /* names declared `global` in this script */
-  GHashTable *includes;   /* "p:name"/"g:name" -> index + 1, shared */
-  GHashTable *in_progress; /* include loop detection, shared */
-  guint include_depth;
-  gboolean seen_command;  /* require only at the start (RFC 5228 3.2) */
-  guint nesting;
-} Compiler;
-
-static void
-diag (Compiler *c, gboolean warning, guint line, guint col, const char *fmt, ...) G_GNUC_PRINTF (5, 6);
-
-static void
-diag (Compiler *c, gboolean warning, guint line, guint col, const char *fmt, ...)
+void
+sv_diag (SvCompiler *c, gboolean warning, guint line, guint col, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
@@ -86,9 +43,6 @@ diag (Compiler *c, gboolean warning, guint line, guint col, const char *fmt, ...
     g_free (msg);
 }
 
-#define ERR(c, l, co, ...) diag (c, FALSE, l, co, __VA_ARGS__)
-#define WARN(c, l, co, ...) diag (c, TRUE, l, co, __VA_ARGS__)
-
 void
 rd_rules_diagnostic_free (RdRulesDiagnostic *d)
 {
@@ -99,1074 +53,21 @@ rd_rules_diagnostic_free (RdRulesDiagnostic *d)
   g_free (d);
 }
 
-/* ---- lexer (RFC 5228 8.1) --------------------------------------------- */
-
-typedef enum {
-  TK_EOF, TK_IDENT, TK_TAG, TK_NUMBER, TK_STRING, TK_LBRACKET, TK_RBRACKET,
-  TK_LPAREN, TK_RPAREN, TK_LBRACE, TK_RBRACE, TK_SEMI, TK_COMMA, TK_ERROR,
-} TkKind;
-
-typedef struct {
-  TkKind kind;
-  guint line, col;
-  GString *text;   /* IDENT, TAG (without ':'), STRING */
-  guint64 num;
-} Token;
-
-typedef struct {
-  Compiler *c;
-  const char *p, *end;
-  guint line, col;
-  Token tok;        /* the current token */
-  gboolean failed;
-} Lexer;
-
-static void
-adv (Lexer *lx)
-{
-  if (*lx->p == '\n')
-    {
-      lx->line++;
-      lx->col = 1;
-    }
-  else if (((guchar) *lx->p & 0xC0) != 0x80)
-    lx->col++;
-  lx->p++;
-}
-
-static void
-lex_fail (Lexer *lx, guint line, guint col, const char *msg)
-{
-  if (!lx->failed)
-    ERR (lx->c, line, col, "%s", msg);
-  lx->failed = TRUE;
-  lx->tok.kind = TK_ERROR;
-}
-
-static gboolean
-is_ident_start (char ch)
-{
-  return g_ascii_isalpha (ch) || ch == '_';
-}
-
-static gboolean
-is_ident_char (char ch)
-{
-  return g_ascii_isalnum (ch) || ch == '_';
-}
-
-/* Skips white space and comments; FALSE on an unterminated comment. */
-static gboolean
-skip_space (Lexer *lx)
-{
-  while (lx->p < lx->end)
-    {
-      char ch = *lx->p;
-      if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-        adv (lx);
-      else if (ch == '#')
-        {
-          while (lx->p < lx->end && *lx->p != '\n')
-            adv (lx);
-        }
-      else if (ch == '/' && lx->p + 1 < lx->end && lx->p[1] == '*')
-        {
-          guint l = lx->line, co = lx->col;
-          adv (lx);
-          adv (lx);
-          for (;;)
-            {
-              if (lx->p >= lx->end)
-                {
-                  lex_fail (lx, l, co, "unterminated comment");
-                  return FALSE;
-                }
-              if (*lx->p == '*' && lx->p + 1 < lx->end && lx->p[1] == '/')
-                {
-                  adv (lx);
-                  adv (lx);
-                  break;
-                }
-              adv (lx);
-            }
-        }
-      else
-        break;
-    }
-  return TRUE;
-}
-
-static void
-lex_multiline (Lexer *lx, guint line, guint col)
-{
-  /* "text:" *(SP / HTAB) (hash-comment / CRLF), then lines up to ".". */
-  while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t'))
-    adv (lx);
-  if (lx->p < lx->end && *lx->p == '#')
-    while (lx->p < lx->end && *lx->p != '\n')
-      adv (lx);
-  if (lx->p < lx->end && *lx->p == '\r')
-    adv (lx);
-  if (lx->p >= lx->end || *lx->p != '\n')
-    {
-      lex_fail (lx, lx->line, lx->col, "expected end of line after 'text:'");
-      return;
-    }
-  adv (lx);
-  gsize max = lx->c->rules->limits.max_string_length;
-  for (;;)
-    {
-      if (lx->p >= lx->end)
-        {
-          lex_fail (lx, line, col, "unterminated multi-line string (missing '.' line)");
-          return;
-        }
-      const char *nl = memchr (lx->p, '\n', lx->end - lx->p);
-      const char *le = nl ? nl : lx->end;
-      gsize l = le - lx->p;
-      if (l > 0 && lx->p[l - 1] == '\r')
-        l--;
-      if (l == 1 && lx->p[0] == '.')
-        {
-          while (lx->p < le)
-            adv (lx);
-          if (lx->p < lx->end)
-            adv (lx);
-          break;
-        }
-      const char *s = lx->p;
-      if (l > 0 && s[0] == '.')
-        {
-          s++;
-          l--;   /* dot-stuffing */
-        }
-      g_string_append_len (lx->tok.text, s, l);
-      /* Every line ends with CRLF whatever the file uses (RFC 5228 2.4.2). */
-      g_string_append (lx->tok.text, "\r\n");
-      if (lx->tok.text->len > max)
-        {
-          lex_fail (lx, line, col, "string longer than the limit");
-          return;
-        }
-      while (lx->p < le)
-        adv (lx);
-      if (lx->p < lx->end)
-        adv (lx);
-      else
-        {
-          lex_fail (lx, line, col, "unterminated multi-line string (missing '.' line)");
-          return;
-        }
-    }
-  lx->tok.kind = TK_STRING;
-}
-
-static void
-lex_next (Lexer *lx)
-{
-  if (lx->failed)
-    return;
-  g_string_truncate (lx->tok.text, 0);
-  if (!skip_space (lx))
-    return;
-  lx->tok.line = lx->line;
-  lx->tok.col = lx->col;
-  if (lx->p >= lx->end)
-    {
-      lx->tok.kind = TK_EOF;
-      return;
-    }
-  char ch = *lx->p;
-  guint line = lx->line, col = lx->col;
-  switch (ch)
-    {
-    case '[': adv (lx); lx->tok.kind = TK_LBRACKET; return;
-    case ']': adv (lx); lx->tok.kind = TK_RBRACKET; return;
-    case '(': adv (lx); lx->tok.kind = TK_LPAREN; return;
-    case ')': adv (lx); lx->tok.kind = TK_RPAREN; return;
-    case '{': adv (lx); lx->tok.kind = TK_LBRACE; return;
-    case '}': adv (lx); lx->tok.kind = TK_RBRACE; return;
-    case ';': adv (lx); lx->tok.kind = TK_SEMI; return;
-    case ',': adv (lx); lx->tok.kind = TK_COMMA; return;
-    default: break;
-    }
-  if (ch == '"')
-    {
-      adv (lx);
-      gsize max = lx->c->rules->limits.max_string_length;
-      for (;;)
-        {
-          if (lx->p >= lx->end)
-            {
-              lex_fail (lx, line, col, "unterminated string");
-              return;
-            }
-          char d = *lx->p;
-          if (d == '"')
-            {
-              adv (lx);
-              break;
-            }
-          if (d == '\\')
-            {
-              adv (lx);
-              if (lx->p >= lx->end)
-                continue;
-              d = *lx->p;  /* "\" followed by anything: that thing (2.4.2) */
-            }
-          if (d == '\n' && (lx->tok.text->len == 0 || lx->tok.text->str[lx->tok.text->len - 1] != '\r'))
-            g_string_append_c (lx->tok.text, '\r');
-          g_string_append_c (lx->tok.text, d);
-          adv (lx);
-          if (lx->tok.text->len > max)
-            {
-              lex_fail (lx, line, col, "string longer than the limit");
-              return;
-            }
-        }
-      lx->tok.kind = TK_STRING;
-      return;
-    }
-  if (g_ascii_isdigit (ch))
-    {
-      guint64 v = 0;
-      while (lx->p < lx->end && g_ascii_isdigit (*lx->p))
-        {
-          if (v > (G_MAXUINT64 - 9) / 10)
-            {
-              lex_fail (lx, line, col, "number too large");
-              return;
-            }
-          v = v * 10 + (guint64) (*lx->p - '0');
-          adv (lx);
-        }
-      guint shift = 0;
-      if (lx->p < lx->end)
-        switch (g_ascii_toupper (*lx->p))
-          {
-          case 'K': shift = 10; adv (lx); break;
-          case 'M': shift = 20; adv (lx); break;
-          case 'G': shift = 30; adv (lx); break;
-          default: break;
-          }
-      if (shift && v > (G_MAXUINT64 >> shift))
-        {
-          lex_fail (lx, line, col, "number too large");
-          return;
-        }
-      lx->tok.num = v << shift;
-      if (lx->p < lx->end && is_ident_char (*lx->p))
-        {
-          lex_fail (lx, line, col, "bad number");
-          return;
-        }
-      lx->tok.kind = TK_NUMBER;
-      return;
-    }
-  if (ch == ':' || is_ident_start (ch))
-    {
-      gboolean tag = ch == ':';
-      if (tag)
-        {
-          adv (lx);
-          if (lx->p >= lx->end || !is_ident_start (*lx->p))
-            {
-              lex_fail (lx, line, col, "expected an identifier after ':'");
-              return;
-            }
-        }
-      while (lx->p < lx->end && is_ident_char (*lx->p) && lx->tok.text->len < 128)
-        {
-          g_string_append_c (lx->tok.text, *lx->p);
-          adv (lx);
-        }
-      if (!tag && lx->p < lx->end && *lx->p == ':'
-          && g_ascii_strcasecmp (lx->tok.text->str, "text") == 0)
-        {
-          adv (lx);
-          g_string_truncate (lx->tok.text, 0);
-          lex_multiline (lx, line, col);
-          return;
-        }
-      lx->tok.kind = tag ? TK_TAG : TK_IDENT;
-      return;
-    }
-  g_autofree char *esc = rd_log_escape (lx->p, 1, 8);
-  g_autofree char *m = g_strdup_printf ("unexpected character %s", esc);
-  lex_fail (lx, line, col, m);
-}
-
-/* ---- parser (RFC 5228 8.2): a generic tree ---------------------------- */
-
-typedef struct {
-  char *text;
-  gsize len;
-  guint line, col;
-} RawStr;
-
-typedef enum { ARG_TAG, ARG_NUM, ARG_STRINGS } ArgKind;
-
-typedef struct {
-  ArgKind kind;
-  guint line, col;
-  char *tag;
-  guint64 num;
-  GPtrArray *strs;     /* RawStr* */
-  gboolean is_list;
-} Arg;
-
-typedef struct _Node Node;
-struct _Node {
-  char *name;
-  guint line, col;
-  GPtrArray *args;     /* Arg* */
-  GPtrArray *tests;    /* Node* */
-  gboolean test_list;  /* tests given in ( ) */
-  GPtrArray *block;    /* Node*, NULL when the command ended with ';' */
-};
-
-static void
-raw_str_free (RawStr *s)
-{
-  g_free (s->text);
-  g_free (s);
-}
-
-static void
-arg_free (Arg *a)
-{
-  g_free (a->tag);
-  if (a->strs)
-    g_ptr_array_unref (a->strs);
-  g_free (a);
-}
-
-static void
-node_free (Node *n)
-{
-  if (n == NULL)
-    return;
-  g_free (n->name);
-  g_ptr_array_unref (n->args);
-  g_ptr_array_unref (n->tests);
-  if (n->block)
-    g_ptr_array_unref (n->block);
-  g_free (n);
-}
-
-static Node *parse_test (Lexer *lx, guint depth);
-
-static Node *
-node_new (Lexer *lx)
-{
-  Node *n = g_new0 (Node, 1);
-  n->name = g_ascii_strdown (lx->tok.text->str, -1);
-  n->line = lx->tok.line;
-  n->col = lx->tok.col;
-  n->args = g_ptr_array_new_with_free_func ((GDestroyNotify) arg_free);
-  n->tests = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  return n;
-}
-
-static RawStr *
-take_string (Lexer *lx)
-{
-  RawStr *s = g_new0 (RawStr, 1);
-  s->len = lx->tok.text->len;
-  s->text = g_strndup (lx->tok.text->str, s->len);
-  s->line = lx->tok.line;
-  s->col = lx->tok.col;
-  return s;
-}
-
-static void
-syntax_error (Lexer *lx, const char *what)
-{
-  if (lx->failed)
-    return;
-  const char *got;
-  switch (lx->tok.kind)
-    {
-    case TK_EOF: got = "end of script"; break;
-    case TK_IDENT: got = "identifier"; break;
-    case TK_TAG: got = "tag"; break;
-    case TK_NUMBER: got = "number"; break;
-    case TK_STRING: got = "string"; break;
-    case TK_SEMI: got = "';'"; break;
-    case TK_COMMA: got = "','"; break;
-    case TK_LBRACE: got = "'{'"; break;
-    case TK_RBRACE: got = "'}'"; break;
-    case TK_LPAREN: got = "'('"; break;
-    case TK_RPAREN: got = "')'"; break;
-    case TK_LBRACKET: got = "'['"; break;
-    case TK_RBRACKET: got = "']'"; break;
-    default: got = "error"; break;
-    }
-  ERR (lx->c, lx->tok.line, lx->tok.col, "syntax error: expected %s, found %s", what, got);
-  lx->failed = TRUE;
-}
-
-/* arguments := *argument [ test / test-list ] */
-static gboolean
-parse_arguments (Lexer *lx, Node *n, guint depth)
-{
-  for (;;)
-    {
-      if (lx->failed)
-        return FALSE;
-      if (lx->tok.kind == TK_TAG)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_TAG;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->tag = g_ascii_strdown (lx->tok.text->str, -1);
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-        }
-      else if (lx->tok.kind == TK_NUMBER)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_NUM;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->num = lx->tok.num;
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-        }
-      else if (lx->tok.kind == TK_STRING)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_STRINGS;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->strs = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_str_free);
-          g_ptr_array_add (a->strs, take_string (lx));
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-        }
-      else if (lx->tok.kind == TK_LBRACKET)
-        {
-          Arg *a = g_new0 (Arg, 1);
-          a->kind = ARG_STRINGS;
-          a->is_list = TRUE;
-          a->line = lx->tok.line;
-          a->col = lx->tok.col;
-          a->strs = g_ptr_array_new_with_free_func ((GDestroyNotify) raw_str_free);
-          g_ptr_array_add (n->args, a);
-          lex_next (lx);
-          for (;;)
-            {
-              if (lx->tok.kind != TK_STRING)
-                {
-                  syntax_error (lx, "a string");
-                  return FALSE;
-                }
-              if (a->strs->len >= 1024)
-                {
-                  ERR (lx->c, lx->tok.line, lx->tok.col, "string list too long");
-                  lx->failed = TRUE;
-                  return FALSE;
-                }
-              g_ptr_array_add (a->strs, take_string (lx));
-              lex_next (lx);
-              if (lx->tok.kind == TK_COMMA)
-                {
-                  lex_next (lx);
-                  continue;
-                }
-              if (lx->tok.kind == TK_RBRACKET)
-                {
-                  lex_next (lx);
-                  break;
-                }
-              syntax_error (lx, "',' or ']'");
-              return FALSE;
-            }
-        }
-      else
-        break;
-    }
-  if (lx->tok.kind == TK_IDENT)
-    {
-      Node *t = parse_test (lx, depth + 1);
-      if (t == NULL)
-        return FALSE;
-      g_ptr_array_add (n->tests, t);
-    }
-  else if (lx->tok.kind == TK_LPAREN)
-    {
-      n->test_list = TRUE;
-      lex_next (lx);
-      for (;;)
-        {
-          if (lx->tok.kind != TK_IDENT)
-            {
-              syntax_error (lx, "a test");
-              return FALSE;
-            }
-          Node *t = parse_test (lx, depth + 1);
-          if (t == NULL)
-            return FALSE;
-          g_ptr_array_add (n->tests, t);
-          if (lx->tok.kind == TK_COMMA)
-            {
-              lex_next (lx);
-              continue;
-            }
-          if (lx->tok.kind == TK_RPAREN)
-            {
-              lex_next (lx);
-              break;
-            }
-          syntax_error (lx, "',' or ')'");
-          return FALSE;
-        }
-    }
-  return !lx->failed;
-}
-
-static Node *
-parse_test (Lexer *lx, guint depth)
-{
-  if (depth > lx->c->rules->limits.max_nesting)
-    {
-      ERR (lx->c, lx->tok.line, lx->tok.col, "nesting deeper than the limit (%u)", lx->c->rules->limits.max_nesting);
-      lx->failed = TRUE;
-      return NULL;
-    }
-  Node *n = node_new (lx);
-  lex_next (lx);
-  if (!parse_arguments (lx, n, depth))
-    {
-      node_free (n);
-      return NULL;
-    }
-  return n;
-}
-
-static GPtrArray *parse_commands (Lexer *lx, gboolean in_block, guint depth);
-
-static Node *
-parse_command (Lexer *lx, guint depth)
-{
-  Node *n = node_new (lx);
-  lex_next (lx);
-  if (!parse_arguments (lx, n, depth))
-    {
-      node_free (n);
-      return NULL;
-    }
-  if (lx->tok.kind == TK_SEMI)
-    {
-      lex_next (lx);
-      return n;
-    }
-  if (lx->tok.kind == TK_LBRACE)
-    {
-      if (depth + 1 > lx->c->rules->limits.max_nesting)
-        {
-          ERR (lx->c, lx->tok.line, lx->tok.col, "nesting deeper than the limit (%u)", lx->c->rules->limits.max_nesting);
-          lx->failed = TRUE;
-          node_free (n);
-          return NULL;
-        }
-      lex_next (lx);
-      n->block = parse_commands (lx, TRUE, depth + 1);
-      if (n->block == NULL)
-        {
-          node_free (n);
-          return NULL;
-        }
-      return n;
-    }
-  syntax_error (lx, "';' or '{'");
-  node_free (n);
-  return NULL;
-}
-
-static GPtrArray *
-parse_commands (Lexer *lx, gboolean in_block, guint depth)
-{
-  GPtrArray *cmds = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  for (;;)
-    {
-      if (lx->failed)
-        break;
-      if (lx->tok.kind == TK_IDENT)
-        {
-          Node *n = parse_command (lx, depth);
-          if (n == NULL)
-            break;
-          g_ptr_array_add (cmds, n);
-          continue;
-        }
-      if (in_block && lx->tok.kind == TK_RBRACE)
-        {
-          lex_next (lx);
-          return cmds;
-        }
-      if (!in_block && lx->tok.kind == TK_EOF)
-        return cmds;
-      syntax_error (lx, in_block ? "a command or '}'" : "a command");
-      break;
-    }
-  g_ptr_array_unref (cmds);
-  return NULL;
-}
-
-/* ---- strings ------------------------------------------------------------ */
-
-void
-sv_regex_free (regex_t *re)
-{
-  if (re)
-    {
-      regfree (re);
-      g_free (re);
-    }
-}
-
-void
-sv_string_free (SvString *s)
-{
-  if (s == NULL)
-    return;
-  for (guint i = 0; i < s->n_segs; i++)
-    g_free (s->segs[i].text);
-  g_free (s->segs);
-  g_free (s->text);
-  g_free (s->lower);
-  sv_regex_free (s->re);
-  g_free (s);
-}
-
-static void
-strlist_free (SvStrList *l)
-{
-  if (l == NULL)
-    return;
-  for (guint i = 0; i < l->n; i++)
-    sv_string_free (l->items[i]);
-  g_free (l->items);
-  g_free (l);
-}
-
-/* RFC 5228 2.4.2.4: ${hex:..} and ${unicode:..}; a malformed one stays as
- * written. */
-static char *
-decode_encoded_character (const char *text, gsize len, gsize *out_len)
-{
-  GString *out = g_string_sized_new (len);
-  gsize i = 0;
-  while (i < len)
-    {
-      if (text[i] == '$' && i + 1 < len && text[i + 1] == '{')
-        {
-          const char *close = memchr (text + i, '}', len - i);
-          gsize start = i + 2;
-          gboolean hex = FALSE, uni = FALSE;
-          if (close)
-            {
-              gsize n = close - (text + start);
-              if (n >= 4 && g_ascii_strncasecmp (text + start, "hex:", 4) == 0)
-                hex = TRUE;
-              else if (n >= 8 && g_ascii_strncasecmp (text + start, "unicode:", 8) == 0)
-                uni = TRUE;
-            }
-          if (hex || uni)
-            {
-              const char *p = text + start + (hex ? 4 : 8);
-              GString *dec = g_string_new (NULL);
-              gboolean ok = TRUE;
-              while (p < close && ok)
-                {
-                  while (p < close && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-                    p++;
-                  if (p >= close)
-                    break;
-                  guint64 v = 0;
-                  guint digits = 0;
-                  while (p < close && g_ascii_isxdigit (*p))
-                    {
-                      v = v * 16 + (guint64) g_ascii_xdigit_value (*p);
-                      p++;
-                      if (++digits > 8)
-                        ok = FALSE;
-                    }
-                  if (digits == 0 || (p < close && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')))
-                    ok = FALSE;
-                  if (!ok)
-                    break;
-                  if (hex)
-                    {
-                      if (digits > 2)
-                        ok = FALSE;
-                      else
-                        g_string_append_c (dec, (char) v);
-                    }
-                  else
-                    {
-                      if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-                        ok = FALSE;
-                      else
-                        g_string_append_unichar (dec, (gunichar) v);
-                    }
-                }
-              if (ok)
-                {
-                  g_string_append_len (out, dec->str, dec->len);
-                  g_string_free (dec, TRUE);
-                  i = (close - text) + 1;
-                  continue;
-                }
-              g_string_free (dec, TRUE);
-            }
-        }
-      g_string_append_c (out, text[i]);
-      i++;
-    }
-  *out_len = out->len;
-  return g_string_free (out, FALSE);
-}
-
-static int
-var_slot (Compiler *c, const char *lname)
-{
-  if (g_str_has_prefix (lname, "global."))
-    lname += 7;
-  else if (!c->globals_here || !g_hash_table_contains (c->globals_here, lname))
-    {
-      gpointer v = g_hash_table_lookup (c->locals, lname);
-      if (v)
-        return GPOINTER_TO_INT (v) - 1;
-      if (g_hash_table_size (c->locals) >= c->rules->limits.max_variables)
-        return G_MININT;
-      int slot = (int) c->script->n_vars++;
-      g_hash_table_insert (c->locals, g_strdup (lname), GINT_TO_POINTER (slot + 1));
-      return slot;
-    }
-  for (guint i = 0; i < c->rules->globals->len; i++)
-    if (!strcmp (g_ptr_array_index (c->rules->globals, i), lname))
-      return -1 - (int) i;
-  if (c->rules->globals->len >= c->rules->limits.max_variables)
-    return G_MININT;
-  g_ptr_array_add (c->rules->globals, g_strdup (lname));
-  return -(int) c->rules->globals->len;
-}
-
-/* identifier *("." identifier), or a number: RFC 5229 3. */
-static gboolean
-valid_var_name (const char *s, gsize n, gboolean *numeric)
-{
-  if (n == 0)
-    return FALSE;
-  gboolean digits = TRUE;
-  for (gsize i = 0; i < n; i++)
-    if (!g_ascii_isdigit (s[i]))
-      digits = FALSE;
-  *numeric = digits;
-  if (digits)
-    return TRUE;
-  gboolean start = TRUE;
-  for (gsize i = 0; i < n; i++)
-    {
-      if (s[i] == '.')
-        {
-          if (start)
-            return FALSE;
-          start = TRUE;
-          continue;
-        }
-      if (start ? !is_ident_start (s[i]) : !is_ident_char (s[i]))
-        return FALSE;
-      start = FALSE;
-    }
-  return !start;
-}
-
-static void
-add_seg (GArray *segs, SvSegKind kind, int index, const char *text, gsize len)
-{
-  if (kind == SEG_TEXT && segs->len > 0)
-    {
-      SvSeg *last = &g_array_index (segs, SvSeg, segs->len - 1);
-      if (last->kind == SEG_TEXT)
-        {
-          last->text = g_realloc (last->text, last->len + len + 1);
-          memcpy (last->text + last->len, text, len);
-          last->len += len;
-          last->text[last->len] = '\0';
-          return;
-        }
-    }
-  SvSeg s = { kind, index, NULL, 0 };
-  if (kind == SEG_TEXT)
-    {
-      s.text = g_strndup (text, len);
-      s.len = len;
-    }
-  g_array_append_val (segs, s);
-}
-
-static SvString *
-make_string (Compiler *c, const RawStr *raw)
-{
-  SvString *s = g_new0 (SvString, 1);
-  s->line = raw->line;
-  s->col = raw->col;
-  if (c->script->exts & EXT_ENCODED_CHARACTER)
-    s->text = decode_encoded_character (raw->text, raw->len, &s->len);
-  else
-    {
-      s->text = g_strndup (raw->text, raw->len);
-      s->len = raw->len;
-    }
-  gboolean vars = (c->script->exts & EXT_VARIABLES) != 0;
-  gboolean ticket = (c->script->exts & (EXT_TICKET | EXT_VARIABLES)) != 0;
-  if ((!vars && !ticket) || memmem (s->text, s->len, "${", 2) == NULL)
-    {
-      s->lower = g_ascii_strdown (s->text, (gssize) s->len);
-      return s;
-    }
-  GArray *segs = g_array_new (FALSE, FALSE, sizeof (SvSeg));
-  gsize i = 0, lit = 0;
-  gboolean dynamic = FALSE;
-  while (i < s->len)
-    {
-      if (s->text[i] == '$' && i + 1 < s->len && s->text[i + 1] == '{')
-        {
-          const char *close = memchr (s->text + i + 2, '}', s->len - i - 2);
-          if (close)
-            {
-              const char *name = s->text + i + 2;
-              gsize n = close - name;
-              gboolean numeric = FALSE;
-              if (n < 128 && valid_var_name (name, n, &numeric))
-                {
-                  g_autofree char *lname = g_ascii_strdown (name, n);
-                  SvSegKind kind = SEG_VAR;
-                  int index = 0;
-                  gboolean handled = TRUE;
-                  if (g_str_has_prefix (lname, "ticket.") && ticket)
-                    {
-                      kind = SEG_TICKET;
-                      if (!strcmp (lname, "ticket.number"))
-                        index = 0;
-                      else if (!strcmp (lname, "ticket.queue"))
-                        index = 1;
-                      else if (!strcmp (lname, "ticket.tag"))
-                        index = 2;
-                      else
-                        {
-                          ERR (c, raw->line, raw->col, "unknown variable ${%s}", lname);
-                          handled = FALSE;
-                        }
-                    }
-                  else if (!vars)
-                    handled = FALSE;
-                  else if (numeric)
-                    {
-                      kind = SEG_MATCH;
-                      guint64 v = g_ascii_strtoull (lname, NULL, 10);
-                      index = v <= 9 ? (int) v : -1;
-                    }
-                  else if (strchr (lname, '.') && !g_str_has_prefix (lname, "global."))
-                    {
-                      /* An unknown namespace (RFC 5229 3): an error. */
-                      ERR (c, raw->line, raw->col, "unknown variable namespace in ${%s}", lname);
-                      handled = FALSE;
-                    }
-                  else
-                    {
-                      index = var_slot (c, lname);
-                      if (index == G_MININT)
-                        {
-                          ERR (c, raw->line, raw->col, "too many variables");
-                          handled = FALSE;
-                        }
-                    }
-                  if (handled)
-                    {
-                      add_seg (segs, SEG_TEXT, 0, s->text + lit, i - lit);
-                      if (!(kind == SEG_MATCH && index < 0))
-                        add_seg (segs, kind, index, NULL, 0);
-                      dynamic = TRUE;
-                      i = (close - s->text) + 1;
-                      lit = i;
-                      continue;
-                    }
-                }
-            }
-        }
-      i++;
-    }
-  add_seg (segs, SEG_TEXT, 0, s->text + lit, s->len - lit);
-  if (!dynamic)
-    {
-      for (guint k = 0; k < segs->len; k++)
-        g_free (g_array_index (segs, SvSeg, k).text);
-      g_array_unref (segs);
-      s->lower = g_ascii_strdown (s->text, (gssize) s->len);
-      return s;
-    }
-  s->dynamic = TRUE;
-  s->n_segs = segs->len;
-  s->segs = (SvSeg *) g_array_free (segs, FALSE);
-  return s;
-}
-
-static SvStrList *
-make_strlist (Compiler *c, const Arg *a)
-{
-  SvStrList *l = g_new0 (SvStrList, 1);
-  l->n = a->strs->len;
-  l->items = g_new0 (SvString *, l->n ? l->n : 1);
-  for (guint i = 0; i < l->n; i++)
-    l->items[i] = make_string (c, g_ptr_array_index (a->strs, i));
-  return l;
-}
-
-/* ---- regex ------------------------------------------------------------- */
-
-regex_t *
-sv_regex_compile (const char *pattern, gsize len, gboolean icase, const RdRulesLimits *limits, GError **error)
-{
-  if (len > limits->max_regex_size)
-    {
-      g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex longer than the limit (%" G_GSIZE_FORMAT " bytes)", limits->max_regex_size);
-      return NULL;
-    }
-  if (memchr (pattern, '\0', len))
-    {
-      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "regex contains NUL");
-      return NULL;
-    }
-  /* Back-references make matching exponential: refused. Repetition counts
-   * multiply the automaton regcomp builds ("((a{9}){9}){9}"): the size
-   * after expanding them is estimated and bounded. */
-  guint64 stack[64];
-  guint depth = 0;
-  guint64 cur = 0, last = 0;
-  const guint64 max_nodes = 64 * 1024;
-  for (gsize i = 0; i < len; i++)
-    {
-      char ch = pattern[i];
-      if (ch == '\\' && i + 1 < len)
-        {
-          if (g_ascii_isdigit (pattern[i + 1]))
-            {
-              g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "back-references are not supported in regex");
-              return NULL;
-            }
-          i++;
-          last = 1;
-          cur += 1;
-        }
-      else if (ch == '(')
-        {
-          if (depth >= G_N_ELEMENTS (stack))
-            {
-              g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex nested too deeply");
-              return NULL;
-            }
-          stack[depth++] = cur;
-          cur = 0;
-        }
-      else if (ch == ')' && depth > 0)
-        {
-          last = cur;
-          cur = stack[--depth] + last;
-        }
-      else if (ch == '[')
-        {
-          gsize k = i + 1;
-          if (k < len && pattern[k] == '^')
-            k++;
-          if (k < len && pattern[k] == ']')
-            k++;
-          while (k < len && pattern[k] != ']')
-            k++;
-          i = k;
-          last = 1;
-          cur += 1;
-        }
-      else if (ch == '{')
-        {
-          guint64 m = 0, n = 0;
-          gboolean comma = FALSE;
-          gsize k = i + 1;
-          for (; k < len && (g_ascii_isdigit (pattern[k]) || pattern[k] == ','); k++)
-            {
-              if (pattern[k] == ',')
-                comma = TRUE;
-              else if (comma)
-                n = MIN (n * 10 + (guint64) (pattern[k] - '0'), (guint64) 100000);
-              else
-                m = MIN (m * 10 + (guint64) (pattern[k] - '0'), (guint64) 100000);
-            }
-          guint64 mult = MAX (m, n);
-          if (mult > 255)
-            {
-              g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex repetition count above 255");
-              return NULL;
-            }
-          if (mult > 1)
-            {
-              cur += last * (mult - 1);
-              last *= mult;
-            }
-          i = k < len ? k : len;
-        }
-      else if (ch != '*' && ch != '+' && ch != '?' && ch != '|' && ch != '^' && ch != '$')
-        {
-          last = 1;
-          cur += 1;
-        }
-      if (cur > max_nodes || last > max_nodes)
-        {
-          g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex too complex (repetitions expand beyond %" G_GUINT64_FORMAT " nodes)", max_nodes);
-          return NULL;
-        }
-    }
-  for (guint k = 0; k < depth; k++)
-    if (stack[k] + cur > max_nodes)
-      {
-        g_set_error (error, RD_ERROR, RD_ERROR_LIMIT, "regex too complex");
-        return NULL;
-      }
-  regex_t *re = g_new0 (regex_t, 1);
-  int rc = regcomp (re, pattern, REG_EXTENDED | (icase ? REG_ICASE : 0));
-  if (rc != 0)
-    {
-      char buf[256];
-      regerror (rc, re, buf, sizeof buf);
-      g_free (re);
-      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "bad regex: %s", buf);
-      return NULL;
-    }
-  return re;
-}
-
-/* ---- validator ------------------------------------------------------------ */
+/* ---- the compiled form ----------------------------------------------------- */
 
 void
 sv_test_free (SvTest *t)
 {
   if (t == NULL)
     return;
-  strlist_free (t->headers);
-  strlist_free (t->keys);
-  strlist_free (t->content);
-  sv_string_free (t->datepart);
-  sv_string_free (t->zone);
-  sv_string_free (t->handle);
-  sv_string_free (t->dup_header);
-  sv_string_free (t->uniqueid);
-  g_free (t->flag_vars);
+  sv_strlist_free (t->headers);
+  sv_strlist_free (t->keys);
   for (guint i = 0; i < t->n_children; i++)
     sv_test_free (t->children[i]);
   g_free (t->children);
+  if (t->data && t->def->clear)
+    t->def->clear (t->data);
+  g_free (t->data);
   g_free (t);
 }
 
@@ -1184,16 +85,11 @@ cmd_free (SvCmd *c)
     }
   g_free (c->tests);
   g_free (c->blocks);
-  strlist_free (c->flags);
+  sv_strlist_free (c->flags);
   sv_string_free (c->arg);
-  sv_string_free (c->subject);
-  sv_string_free (c->from);
-  sv_string_free (c->handle);
-  strlist_free (c->addresses);
-  sv_string_free (c->priority);
-  sv_string_free (c->assign);
-  sv_string_free (c->status);
-  strlist_free (c->tags);
+  if (c->data && c->def->clear)
+    c->def->clear (c->data);
+  g_free (c->data);
   g_free (c);
 }
 
@@ -1218,1073 +114,290 @@ sv_script_free (SvScript *s)
   g_free (s);
 }
 
-static gboolean
-need (Compiler *c, SvExt ext, guint line, guint col, const char *what, const char *capability)
+/* ---- argument checks -------------------------------------------------------- */
+
+gboolean
+sv_need (SvCompiler *c, SvExt ext, guint line, guint col, const char *what)
 {
   if (c->script->exts & ext)
     return TRUE;
-  ERR (c, line, col, "%s requires the \"%s\" extension (require \"%s\";)", what, capability, capability);
+  const char *capability = sv_capability_name (ext);
+  SV_ERR (c, line, col, "%s requires the \"%s\" extension (require \"%s\";)", what, capability, capability);
   return FALSE;
 }
 
-/* Positional arguments after the tags. */
-typedef struct {
-  Arg **v;
-  guint n;
-} Pos;
-
 /* The arguments of @n from @from on (an empty array has no pdata). */
-static Pos
-positional (Node *n, guint from)
+static SvPos
+positional (SvNode *n, guint from)
 {
-  Pos p = { NULL, 0 };
+  SvPos p = { NULL, 0 };
   if (n->args->len > from)
     {
-      p.v = (Arg **) n->args->pdata + from;
+      p.v = (SvArg **) n->args->pdata + from;
       p.n = n->args->len - from;
     }
   return p;
 }
 
-static gboolean
-want_strings (Compiler *c, Node *n, Pos *p, guint i, const char *what, gboolean single)
+gboolean
+sv_want_strings (SvCompiler *c, SvNode *n, SvPos *p, guint i, const char *what, gboolean single)
 {
   if (i >= p->n)
     {
-      ERR (c, n->line, n->col, "%s: missing argument: %s", n->name, what);
+      SV_ERR (c, n->line, n->col, "%s: missing argument: %s", n->name, what);
       return FALSE;
     }
-  Arg *a = p->v[i];
-  if (a->kind != ARG_STRINGS || (single && (a->is_list && a->strs->len != 1)))
+  SvArg *a = p->v[i];
+  if (a->kind != SV_ARG_STRINGS || (single && (a->is_list && a->strs->len != 1)))
     {
-      ERR (c, a->line, a->col, "%s: expected %s", n->name, what);
+      SV_ERR (c, a->line, a->col, "%s: expected %s", n->name, what);
       return FALSE;
     }
   return TRUE;
 }
 
-static gboolean
-want_count (Compiler *c, Node *n, Pos *p, guint count)
+gboolean
+sv_want_count (SvCompiler *c, SvNode *n, SvPos *p, guint count)
 {
   if (p->n > count)
     {
-      ERR (c, p->v[count]->line, p->v[count]->col, "%s: too many arguments", n->name);
+      SV_ERR (c, p->v[count]->line, p->v[count]->col, "%s: too many arguments", n->name);
       return FALSE;
     }
   return TRUE;
 }
 
-static SvString *
-tag_string (Compiler *c, Node *n, guint *i, const char *tag)
+void
+sv_compile_no_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
 {
-  Arg *t = g_ptr_array_index (n->args, *i);
-  if (*i + 1 >= n->args->len)
-    {
-      ERR (c, t->line, t->col, ":%s needs a string argument", tag);
-      return NULL;
-    }
-  Arg *a = g_ptr_array_index (n->args, *i + 1);
-  if (a->kind != ARG_STRINGS || a->strs->len != 1)
-    {
-      ERR (c, a->line, a->col, ":%s needs a string argument", tag);
-      return NULL;
-    }
-  (*i)++;
-  return make_string (c, g_ptr_array_index (a->strs, 0));
+  sv_want_count (c, n, p, 0);
 }
 
-static SvStrList *
-tag_strlist (Compiler *c, Node *n, guint *i, const char *tag)
+void
+sv_compile_no_test_arguments (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t)
 {
-  Arg *t = g_ptr_array_index (n->args, *i);
-  if (*i + 1 >= n->args->len || ((Arg *) g_ptr_array_index (n->args, *i + 1))->kind != ARG_STRINGS)
-    {
-      ERR (c, t->line, t->col, ":%s needs a string list", tag);
-      return NULL;
-    }
-  (*i)++;
-  return make_strlist (c, g_ptr_array_index (n->args, *i));
+  sv_want_count (c, n, p, 0);
 }
 
-static gboolean
-tag_number (Compiler *c, Node *n, guint *i, const char *tag, guint64 *out)
+gboolean
+sv_want_one_string (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd, const char *what)
 {
-  Arg *t = g_ptr_array_index (n->args, *i);
-  if (*i + 1 >= n->args->len || ((Arg *) g_ptr_array_index (n->args, *i + 1))->kind != ARG_NUM)
-    {
-      ERR (c, t->line, t->col, ":%s needs a number", tag);
-      return FALSE;
-    }
-  (*i)++;
-  *out = ((Arg *) g_ptr_array_index (n->args, *i))->num;
-  return TRUE;
-}
-
-/* Tags shared by the match tests: comparator, match type, address part,
- * index. TRUE when @a was one of them (consumed). */
-static gboolean
-common_tag (Compiler *c, Node *n, guint *i, SvTest *t, guint allowed, guint *seen)
-{
-  enum { A_CMP = 1, A_MATCH = 2, A_PART = 4, A_INDEX = 8 };
-  Arg *a = g_ptr_array_index (n->args, *i);
-  const char *tag = a->tag;
-  if ((allowed & A_CMP) && !strcmp (tag, "comparator"))
-    {
-      SvString *s = tag_string (c, n, i, tag);
-      if (s == NULL)
-        return TRUE;
-      if (*seen & A_CMP)
-        ERR (c, a->line, a->col, "comparator given twice");
-      *seen |= A_CMP;
-      if (!g_ascii_strcasecmp (s->text, "i;octet"))
-        t->cmp = CMP_OCTET;
-      else if (!g_ascii_strcasecmp (s->text, "i;ascii-casemap"))
-        t->cmp = CMP_CASEMAP;
-      else if (!g_ascii_strcasecmp (s->text, "i;ascii-numeric"))
-        {
-          t->cmp = CMP_NUMERIC;
-          need (c, EXT_NUMERIC, a->line, a->col, "comparator i;ascii-numeric", "comparator-i;ascii-numeric");
-        }
-      else
-        ERR (c, a->line, a->col, "unknown comparator \"%s\"", s->text);
-      sv_string_free (s);
-      return TRUE;
-    }
-  if (allowed & A_MATCH)
-    {
-      int m = -1;
-      if (!strcmp (tag, "is"))
-        m = MATCH_IS;
-      else if (!strcmp (tag, "contains"))
-        m = MATCH_CONTAINS;
-      else if (!strcmp (tag, "matches"))
-        m = MATCH_MATCHES;
-      else if (!strcmp (tag, "regex"))
-        m = MATCH_REGEX;
-      else if (!strcmp (tag, "value"))
-        m = MATCH_VALUE;
-      else if (!strcmp (tag, "count"))
-        m = MATCH_COUNT;
-      if (m >= 0)
-        {
-          if (*seen & A_MATCH)
-            ERR (c, a->line, a->col, "match type given twice");
-          *seen |= A_MATCH;
-          t->match = m;
-          if (m == MATCH_REGEX)
-            need (c, EXT_REGEX, a->line, a->col, ":regex", "regex");
-          if (m == MATCH_VALUE || m == MATCH_COUNT)
-            {
-              need (c, EXT_RELATIONAL, a->line, a->col, tag, "relational");
-              SvString *s = tag_string (c, n, i, tag);
-              if (s == NULL)
-                return TRUE;
-              static const char *const rels[] = { "gt", "ge", "lt", "le", "eq", "ne" };
-              gboolean ok = FALSE;
-              for (guint k = 0; k < 6; k++)
-                if (!g_ascii_strcasecmp (s->text, rels[k]))
-                  {
-                    t->rel = k;
-                    ok = TRUE;
-                  }
-              if (!ok)
-                ERR (c, s->line, s->col, "unknown relational operator \"%s\"", s->text);
-              sv_string_free (s);
-            }
-          return TRUE;
-        }
-    }
-  if (allowed & A_PART)
-    {
-      int p = -1;
-      if (!strcmp (tag, "all"))
-        p = PART_ALL;
-      else if (!strcmp (tag, "localpart"))
-        p = PART_LOCAL;
-      else if (!strcmp (tag, "domain"))
-        p = PART_DOMAIN;
-      else if (!strcmp (tag, "user"))
-        p = PART_USER;
-      else if (!strcmp (tag, "detail"))
-        p = PART_DETAIL;
-      if (p >= 0)
-        {
-          if (*seen & A_PART)
-            ERR (c, a->line, a->col, "address part given twice");
-          *seen |= A_PART;
-          t->part = p;
-          if (p == PART_USER || p == PART_DETAIL)
-            need (c, EXT_SUBADDRESS, a->line, a->col, tag, "subaddress");
-          return TRUE;
-        }
-    }
-  if (allowed & A_INDEX)
-    {
-      if (!strcmp (tag, "index"))
-        {
-          guint64 v = 0;
-          need (c, EXT_INDEX, a->line, a->col, ":index", "index");
-          if (tag_number (c, n, i, tag, &v))
-            {
-              if (v == 0 || v > G_MAXINT)
-                ERR (c, a->line, a->col, ":index must be at least 1");
-              t->index = (int) MIN (v, (guint64) G_MAXINT);
-            }
-          return TRUE;
-        }
-      if (!strcmp (tag, "last"))
-        {
-          need (c, EXT_INDEX, a->line, a->col, ":last", "index");
-          t->last = TRUE;
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
-static void
-check_match_keys (Compiler *c, SvTest *t, guint line, guint col)
-{
-  if (t->cmp == CMP_NUMERIC && (t->match == MATCH_CONTAINS || t->match == MATCH_MATCHES || t->match == MATCH_REGEX))
-    ERR (c, line, col, "comparator i;ascii-numeric cannot be used with this match type");
-  if (t->last && t->index == 0)
-    ERR (c, line, col, ":last needs :index");
-  if (t->match == MATCH_REGEX && t->keys)
-    for (guint i = 0; i < t->keys->n; i++)
-      {
-        SvString *k = t->keys->items[i];
-        if (k->dynamic)
-          continue;
-        g_autoptr(GError) e = NULL;
-        k->re = sv_regex_compile (k->text, k->len, t->cmp == CMP_CASEMAP, &c->rules->limits, &e);
-        if (k->re == NULL)
-          ERR (c, k->line, k->col, "%s", e->message);
-      }
-}
-
-static gboolean
-valid_addr_spec (const char *s, gsize len)
-{
-  const char *at = NULL;
-  for (gsize i = 0; i < len; i++)
-    if (s[i] == '@')
-      at = s + i;
-  if (at == NULL || at == s || at == s + len - 1)
+  if (!sv_want_strings (c, n, p, 0, what, TRUE) || !sv_want_count (c, n, p, 1))
     return FALSE;
-  for (const char *p = s; p < at; p++)
-    if ((guchar) *p <= ' ' || strchr ("<>()[]\\,;:\"", *p))
-      return FALSE;
-  for (const char *p = at + 1; p < s + len; p++)
-    if (!(g_ascii_isalnum (*p) || *p == '-' || *p == '.' || *p == '[' || *p == ']' || *p == ':' || (guchar) *p >= 0x80))
-      return FALSE;
-  return at[1] != '.' && s[len - 1] != '.';
+  cmd->arg = sv_string_new (c, g_ptr_array_index (p->v[0]->strs, 0));
+  return TRUE;
 }
 
-/* Accepts "a@b" or "Name <a@b>"; returns the addr-spec or NULL. */
-char *
-sv_address_extract (const char *text, gsize len)
+SvString *
+sv_tag_string (SvTagCtx *tc, const char *tag)
 {
-  const char *lt = memchr (text, '<', len);
-  const char *s = text, *e = text + len;
-  if (lt)
+  SvNode *n = tc->n;
+  SvArg *t = g_ptr_array_index (n->args, tc->i);
+  if (tc->i + 1 >= n->args->len)
     {
-      const char *gt = memchr (lt, '>', e - lt);
-      if (gt == NULL)
-        return NULL;
-      for (const char *q = gt + 1; q < e; q++)
-        if (!g_ascii_isspace (*q))
-          return NULL;
-      s = lt + 1;
-      e = gt;
+      SV_ERR (tc->c, t->line, t->col, ":%s needs a string argument", tag);
+      return NULL;
     }
-  while (s < e && g_ascii_isspace (*s))
-    s++;
-  while (e > s && g_ascii_isspace (e[-1]))
-    e--;
-  if (!valid_addr_spec (s, e - s))
-    return NULL;
-  return g_strndup (s, e - s);
+  SvArg *a = g_ptr_array_index (n->args, tc->i + 1);
+  if (a->kind != SV_ARG_STRINGS || a->strs->len != 1)
+    {
+      SV_ERR (tc->c, a->line, a->col, ":%s needs a string argument", tag);
+      return NULL;
+    }
+  tc->i++;
+  return sv_string_new (tc->c, g_ptr_array_index (a->strs, 0));
 }
 
-static SvTest *compile_test (Compiler *c, Node *n);
-
-static SvTest *
-compile_test (Compiler *c, Node *n)
+SvStrList *
+sv_tag_strlist (SvTagCtx *tc, const char *tag)
 {
-  enum { A_CMP = 1, A_MATCH = 2, A_PART = 4, A_INDEX = 8 };
+  SvNode *n = tc->n;
+  SvArg *t = g_ptr_array_index (n->args, tc->i);
+  if (tc->i + 1 >= n->args->len || ((SvArg *) g_ptr_array_index (n->args, tc->i + 1))->kind != SV_ARG_STRINGS)
+    {
+      SV_ERR (tc->c, t->line, t->col, ":%s needs a string list", tag);
+      return NULL;
+    }
+  tc->i++;
+  return sv_strlist_new (tc->c, g_ptr_array_index (n->args, tc->i));
+}
+
+SvString *
+sv_tag_set_string (SvTagCtx *tc, const char *tag, SvString **slot)
+{
+  sv_string_free (*slot);
+  return *slot = sv_tag_string (tc, tag);
+}
+
+SvStrList *
+sv_tag_set_strlist (SvTagCtx *tc, const char *tag, SvStrList **slot)
+{
+  sv_strlist_free (*slot);
+  return *slot = sv_tag_strlist (tc, tag);
+}
+
+gboolean
+sv_tag_number (SvTagCtx *tc, const char *tag, guint64 *out)
+{
+  SvNode *n = tc->n;
+  SvArg *t = g_ptr_array_index (n->args, tc->i);
+  if (tc->i + 1 >= n->args->len || ((SvArg *) g_ptr_array_index (n->args, tc->i + 1))->kind != SV_ARG_NUM)
+    {
+      SV_ERR (tc->c, t->line, t->col, ":%s needs a number", tag);
+      return FALSE;
+    }
+  tc->i++;
+  *out = ((SvArg *) g_ptr_array_index (n->args, tc->i))->num;
+  return TRUE;
+}
+
+/* ---- commands and tests through the table ------------------------------------ */
+
+/* The tags at the start of @n's arguments: each looked up among the
+ * classes @classes and the list @own, checked against its exclusive group
+ * and its capability, then compiled by its handler. Returns the index of
+ * the first positional argument. */
+static guint
+compile_tags (SvCompiler *c, SvNode *n, guint classes, const SvTagDef *own, SvTest *t, SvCmd *cmd)
+{
+  SvTagCtx tc = { c, n, 0, 0, t, cmd };
+  for (; tc.i < n->args->len; tc.i++)
+    {
+      SvArg *a = g_ptr_array_index (n->args, tc.i);
+      if (a->kind != SV_ARG_TAG)
+        break;
+      const SvTagDef *tag = sv_tag_find (a->tag, classes, own);
+      if (tag == NULL)
+        {
+          SV_ERR (c, a->line, a->col, "%s: unknown tag :%s", n->name, a->tag);
+          continue;
+        }
+      if (tag->group)
+        {
+          if (tc.seen & tag->group)
+            SV_ERR (c, a->line, a->col, "%s", tag->twice);
+          tc.seen |= tag->group;
+        }
+      if (tag->ext)
+        {
+          g_autofree char *what = tag->what ? NULL : g_strconcat (":", tag->name, NULL);
+          sv_need (c, tag->ext, a->line, a->col, tag->what ? tag->what : what);
+        }
+      if (tag->compile)
+        tag->compile (&tc, tag, a);
+    }
+  return tc.i;
+}
+
+/* The positional arguments from @i on; tags among them are errors. */
+static SvPos
+positional_after_tags (SvCompiler *c, SvNode *n, guint i)
+{
+  SvPos p = positional (n, i);
+  for (guint k = 0; k < p.n; k++)
+    if (p.v[k]->kind == SV_ARG_TAG)
+      SV_ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", n->name, p.v[k]->tag);
+  return p;
+}
+
+SvTest *
+sv_compile_test (SvCompiler *c, SvNode *n)
+{
+  const SvTestDef *def = sv_test_find (n->name);
+  if (def == NULL)
+    {
+      SV_ERR (c, n->line, n->col, "unknown test '%s'", n->name);
+      return NULL;
+    }
   SvTest *t = g_new0 (SvTest, 1);
+  t->def = def;
   t->line = n->line;
   t->col = n->col;
+  /* :is and i;ascii-casemap unless a tag says otherwise (RFC 5228 2.7.1, 2.7.3). */
   t->cmp = CMP_CASEMAP;
   t->match = MATCH_IS;
-  const char *name = n->name;
-  guint allowed = 0;
-  gboolean takes_tests = FALSE;
-  if (!strcmp (name, "true"))
-    t->kind = T_TRUE;
-  else if (!strcmp (name, "false"))
-    t->kind = T_FALSE;
-  else if (!strcmp (name, "not"))
-    t->kind = T_NOT, takes_tests = TRUE;
-  else if (!strcmp (name, "allof"))
-    t->kind = T_ALLOF, takes_tests = TRUE;
-  else if (!strcmp (name, "anyof"))
-    t->kind = T_ANYOF, takes_tests = TRUE;
-  else if (!strcmp (name, "address"))
-    t->kind = T_ADDRESS, allowed = A_CMP | A_MATCH | A_PART | A_INDEX;
-  else if (!strcmp (name, "envelope"))
-    {
-      t->kind = T_ENVELOPE, allowed = A_CMP | A_MATCH | A_PART;
-      need (c, EXT_ENVELOPE, n->line, n->col, "envelope", "envelope");
-    }
-  else if (!strcmp (name, "header"))
-    t->kind = T_HEADER, allowed = A_CMP | A_MATCH | A_INDEX;
-  else if (!strcmp (name, "exists"))
-    t->kind = T_EXISTS;
-  else if (!strcmp (name, "size"))
-    t->kind = T_SIZE;
-  else if (!strcmp (name, "string"))
-    {
-      t->kind = T_STRING, allowed = A_CMP | A_MATCH;
-      need (c, EXT_VARIABLES, n->line, n->col, "string", "variables");
-    }
-  else if (!strcmp (name, "body"))
-    {
-      t->kind = T_BODY, allowed = A_CMP | A_MATCH;
-      need (c, EXT_BODY, n->line, n->col, "body", "body");
-    }
-  else if (!strcmp (name, "date"))
-    {
-      t->kind = T_DATE, allowed = A_CMP | A_MATCH | A_INDEX;
-      need (c, EXT_DATE, n->line, n->col, "date", "date");
-    }
-  else if (!strcmp (name, "currentdate"))
-    {
-      t->kind = T_CURRENTDATE, allowed = A_CMP | A_MATCH;
-      need (c, EXT_DATE, n->line, n->col, "currentdate", "date");
-    }
-  else if (!strcmp (name, "hasflag"))
-    {
-      t->kind = T_HASFLAG, allowed = A_CMP | A_MATCH;
-      need (c, EXT_IMAP4FLAGS, n->line, n->col, "hasflag", "imap4flags");
-    }
-  else if (!strcmp (name, "duplicate"))
-    {
-      t->kind = T_DUPLICATE;
-      need (c, EXT_DUPLICATE, n->line, n->col, "duplicate", "duplicate");
-    }
-  else if (!strcmp (name, "followup"))
-    {
-      t->kind = T_FOLLOWUP;
-      need (c, EXT_TICKET, n->line, n->col, "followup", "vnd.relaydesk.ticket");
-    }
-  else
-    {
-      ERR (c, n->line, n->col, "unknown test '%s'", name);
-      sv_test_free (t);
-      return NULL;
-    }
-
-  guint seen = 0, i = 0;
-  for (; i < n->args->len; i++)
-    {
-      Arg *a = g_ptr_array_index (n->args, i);
-      if (a->kind != ARG_TAG)
-        break;
-      if (allowed && common_tag (c, n, &i, t, allowed, &seen))
-        continue;
-      if (t->kind == T_SIZE && (!strcmp (a->tag, "over") || !strcmp (a->tag, "under")))
-        {
-          if (seen & 16)
-            ERR (c, a->line, a->col, "size: :over or :under given twice");
-          seen |= 16;
-          t->over = a->tag[0] == 'o';
-          if (!tag_number (c, n, &i, a->tag, &t->size))
-            continue;
-          continue;
-        }
-      if (t->kind == T_BODY && (!strcmp (a->tag, "raw") || !strcmp (a->tag, "text") || !strcmp (a->tag, "content")))
-        {
-          if (seen & 32)
-            ERR (c, a->line, a->col, "body: transform given twice");
-          seen |= 32;
-          if (a->tag[0] == 'r')
-            t->body = BODY_RAW;
-          else if (a->tag[0] == 't')
-            t->body = BODY_TEXT;
-          else
-            {
-              t->body = BODY_CONTENT;
-              t->content = tag_strlist (c, n, &i, a->tag);
-            }
-          continue;
-        }
-      if ((t->kind == T_DATE || t->kind == T_CURRENTDATE) && !strcmp (a->tag, "zone"))
-        {
-          sv_string_free (t->zone);
-          t->zone = tag_string (c, n, &i, a->tag);
-          if (t->zone && !t->zone->dynamic)
-            {
-              const char *z = t->zone->text;
-              if (!((z[0] == '+' || z[0] == '-') && strlen (z) == 5 && g_ascii_isdigit (z[1]) && g_ascii_isdigit (z[2])
-                    && g_ascii_isdigit (z[3]) && g_ascii_isdigit (z[4])))
-                ERR (c, t->zone->line, t->zone->col, "bad :zone \"%s\" (expected +hhmm or -hhmm)", z);
-            }
-          continue;
-        }
-      if (t->kind == T_DATE && !strcmp (a->tag, "originalzone"))
-        {
-          t->originalzone = TRUE;
-          continue;
-        }
-      if (t->kind == T_DUPLICATE)
-        {
-          if (!strcmp (a->tag, "handle"))
-            {
-              sv_string_free (t->handle);
-              t->handle = tag_string (c, n, &i, a->tag);
-              continue;
-            }
-          if (!strcmp (a->tag, "header"))
-            {
-              sv_string_free (t->dup_header);
-              t->dup_header = tag_string (c, n, &i, a->tag);
-              continue;
-            }
-          if (!strcmp (a->tag, "uniqueid"))
-            {
-              sv_string_free (t->uniqueid);
-              t->uniqueid = tag_string (c, n, &i, a->tag);
-              continue;
-            }
-          if (!strcmp (a->tag, "seconds"))
-            {
-              t->has_seconds = tag_number (c, n, &i, a->tag, &t->seconds);
-              continue;
-            }
-          if (!strcmp (a->tag, "last"))
-            {
-              t->last = TRUE;
-              continue;
-            }
-        }
-      ERR (c, a->line, a->col, "%s: unknown tag :%s", name, a->tag);
-    }
-  Pos p = positional (n, i);
-  for (guint k = 0; k < p.n; k++)
-    if (p.v[k]->kind == ARG_TAG)
-      ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
-
-  if (takes_tests)
-    {
-      if (p.n)
-        ERR (c, p.v[0]->line, p.v[0]->col, "%s takes no arguments", name);
-      if (t->kind == T_NOT && (n->tests->len != 1 || n->test_list))
-        ERR (c, n->line, n->col, "not takes exactly one test");
-      if (t->kind != T_NOT && !n->test_list)
-        ERR (c, n->line, n->col, "%s takes a test list in parentheses", name);
-      if (t->kind != T_NOT && n->tests->len == 0)
-        ERR (c, n->line, n->col, "%s needs at least one test", name);
-      t->n_children = n->tests->len;
-      t->children = g_new0 (SvTest *, t->n_children ? t->n_children : 1);
-      for (guint k = 0; k < n->tests->len; k++)
-        t->children[k] = compile_test (c, g_ptr_array_index (n->tests, k));
-      return t;
-    }
-  if (n->tests->len)
-    ERR (c, n->line, n->col, "%s does not take tests", name);
-
-  switch (t->kind)
-    {
-    case T_TRUE:
-    case T_FALSE:
-    case T_FOLLOWUP:
-      want_count (c, n, &p, 0);
-      break;
-    case T_ADDRESS:
-    case T_HEADER:
-    case T_ENVELOPE:
-    case T_STRING:
-      if (want_strings (c, n, &p, 0, t->kind == T_STRING ? "source strings" : "header names", FALSE)
-          && want_strings (c, n, &p, 1, "key list", FALSE) && want_count (c, n, &p, 2))
-        {
-          t->headers = make_strlist (c, p.v[0]);
-          t->keys = make_strlist (c, p.v[1]);
-          if (t->kind == T_ENVELOPE)
-            for (guint k = 0; k < t->headers->n; k++)
-              {
-                SvString *h = t->headers->items[k];
-                if (!h->dynamic && g_ascii_strcasecmp (h->text, "from") && g_ascii_strcasecmp (h->text, "to"))
-                  ERR (c, h->line, h->col, "envelope: unknown envelope part \"%s\" (from or to)", h->text);
-              }
-          if (t->kind == T_ADDRESS || t->kind == T_HEADER)
-            for (guint k = 0; k < t->headers->n; k++)
-              {
-                SvString *h = t->headers->items[k];
-                for (gsize q = 0; q < h->len && !h->dynamic; q++)
-                  if ((guchar) h->text[q] <= ' ' || h->text[q] == ':' || (guchar) h->text[q] >= 127)
-                    {
-                      ERR (c, h->line, h->col, "%s: invalid header name \"%s\"", name, h->text);
-                      break;
-                    }
-              }
-          check_match_keys (c, t, n->line, n->col);
-        }
-      break;
-    case T_EXISTS:
-      if (want_strings (c, n, &p, 0, "header names", FALSE) && want_count (c, n, &p, 1))
-        t->headers = make_strlist (c, p.v[0]);
-      break;
-    case T_SIZE:
-      if (!(seen & 16))
-        ERR (c, n->line, n->col, "size needs :over or :under");
-      want_count (c, n, &p, 0);
-      break;
-    case T_BODY:
-      if (want_strings (c, n, &p, 0, "key list", FALSE) && want_count (c, n, &p, 1))
-        {
-          t->keys = make_strlist (c, p.v[0]);
-          check_match_keys (c, t, n->line, n->col);
-        }
-      break;
-    case T_DATE:
-    case T_CURRENTDATE:
-      {
-        guint k = 0;
-        if (t->kind == T_DATE)
-          {
-            if (!want_strings (c, n, &p, k, "a header name", TRUE))
-              break;
-            t->headers = make_strlist (c, p.v[k++]);
-          }
-        if (!want_strings (c, n, &p, k, "a date part", TRUE))
-          break;
-        t->datepart = make_string (c, g_ptr_array_index (p.v[k]->strs, 0));
-        k++;
-        static const char *const parts[] = { "year", "month", "day", "date", "julian", "hour", "minute", "second",
-                                             "time", "iso8601", "std11", "zone", "weekday", NULL };
-        if (!t->datepart->dynamic && !g_strv_contains (parts, t->datepart->text))
-          {
-            g_autofree char *lower = g_ascii_strdown (t->datepart->text, -1);
-            if (!g_strv_contains (parts, lower))
-              ERR (c, t->datepart->line, t->datepart->col, "unknown date part \"%s\"", t->datepart->text);
-          }
-        if (!want_strings (c, n, &p, k, "key list", FALSE) || !want_count (c, n, &p, k + 1))
-          break;
-        t->keys = make_strlist (c, p.v[k]);
-        if (t->zone && t->originalzone)
-          ERR (c, n->line, n->col, "date: :zone and :originalzone together");
-        check_match_keys (c, t, n->line, n->col);
-        break;
-      }
-    case T_HASFLAG:
-      if (p.n == 2)
-        {
-          if (!want_strings (c, n, &p, 0, "variable names", FALSE))
-            break;
-          need (c, EXT_VARIABLES, n->line, n->col, "hasflag with variables", "variables");
-          t->headers = make_strlist (c, p.v[0]);
-          t->n_flag_vars = t->headers->n;
-          t->flag_vars = g_new0 (int, t->n_flag_vars ? t->n_flag_vars : 1);
-          for (guint k = 0; k < t->headers->n; k++)
-            {
-              SvString *v = t->headers->items[k];
-              gboolean numeric = FALSE;
-              if (v->dynamic || !valid_var_name (v->text, v->len, &numeric) || numeric)
-                {
-                  ERR (c, v->line, v->col, "hasflag: invalid variable name \"%s\"", v->text);
-                  continue;
-                }
-              g_autofree char *l = g_ascii_strdown (v->text, -1);
-              t->flag_vars[k] = var_slot (c, l);
-            }
-          if (want_strings (c, n, &p, 1, "key list", FALSE))
-            t->keys = make_strlist (c, p.v[1]);
-        }
-      else if (want_strings (c, n, &p, 0, "key list", FALSE) && want_count (c, n, &p, 1))
-        t->keys = make_strlist (c, p.v[0]);
-      if (t->keys)
-        check_match_keys (c, t, n->line, n->col);
-      break;
-    case T_DUPLICATE:
-      want_count (c, n, &p, 0);
-      if (t->dup_header && t->uniqueid)
-        ERR (c, n->line, n->col, "duplicate: :header and :uniqueid together");
-      break;
-    default:
-      break;
-    }
+  if (def->data_size)
+    t->data = g_malloc0 (def->data_size);
+  if (def->ext)
+    sv_need (c, def->ext, n->line, n->col, def->name);
+  guint i = compile_tags (c, n, def->tag_classes, def->tags, t, NULL);
+  SvPos p = positional_after_tags (c, n, i);
+  if (!def->takes_tests && n->tests->len)
+    SV_ERR (c, n->line, n->col, "%s does not take tests", n->name);
+  def->compile (c, n, &p, t);
   return t;
 }
 
-static SvBlock *compile_block (Compiler *c, GPtrArray *nodes);
-
-static gboolean
-compile_flags_tag (Compiler *c, Node *n, guint *i, SvCmd *cmd)
-{
-  Arg *a = g_ptr_array_index (n->args, *i);
-  need (c, EXT_IMAP4FLAGS, a->line, a->col, ":flags", "imap4flags");
-  strlist_free (cmd->flags);
-  cmd->flags = tag_strlist (c, n, i, "flags");
-  return TRUE;
-}
-
-static gboolean
-ticket_value_ok (const char *v, const char *const *allowed)
-{
-  return g_strv_contains (allowed, v);
-}
-
-static const char *const priorities[] = { "low", "normal", "high", "urgent", NULL };
-static const char *const statuses[] = { "new", "open", "pending", "resolved", "closed", NULL };
-
-gboolean sv_ticket_priority_ok (const char *v) { return ticket_value_ok (v, priorities); }
-gboolean sv_ticket_status_ok (const char *v) { return ticket_value_ok (v, statuses); }
-
-static guint compile_include (Compiler *c, const char *name, gboolean global, guint line, guint col, gboolean optional,
-                              gboolean *missing);
-
 static SvCmd *
-compile_command (Compiler *c, Node *n, Node *prev)
+compile_command (SvCompiler *c, SvNode *n)
 {
   SvCmd *cmd = g_new0 (SvCmd, 1);
   cmd->line = n->line;
   cmd->col = n->col;
-  cmd->flag_var = G_MININT;
-  const char *name = n->name;
-
-  if (!strcmp (name, "require"))
+  const SvCommandDef *def = sv_command_find (n->name);
+  if (def == NULL || !(def->flags & SV_CMD_PREAMBLE))
+    c->seen_command = TRUE;
+  if (def)
     {
-      cmd->kind = C_NOP;
-      if (c->seen_command)
-        ERR (c, n->line, n->col, "require must come before any other command");
-      Pos p = positional (n, 0);
-      if (n->block || n->tests->len || !want_strings (c, n, &p, 0, "capability list", FALSE) || !want_count (c, n, &p, 1))
+      cmd->def = def;
+      cmd->run = def->run;
+      if (def->data_size)
+        cmd->data = g_malloc0 (def->data_size);
+      if (def->flags & SV_CMD_RAW)
         {
-          if (n->block || n->tests->len)
-            ERR (c, n->line, n->col, "require takes a string list only");
+          SvPos all = positional (n, 0);
+          def->compile (c, n, &all, cmd);
           return cmd;
         }
-      Arg *a = p.v[0];
-      for (guint k = 0; k < a->strs->len; k++)
-        {
-          RawStr *s = g_ptr_array_index (a->strs, k);
-          const SvCapability *cap = NULL;
-          for (const SvCapability *q = sv_capabilities; q->name; q++)
-            if (!strcmp (q->name, s->text))
-              cap = q;
-          if (cap && c->opts && c->opts->extensions && cap->ext != EXT_OCTET && cap->ext != EXT_CASEMAP
-              && !g_strv_contains (c->opts->extensions, cap->name))
-            cap = NULL;
-          if (cap == NULL)
-            {
-              ERR (c, s->line, s->col, "unsupported extension \"%s\"", s->text);
-              continue;
-            }
-          if ((c->script->exts & cap->ext) == cap->ext && cap->ext != (EXT_VACATION_SECONDS | EXT_VACATION))
-            WARN (c, s->line, s->col, "extension \"%s\" required twice", s->text);
-          c->script->exts |= cap->ext;
-        }
-      return cmd;
     }
-  c->seen_command = TRUE;
-
-  if (!strcmp (name, "if") || !strcmp (name, "elsif") || !strcmp (name, "else"))
-    {
-      gboolean is_else = !strcmp (name, "else");
-      if (name[0] == 'e' && (prev == NULL || (strcmp (prev->name, "if") && strcmp (prev->name, "elsif"))))
-        ERR (c, n->line, n->col, "%s without a preceding if", name);
-      if (n->args->len)
-        ERR (c, n->line, n->col, "%s takes no arguments besides the test", name);
-      if (!is_else && (n->tests->len != 1 || n->test_list))
-        ERR (c, n->line, n->col, "%s needs exactly one test", name);
-      if (is_else && n->tests->len)
-        ERR (c, n->line, n->col, "else takes no test");
-      if (n->block == NULL)
-        ERR (c, n->line, n->col, "%s needs a block", name);
-      cmd->kind = C_IF;
-      cmd->n_branches = 1;
-      cmd->tests = g_new0 (SvTest *, 1);
-      cmd->blocks = g_new0 (SvBlock *, 1);
-      if (!is_else && n->tests->len == 1)
-        cmd->tests[0] = compile_test (c, g_ptr_array_index (n->tests, 0));
-      else if (!is_else)
-        {
-          cmd->tests[0] = g_new0 (SvTest, 1);
-          cmd->tests[0]->kind = T_FALSE;
-        }
-      c->nesting++;
-      cmd->blocks[0] = n->block ? compile_block (c, n->block) : g_new0 (SvBlock, 1);
-      c->nesting--;
-      return cmd;
-    }
-
   if (n->block)
-    ERR (c, n->line, n->col, "%s does not take a block", name);
+    SV_ERR (c, n->line, n->col, "%s does not take a block", n->name);
   if (n->tests->len)
-    ERR (c, n->line, n->col, "%s does not take a test", name);
-
-  if (!strcmp (name, "stop"))
-    cmd->kind = C_STOP;
-  else if (!strcmp (name, "keep"))
-    cmd->kind = C_KEEP;
-  else if (!strcmp (name, "discard"))
-    cmd->kind = C_DISCARD;
-  else if (!strcmp (name, "fileinto"))
+    SV_ERR (c, n->line, n->col, "%s does not take a test", n->name);
+  if (def == NULL)
     {
-      cmd->kind = C_FILEINTO;
-      need (c, EXT_FILEINTO, n->line, n->col, "fileinto", "fileinto");
-    }
-  else if (!strcmp (name, "redirect"))
-    cmd->kind = C_REDIRECT;
-  else if (!strcmp (name, "reject"))
-    {
-      cmd->kind = C_REJECT;
-      need (c, EXT_REJECT, n->line, n->col, "reject", "reject");
-    }
-  else if (!strcmp (name, "vacation"))
-    {
-      cmd->kind = C_VACATION;
-      cmd->period = 7 * 86400;
-      need (c, EXT_VACATION, n->line, n->col, "vacation", "vacation");
-    }
-  else if (!strcmp (name, "set"))
-    {
-      cmd->kind = C_SET;
-      need (c, EXT_VARIABLES, n->line, n->col, "set", "variables");
-    }
-  else if (!strcmp (name, "setflag") || !strcmp (name, "addflag") || !strcmp (name, "removeflag"))
-    {
-      cmd->kind = name[0] == 's' ? C_SETFLAG : name[0] == 'a' ? C_ADDFLAG : C_REMOVEFLAG;
-      need (c, EXT_IMAP4FLAGS, n->line, n->col, name, "imap4flags");
-    }
-  else if (!strcmp (name, "include"))
-    {
-      cmd->kind = C_INCLUDE;
-      need (c, EXT_INCLUDE, n->line, n->col, "include", "include");
-    }
-  else if (!strcmp (name, "return"))
-    {
-      cmd->kind = C_RETURN;
-      need (c, EXT_INCLUDE, n->line, n->col, "return", "include");
-    }
-  else if (!strcmp (name, "global"))
-    {
-      cmd->kind = C_GLOBAL;
-      need (c, EXT_INCLUDE, n->line, n->col, "global", "include");
-      need (c, EXT_VARIABLES, n->line, n->col, "global", "variables");
-    }
-  else if (!strcmp (name, "ticket"))
-    {
-      cmd->kind = C_TICKET;
-      need (c, EXT_TICKET, n->line, n->col, "ticket", "vnd.relaydesk.ticket");
-    }
-  else
-    {
-      ERR (c, n->line, n->col, "unknown command '%s'", name);
-      cmd->kind = C_NOP;
+      SV_ERR (c, n->line, n->col, "unknown command '%s'", n->name);
       return cmd;
     }
-
-  gboolean global_inc = FALSE, seen_loc = FALSE, seen_period = FALSE;
-  guint i = 0;
-  for (; i < n->args->len; i++)
-    {
-      Arg *a = g_ptr_array_index (n->args, i);
-      if (a->kind != ARG_TAG)
-        break;
-      const char *tag = a->tag;
-      switch (cmd->kind)
-        {
-        case C_KEEP:
-          if (!strcmp (tag, "flags") && compile_flags_tag (c, n, &i, cmd))
-            continue;
-          break;
-        case C_FILEINTO:
-          if (!strcmp (tag, "flags") && compile_flags_tag (c, n, &i, cmd))
-            continue;
-          /* fall through */
-        case C_REDIRECT:
-          if (!strcmp (tag, "copy"))
-            {
-              need (c, EXT_COPY, a->line, a->col, ":copy", "copy");
-              cmd->copy = TRUE;
-              continue;
-            }
-          break;
-        case C_VACATION:
-          if (!strcmp (tag, "days") || !strcmp (tag, "seconds"))
-            {
-              guint64 v = 0;
-              if (tag[0] == 's')
-                need (c, EXT_VACATION_SECONDS, a->line, a->col, ":seconds", "vacation-seconds");
-              if (seen_period)
-                ERR (c, a->line, a->col, "vacation: :days or :seconds given twice");
-              seen_period = TRUE;
-              if (tag_number (c, n, &i, tag, &v))
-                {
-                  /* RFC 5230 4.1: at least 1 day; RFC 6131: 0 seconds allowed. */
-                  if (tag[0] == 'd')
-                    cmd->period = (gint64) MIN (MAX (v, 1), (guint64) 3650) * 86400;
-                  else
-                    cmd->period = (gint64) MIN (v, (guint64) 3650 * 86400);
-                }
-              continue;
-            }
-          if (!strcmp (tag, "subject"))
-            {
-              sv_string_free (cmd->subject);
-              cmd->subject = tag_string (c, n, &i, tag);
-              continue;
-            }
-          if (!strcmp (tag, "from"))
-            {
-              sv_string_free (cmd->from);
-              cmd->from = tag_string (c, n, &i, tag);
-              if (cmd->from && !cmd->from->dynamic)
-                {
-                  g_autofree char *addr = sv_address_extract (cmd->from->text, cmd->from->len);
-                  if (addr == NULL)
-                    ERR (c, cmd->from->line, cmd->from->col, "vacation: invalid :from address \"%s\"", cmd->from->text);
-                }
-              continue;
-            }
-          if (!strcmp (tag, "addresses"))
-            {
-              strlist_free (cmd->addresses);
-              cmd->addresses = tag_strlist (c, n, &i, tag);
-              continue;
-            }
-          if (!strcmp (tag, "mime"))
-            {
-              cmd->mime = TRUE;
-              continue;
-            }
-          if (!strcmp (tag, "handle"))
-            {
-              sv_string_free (cmd->handle);
-              cmd->handle = tag_string (c, n, &i, tag);
-              continue;
-            }
-          break;
-        case C_SET:
-          {
-            static const struct { const char *n; guint bit; } mods[] = {
-              { "lower", SET_LOWER }, { "upper", SET_UPPER }, { "lowerfirst", SET_LOWERFIRST },
-              { "upperfirst", SET_UPPERFIRST }, { "quotewildcard", SET_QUOTEWILDCARD },
-              { "quoteregex", SET_QUOTEREGEX }, { "length", SET_LENGTH },
-            };
-            gboolean found = FALSE;
-            for (guint k = 0; k < G_N_ELEMENTS (mods); k++)
-              if (!strcmp (tag, mods[k].n))
-                {
-                  found = TRUE;
-                  if (mods[k].bit == SET_QUOTEREGEX)
-                    need (c, EXT_REGEX, a->line, a->col, ":quoteregex", "regex");
-                  guint same = (SET_LOWER | SET_UPPER);
-                  guint same2 = (SET_LOWERFIRST | SET_UPPERFIRST);
-                  if ((cmd->modifiers & mods[k].bit)
-                      || ((mods[k].bit & same) && (cmd->modifiers & same))
-                      || ((mods[k].bit & same2) && (cmd->modifiers & same2)))
-                    ERR (c, a->line, a->col, "set: conflicting modifier :%s", tag);
-                  cmd->modifiers |= mods[k].bit;
-                }
-            if (found)
-              continue;
-            break;
-          }
-        case C_INCLUDE:
-          if (!strcmp (tag, "personal") || !strcmp (tag, "global"))
-            {
-              if (seen_loc)
-                ERR (c, a->line, a->col, "include: location given twice");
-              seen_loc = TRUE;
-              global_inc = tag[0] == 'g';
-              continue;
-            }
-          if (!strcmp (tag, "once"))
-            {
-              cmd->once = TRUE;
-              continue;
-            }
-          if (!strcmp (tag, "optional"))
-            {
-              cmd->optional = TRUE;
-              continue;
-            }
-          break;
-        case C_TICKET:
-          if (!strcmp (tag, "priority") || !strcmp (tag, "assign") || !strcmp (tag, "status"))
-            {
-              SvString *s = tag_string (c, n, &i, tag);
-              if (s == NULL)
-                continue;
-              SvString **slot = tag[0] == 'p' ? &cmd->priority : tag[0] == 'a' ? &cmd->assign : &cmd->status;
-              if (*slot)
-                ERR (c, a->line, a->col, "ticket: :%s given twice", tag);
-              sv_string_free (*slot);
-              *slot = s;
-              if (!s->dynamic && tag[0] == 'p' && !sv_ticket_priority_ok (s->text))
-                ERR (c, s->line, s->col, "ticket: :priority must be low, normal, high or urgent");
-              if (!s->dynamic && tag[0] == 's' && !sv_ticket_status_ok (s->text))
-                ERR (c, s->line, s->col, "ticket: :status must be new, open, pending, resolved or closed");
-              if (!s->dynamic && tag[0] == 'a' && s->len == 0)
-                ERR (c, s->line, s->col, "ticket: :assign needs an agent name");
-              continue;
-            }
-          if (!strcmp (tag, "tags"))
-            {
-              strlist_free (cmd->tags);
-              cmd->tags = tag_strlist (c, n, &i, tag);
-              continue;
-            }
-          break;
-        default:
-          break;
-        }
-      ERR (c, a->line, a->col, "%s: unknown tag :%s", name, tag);
-    }
-  Pos p = positional (n, i);
-  for (guint k = 0; k < p.n; k++)
-    if (p.v[k]->kind == ARG_TAG)
-      ERR (c, p.v[k]->line, p.v[k]->col, "%s: tag :%s after positional arguments", name, p.v[k]->tag);
-
-  switch (cmd->kind)
-    {
-    case C_STOP:
-    case C_KEEP:
-    case C_DISCARD:
-    case C_RETURN:
-      want_count (c, n, &p, 0);
-      break;
-    case C_FILEINTO:
-    case C_REDIRECT:
-    case C_REJECT:
-    case C_VACATION:
-    case C_INCLUDE:
-      if (want_strings (c, n, &p, 0, cmd->kind == C_FILEINTO ? "a mailbox" : cmd->kind == C_REDIRECT ? "an address"
-                        : cmd->kind == C_INCLUDE ? "a script name" : "a reason", TRUE)
-          && want_count (c, n, &p, 1))
-        {
-          cmd->arg = make_string (c, g_ptr_array_index (p.v[0]->strs, 0));
-          if (cmd->kind == C_REDIRECT && !cmd->arg->dynamic)
-            {
-              g_autofree char *addr = sv_address_extract (cmd->arg->text, cmd->arg->len);
-              if (addr == NULL)
-                ERR (c, cmd->arg->line, cmd->arg->col, "redirect: invalid address \"%s\"", cmd->arg->text);
-            }
-          if (cmd->kind == C_FILEINTO && !cmd->arg->dynamic && cmd->arg->len == 0)
-            ERR (c, cmd->arg->line, cmd->arg->col, "fileinto: empty mailbox name");
-          if (cmd->kind == C_INCLUDE)
-            {
-              if (cmd->arg->dynamic)
-                ERR (c, cmd->arg->line, cmd->arg->col, "include: the script name must be a constant");
-              else if (cmd->arg->len == 0 || strchr (cmd->arg->text, '/') || cmd->arg->text[0] == '.')
-                ERR (c, cmd->arg->line, cmd->arg->col, "include: invalid script name \"%s\"", cmd->arg->text);
-              else
-                {
-                  gboolean missing = FALSE;
-                  cmd->script = compile_include (c, cmd->arg->text, global_inc, cmd->arg->line, cmd->arg->col,
-                                                 cmd->optional, &missing);
-                  if (missing)
-                    cmd->kind = C_NOP;
-                }
-            }
-        }
-      break;
-    case C_SET:
-      if (want_strings (c, n, &p, 0, "a variable name", TRUE) && want_strings (c, n, &p, 1, "a value", TRUE)
-          && want_count (c, n, &p, 2))
-        {
-          RawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
-          gboolean numeric = FALSE;
-          if (!valid_var_name (nm->text, nm->len, &numeric) || numeric
-              || (strchr (nm->text, '.') && !g_str_has_prefix (nm->text, "global.")))
-            ERR (c, nm->line, nm->col, "set: invalid variable name \"%s\"", nm->text);
-          else
-            {
-              g_autofree char *l = g_ascii_strdown (nm->text, -1);
-              cmd->var = var_slot (c, l);
-              if (cmd->var == G_MININT)
-                ERR (c, nm->line, nm->col, "too many variables");
-            }
-          cmd->arg = make_string (c, g_ptr_array_index (p.v[1]->strs, 0));
-        }
-      break;
-    case C_SETFLAG:
-    case C_ADDFLAG:
-    case C_REMOVEFLAG:
-      if (p.n == 2)
-        {
-          if (!want_strings (c, n, &p, 0, "a variable name", TRUE))
-            break;
-          need (c, EXT_VARIABLES, n->line, n->col, "a flag variable", "variables");
-          RawStr *nm = g_ptr_array_index (p.v[0]->strs, 0);
-          gboolean numeric = FALSE;
-          if (!valid_var_name (nm->text, nm->len, &numeric) || numeric)
-            ERR (c, nm->line, nm->col, "%s: invalid variable name \"%s\"", name, nm->text);
-          else
-            {
-              g_autofree char *l = g_ascii_strdown (nm->text, -1);
-              cmd->flag_var = var_slot (c, l);
-            }
-          if (want_strings (c, n, &p, 1, "a flag list", FALSE))
-            cmd->flags = make_strlist (c, p.v[1]);
-        }
-      else if (want_strings (c, n, &p, 0, "a flag list", FALSE) && want_count (c, n, &p, 1))
-        cmd->flags = make_strlist (c, p.v[0]);
-      break;
-    case C_GLOBAL:
-      if (want_strings (c, n, &p, 0, "variable names", FALSE) && want_count (c, n, &p, 1))
-        for (guint k = 0; k < p.v[0]->strs->len; k++)
-          {
-            RawStr *nm = g_ptr_array_index (p.v[0]->strs, k);
-            gboolean numeric = FALSE;
-            if (!valid_var_name (nm->text, nm->len, &numeric) || numeric || strchr (nm->text, '.'))
-              {
-                ERR (c, nm->line, nm->col, "global: invalid variable name \"%s\"", nm->text);
-                continue;
-              }
-            g_autofree char *l = g_ascii_strdown (nm->text, -1);
-            if (g_hash_table_contains (c->locals, l))
-              ERR (c, nm->line, nm->col, "global: \"%s\" was used as a local variable before", nm->text);
-            g_hash_table_add (c->globals_here, g_strdup (l));
-            var_slot (c, l);
-          }
-      cmd->kind = C_NOP;
-      break;
-    case C_TICKET:
-      want_count (c, n, &p, 0);
-      if (!cmd->priority && !cmd->assign && !cmd->status && !cmd->tags)
-        WARN (c, n->line, n->col, "ticket without arguments does nothing");
-      break;
-    default:
-      break;
-    }
+  if (def->ext)
+    sv_need (c, def->ext, n->line, n->col, def->name);
+  if (def->begin)
+    def->begin (c, n, cmd);
+  guint i = compile_tags (c, n, def->tag_classes, def->tags, NULL, cmd);
+  SvPos p = positional_after_tags (c, n, i);
+  def->compile (c, n, &p, cmd);
   return cmd;
 }
 
-static SvBlock *
-compile_block (Compiler *c, GPtrArray *nodes)
+static gboolean
+is_if (const SvCommandDef *def)
+{
+  return def && (def->flags & SV_CMD_IF);
+}
+
+SvBlock *
+sv_compile_block (SvCompiler *c, GPtrArray *nodes)
 {
   SvBlock *b = g_new0 (SvBlock, 1);
   b->cmds = g_new0 (SvCmd *, nodes->len ? nodes->len : 1);
-  Node *prev = NULL;
+  const SvCommandDef *prev = NULL;
   gboolean after_stop = FALSE;
   for (guint i = 0; i < nodes->len; i++)
     {
-      Node *n = g_ptr_array_index (nodes, i);
+      SvNode *n = g_ptr_array_index (nodes, i);
       if (after_stop)
         {
-          WARN (c, n->line, n->col, "'%s' is never reached (after stop)", n->name);
+          SV_WARN (c, n->line, n->col, "'%s' is never reached (after stop)", n->name);
           after_stop = FALSE;
         }
-      SvCmd *cmd = compile_command (c, n, prev);
-      if (cmd->kind == C_STOP)
+      c->prev = prev;
+      SvCmd *cmd = compile_command (c, n);
+      const SvCommandDef *def = cmd->def;
+      if (def && (def->flags & SV_CMD_STOP))
         after_stop = TRUE;
-      /* Fold elsif/else into the preceding if. */
-      if (cmd->kind == C_IF && (!strcmp (n->name, "elsif") || !strcmp (n->name, "else")) && b->n > 0
-          && b->cmds[b->n - 1]->kind == C_IF && prev && strcmp (prev->name, "else"))
+      /* Fold elsif/else into the preceding if (RFC 5228 3.1). */
+      if (is_if (def) && (def->flags & SV_CMD_ELSE) && b->n > 0 && is_if (b->cmds[b->n - 1]->def)
+          && prev && !(prev->flags & SV_CMD_FINAL))
         {
           SvCmd *head = b->cmds[b->n - 1];
           head->tests = g_renew (SvTest *, head->tests, head->n_branches + 1);
@@ -2297,18 +410,19 @@ compile_block (Compiler *c, GPtrArray *nodes)
         }
       else
         b->cmds[b->n++] = cmd;
-      prev = n;
+      prev = def;
     }
   return b;
 }
 
-/* Compiles @text as script @name into c->rules->scripts; returns its index. */
-static guint
-compile_script (Compiler *parent, const char *file, const char *name, const char *text, gsize len,
+/* ---- scripts ------------------------------------------------------------------ */
+
+guint
+sv_compile_script (SvCompiler *parent, const char *file, const char *name, const char *text, gsize len,
                 const RdRulesOptions *opts, GPtrArray *diags, RdRules *rules, guint include_depth,
-                GHashTable *includes, GHashTable *in_progress, Compiler *result)
+                GHashTable *includes, GHashTable *in_progress, SvCompiler *result)
 {
-  Compiler c = { 0 };
+  SvCompiler c = { 0 };
   c.file = file;
   c.diags = diags;
   c.opts = opts;
@@ -2324,7 +438,7 @@ compile_script (Compiler *parent, const char *file, const char *name, const char
   g_ptr_array_add (rules->scripts, c.script);
 
   if (len > rules->limits.max_script_size)
-    ERR (&c, 1, 1, "script larger than the limit (%" G_GSIZE_FORMAT " bytes)", rules->limits.max_script_size);
+    SV_ERR (&c, 1, 1, "script larger than the limit (%" G_GSIZE_FORMAT " bytes)", rules->limits.max_script_size);
   else if (!g_utf8_validate (text, len, NULL))
     {
       const char *bad = NULL;
@@ -2335,18 +449,14 @@ compile_script (Compiler *parent, const char *file, const char *name, const char
           line++, col = 1;
         else if (((guchar) *q & 0xC0) != 0x80)
           col++;
-      ERR (&c, line, col, "script is not valid UTF-8");
+      SV_ERR (&c, line, col, "script is not valid UTF-8");
     }
   else
     {
-      Lexer lx = { &c, text, text + len, 1, 1, { 0 }, FALSE };
-      lx.tok.text = g_string_new (NULL);
-      lex_next (&lx);
-      GPtrArray *nodes = parse_commands (&lx, FALSE, 0);
-      g_string_free (lx.tok.text, TRUE);
+      GPtrArray *nodes = sv_parse (&c, text, len);
       if (nodes)
         {
-          c.script->body = compile_block (&c, nodes);
+          c.script->body = sv_compile_block (&c, nodes);
           g_ptr_array_unref (nodes);
         }
     }
@@ -2361,54 +471,6 @@ compile_script (Compiler *parent, const char *file, const char *name, const char
         parent->first = g_steal_pointer (&c.first);
     }
   *result = c;
-  return index;
-}
-
-static guint
-compile_include (Compiler *c, const char *name, gboolean global, guint line, guint col, gboolean optional,
-                 gboolean *missing)
-{
-  *missing = FALSE;
-  g_autofree char *key = g_strdup_printf ("%c:%s", global ? 'g' : 'p', name);
-  gpointer v = g_hash_table_lookup (c->includes, key);
-  if (v)
-    return GPOINTER_TO_UINT (v) - 1;
-  if (g_hash_table_contains (c->in_progress, key))
-    {
-      ERR (c, line, col, "include: \"%s\" includes itself (loop)", name);
-      return 0;
-    }
-  if (c->include_depth + 1 > c->rules->limits.max_include_depth)
-    {
-      ERR (c, line, col, "include: nested deeper than the limit (%u)", c->rules->limits.max_include_depth);
-      return 0;
-    }
-  if (c->opts == NULL || c->opts->loader == NULL)
-    {
-      ERR (c, line, col, "include: no script location configured");
-      return 0;
-    }
-  g_autoptr(GError) e = NULL;
-  gsize len = 0;
-  g_autofree char *text = c->opts->loader (name, global, c->opts->loader_data, &len, &e);
-  if (text == NULL)
-    {
-      if (optional && g_error_matches (e, RD_ERROR, RD_ERROR_NOT_FOUND))
-        {
-          *missing = TRUE;
-          return 0;
-        }
-      ERR (c, line, col, "include: %s", e ? e->message : "cannot load script");
-      return 0;
-    }
-  g_hash_table_add (c->in_progress, g_strdup (key));
-  g_autofree char *file = g_strdup_printf ("%s%s", global ? "global:" : "", name);
-  Compiler sub;
-  guint index = compile_script (c, file, name, text, len, c->opts, c->diags, c->rules, c->include_depth + 1,
-                                c->includes, c->in_progress, &sub);
-  g_clear_error (&sub.first);   /* the parent kept its own first error */
-  g_hash_table_remove (c->in_progress, key);
-  g_hash_table_insert (c->includes, g_strdup (key), GUINT_TO_POINTER (index + 1));
   return index;
 }
 
@@ -2439,8 +501,8 @@ rd_rules_compile (const char *file, const char *text, gsize len, const RdRulesOp
   rules->globals = g_ptr_array_new_with_free_func (g_free);
   GHashTable *includes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GHashTable *in_progress = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Compiler c;
-  compile_script (NULL, file, file, text, len, options, diagnostics, rules, 0, includes, in_progress, &c);
+  SvCompiler c;
+  sv_compile_script (NULL, file, file, text, len, options, diagnostics, rules, 0, includes, in_progress, &c);
   g_hash_table_unref (includes);
   g_hash_table_unref (in_progress);
   if (c.n_errors)

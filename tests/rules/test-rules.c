@@ -426,6 +426,66 @@ test_regex_limits (void)
   g_string_free (s, TRUE);
 }
 
+/* Tags are compiled through the table (rules/sieve-table.c): the errors
+ * for a tag given twice, a capability not required and a bad argument
+ * come in the order a script author reads them. */
+static void
+test_tag_diagnostics (void)
+{
+  static const struct {
+    const char *script;
+    const char *expected;
+  } cases[] = {
+    { "if header :regex :regex \"subject\" \"x\" { keep; }",
+      "x.sieve:1:11: error: :regex requires the \"regex\" extension (require \"regex\";)\n"
+      "x.sieve:1:18: error: match type given twice\n"
+      "x.sieve:1:18: error: :regex requires the \"regex\" extension (require \"regex\";)\n" },
+    { "require \"vacation\"; vacation :seconds 1 :days 2 \"x\";",
+      "x.sieve:1:30: error: :seconds requires the \"vacation-seconds\" extension (require \"vacation-seconds\";)\n"
+      "x.sieve:1:41: error: vacation: :days or :seconds given twice\n" },
+    { "if header :comparator \"i;ascii-numeric\" :contains \"x\" \"1\" { keep; }",
+      "x.sieve:1:11: error: comparator i;ascii-numeric requires the \"comparator-i;ascii-numeric\" extension "
+      "(require \"comparator-i;ascii-numeric\";)\n"
+      "x.sieve:1:4: error: comparator i;ascii-numeric cannot be used with this match type\n" },
+    { "require \"envelope\"; if envelope :user :detail :index 1 \"from\" \"x\" { keep; }",
+      "x.sieve:1:33: error: user requires the \"subaddress\" extension (require \"subaddress\";)\n"
+      "x.sieve:1:39: error: address part given twice\n"
+      "x.sieve:1:39: error: detail requires the \"subaddress\" extension (require \"subaddress\";)\n"
+      "x.sieve:1:47: error: envelope: unknown tag :index\n"
+      "x.sieve:1:54: error: envelope: expected header names\n" },
+    { "if size :over 1 :under 2 { keep; } if size 3 { keep; }",
+      "x.sieve:1:17: error: size: :over or :under given twice\n"
+      "x.sieve:1:39: error: size needs :over or :under\n"
+      "x.sieve:1:44: error: size: too many arguments\n" },
+    { "require \"variables\"; set :quoteregex :upper :lower \"a\" \"b\";",
+      "x.sieve:1:26: error: :quoteregex requires the \"regex\" extension (require \"regex\";)\n"
+      "x.sieve:1:45: error: set: conflicting modifier :lower\n" },
+    { "if header :bogus \"a\" :is \"b\" { keep; }",
+      "x.sieve:1:11: error: header: unknown tag :bogus\n"
+      "x.sieve:1:22: error: header: tag :is after positional arguments\n"
+      "x.sieve:1:22: error: header: expected key list\n" },
+    { "require \"vnd.relaydesk.ticket\"; ticket :priority \"x\" :priority \"high\" :status \"gone\";",
+      "x.sieve:1:50: error: ticket: :priority must be low, normal, high or urgent\n"
+      "x.sieve:1:54: error: ticket: :priority given twice\n"
+      "x.sieve:1:79: error: ticket: :status must be new, open, pending, resolved or closed\n" },
+    { "require [\"include\"]; global \"g\"; include :personal :global \"a/b\";",
+      "x.sieve:1:22: error: global requires the \"variables\" extension (require \"variables\";)\n"
+      "x.sieve:1:52: error: include: location given twice\n"
+      "x.sieve:1:60: error: include: invalid script name \"a/b\"\n" },
+    { "keep; require \"fileinto\"; elsif true { stop; keep; }",
+      "x.sieve:1:7: error: require must come before any other command\n"
+      "x.sieve:1:27: error: elsif without a preceding if\n"
+      "x.sieve:1:46: warning: 'keep' is never reached (after stop)\n" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gboolean ok;
+      g_autofree char *got = diagnose (cases[i].script, &ok);
+      g_assert_false (ok);
+      g_assert_cmpstr (got, ==, cases[i].expected);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -442,5 +502,6 @@ main (int argc, char **argv)
   g_test_add_func ("/rules/include", test_include);
   g_test_add_func ("/rules/chain", test_chain);
   g_test_add_func ("/rules/regex-limits", test_regex_limits);
+  g_test_add_func ("/rules/tag-diagnostics", test_tag_diagnostics);
   return g_test_run ();
 }
