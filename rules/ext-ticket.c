@@ -10,6 +10,7 @@
  */
 #include "sieve-parse.h"
 #include "sieve-run.h"
+#include "model.h"
 
 #include <string.h>
 
@@ -20,8 +21,21 @@ typedef struct {
   SvStrList *tags;
 } TicketData;
 
-static const char *const priorities[] = { "low", "normal", "high", "urgent", NULL };
-static const char *const statuses[] = { "new", "open", "pending", "resolved", "closed", NULL };
+/* The words come from the ticket model (store/model.h), the one list the
+ * schema, the store and every front end use. */
+static gboolean
+is_priority (const char *v)
+{
+  RdTicketPriority p;
+  return rd_ticket_priority_from_string (v, &p);
+}
+
+static gboolean
+is_status (const char *v)
+{
+  RdTicketStatus s;
+  return rd_ticket_status_from_string (v, &s);
+}
 
 /* ---- ticket --------------------------------------------------------------- */
 
@@ -39,10 +53,10 @@ tag_attribute (SvTagCtx *tc, const SvTagDef *tag, const SvArg *a)
   *slot = s;
   if (s->dynamic)
     return;
-  if (tag->value == ATTR_PRIORITY && !g_strv_contains (priorities, s->text))
-    SV_ERR (tc->c, s->line, s->col, "ticket: :priority must be low, normal, high or urgent");
-  if (tag->value == ATTR_STATUS && !g_strv_contains (statuses, s->text))
-    SV_ERR (tc->c, s->line, s->col, "ticket: :status must be new, open, pending, resolved or closed");
+  if (tag->value == ATTR_PRIORITY && !is_priority (s->text))
+    SV_ERR (tc->c, s->line, s->col, "ticket: :priority must be one of %s", rd_ticket_priorities_text ());
+  if (tag->value == ATTR_STATUS && !is_status (s->text))
+    SV_ERR (tc->c, s->line, s->col, "ticket: :status must be one of %s", rd_ticket_statuses_text ());
   if (tag->value == ATTR_ASSIGN && s->len == 0)
     SV_ERR (tc->c, s->line, s->col, "ticket: :assign needs an agent name");
 }
@@ -66,10 +80,11 @@ compile_ticket (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
 /* The value of @s for *@field when it is one of @allowed; FALSE (a
  * run-time error) when not. */
 static gboolean
-set_checked (SvRun *x, const SvCmd *c, const SvString *s, const char *const *allowed, char **field, const char *what)
+set_checked (SvRun *x, const SvCmd *c, const SvString *s, gboolean (*allowed) (const char *), char **field,
+             const char *what)
 {
   const char *v = sv_expand (x, s, NULL);
-  if (!g_strv_contains (allowed, v))
+  if (!allowed (v))
     {
       sv_rt_error (x, c->line, "ticket: invalid %s", what);
       return FALSE;
@@ -86,9 +101,9 @@ run_ticket (SvRun *x, const SvCmd *c)
   if (x->ticket == NULL)
     x->ticket = sv_action_new (RD_ACTION_TICKET);
   RdAction *t = x->ticket;
-  if (d->attr[ATTR_PRIORITY] && !set_checked (x, c, d->attr[ATTR_PRIORITY], priorities, &t->priority, "priority"))
+  if (d->attr[ATTR_PRIORITY] && !set_checked (x, c, d->attr[ATTR_PRIORITY], is_priority, &t->priority, "priority"))
     return;
-  if (d->attr[ATTR_STATUS] && !set_checked (x, c, d->attr[ATTR_STATUS], statuses, &t->status, "status"))
+  if (d->attr[ATTR_STATUS] && !set_checked (x, c, d->attr[ATTR_STATUS], is_status, &t->status, "status"))
     return;
   if (d->attr[ATTR_ASSIGN])
     {

@@ -465,9 +465,9 @@ test_tag_diagnostics (void)
       "x.sieve:1:22: error: header: tag :is after positional arguments\n"
       "x.sieve:1:22: error: header: expected key list\n" },
     { "require \"vnd.relaydesk.ticket\"; ticket :priority \"x\" :priority \"high\" :status \"gone\";",
-      "x.sieve:1:50: error: ticket: :priority must be low, normal, high or urgent\n"
+      "x.sieve:1:50: error: ticket: :priority must be one of low, normal, high, urgent\n"
       "x.sieve:1:54: error: ticket: :priority given twice\n"
-      "x.sieve:1:79: error: ticket: :status must be new, open, pending, resolved or closed\n" },
+      "x.sieve:1:79: error: ticket: :status must be one of new, open, pending, resolved, closed\n" },
     { "require [\"include\"]; global \"g\"; include :personal :global \"a/b\";",
       "x.sieve:1:22: error: global requires the \"variables\" extension (require \"variables\";)\n"
       "x.sieve:1:52: error: include: location given twice\n"
