@@ -8,6 +8,7 @@
  * run into their content get their empty line, a second Content-Type is
  * renamed, and header blocks over the cap are cut at a field boundary.
  */
+#include "mail-format.h"
 #include "parser-private.h"
 
 #include <string.h>
@@ -327,16 +328,7 @@ rd_framing_repair (RdMessage *msg, const RdParserLimits *limits, const guint8 *d
         }
     }
   /* The header block: up to the first empty line. */
-  gsize hdr_end = n;
-  for (const guint8 *nl = memchr (p, '\n', n); nl; nl = memchr (nl + 1, '\n', n - (gsize) (nl + 1 - p)))
-    {
-      gsize i = (gsize) (nl - p);
-      if (i + 1 < n && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')))
-        {
-          hdr_end = i + 1;
-          break;
-        }
-    }
+  gsize hdr_end = rd_mail_header_length ((const char *) p, n, NULL);
   if (hdr_end > limits->max_header_bytes)
     {
       gsize cut = limits->max_header_bytes;

@@ -15,6 +15,7 @@
  * The result holds no GMime object and never changes.
  */
 #include "message.h"
+#include "mail-format.h"
 #include "parser-private.h"
 #include "rd-common.h"
 #include "rd-config.h"
@@ -511,15 +512,11 @@ guint rd_message_get_part_count (const RdMessage *msg) { return msg->part_count;
 guint rd_message_get_max_depth (const RdMessage *msg) { return msg->max_depth; }
 gboolean rd_message_get_limits_hit (const RdMessage *msg) { return msg->limits_hit; }
 
+/* One policy for every layer: mail-format.c. */
 gboolean
 rd_message_is_automated (const RdMessage *msg)
 {
-  if (msg->auto_submitted && g_strcmp0 (msg->auto_submitted, "no") != 0)
-    return TRUE;
-  if (msg->precedence && (g_str_equal (msg->precedence, "bulk") || g_str_equal (msg->precedence, "junk")
-                          || g_str_equal (msg->precedence, "list")))
-    return TRUE;
-  return msg->list_id != NULL || msg->x_auto_response_suppress != NULL || msg->is_bounce;
+  return rd_mail_auto_message (msg, NULL) != RD_MAIL_AUTO_NONE;
 }
 
 char *
