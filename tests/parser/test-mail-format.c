@@ -94,6 +94,10 @@ test_header_fields (void)
   const char *lf = "To: a@b\nCc: c@d,\n e@f";
   g_autofree char *cc = rd_mail_header_get (lf, strlen (lf), "cc");
   g_assert_cmpstr (cc, ==, "c@d, e@f");
+  /* a line without a colon, and no end of the header block at all */
+  const char *odd = "garbage line\r\nTo: x@y";
+  g_autofree char *t = rd_mail_header_get (odd, strlen (odd), "To");
+  g_assert_cmpstr (t, ==, "x@y");
   /* a continuation before any field continues nothing */
   const char *cont = " stray: x\r\nTo: t@x\r\n\r\n";
   g_autofree char *to = rd_mail_header_get (cont, strlen (cont), "To");
