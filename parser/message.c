@@ -397,7 +397,7 @@ rd_message_parse_with_limits (GBytes *raw, const RdParserLimits *limits_in, GErr
           g_autofree char *rtt = rd_str_trimmed (rt);
           msg->is_bounce = rtt && g_ascii_strcasecmp (rtt, "delivery-status") == 0;
         }
-      rd_mime_walk (msg, root, &limits, opts);
+      rd_mime_walk (msg, root, &limits, opts, fdata, flen, owned == NULL);
       rd_dsn_collect (msg, root);
     }
   else

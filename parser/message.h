@@ -37,8 +37,11 @@ typedef struct {
   char *sha256;          /* hex of decoded bytes; NULL for message parts */
   char *embedded_subject;/* message/rfc822: the inner Subject */
   /* Added fields (append only). */
-  GBytes *content;       /* the decoded bytes (NULL for message/rfc822
-                          * parts; kept for message/delivery-status) */
+  GBytes *content;       /* the decoded bytes; for message/rfc822 parts
+                          * the attached message as written (its bytes
+                          * in the raw message, from its first header
+                          * field to the delimiter after it); size and
+                          * sha256 stay unset for those (the contract) */
   char *charset;         /* charset parameter, or NULL */
   guint depth;           /* MIME nesting depth of the part (0: top level) */
 } RdAttachment;

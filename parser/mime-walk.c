@@ -33,7 +33,16 @@ typedef struct {
   GMimeParserOptions *opts;
   GMimeObject *body_part;
   gboolean stop;
+  const guint8 *data;   /* the bytes GMime parsed */
+  gsize len;
+  gboolean in_raw;      /* @data points into msg->raw (no repair copy) */
 } Walk;
+
+/* The boundaries of the multiparts around a part, innermost first. */
+typedef struct Bounds {
+  const char *boundary;
+  const struct Bounds *outer;
+} Bounds;
 
 static gboolean
 is_attachment (GMimeObject *o)
@@ -258,8 +267,64 @@ sha256_hex (const guint8 *data, gsize len)
   return hex;
 }
 
+/* TRUE when the line at @l (up to @end) is a delimiter of one of
+ * @bounds: "--" boundary, then "--", blanks or the line end (RFC 2046
+ * section 5.1.1; GMime reads trailing blanks as part of it too). */
+static gboolean
+is_delimiter (const guint8 *l, const guint8 *end, const Bounds *bounds)
+{
+  for (const Bounds *b = bounds; b; b = b->outer)
+    {
+      if (b->boundary == NULL)
+        continue;
+      gsize bl = strlen (b->boundary);
+      if ((gsize) (end - l) < bl + 2 || memcmp (l + 2, b->boundary, bl) != 0)
+        continue;
+      const guint8 *t = l + 2 + bl;
+      if (t == end || *t == '\r' || *t == '\n' || *t == ' ' || *t == '\t' || (t + 1 < end && t[0] == '-' && t[1] == '-'))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* An attached message as written: the bytes GMime parsed from its first
+ * header field up to the line end before the delimiter that closes it
+ * (that line end belongs to the delimiter, RFC 2046 section 5.1.1), or
+ * to the end. A slice of the raw message when no repair copy was
+ * needed; GMime's re-serialisation only when the offsets are unknown. */
+static GBytes *
+message_bytes (Walk *w, GMimeMessage *inner, const Bounds *bounds)
+{
+  GMimeHeaderList *hl = g_mime_object_get_header_list (GMIME_OBJECT (inner));
+  gint64 off = g_mime_header_list_get_count (hl) > 0
+                 ? g_mime_header_get_offset (g_mime_header_list_get_header_at (hl, 0)) : -1;
+  if (off < 0 || (guint64) off >= w->len)
+    {
+      GByteArray *out = g_byte_array_new ();
+      GMimeStream *mem = g_mime_stream_mem_new_with_byte_array (out);
+      g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (mem), FALSE);
+      g_mime_object_write_to_stream (GMIME_OBJECT (inner), NULL, mem);
+      g_object_unref (mem);
+      return g_byte_array_free_to_bytes (out);
+    }
+  const guint8 *start = w->data + off, *end = w->data + w->len, *stop = end;
+  for (const guint8 *nl = memchr (start, '\n', (gsize) (end - start)); nl && bounds;
+       nl = memchr (nl + 1, '\n', (gsize) (end - nl - 1)))
+    if (nl + 2 < end && nl[1] == '-' && nl[2] == '-' && is_delimiter (nl + 1, end, bounds))
+      {
+        stop = nl > start && nl[-1] == '\r' ? nl - 1 : nl;
+        break;
+      }
+  if (w->in_raw)
+    {
+      const guint8 *raw = g_bytes_get_data (w->msg->raw, NULL);
+      return g_bytes_new_from_bytes (w->msg->raw, (gsize) (start - raw), (gsize) (stop - start));
+    }
+  return g_bytes_new (start, (gsize) (stop - start));
+}
+
 static void
-add_attachment (Walk *w, GMimeObject *o, const char *ct, guint depth)
+add_attachment (Walk *w, GMimeObject *o, const char *ct, guint depth, const Bounds *bounds)
 {
   RdAttachment *a = g_new0 (RdAttachment, 1);
   a->content_type = g_strdup (ct);
@@ -303,7 +368,10 @@ add_attachment (Walk *w, GMimeObject *o, const char *ct, guint depth)
         {
           GMimeMessage *inner = g_mime_message_part_get_message (GMIME_MESSAGE_PART (o));
           if (inner)
-            a->embedded_subject = header_subject (GMIME_OBJECT (inner));
+            {
+              a->embedded_subject = header_subject (GMIME_OBJECT (inner));
+              a->content = message_bytes (w, inner, bounds);
+            }
         }
       else if (GMIME_IS_PART (o))
         a->content = rd_mime_part_bytes (GMIME_PART (o));
@@ -326,7 +394,7 @@ add_attachment (Walk *w, GMimeObject *o, const char *ct, guint depth)
 
 /* Every leaf in document order, not looking into message parts. */
 static void
-walk_leaves (Walk *w, GMimeObject *o, gboolean in_digest, guint depth)
+walk_leaves (Walk *w, GMimeObject *o, gboolean in_digest, guint depth, const Bounds *bounds)
 {
   if (w->stop)
     return;
@@ -350,8 +418,9 @@ walk_leaves (Walk *w, GMimeObject *o, gboolean in_digest, guint depth)
       GMimeMultipart *mp = GMIME_MULTIPART (o);
       int n = g_mime_multipart_get_count (mp);
       gboolean digest = is_digest (o);
+      Bounds inner = { g_mime_multipart_get_boundary (mp), bounds };
       for (int i = 0; i < n; i++)
-        walk_leaves (w, g_mime_multipart_get_part (mp, i), digest, depth + 1);
+        walk_leaves (w, g_mime_multipart_get_part (mp, i), digest, depth + 1, &inner);
       return;
     }
   if (o == w->body_part)
@@ -365,7 +434,7 @@ walk_leaves (Walk *w, GMimeObject *o, gboolean in_digest, guint depth)
       if (!named)
         return; /* an alternative of the body or a list footer */
     }
-  add_attachment (w, o, ct, depth);
+  add_attachment (w, o, ct, depth, bounds);
 }
 
 static void
@@ -406,9 +475,10 @@ set_body (RdMessage *msg, Walk *w, const char *source)
 }
 
 void
-rd_mime_walk (RdMessage *msg, GMimeObject *root, const RdParserLimits *limits, GMimeParserOptions *opts)
+rd_mime_walk (RdMessage *msg, GMimeObject *root, const RdParserLimits *limits, GMimeParserOptions *opts,
+              const guint8 *data, gsize len, gboolean in_raw)
 {
-  Walk w = { msg, limits, opts, NULL, FALSE };
+  Walk w = { msg, limits, opts, NULL, FALSE, data, len, in_raw };
   const char *source = "plain";
   w.body_part = find_body (&w, root, "plain", FALSE, 0);
   if (w.body_part == NULL)
@@ -420,5 +490,5 @@ rd_mime_walk (RdMessage *msg, GMimeObject *root, const RdParserLimits *limits, G
     set_body (msg, &w, source);
   else
     msg->body_source = g_strdup ("none");
-  walk_leaves (&w, root, FALSE, 0);
+  walk_leaves (&w, root, FALSE, 0, NULL);
 }

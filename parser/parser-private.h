@@ -70,8 +70,11 @@ const guint8 *rd_framing_repair (RdMessage *msg, const RdParserLimits *limits, c
 /* mime-walk.c -------------------------------------------------------- */
 
 /* Picks and decodes the body, lists every other leaf of @root in
- * msg->attachments (capped by @limits). */
-void rd_mime_walk (RdMessage *msg, GMimeObject *root, const RdParserLimits *limits, GMimeParserOptions *opts);
+ * msg->attachments (capped by @limits). @data/@len: the bytes GMime
+ * parsed, attached messages are slices of them; @in_raw: @data points
+ * into msg->raw (no repair copy), so the slices need no copy. */
+void rd_mime_walk (RdMessage *msg, GMimeObject *root, const RdParserLimits *limits, GMimeParserOptions *opts,
+                   const guint8 *data, gsize len, gboolean in_raw);
 /* The lower-case type/subtype Python would report (text/plain when the
  * header is absent or unusable, message/rfc822 in a digest). (transfer full) */
 char *rd_mime_content_type (GMimeObject *o, gboolean in_digest);
