@@ -17,13 +17,14 @@
  * desk.c runs all of it in one transaction with the actions.
  */
 #include "desk-private.h"
-#include "mime-extras.h"
+#include "mail-format.h"
 #include "tickets.h"
 #include "outbox.h"
 
 #include <string.h>
 
 #define ADDR_LIST_MAX 4096
+#define ATTACHMENTS_MAX 100   /* stored per message */
 
 /* Hex SHA-256 of the body (everything after the header block), so that
  * trace headers added by each delivery do not make copies differ.
@@ -31,19 +32,11 @@
 static char *
 body_hash (GBytes *raw)
 {
-  gsize len;
+  gsize len, body = 0;
   const char *p = g_bytes_get_data (raw, &len);
-  const char *body = p ? g_strstr_len (p, len, "\r\n\r\n") : NULL;
-  gsize skip = 4;
-  if (body == NULL && p)
-    {
-      body = g_strstr_len (p, len, "\n\n");
-      skip = 2;
-    }
-  if (body == NULL)
-    return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) "", 0);
-  body += skip;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) body, (gsize) (p + len - body));
+  if (p)
+    rd_mail_header_length (p, len, &body);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) (p ? p + body : ""), len - body);
 }
 
 static char *
@@ -207,12 +200,15 @@ inbound_post (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThre
       || !add_participants (d, sp, number, rd_message_get_cc (msg), error))
     return FALSE;
 
-  g_autoptr(GPtrArray) atts = rd_mime_extract_attachments (sp->raw);
+  /* The view's attachments, attached messages as written (parser/). */
+  GPtrArray *atts = rd_message_get_attachments (msg);
   g_autoptr(GString) names = g_string_new (NULL);
-  for (guint i = 0; i < atts->len; i++)
+  for (guint i = 0, stored = 0; i < atts->len && stored < ATTACHMENTS_MAX; i++)
     {
-      RdMimeAttachment *a = g_ptr_array_index (atts, i);
-      if (!rd_store_attachment_add (d->store, row, i, a->filename, a->content_type, a->data, error))
+      const RdAttachment *a = g_ptr_array_index (atts, i);
+      if (a->content == NULL)
+        continue;
+      if (!rd_store_attachment_add (d->store, row, stored++, a->filename, a->content_type, a->content, error))
         return FALSE;
       if (a->filename)
         g_string_append_printf (names, "%s%s", names->len ? " " : "", a->filename);
