@@ -308,9 +308,9 @@ message_bytes (Walk *w, GMimeMessage *inner, const Bounds *bounds)
       return g_byte_array_free_to_bytes (out);
     }
   const guint8 *start = w->data + off, *end = w->data + w->len, *stop = end;
-  for (const guint8 *nl = memchr (start, '\n', (gsize) (end - start)); nl && bounds;
-       nl = memchr (nl + 1, '\n', (gsize) (end - nl - 1)))
-    if (nl + 2 < end && nl[1] == '-' && nl[2] == '-' && is_delimiter (nl + 1, end, bounds))
+  for (const guint8 *nl = bounds ? memmem (start, (gsize) (end - start), "\n--", 3) : NULL; nl;
+       nl = memmem (nl + 1, (gsize) (end - nl - 1), "\n--", 3))
+    if (is_delimiter (nl + 1, end, bounds))
       {
         stop = nl > start && nl[-1] == '\r' ? nl - 1 : nl;
         break;
