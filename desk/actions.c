@@ -12,8 +12,8 @@
 #include "desk-private.h"
 #include "outbox.h"
 #include "responses.h"
+#include "mail-format.h"
 
-#include <gmime/gmime.h>
 #include <string.h>
 
 /* ---- duplicate (RFC 7352) -------------------------------------------- */
@@ -40,99 +40,36 @@ rd_desk_duplicate_check (gpointer data, const char *id, gint64 seconds, gboolean
 /* ---- composing outbound messages ---------------------------------------- */
 
 static char *
-rfc5322_date (gint64 t)
-{
-  static const char *const wd[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-  static const char *const mo[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (t);
-  return g_strdup_printf ("%s, %02d %s %04d %02d:%02d:%02d +0000", wd[g_date_time_get_day_of_week (dt) - 1],
-                          g_date_time_get_day_of_month (dt), mo[g_date_time_get_month (dt) - 1],
-                          g_date_time_get_year (dt), g_date_time_get_hour (dt), g_date_time_get_minute (dt),
-                          g_date_time_get_second (dt));
-}
-
-/* A header value safe for the wire: RFC 2047-encoded when not ASCII, no
- * line breaks (a script's text must not inject headers). */
-static char *
-header_text (const char *text)
-{
-  g_autofree char *flat = g_strdup (text ? text : "");
-  for (char *p = flat; *p; p++)
-    if (*p == '\r' || *p == '\n')
-      *p = ' ';
-  for (const char *p = flat; *p; p++)
-    if ((guchar) *p >= 0x80)
-      return g_mime_utils_header_encode_text (NULL, flat, "utf-8");
-  return g_steal_pointer (&flat);
-}
-
-/* Text with every line ending CRLF, dot lines untouched (the relay does
- * the SMTP dot-stuffing). */
-static void
-append_crlf_text (GString *out, const char *text)
-{
-  for (const char *p = text ? text : ""; *p; p++)
-    {
-      if (*p == '\n' && (p == text || p[-1] != '\r'))
-        g_string_append_c (out, '\r');
-      g_string_append_c (out, *p);
-    }
-  if (out->len < 2 || strcmp (out->str + out->len - 2, "\r\n") != 0)
-    g_string_append (out, "\r\n");
-}
-
-static char *
 new_message_id (RdDesk *d)
 {
   g_autofree char *uuid = g_uuid_string_random ();
   return g_strdup_printf ("rd-%s@%s", uuid, rd_config_get_hostname (d->config));
 }
 
-/* In-Reply-To and References of a reply to @msg (RFC 5322 3.6.4). */
-static void
-append_thread_headers (GString *out, const RdMessage *msg)
-{
-  const char *mid = rd_message_get_message_id (msg);
-  const char *const *refs = rd_message_get_references (msg);
-  if (mid && *mid)
-    g_string_append_printf (out, "In-Reply-To: <%s>\r\n", mid);
-  GString *r = g_string_new (NULL);
-  for (guint i = 0; refs[i] && i < 20; i++)
-    g_string_append_printf (r, "%s<%s>", r->len ? " " : "", refs[i]);
-  if (r->len == 0 && rd_message_get_in_reply_to (msg))
-    g_string_append_printf (r, "<%s>", rd_message_get_in_reply_to (msg));
-  if (mid && *mid)
-    g_string_append_printf (r, "%s<%s>", r->len ? " " : "", mid);
-  if (r->len)
-    g_string_append_printf (out, "References: %s\r\n", r->str);
-  g_string_free (r, TRUE);
-}
-
+/* An autoresponse (RFC 5230, RFC 3834 section 5: Auto-Submitted, and
+ * In-Reply-To/References of the message it answers). */
 static GBytes *
 compose_vacation (RdDesk *d, const RdMessage *msg, const RdAction *a, const char *message_id)
 {
-  GString *m = g_string_new (NULL);
-  g_autofree char *from = header_text (a->from_header ? a->from_header : a->from);
-  g_autofree char *subject = header_text (a->subject);
-  g_autofree char *date = rfc5322_date (g_get_real_time () / G_USEC_PER_SEC);
-  g_string_append_printf (m, "From: %s\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\n",
-                          from, a->address, subject, date, message_id);
-  append_thread_headers (m, msg);
-  /* RFC 3834 5: an automatic response; RFC 5230 5.x: no loops. */
-  g_string_append (m, "Auto-Submitted: auto-replied\r\n");
-  g_string_append (m, "X-Auto-Response-Suppress: All\r\n");
-  g_string_append (m, "MIME-Version: 1.0\r\n");
+  g_autoptr(RdMailDraft) m = rd_mail_draft_new ();
+  /* :from as the script wrote it ("Name <addr>"): its display name is
+   * kept when its address is the one the rules chose. */
+  const char *name = NULL;
+  g_autoptr(GPtrArray) from = rd_mail_address_list_parse (a->from_header);
+  if (from->len && a->from && g_ascii_strcasecmp (((RdAddress *) g_ptr_array_index (from, 0))->addr, a->from) == 0)
+    name = ((RdAddress *) g_ptr_array_index (from, 0))->name;
+  rd_mail_draft_set_from (m, name, a->from);
+  rd_mail_draft_add_to (m, NULL, a->address);
+  rd_mail_draft_set_subject (m, a->subject);
+  rd_mail_draft_set_message_id (m, message_id);
+  rd_mail_draft_set_parent (m, msg);
+  rd_mail_draft_add_header (m, "Auto-Submitted", "auto-replied");
+  rd_mail_draft_add_header (m, "X-Auto-Response-Suppress", "All");
   if (a->mime)
-    {
-      /* :mime: the reason is a MIME entity, headers included (RFC 5230 4.4). */
-      append_crlf_text (m, a->reason);
-    }
+    rd_mail_draft_set_mime_entity (m, a->reason); /* headers included (RFC 5230 4.4) */
   else
-    {
-      g_string_append (m, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
-      append_crlf_text (m, a->reason);
-    }
-  return g_string_free_to_bytes (m);
+    rd_mail_draft_set_text (m, a->reason);
+  return rd_mail_draft_to_bytes (m);
 }
 
 /* RFC 5429 2.1: a rejection after the message was accepted is sent as an
@@ -141,34 +78,29 @@ static GBytes *
 compose_reject (RdDesk *d, const RdMessage *msg, const char *to, const char *recipient, const char *reason,
                 const char *message_id)
 {
-  GString *m = g_string_new (NULL);
-  g_autofree char *date = rfc5322_date (g_get_real_time () / G_USEC_PER_SEC);
-  const char *orig_subject = rd_message_get_subject (msg);
-  g_autofree char *subject = header_text (orig_subject ? orig_subject : "");
-  g_autofree char *boundary = g_uuid_string_random ();
   const char *host = rd_config_get_hostname (d->config);
-  g_string_append_printf (m, "From: <MAILER-DAEMON@%s>\r\nTo: <%s>\r\nSubject: Rejected: %s\r\nDate: %s\r\n"
-                             "Message-ID: <%s>\r\n", host, to, subject, date, message_id);
-  append_thread_headers (m, msg);
-  g_string_append_printf (m, "Auto-Submitted: auto-replied (rejected)\r\nMIME-Version: 1.0\r\n"
-                             "Content-Type: multipart/report; report-type=disposition-notification;\r\n"
-                             " boundary=\"%s\"\r\n\r\n", boundary);
-  g_string_append_printf (m, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
-                          boundary);
-  g_string_append_printf (m, "Your message to <%s> was rejected:\r\n\r\n", recipient);
-  append_crlf_text (m, reason);
-  g_string_append_printf (m, "\r\n--%s\r\nContent-Type: message/disposition-notification\r\n\r\n"
-                             "Reporting-UA: %s; relaydesk\r\nFinal-Recipient: rfc822; %s\r\n", boundary, host, recipient);
-  if (rd_message_get_message_id (msg))
-    g_string_append_printf (m, "Original-Message-ID: <%s>\r\n", rd_message_get_message_id (msg));
-  g_string_append (m, "Disposition: automatic-action/MDN-sent-automatically; deleted\r\n");
-  g_string_append_printf (m, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
-  gsize len;
-  const char *raw = g_bytes_get_data (rd_message_get_raw (msg), &len);
-  const char *end = g_strstr_len (raw, (gssize) len, "\r\n\r\n");
-  g_string_append_len (m, raw, end ? (gssize) (end - raw) + 2 : (gssize) MIN (len, 64 * 1024));
-  g_string_append_printf (m, "\r\n--%s--\r\n", boundary);
-  return g_string_free_to_bytes (m);
+  g_autoptr(RdMailDraft) m = rd_mail_draft_new ();
+  g_autofree char *daemon = g_strdup_printf ("MAILER-DAEMON@%s", host);
+  rd_mail_draft_set_from (m, NULL, daemon);
+  rd_mail_draft_add_to (m, NULL, to);
+  const char *orig_subject = rd_message_get_subject (msg);
+  g_autofree char *subject = g_strconcat ("Rejected: ", orig_subject ? orig_subject : "", NULL);
+  rd_mail_draft_set_subject (m, subject);
+  rd_mail_draft_set_message_id (m, message_id);
+  rd_mail_draft_set_parent (m, msg);
+  rd_mail_draft_add_header (m, "Auto-Submitted", "auto-replied (rejected)");
+  g_autofree char *text = g_strdup_printf ("Your message to <%s> was rejected:\n\n%s", recipient, reason ? reason : "");
+  rd_mail_draft_set_text (m, text);
+  g_autofree char *ua = g_strdup_printf ("%s; relaydesk", host);
+  RdMailMdn mdn = {
+    .reporting_ua = ua,
+    .final_recipient = recipient,
+    .original_message_id = rd_message_get_message_id (msg),
+    .disposition = "automatic-action/MDN-sent-automatically; deleted",
+    .original = rd_message_get_raw (msg),
+  };
+  rd_mail_draft_set_mdn (m, &mdn);
+  return rd_mail_draft_to_bytes (m);
 }
 
 static gboolean

@@ -71,8 +71,7 @@ typedef struct {
   char *to;
   char *cc;
   char *hash;
-  GPtrArray *attachments;   /* the owner of the attachment drafts' bytes */
-  GArray *attachment_drafts;
+  GArray *attachment_drafts; /* RdAttachmentDraft, pointing into the view */
 } RdInboundRecord;
 
 void rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *spooled, const RdMessage *msg);

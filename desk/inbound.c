@@ -19,12 +19,13 @@
  * all of it in one transaction with the actions.
  */
 #include "desk-private.h"
-#include "mime-extras.h"
+#include "mail-format.h"
 #include "outbox.h"
 
 #include <string.h>
 
 #define ADDR_LIST_MAX 4096
+#define ATTACHMENTS_MAX 100   /* stored per message */
 
 /* Hex SHA-256 of the body (everything after the header block), so that
  * trace headers added by each delivery do not make copies differ.
@@ -32,19 +33,11 @@
 static char *
 body_hash (GBytes *raw)
 {
-  gsize len;
+  gsize len, body = 0;
   const char *p = g_bytes_get_data (raw, &len);
-  const char *body = p ? g_strstr_len (p, len, "\r\n\r\n") : NULL;
-  gsize skip = 4;
-  if (body == NULL && p)
-    {
-      body = g_strstr_len (p, len, "\n\n");
-      skip = 2;
-    }
-  if (body == NULL)
-    return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) "", 0);
-  body += skip;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) body, (gsize) (p + len - body));
+  if (p)
+    rd_mail_header_length (p, len, &body);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) (p ? p + body : ""), len - body);
 }
 
 static char *
@@ -182,12 +175,15 @@ rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *sp, const RdMessage
   r->to = join_addrs (rd_message_get_to (msg));
   r->cc = join_addrs (rd_message_get_cc (msg));
   r->hash = body_hash (sp->raw);
-  r->attachments = rd_mime_extract_attachments (sp->raw);
+  /* The view's attachments, attached messages as written (parser/). */
+  GPtrArray *atts = rd_message_get_attachments (msg);
   r->attachment_drafts = g_array_new (FALSE, TRUE, sizeof (RdAttachmentDraft));
-  for (guint i = 0; i < r->attachments->len; i++)
+  for (guint i = 0; i < atts->len && r->attachment_drafts->len < ATTACHMENTS_MAX; i++)
     {
-      RdMimeAttachment *a = g_ptr_array_index (r->attachments, i);
-      RdAttachmentDraft ad = { a->filename, a->content_type, a->data };
+      const RdAttachment *a = g_ptr_array_index (atts, i);
+      if (a->content == NULL)
+        continue;
+      RdAttachmentDraft ad = { a->filename, a->content_type, a->content };
       g_array_append_val (r->attachment_drafts, ad);
     }
   r->draft = (RdMessageDraft) {
@@ -216,7 +212,6 @@ rd_inbound_record_clear (RdInboundRecord *r)
   g_clear_pointer (&r->to, g_free);
   g_clear_pointer (&r->cc, g_free);
   g_clear_pointer (&r->hash, g_free);
-  g_clear_pointer (&r->attachments, g_ptr_array_unref);
   g_clear_pointer (&r->attachment_drafts, g_array_unref);
 }
 

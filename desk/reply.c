@@ -3,14 +3,10 @@
 #include "ticket-ids.h"
 #include "tickets.h"
 #include "outbox.h"
-#include "message.h"
+#include "mail-format.h"
 #include "rd-common.h"
 
-#include <gmime/gmime.h>
 #include <string.h>
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeTextPart, g_object_unref)
 
 void
 rd_reply_result_clear (RdReplyResult *r)
@@ -35,22 +31,6 @@ reply_subject (const char *subject, const char *tag)
   if (strstr (s, tag))
     return g_strdup_printf ("Re: %s", s);
   return g_strdup_printf ("Re: %s %s", s, tag);
-}
-
-/* References: the thread's ids, oldest dropped until the header fits. */
-static char *
-references (GPtrArray *ids)
-{
-  guint first = 0;
-  gsize total = 0;
-  for (guint i = 0; i < ids->len; i++)
-    total += strlen (g_ptr_array_index (ids, i)) + 3;
-  while (first < ids->len && total > RD_REPLY_REFERENCES_MAX)
-    total -= strlen (g_ptr_array_index (ids, first++)) + 3;
-  g_autoptr(GString) s = g_string_new (NULL);
-  for (guint i = first; i < ids->len; i++)
-    g_string_append_printf (s, "%s<%s>", s->len ? " " : "", (const char *) g_ptr_array_index (ids, i));
-  return s->len ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
 }
 
 static gboolean
@@ -80,7 +60,6 @@ rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyR
       g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "reply text is empty, too long or not UTF-8");
       return FALSE;
     }
-  rd_parser_init ();
   g_autoptr(RdTicketIds) ids = rd_ticket_ids_new (config, store, error);
   if (ids == NULL)
     return FALSE;
@@ -114,38 +93,28 @@ rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyR
   if (thread_ids == NULL)
     return FALSE;
 
-  g_autoptr(GMimeMessage) m = g_mime_message_new (TRUE);
-  g_mime_message_add_mailbox (m, GMIME_ADDRESS_TYPE_FROM, from_name, from);
-  g_mime_message_add_mailbox (m, GMIME_ADDRESS_TYPE_REPLY_TO, from_name, reply_to);
-  const char *req_name = t->requester_name;
+  g_autoptr(RdMailDraft) m = rd_mail_draft_new ();
+  rd_mail_draft_set_from (m, from_name, from);
+  rd_mail_draft_set_reply_to (m, from_name, reply_to);
   for (guint i = 0; i < r->recipients->len; i++)
     {
       const char *a = g_ptr_array_index (r->recipients, i);
-      gboolean is_req = g_ascii_strcasecmp (a, t->requester_addr) == 0;
-      g_mime_message_add_mailbox (m, is_req ? GMIME_ADDRESS_TYPE_TO : GMIME_ADDRESS_TYPE_CC,
-                                  is_req ? req_name : NULL, a);
+      if (g_ascii_strcasecmp (a, t->requester_addr) == 0)
+        rd_mail_draft_add_to (m, t->requester_name, a);
+      else
+        rd_mail_draft_add_cc (m, NULL, a);
     }
-  g_mime_message_set_subject (m, r->subject, "utf-8");
-  g_mime_message_set_message_id (m, r->message_id);
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_mime_message_set_date (m, now);
+  rd_mail_draft_set_subject (m, r->subject);
+  rd_mail_draft_set_message_id (m, r->message_id);
   if (thread_ids->len)
     {
-      g_autofree char *irt = g_strdup_printf ("<%s>", (const char *) g_ptr_array_index (thread_ids, thread_ids->len - 1));
-      g_mime_object_set_header (GMIME_OBJECT (m), "In-Reply-To", irt, NULL);
-      g_autofree char *refs = references (thread_ids);
-      if (refs)
-        g_mime_object_set_header (GMIME_OBJECT (m), "References", refs, NULL);
+      /* In-Reply-To the newest message of the thread, References all of
+       * them (the oldest dropped when too long, RFC 5322 3.6.4). */
+      rd_mail_draft_set_in_reply_to (m, g_ptr_array_index (thread_ids, thread_ids->len - 1));
+      rd_mail_draft_set_references (m, (const char *const *) thread_ids->pdata, thread_ids->len);
     }
-  g_autoptr(GMimeTextPart) part = g_mime_text_part_new_with_subtype ("plain");
-  g_mime_text_part_set_text (part, d->body);
-  g_mime_part_set_content_encoding (GMIME_PART (part), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
-  g_mime_message_set_mime_part (m, GMIME_OBJECT (part));
-  GMimeFormatOptions *fo = g_mime_format_options_new ();
-  g_mime_format_options_set_newline_format (fo, GMIME_NEWLINE_FORMAT_DOS);
-  g_autofree char *text = g_mime_object_to_string (GMIME_OBJECT (m), fo);
-  g_mime_format_options_free (fo);
-  g_autoptr(GBytes) raw = g_bytes_new (text, strlen (text));
+  rd_mail_draft_set_text (m, d->body);
+  g_autoptr(GBytes) raw = rd_mail_draft_to_bytes (m);
 
   g_autoptr(GString) to = g_string_new (NULL);
   g_ptr_array_add (r->recipients, NULL);

@@ -4,8 +4,9 @@
  * ticket's signed reply address, To the requester (and, with reply-all,
  * Cc the other participants), minus suppressed addresses; a signed
  * Message-ID, In-Reply-To the newest message of the thread, References
- * the thread's ids capped at RD_REPLY_REFERENCES_MAX bytes with the
- * oldest trimmed (RFC 5322 3.6.4), and the subject tag. It is queued with
+ * the thread's ids capped at RD_MAIL_REFERENCES_MAX bytes with the
+ * oldest trimmed (RFC 5322 3.6.4, parser/mail-format.h composes it), and
+ * the subject tag. It is queued with
  * rd_store_outbox_enqueue and recorded on the ticket as 'outbound' in the
  * same transaction. This is the operation the CLI (and later the web API)
  * calls.
@@ -18,7 +19,6 @@
 
 G_BEGIN_DECLS
 
-#define RD_REPLY_REFERENCES_MAX 1500
 #define RD_REPLY_BODY_MAX (1024 * 1024)
 
 typedef struct {

@@ -1,6 +1,8 @@
-/* Fuzz target: the relay's header scanner (loop marker, Auto-Submitted),
- * the address classes of the guard, and the relay URL splitter. */
+/* Fuzz target: the header scanner the relay uses (parser/mail-format.h:
+ * loop marker, Auto-Submitted), the address classes of the guard, and the
+ * relay URL splitter. */
 #include "guard.h"
+#include "mail-format.h"
 #include "smtp-client.h"
 
 #include <stdint.h>
@@ -19,7 +21,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       rd_config_free (config);
     }
   const char *raw = (const char *) data;
-  g_free (rd_relay_header_get (raw, size, "Auto-Submitted"));
+  g_free (rd_mail_header_get (raw, size, "Auto-Submitted"));
   (void) rd_relay_is_own_loop (raw, (gssize) size, "0123456789abcdef01234567");
   /* the first line as an address and as a relay URL */
   const char *nl = memchr (raw, '\n', size);

@@ -1,22 +1,8 @@
 /* relaydesk — ops: operating the outbox and the spool (admin; see ops.h). */
 #include "ops-private.h"
+#include "mail-format.h"
 
 #include <string.h>
-
-/* CRLF line ends, as the outbox stores them. TODO(merge): the parser's
- * mail-format module's helper. */
-static GBytes *
-rd_text_to_crlf (const char *p, gsize len)
-{
-  GString *crlf = g_string_sized_new (len + len / 40);
-  for (gsize i = 0; i < len; i++)
-    {
-      if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-        g_string_append_c (crlf, '\r');
-      g_string_append_c (crlf, p[i]);
-    }
-  return g_string_free_to_bytes (crlf);
-}
 
 GPtrArray *
 rd_ops_outbox_list (RdOps *ops, const RdActor *actor, const char *state, guint limit, GError **error)
@@ -89,9 +75,12 @@ rd_ops_outbox_inject (RdOps *ops, const RdActor *actor, RdOutboxKind kind, const
       g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "a message needs a sender and recipients");
       return FALSE;
     }
+  /* CRLF line ends, as the outbox stores them (the parser's one helper). */
   gsize len = 0;
   const char *p = g_bytes_get_data (raw, &len);
-  g_autoptr(GBytes) crlf = rd_text_to_crlf (p, len);
+  g_autofree char *text = g_strndup (p, len);
+  char *wire = rd_mail_text_crlf (text);
+  g_autoptr(GBytes) crlf = g_bytes_new_take (wire, strlen (wire));
   g_autofree char *msgid = rd_peek_message_id (g_bytes_get_data (crlf, NULL), g_bytes_get_size (crlf));
   RdOutboxDraft d = { .kind = kind, .ticket_number = ticket, .sender = sender, .recipients = recipients,
                       .message_id = msgid, .raw = crlf };

@@ -310,7 +310,16 @@ add_mailbox (GArray *toks, guint from, guint to, GPtrArray *out)
 }
 
 void
-rd_parse_address_list (GMimeParserOptions *opts, const char *raw, GPtrArray *out)
+rd_address_free (gpointer p)
+{
+  RdAddress *a = p;
+  g_free (a->name);
+  g_free (a->addr);
+  g_free (a);
+}
+
+void
+rd_parse_address_list (const char *raw, GPtrArray *out)
 {
   /* Tokens keep the raw bytes: 8-bit bytes inside an encoded word belong
    * to its charset, those outside are read as UTF-8 when decoded. */

@@ -13,6 +13,7 @@
 #define READ_CHUNK 65536       /* fewer wakeups for big messages */
 #define MAX_PENDING_OUTPUT (256 * 1024)
 #define CLOSE_LINGER_SECONDS 10   /* a closing client that never reads */
+#define DRAIN_MAX (64 * 1024)     /* bytes discarded after our last reply */
 
 typedef struct _Conn Conn;
 
@@ -54,6 +55,8 @@ struct _Conn {
   GByteArray *out;           /* bytes for the socket (ciphertext under TLS) */
   RdSmtpSession *session;
   gboolean close_after_write;
+  gboolean draining;         /* our last reply is out and FIN sent: reading only to discard */
+  gsize drained;
   gboolean closed;
   gboolean storing;          /* reading paused until the commit answered */
   gboolean rejected;
@@ -68,6 +71,7 @@ struct _Conn {
 };
 
 static void conn_close (Conn *c);
+static void conn_drain (Conn *c);
 static void conn_start_reading (Conn *c);
 
 static Conn *
@@ -122,7 +126,7 @@ conn_flush (Conn *c)
       g_byte_array_remove_range (c->out, 0, n);
     }
   if (c->out->len == 0 && c->close_after_write)
-    conn_close (c);
+    conn_drain (c);
 }
 
 static gboolean
@@ -348,8 +352,8 @@ on_readable (GSocket *sock, GIOCondition cond, gpointer data)
     tls_input (c, buf, n);
   else
     rd_smtp_session_feed (c->session, buf, n);
-  if (c->closed)
-    return G_SOURCE_REMOVE;
+  if (c->closed || c->draining)
+    return G_SOURCE_REMOVE; /* conn_drain put its own source in place */
   if (c->storing || c->close_after_write)
     {
       /* Backpressure: nothing more is read until the commit answered
@@ -359,6 +363,50 @@ on_readable (GSocket *sock, GIOCondition cond, gpointer data)
       return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* A lingering close (as web servers do): after our last reply, send FIN
+ * (shutdown for writing) and read on, discarding, until the client
+ * closes too, up to DRAIN_MAX bytes or CLOSE_LINGER_SECONDS. Closing a
+ * socket with unread input would send a reset instead, and the client
+ * (still sending its pipelined or byte-by-byte commands) could lose our
+ * reply before reading it. */
+static gboolean
+on_drain_readable (GSocket *sock, GIOCondition cond, gpointer data)
+{
+  Conn *c = data;
+  char buf[READ_CHUNK];
+  gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, NULL);
+  if (n < 0 && !(cond & (G_IO_HUP | G_IO_ERR)))
+    return G_SOURCE_CONTINUE; /* would block */
+  if (n > 0 && (c->drained += (gsize) n) < DRAIN_MAX)
+    return G_SOURCE_CONTINUE;
+  g_source_unref (c->read_source);
+  c->read_source = NULL;
+  conn_close (c);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+conn_drain (Conn *c)
+{
+  if (c->closed || c->draining)
+    return;
+  c->draining = TRUE;
+  if (!g_socket_shutdown (c->socket, FALSE, TRUE, NULL))
+    {
+      conn_close (c);
+      return;
+    }
+  if (c->read_source)
+    {
+      g_source_destroy (c->read_source);
+      g_source_unref (c->read_source);
+    }
+  c->read_source = g_socket_create_source (c->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (c->read_source, (GSourceFunc) (void (*) (void)) on_drain_readable, conn_ref (c),
+                         (GDestroyNotify) conn_unref);
+  g_source_attach (c->read_source, NULL);
 }
 
 static void

@@ -1,11 +1,10 @@
 /* relaydesk — relay: the outbound guard (guard.h). */
 #include "guard.h"
+#include "mail-format.h"
 #include "outbox.h"
 #include "rd-common.h"
 
 #include <string.h>
-
-#define HEADER_SCAN_MAX (64 * 1024)
 
 struct _RdRelayGuard {
   char *installation_id;
@@ -20,114 +19,21 @@ rd_relay_kind_is_automatic (RdOutboxKind kind)
   return kind == RD_OUTBOX_AUTOREPLY || kind == RD_OUTBOX_REJECT || kind == RD_OUTBOX_NOTIFICATION;
 }
 
-/* Calls @fn for each header field of the header block (RFC 5322 section
- * 2.2: a field is "name:" at the start of a line, continued by lines
- * starting with WSP); stops when @fn returns TRUE. CRLF or bare LF. */
-typedef gboolean (*HeaderFn) (const char *name, gsize name_len, const char *value, gsize value_len, gpointer data);
-
-static void
-foreach_header (const char *raw, gsize len, HeaderFn fn, gpointer data)
-{
-  len = MIN (len, HEADER_SCAN_MAX);
-  gsize p = 0;
-  while (p < len)
-    {
-      if (raw[p] == '\n' || (raw[p] == '\r' && p + 1 < len && raw[p + 1] == '\n'))
-        return; /* empty line: end of the header block */
-      gsize start = p;
-      /* the field runs to the first line end not followed by WSP */
-      gsize end = p;
-      while (end < len)
-        {
-          const char *nl = memchr (raw + end, '\n', len - end);
-          if (nl == NULL)
-            {
-              end = len;
-              break;
-            }
-          end = (gsize) (nl - raw) + 1;
-          if (end >= len || (raw[end] != ' ' && raw[end] != '\t'))
-            break;
-        }
-      const char *colon = memchr (raw + start, ':', end - start);
-      if (colon != NULL)
-        {
-          gsize name_len = (gsize) (colon - (raw + start));
-          const char *v = colon + 1;
-          gsize vlen = (gsize) ((raw + end) - v);
-          if (fn (raw + start, name_len, v, vlen, data))
-            return;
-        }
-      p = end;
-    }
-}
-
-/* Unfolds and trims a field value. (transfer full) */
-static char *
-unfold (const char *v, gsize len)
-{
-  GString *s = g_string_sized_new (len);
-  for (gsize i = 0; i < len; i++)
-    {
-      if (v[i] == '\r' || v[i] == '\n')
-        continue;
-      g_string_append_c (s, v[i] == '\t' ? ' ' : v[i]);
-    }
-  return g_strstrip (g_string_free (s, FALSE));
-}
-
-typedef struct {
-  const char *name;
-  char *value;
-} FindCtx;
-
-static gboolean
-find_cb (const char *name, gsize name_len, const char *value, gsize value_len, gpointer data)
-{
-  FindCtx *ctx = data;
-  if (name_len == strlen (ctx->name) && g_ascii_strncasecmp (name, ctx->name, name_len) == 0)
-    {
-      ctx->value = unfold (value, value_len);
-      return TRUE;
-    }
-  return FALSE;
-}
-
-char *
-rd_relay_header_get (const char *raw, gsize len, const char *name)
-{
-  FindCtx ctx = { name, NULL };
-  foreach_header (raw, len, find_cb, &ctx);
-  return ctx.value;
-}
-
-typedef struct {
-  const char *id;
-  gboolean found;
-} LoopCtx;
-
-static gboolean
-loop_cb (const char *name, gsize name_len, const char *value, gsize value_len, gpointer data)
-{
-  LoopCtx *ctx = data;
-  if (name_len == strlen (RD_RELAY_LOOP_HEADER)
-      && g_ascii_strncasecmp (name, RD_RELAY_LOOP_HEADER, name_len) == 0)
-    {
-      g_autofree char *v = unfold (value, value_len);
-      if (g_ascii_strcasecmp (v, ctx->id) == 0)
-        ctx->found = TRUE;
-    }
-  return ctx->found;
-}
-
 gboolean
 rd_relay_is_own_loop (const char *raw, gssize len, const char *installation_id)
 {
   if (raw == NULL || installation_id == NULL || installation_id[0] == '\0')
     return FALSE;
-  LoopCtx ctx = { installation_id, FALSE };
-  foreach_header (raw, len < 0 ? strlen (raw) : (gsize) len, loop_cb, &ctx);
-  return ctx.found;
+  gsize n = len < 0 ? strlen (raw) : (gsize) len, pos = 0;
+  RdMailField f;
+  while (rd_mail_header_next (raw, n, &pos, &f))
+    if (rd_mail_field_is (&f, RD_RELAY_LOOP_HEADER))
+      {
+        g_autofree char *v = rd_mail_field_value (&f);
+        if (g_ascii_strcasecmp (v, installation_id) == 0)
+          return TRUE;
+      }
+  return FALSE;
 }
 
 static GHashTable *
@@ -167,46 +73,20 @@ rd_relay_guard_free (RdRelayGuard *g)
   g_free (g);
 }
 
-/* Local parts that never read replies (RFC 3834 section 2, RFC 2142
- * roles, and the usual no-reply spellings). Compared after lower-casing
- * and removing '-', '_' and '.', so "no-reply", "no_reply", "Do.Not.Reply"
- * all match. */
-static const char *const noreply_locals[] = {
-  "mailerdaemon", "postmaster", "noreply", "donotreply", "dontreply", "noresponse",
-  "bounce", "bounces", "listserv", "majordomo", NULL,
-};
-
 const char *
 rd_relay_guard_address_reason (RdRelayGuard *g, const char *address)
 {
-  if (address == NULL || address[0] == '\0' || !strcmp (address, "<>"))
-    return "null address <>";
+  /* RFC 3834 section 2: the null sender, daemons, list robots and
+   * no-reply addresses never get mail from a machine (mail-format.h). */
+  RdMailAuto why = rd_mail_auto_address (address);
+  if (why != RD_MAIL_AUTO_NONE)
+    return rd_mail_auto_name (why);
   g_autofree char *lower = g_ascii_strdown (address, -1);
   g_autofree char *local = NULL;
   g_autofree char *domain = NULL;
-  if (!rd_address_split (lower, &local, &domain))
-    {
-      /* A bare local part: MAILER-DAEMON or postmaster without domain. */
-      local = g_strdup (lower);
-    }
-  GString *squeezed = g_string_new (NULL);
-  for (const char *p = local; *p && *p != '+'; p++)
-    if (*p != '-' && *p != '_' && *p != '.')
-      g_string_append_c (squeezed, *p);
-  for (guint i = 0; noreply_locals[i]; i++)
-    if (!strcmp (squeezed->str, noreply_locals[i])
-        || (g_str_has_prefix (squeezed->str, noreply_locals[i]) && i >= 2 && i <= 5))
-      {
-        g_string_free (squeezed, TRUE);
-        return i == 0 ? "MAILER-DAEMON" : i == 1 ? "postmaster" : "noreply-style address";
-      }
-  g_string_free (squeezed, TRUE);
-  /* RFC 3834 section 2: owner-* and *-request are list addresses. */
-  if (g_str_has_prefix (local, "owner-") || g_str_has_suffix (local, "-request"))
-    return "mailing list administrative address";
   if (g_hash_table_contains (g->own_addresses, lower))
     return "one of our own addresses";
-  if (domain && g_hash_table_contains (g->own_domains, domain))
+  if (rd_address_split (lower, &local, &domain) && g_hash_table_contains (g->own_domains, domain))
     return "an address in our own domain";
   return NULL;
 }
@@ -277,7 +157,7 @@ rd_relay_guard_apply (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const 
   gsize len;
   const char *data = g_bytes_get_data (raw, &len);
   gboolean automatic = rd_relay_kind_is_automatic (kind);
-  g_autofree char *auto_submitted = rd_relay_header_get (data, len, "Auto-Submitted");
+  g_autofree char *auto_submitted = rd_mail_header_get (data, len, "Auto-Submitted");
   if (automatic && auto_submitted && g_ascii_strncasecmp (auto_submitted, "no", 2) == 0
       && (auto_submitted[2] == '\0' || auto_submitted[2] == ' ' || auto_submitted[2] == ';'))
     {
@@ -300,7 +180,7 @@ rd_relay_guard_apply (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const 
    * means our own mail came back and is being answered. */
   if (automatic)
     {
-      g_autofree char *irt = rd_relay_header_get (data, len, "In-Reply-To");
+      g_autofree char *irt = rd_mail_header_get (data, len, "In-Reply-To");
       g_autofree char *irt_id = irt ? rd_msgid_normalize (irt) : NULL;
       if (irt_id && *irt_id)
         {

@@ -3,10 +3,11 @@
  * Run by the outbox worker at send time, for every kind of message, so
  * that no producer (rules, tickets, notifications) can get around it:
  *
- *  - no recipient that is <>, MAILER-DAEMON, postmaster, noreply-style
- *    (RFC 3834 section 2: do not answer such addresses), one of our own
- *    addresses or domains ([relay] own_addresses, own_domains), or on the
- *    suppression list;
+ *  - no recipient that is <>, MAILER-DAEMON, postmaster, a list robot or
+ *    noreply-style (RFC 3834 section 2: do not answer such addresses; the
+ *    policy is rd_mail_auto_address of parser/mail-format.h), one of our
+ *    own addresses or domains ([relay] own_addresses, own_domains), or on
+ *    the suppression list;
  *  - automatic mail (kinds autoreply, reject, notification) carries
  *    Auto-Submitted: auto-replied / auto-generated (RFC 3834 section 5),
  *    added when missing, and goes out with envelope sender <> (section 3.3
@@ -40,10 +41,6 @@ G_BEGIN_DECLS
  * before any automatic answer and must not answer when it is TRUE. */
 gboolean rd_relay_is_own_loop (const char *raw, gssize len, const char *installation_id);
 
-/* The unfolded value of the first header field @name in the header block
- * of @raw, or NULL. Scans at most 64 KiB. (transfer full) */
-char *rd_relay_header_get (const char *raw, gsize len, const char *name);
-
 /* TRUE for the kinds that must go out as automatic mail with <>. */
 gboolean rd_relay_kind_is_automatic (RdOutboxKind kind);
 
@@ -60,8 +57,10 @@ RdRelayGuard *rd_relay_guard_new (RdConfig *config, const char *installation_id)
 void rd_relay_guard_free (RdRelayGuard *guard);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdRelayGuard, rd_relay_guard_free)
 
-/* The reason @address must never get mail from us, or NULL. Checks the
- * address alone (not the suppression list nor caps). */
+/* The reason @address must never get mail from us, or NULL: the name of
+ * rd_mail_auto_address's reason ("null-sender", "mailer-daemon", ...) or
+ * one of our own addresses or domains. Checks the address alone (not the
+ * suppression list nor caps). */
 const char *rd_relay_guard_address_reason (RdRelayGuard *guard, const char *address);
 
 /* What the worker sends after the guard. */

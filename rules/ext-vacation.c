@@ -10,6 +10,7 @@
  */
 #include "sieve-parse.h"
 #include "sieve-run.h"
+#include "mail-format.h"
 
 #include <string.h>
 
@@ -109,6 +110,13 @@ addressed_to (SvRun *x, const char *addr)
   return FALSE;
 }
 
+/* Why no vacation goes to @sender (the class rules report), or NULL.
+ * RFC 5230 4.5 and RFC 3834 2: the null sender, our own addresses, and
+ * whatever the one automated-sender policy of the parser
+ * (mail-format.h rd_mail_auto_message: list mail, Auto-Submitted,
+ * Precedence, X-Auto-Response-Suppress, delivery reports, daemons and
+ * list robots, no-reply addresses) says is a machine; last, a message
+ * that does not name us. */
 static const char *
 vacation_suppressed (SvRun *x, const char *sender, GPtrArray *addresses)
 {
@@ -119,35 +127,12 @@ vacation_suppressed (SvRun *x, const char *sender, GPtrArray *addresses)
   for (guint i = 0; i < addresses->len; i++)
     if (sv_same_address (sender, g_ptr_array_index (addresses, i)))
       return "own-address";
-  if (sv_header_prefix_exists (x, "list-"))
-    return "mailing-list";
-  GPtrArray *v = sv_header_values (x, "auto-submitted");
-  if (v && v->len)
-    {
-      const char *a = g_ptr_array_index (v, 0);
-      gsize n = strcspn (a, "; \t(");
-      if (!(n == 2 && !g_ascii_strncasecmp (a, "no", 2)))
-        return "auto-submitted";
-    }
-  v = sv_header_values (x, "precedence");
-  if (v && v->len)
-    {
-      const char *p = g_ptr_array_index (v, 0);
-      if (!g_ascii_strcasecmp (p, "bulk") || !g_ascii_strcasecmp (p, "list") || !g_ascii_strcasecmp (p, "junk"))
-        return "precedence";
-    }
-  v = sv_header_values (x, "x-auto-response-suppress");
-  if (v && v->len)
-    {
-      g_auto(GStrv) parts = g_strsplit_set (g_ptr_array_index (v, 0), ", \t", -1);
-      for (guint i = 0; parts[i]; i++)
-        if (!g_ascii_strcasecmp (parts[i], "all") || !g_ascii_strcasecmp (parts[i], "oof"))
-          return "auto-response-suppress";
-    }
-  const char *at = strrchr (sender, '@');
-  g_autofree char *local = g_ascii_strdown (sender, at ? at - sender : -1);
-  if (!strcmp (local, "mailer-daemon") || !strcmp (local, "listserv") || !strcmp (local, "majordomo")
-      || strstr (local, "-request") || g_str_has_prefix (local, "owner-"))
+  RdMailAuto why = rd_mail_auto_message (x->msg, sender);
+  if (why & ~RD_MAIL_AUTO_ADDRESS_BITS)
+    return rd_mail_auto_name (why & ~RD_MAIL_AUTO_ADDRESS_BITS);
+  /* The address classes are one class for rule authors (the
+   * conformance cases' "system-address"). */
+  if (why)
     return "system-address";
   gboolean addressed = x->env->recipient && *x->env->recipient && addressed_to (x, x->env->recipient);
   for (guint i = 0; i < addresses->len && !addressed; i++)

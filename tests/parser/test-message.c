@@ -244,6 +244,122 @@ test_automation (void)
   g_assert_cmpstr (d->status, ==, "5.0.0");
 }
 
+static const RdAttachment *
+attachment (RdMessage *m, guint i)
+{
+  GPtrArray *atts = rd_message_get_attachments (m);
+  g_assert_cmpuint (atts->len, >, i);
+  return g_ptr_array_index (atts, i);
+}
+
+static void
+assert_bytes (GBytes *b, const char *want)
+{
+  g_assert_nonnull (b);
+  g_autofree char *got = g_strndup (g_bytes_get_data (b, NULL), g_bytes_get_size (b));
+  g_assert_cmpstr (got, ==, want);
+}
+
+/* The desk stores what the view lists, bytes included (formerly
+ * desk/mime-extras.c read them with a second GMime walk). */
+static void
+test_attachment_bytes (void)
+{
+  g_autoptr(RdMessage) m = parse (
+      "From: a@b\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n"
+      "--m\r\nContent-Type: multipart/alternative; boundary=n\r\n\r\n"
+      "--n\r\nContent-Type: text/plain\r\n\r\nhello\r\n--n\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n--n--\r\n"
+      "--m\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
+      "Content-Disposition: attachment; filename=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "AAECAw==\r\n"
+      "--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nnotes\r\n"
+      "--m\r\nContent-Type: message/rfc822\r\n\r\n"
+      "Subject: inner\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n"
+      "--i\r\nContent-Type: text/plain\r\n\r\ninner body\r\n\r\n--i--\r\nepilogue\r\n"
+      "--m \r\nContent-Type: message/rfc822\r\n\r\nSubject: second\r\n\r\nlast\r\n"
+      "--m--\r\n");
+  g_assert_cmpuint (rd_message_get_attachments (m)->len, ==, 4);
+  const RdAttachment *bin = attachment (m, 0);
+  g_assert_cmpstr (bin->filename, ==, "data.bin");
+  g_assert_cmpuint (g_bytes_get_size (bin->content), ==, 4);
+  g_assert_cmpint (memcmp (g_bytes_get_data (bin->content, NULL), "\0\1\2\3", 4), ==, 0);
+  g_assert_cmpstr (attachment (m, 1)->filename, ==, "notes.txt");
+  assert_bytes (attachment (m, 1)->content, "notes");
+  /* attached messages as written, the line end before the delimiter
+   * excluded (RFC 2046 5.1.1); the inner multipart's own delimiters and
+   * epilogue are part of it; size and hash stay unset (the contract) */
+  const RdAttachment *inner = attachment (m, 2);
+  g_assert_cmpstr (inner->content_type, ==, "message/rfc822");
+  g_assert_cmpstr (inner->embedded_subject, ==, "inner");
+  g_assert_cmpint (inner->size, ==, -1);
+  g_assert_null (inner->sha256);
+  assert_bytes (inner->content, "Subject: inner\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n"
+                                "--i\r\nContent-Type: text/plain\r\n\r\ninner body\r\n\r\n--i--\r\nepilogue");
+  assert_bytes (attachment (m, 3)->content, "Subject: second\r\n\r\nlast");
+
+  /* a message that is one attached message; LF line ends */
+  g_autoptr(RdMessage) top = parse ("From: a@b\nContent-Type: message/rfc822\n\nSubject: fwd\n\nbody\n");
+  assert_bytes (attachment (top, 0)->content, "Subject: fwd\n\nbody\n");
+  /* a digest's parts are messages by default (RFC 2046 5.1.5) */
+  g_autoptr(RdMessage) digest = parse ("Content-Type: multipart/digest; boundary=d\n\n"
+                                       "--d\n\nSubject: one\n\n1\n--d\n\nSubject: two\n\n2\n--d--\n");
+  g_assert_cmpuint (rd_message_get_attachments (digest)->len, ==, 2);
+  assert_bytes (attachment (digest, 1)->content, "Subject: two\n\n2");
+  /* a repaired copy (lone CRs): the bytes of the copy GMime read */
+  g_autoptr(RdMessage) mac = parse ("Content-Type: multipart/mixed; boundary=b\r\r--b\rContent-Type: text/plain\r\r"
+                                    "t\r--b\rContent-Type: message/rfc822\r\rSubject: mac\r\rold\r--b--\r");
+  assert_bytes (attachment (mac, 0)->content, "Subject: mac\n\nold");
+  /* truncated: no closing delimiter, the message runs to the end */
+  g_autoptr(RdMessage) cut = parse ("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+                                    "Content-Type: message/rfc822\n\nSubject: cut\n\nno end");
+  assert_bytes (attachment (cut, 0)->content, "Subject: cut\n\nno end");
+  /* a single-part text message has no attachment */
+  g_autoptr(RdMessage) single = parse ("From: a@b\r\nSubject: x\r\n\r\njust text\r\n");
+  g_assert_cmpuint (rd_message_get_attachments (single)->len, ==, 0);
+}
+
+static const char dsn_text[] =
+  "From: MAILER-DAEMON@mx.example.org\r\n"
+  "To: support@desk.test\r\n"
+  "Subject: Undelivered\r\n"
+  "MIME-Version: 1.0\r\n"
+  "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n"
+  "\r\n"
+  "--b1\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n"
+  "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+  "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+  "Final-Recipient: rfc822; a@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+  "Diagnostic-Code: smtp; 550 5.1.1 unknown\r\n\r\n"
+  "Final-Recipient: rfc822;<b@example.org>\r\nAction: delayed\r\nStatus: 4.4.7 (expired)\r\n"
+  "--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+  "From: support@desk.test\r\nMessage-ID: <rd-1-abc@desk.test>\r\n"
+  "--b1--\r\n";
+
+/* The DSN fields the desk takes from the view for bounce handling
+ * (moved from tests/desk/test-mime-extras.c). */
+static void
+test_dsn_fields (void)
+{
+  g_autoptr(RdMessage) msg = parse (dsn_text);
+  g_assert_true (rd_message_is_bounce (msg));
+  g_assert_cmpstr (rd_message_get_dsn_original_message_id (msg), ==, "rd-1-abc@desk.test");
+  GPtrArray *rcpts = rd_message_get_dsn_recipients (msg);
+  g_assert_cmpuint (rcpts->len, ==, 2);
+  const RdDsnRecipient *r = g_ptr_array_index (rcpts, 0);
+  g_assert_cmpstr (r->addr, ==, "a@example.org");
+  g_assert_cmpstr (r->action, ==, "failed");
+  g_assert_cmpstr (r->status, ==, "5.1.1");
+  g_assert_cmpstr (r->diagnostic, ==, "550 5.1.1 unknown"); /* the type "smtp;" stripped */
+  r = g_ptr_array_index (rcpts, 1);
+  g_assert_cmpstr (r->addr, ==, "b@example.org");
+  g_assert_cmpstr (r->status, ==, "4.4.7");
+  g_autoptr(RdMessage) m1 = parse ("From: a@b\r\nSubject: hi\r\n\r\nbody\r\n");
+  g_assert_null (rd_message_get_dsn_original_message_id (m1));
+  g_autoptr(RdMessage) m2 = parse ("Content-Type: multipart/report; report-type=disposition-notification;"
+                                   " boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nread\r\n--x--\r\n");
+  g_assert_null (rd_message_get_dsn_original_message_id (m2));
+}
+
 static void
 test_limits (void)
 {
@@ -357,6 +473,8 @@ main (int argc, char **argv)
   g_test_add_func ("/parser/charsets", test_charsets);
   g_test_add_func ("/parser/quotes", test_quotes);
   g_test_add_func ("/parser/automation", test_automation);
+  g_test_add_func ("/parser/attachment-bytes", test_attachment_bytes);
+  g_test_add_func ("/parser/dsn-fields", test_dsn_fields);
   g_test_add_func ("/parser/limits", test_limits);
   g_test_add_func ("/parser/limits-config", test_limits_config);
   g_test_add_func ("/parser/malformed", test_malformed);

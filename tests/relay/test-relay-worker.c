@@ -350,16 +350,16 @@ test_dropped (Fixture *f, gconstpointer data)
   g_assert_cmpint (ia->state, ==, RD_OUTBOX_DROPPED);
   g_assert_cmpuint (ia->attempts, ==, 0);
   g_assert_cmpstr (ia->last_error, ==,
-                   "by guard: no recipient may get this message: MAILER-DAEMON@example.net: MAILER-DAEMON");
+                   "by guard: no recipient may get this message: MAILER-DAEMON@example.net: mailer-daemon");
   g_autoptr(RdOutboxItem) ib = item (f, b);
   g_assert_cmpint (ib->state, ==, RD_OUTBOX_DROPPED);
-  g_assert_cmpstr (ib->last_error, ==, "by guard: no recipient may get this message: <>: null address <>");
+  g_assert_cmpstr (ib->last_error, ==, "by guard: no recipient may get this message: <>: null-sender");
   ASSERT_EVENTS (f, a, "dropped");
   ASSERT_EVENTS (f, b, "dropped");
   g_autofree char *n = notes (f, ticket);
   g_autofree char *expect = g_strdup_printf (
       "Outbound message dropped: Outbound message %" G_GINT64_FORMAT " (Message-ID <r1@desk.example>) dropped: "
-      "by guard: no recipient may get this message: MAILER-DAEMON@example.net: MAILER-DAEMON\n", a);
+      "by guard: no recipient may get this message: MAILER-DAEMON@example.net: mailer-daemon\n", a);
   g_assert_cmpstr (n, ==, expect);
 }
 
