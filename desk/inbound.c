@@ -4,7 +4,8 @@
  *   - dedupe: the same message delivered twice (two of our recipients in
  *     one transaction, or an MTA retry) has the same Message-ID and the
  *     same body; the second spool row is marked processed as a duplicate
- *     and adds nothing to the ticket;
+ *     and adds nothing to the ticket; so is a spooled message processed
+ *     again whose message is on a ticket already;
  *   - delivery reports (RFC 3464) about mail we sent: matched by the
  *     original Message-ID against the outbound messages recorded on
  *     tickets; the report joins that ticket, the outbound message is
@@ -118,24 +119,32 @@ static gboolean
 inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *handled, GError **error)
 {
   *handled = FALSE;
+  /* This very spooled message already on a ticket: processed before and
+   * set back to new (spool.h: "to reprocess"). Its effects were committed
+   * with it; running the actions again would double them, and the
+   * store's idempotent writer would leave the row new for ever
+   * (rd_desk_process_pending would never end). Only the state is missing. */
+  gint64 row = 0, number = 0;
+  if (!rd_store_message_find_by_spool (d->store, sp->id, &row, &number, error))
+    return FALSE;
+  gboolean again = row != 0;
   const char *mid = rd_message_get_message_id (msg);
-  if (mid != NULL)
+  if (!again && mid != NULL)
     {
       g_autofree char *hash = body_hash (sp->raw);
-      gint64 row = 0, number = 0;
       if (!rd_store_message_find_duplicate (d->store, mid, hash, &row, &number, error))
         return FALSE;
-      if (row != 0)
-        {
-          g_autofree char *reason = g_strdup_printf ("duplicate of message %" G_GINT64_FORMAT
-                                                     " on ticket #%" G_GINT64_FORMAT, row, number);
-          if (!rd_store_spool_set_state (d->store, sp->id, RD_SPOOL_PROCESSED, reason, error))
-            return FALSE;
-          rd_log (RD_LOG_INFO, "desk.duplicate", "queue_id=%s ticket=%" G_GINT64_FORMAT " message=%" G_GINT64_FORMAT,
-                  sp->queue_id, number, row);
-          *handled = TRUE;
-          return TRUE;
-        }
+    }
+  if (row != 0)
+    {
+      g_autofree char *reason = g_strdup_printf ("%s message %" G_GINT64_FORMAT " on ticket #%" G_GINT64_FORMAT,
+                                                 again ? "already recorded as" : "duplicate of", row, number);
+      if (!rd_store_spool_set_state (d->store, sp->id, RD_SPOOL_PROCESSED, reason, error))
+        return FALSE;
+      rd_log (RD_LOG_INFO, "desk.duplicate", "queue_id=%s ticket=%" G_GINT64_FORMAT " message=%" G_GINT64_FORMAT
+              " again=%s", sp->queue_id, number, row, again ? "yes" : "no");
+      *handled = TRUE;
+      return TRUE;
     }
   /* A delivery report (RFC 3464, as the parser read it) about one of our
    * outbound messages attaches to that ticket. */
