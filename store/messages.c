@@ -179,10 +179,11 @@ rd_store_ticket_open (RdStore *store, const RdTicketDraft *t, const RdMessageDra
         return FALSE;
       if (row)
         {
+          /* Recorded before: the spooled message is done either way. */
           *number = num;
           if (message_row)
             *message_row = row;
-          return TRUE; /* rolls back the empty transaction */
+          return rd_store_spool_mark_processed (store, first->spool_id, error) && rd_store_tx_commit (&tx, error);
         }
     }
   RdDbStmt *st = rd_store_stmt (store, RD_SQL_TICKET_INSERT, error);
@@ -223,7 +224,7 @@ rd_store_ticket_add_message (RdStore *store, gint64 number, const RdMessageDraft
         {
           if (message_row)
             *message_row = row;
-          return TRUE;
+          return rd_store_spool_mark_processed (store, d->spool_id, error) && rd_store_tx_commit (&tx, error);
         }
     }
   if (!write_message (store, number, d, d->audit_action ? d->audit_action : default_action (d), message_row,

@@ -2,6 +2,7 @@
  * outbox row and the ticket's record in one transaction, and the
  * message itself, read back with the parser view (headers and text, not
  * bytes: how mail is composed may change). */
+#include "mail-format.h"
 #include "desk-fixture.h"
 
 #include <string.h>
@@ -207,7 +208,7 @@ test_bad_input (DeskFixture *f, gconstpointer data)
   g_assert_cmpint (t->status, ==, RD_TICKET_STATUS_NEW);
 }
 
-/* References keep the newest ids within RD_REPLY_REFERENCES_MAX bytes,
+/* References keep the newest ids within RD_MAIL_REFERENCES_MAX bytes,
  * the oldest dropped; In-Reply-To is the newest message. */
 static void
 test_references_capped (DeskFixture *f, gconstpointer data)
@@ -242,11 +243,11 @@ test_references_capped (DeskFixture *f, gconstpointer data)
       bytes += strlen (refs[i]) + 2 + (i ? 1 : 0);   /* "<id>", a space between */
     }
   g_assert_cmpstr (refs[0], !=, "a1@example.org");
-  g_assert_cmpuint (bytes, <=, RD_REPLY_REFERENCES_MAX);
+  g_assert_cmpuint (bytes, <=, RD_MAIL_REFERENCES_MAX);
   /* ... and no more dropped than needed: one more id (" <id>") would
    * not fit, give or take a byte (reply.c counts a separator per id). */
   const char *next_older = g_ptr_array_index (thread, thread->len - k - 1);
-  g_assert_cmpuint (bytes + strlen (next_older) + 3, >=, RD_REPLY_REFERENCES_MAX);
+  g_assert_cmpuint (bytes + strlen (next_older) + 3, >=, RD_MAIL_REFERENCES_MAX);
 }
 
 /* The subject carries the ticket's tag once, with one "Re:". */
