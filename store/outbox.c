@@ -332,49 +332,48 @@ follow_on_ticket (RdStore *store, gint64 id, RdOutboxState state, const char *de
   return rd_store_ticket_add_message (store, ticket, &note, NULL, error);
 }
 
-gboolean
-rd_store_outbox_mark_sending (RdStore *store, gint64 id, GError **error)
+/* One state change in its own transaction: the row, its event and, for
+ * the states an agent must see (@follow), the ticket's record of it. */
+static gboolean
+change_state (RdStore *store, RdSql q, gint64 id, const char *text, const char *reply, gint64 t,
+              const char *event, const char *detail, gboolean follow, RdOutboxState state, GError **error)
 {
   g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
   if (!rd_store_tx_begin (store, &tx, error)
-      || !transition (store, RD_SQL_OUTBOX_MARK_SENDING, id, NULL, NULL, 0, "sending", NULL, error))
+      || !transition (store, q, id, text, reply, t, event, detail, error)
+      || (follow && !follow_on_ticket (store, id, state, detail, error)))
     return FALSE;
   return rd_store_tx_commit (&tx, error);
 }
 
 gboolean
+rd_store_outbox_mark_sending (RdStore *store, gint64 id, GError **error)
+{
+  return change_state (store, RD_SQL_OUTBOX_MARK_SENDING, id, NULL, NULL, 0, "sending", NULL, FALSE,
+                       RD_OUTBOX_SENDING, error);
+}
+
+gboolean
 rd_store_outbox_mark_sent (RdStore *store, gint64 id, const char *relay_reply, GError **error)
 {
-  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
-  if (!rd_store_tx_begin (store, &tx, error)
-      || !transition (store, RD_SQL_OUTBOX_MARK_SENT, id, NULL, relay_reply, 0, "sent", relay_reply, error)
-      || !follow_on_ticket (store, id, RD_OUTBOX_SENT, relay_reply, error))
-    return FALSE;
-  return rd_store_tx_commit (&tx, error);
+  return change_state (store, RD_SQL_OUTBOX_MARK_SENT, id, NULL, relay_reply, 0, "sent", relay_reply, TRUE,
+                       RD_OUTBOX_SENT, error);
 }
 
 gboolean
 rd_store_outbox_mark_retry (RdStore *store, gint64 id, const char *error_text, const char *relay_reply,
                             gint64 next_attempt_at, GError **error)
 {
-  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
-  if (!rd_store_tx_begin (store, &tx, error)
-      || !transition (store, RD_SQL_OUTBOX_MARK_RETRY, id, error_text, relay_reply, next_attempt_at, "deferred",
-                      error_text, error))
-    return FALSE;
-  return rd_store_tx_commit (&tx, error);
+  return change_state (store, RD_SQL_OUTBOX_MARK_RETRY, id, error_text, relay_reply, next_attempt_at, "deferred",
+                       error_text, FALSE, RD_OUTBOX_QUEUED, error);
 }
 
 gboolean
 rd_store_outbox_mark_failed (RdStore *store, gint64 id, const char *error_text, const char *relay_reply,
                              GError **error)
 {
-  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
-  if (!rd_store_tx_begin (store, &tx, error)
-      || !transition (store, RD_SQL_OUTBOX_MARK_FAILED, id, error_text, relay_reply, 0, "failed", error_text, error)
-      || !follow_on_ticket (store, id, RD_OUTBOX_FAILED, error_text, error))
-    return FALSE;
-  return rd_store_tx_commit (&tx, error);
+  return change_state (store, RD_SQL_OUTBOX_MARK_FAILED, id, error_text, relay_reply, 0, "failed", error_text, TRUE,
+                       RD_OUTBOX_FAILED, error);
 }
 
 gboolean
@@ -382,12 +381,7 @@ rd_store_outbox_mark_dropped (RdStore *store, gint64 id, const char *who, const 
 {
   g_autofree char *detail = g_strdup_printf ("by %s: %s", who, reason);
   RdSql q = !strcmp (who, "operator") ? RD_SQL_OUTBOX_DROP_BY_OPERATOR : RD_SQL_OUTBOX_DROP_BY_GUARD;
-  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
-  if (!rd_store_tx_begin (store, &tx, error)
-      || !transition (store, q, id, detail, NULL, 0, "dropped", detail, error)
-      || !follow_on_ticket (store, id, RD_OUTBOX_DROPPED, detail, error))
-    return FALSE;
-  return rd_store_tx_commit (&tx, error);
+  return change_state (store, q, id, detail, NULL, 0, "dropped", detail, TRUE, RD_OUTBOX_DROPPED, error);
 }
 
 gboolean
