@@ -93,6 +93,10 @@ static const RdConfigKey schema[] = {
   { "desk", "closed_followup", RD_CONFIG_ENUM, .words = "reopen|new", .dflt = "reopen",
     .doc = "A follow-up to a closed ticket reopens it or opens a new one" },
 
+  { "desk", "subject_tag_auth", RD_CONFIG_ENUM, .words = "dmarc-pass|allow-none|any", .dflt = "dmarc-pass",
+    .doc = "Subject-tag threading needs a participant whose From domain passes DMARC; allow-none also "
+           "takes domains without a DMARC policy, any takes every domain (both logged)" },
+
   /* [queue.NAME]: one queue's own settings, over [desk] */
   { "queue.*", "reply_address", RD_CONFIG_ADDRESS, .dflt_doc = "[desk] reply_address",
     .doc = "From of this queue's replies" },
@@ -140,6 +144,33 @@ static const RdConfigKey schema[] = {
     .doc = "Text one regex match looks at; 8 times that per message" },
   { "rules", "max_include_depth", RD_CONFIG_INT, .min = 0, .max = 64, .dflt = "5",
     .doc = "Nesting of include" },
+
+  /* [auth]: sender authentication of inbound mail (docs/auth.md) */
+  { "auth", "enabled", RD_CONFIG_BOOL, .dflt = "true",
+    .doc = "Check SPF, DKIM and DMARC of every received message (after the 250, before the rules)" },
+  { "auth", "authserv_id", RD_CONFIG_STRING, .dflt_doc = "[relaydesk] hostname",
+    .doc = "Our authserv-id in Authentication-Results; fields with it that came with the mail are removed" },
+  { "auth", "trusted_authserv_ids", RD_CONFIG_LIST, .item = RD_CONFIG_STRING,
+    .doc = "Authserv-ids of MTAs in front of us whose results are used instead of checking again "
+           "(they must remove such fields from outside, RFC 8601 5)" },
+  { "auth", "dns_server", RD_CONFIG_HOSTPORT, .dflt_doc = "$RELAYDESK_DNS_SERVER, else the system's resolver",
+    .doc = "DNS server (ADDR:PORT) for SPF, DKIM and DMARC lookups, e.g. for split horizon" },
+  { "auth", "dns_timeout_ms", RD_CONFIG_INT, .min = 1, .max = 60000, .dflt = "2000",
+    .doc = "Milliseconds to wait for one DNS answer" },
+  { "auth", "timeout_ms", RD_CONFIG_INT, .min = 1, .max = 600000, .dflt = "10000",
+    .doc = "Milliseconds of DNS for the checks of one message; what is left unanswered is temperror" },
+  { "auth", "dmarc_reject", RD_CONFIG_ENUM, .words = "quarantine|keep", .dflt = "quarantine",
+    .doc = "A message failing DMARC of a domain whose policy is reject: quarantine it or keep it (never dropped)" },
+  { "auth", "public_suffix_list", RD_CONFIG_PATH, .dflt = "/usr/share/publicsuffix/public_suffix_list.dat",
+    .doc = "Public suffix list for DMARC organizational domains" },
+
+  /* [dkim]: DKIM signing of outbound mail (docs/auth.md) */
+  { "dkim", "selector", RD_CONFIG_STRING, .dflt_doc = "none",
+    .doc = "Selector (s=) of our signatures; the key is published at SELECTOR._domainkey.DOMAIN" },
+  { "dkim", "domain", RD_CONFIG_DOMAIN, .dflt_doc = "none",
+    .doc = "Signing domain (d=), aligned with the From of our mail" },
+  { "dkim", "key_file", RD_CONFIG_PATH, .dflt_doc = "none: mail goes out unsigned",
+    .doc = "PEM private key, RSA (2048 bits) or Ed25519 (RFC 8463); relaydesk dkim keygen makes one" },
 
   /* [relay]: outbound mail (docs/relay.md) */
   { "relay", "url", RD_CONFIG_URL, .words = "smtp|smtps", .dflt_doc = "none: replies wait in the outbox",

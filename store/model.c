@@ -12,6 +12,7 @@ static const char *const message_directions[] = { RD_MESSAGE_DIRECTIONS (WORD_) 
 static const char *const spool_states[] = { RD_SPOOL_STATES (WORD_) };
 static const char *const outbox_states[] = { RD_OUTBOX_STATES (WORD_) };
 static const char *const outbox_kinds[] = { RD_OUTBOX_KINDS (WORD_) };
+static const char *const auth_results[] = { RD_AUTH_RESULTS (WORD_) };
 
 static const char *
 word (const char *const *words, guint n, guint v)
@@ -51,6 +52,7 @@ DEFINE_WORDS (RdMessageDirection, rd_message_direction, message_directions)
 DEFINE_WORDS (RdSpoolState, rd_spool_state, spool_states)
 DEFINE_WORDS (RdOutboxState, rd_outbox_state, outbox_states)
 DEFINE_WORDS (RdOutboxKind, rd_outbox_kind, outbox_kinds)
+DEFINE_WORDS (RdAuthResult, rd_auth_result, auth_results)
 
 /* ", new, open, ..." without the leading ", ". */
 const char *

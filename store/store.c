@@ -272,9 +272,11 @@ expand_migration (const char *sql)
   g_autofree char *sp = quoted (RD_SPOOL_STATES (QUOTED_));
   g_autofree char *os = quoted (RD_OUTBOX_STATES (QUOTED_));
   g_autofree char *ok = quoted (RD_OUTBOX_KINDS (QUOTED_));
+  g_autofree char *ar = quoted (RD_AUTH_RESULTS (QUOTED_));
   const struct { const char *name; const char *value; } words[] = {
     { "@TICKET_STATUSES@", st }, { "@TICKET_PRIORITIES@", pr }, { "@MESSAGE_DIRECTIONS@", md },
     { "@SPOOL_STATES@", sp }, { "@OUTBOX_STATES@", os }, { "@OUTBOX_KINDS@", ok },
+    { "@AUTH_RESULTS@", ar },
   };
   g_autoptr(GString) s = g_string_new (sql);
   for (guint i = 0; i < G_N_ELEMENTS (words); i++)

@@ -253,6 +253,18 @@ const RdStoreMigration rd_sqlite_migrations[] = {
     /* The guard looks up In-Reply-To of automatic mail here: an automatic
      * answer to a message we sent ourselves is a loop. */
     "CREATE INDEX outbox_message_id ON outbox(message_id);" },
+  { "0500-auth-results",
+    /* Sender authentication (auth/): the Authentication-Results field
+     * value (RFC 8601) computed for a spooled message, kept beside its
+     * raw bytes (which stay exactly as received) so that processing it
+     * again sees the same results; and each inbound message's results
+     * (NULL: not known, e.g. recorded before this migration). */
+    "ALTER TABLE spool ADD COLUMN auth_results TEXT;"
+    "ALTER TABLE messages ADD COLUMN auth_spf TEXT CHECK (auth_spf IN (@AUTH_RESULTS@));"
+    "ALTER TABLE messages ADD COLUMN auth_dkim TEXT CHECK (auth_dkim IN (@AUTH_RESULTS@));"
+    "ALTER TABLE messages ADD COLUMN auth_dmarc TEXT CHECK (auth_dmarc IN (@AUTH_RESULTS@));"
+    "ALTER TABLE messages ADD COLUMN auth_from_domain TEXT;"
+    "ALTER TABLE messages ADD COLUMN auth_verified INTEGER;" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };
