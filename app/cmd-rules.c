@@ -72,7 +72,7 @@ cmd_test (int argc, char **argv)
   g_autofree char *to = NULL;
   g_autofree char *global_dir = NULL;
   g_autofree char *now = NULL;
-  gboolean followup = FALSE, reference = FALSE;
+  gboolean followup = FALSE, reference = FALSE, authenticated = FALSE;
   gint64 ticket_number = 0;
   g_autofree char *ticket_queue = NULL;
   g_autofree char *ticket_tag = NULL;
@@ -84,6 +84,8 @@ cmd_test (int argc, char **argv)
     { "global-dir", 0, 0, G_OPTION_ARG_FILENAME, &global_dir, "Directory of :global included scripts", "DIR" },
     { "now", 0, 0, G_OPTION_ARG_STRING, &now, "Current time for currentdate (ISO 8601)", "TIME" },
     { "followup", 0, 0, G_OPTION_ARG_NONE, &followup, "The message continues an existing ticket", NULL },
+    { "authenticated", 0, 0, G_OPTION_ARG_NONE, &authenticated,
+      "The From domain passed DMARC (else: the message's own Authentication-Results, or not verified)", NULL },
     { "ticket-number", 0, 0, G_OPTION_ARG_INT64, &ticket_number, "${ticket.number}", "N" },
     { "ticket-queue", 0, 0, G_OPTION_ARG_STRING, &ticket_queue, "${ticket.queue}", "QUEUE" },
     { "ticket-tag", 0, 0, G_OPTION_ARG_STRING, &ticket_tag, "${ticket.tag}", "TAG" },
@@ -131,6 +133,7 @@ cmd_test (int argc, char **argv)
     .ticket_number = followup ? ticket_number : 0,
     .ticket_queue = ticket_queue,
     .ticket_tag = ticket_tag,
+    .authenticated = authenticated,
   };
   g_autoptr(GPtrArray) diags = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_rules_diagnostic_free);
   g_auto(RdRulesTestResult) r = { 0 };

@@ -82,7 +82,8 @@ char *rd_auth_results_authserv_id (const char *value);
 /* The bytes the view is built from: "Authentication-Results: @value"
  * (folded) on top, then @raw without the Authentication-Results fields
  * whose authserv-id is @authserv_id (forged or stale: RFC 8601 5).
- * @value NULL: only the removal. (transfer full) */
+ * @value NULL: only the removal. @raw without any header field (not a
+ * message) is returned as it is. (transfer full) */
 GBytes *rd_auth_view_bytes (GBytes *raw, const char *authserv_id, const char *value);
 
 /* ---- outbound: DKIM signing (sign.c) ------------------------------------ */

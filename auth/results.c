@@ -231,6 +231,10 @@ rd_auth_view_bytes (GBytes *raw, const char *authserv_id, const char *value)
   gsize len, body = 0;
   const char *p = g_bytes_get_data (raw, &len);
   gsize hlen = rd_mail_header_length (p, len, &body);
+  gsize probe = 0;
+  RdMailField first;
+  if (p == NULL || !rd_mail_header_next (p, hlen, &probe, &first))
+    return g_bytes_ref (raw); /* not a message: the parser says why, on the bytes received */
   GByteArray *out = g_byte_array_sized_new ((guint) len + 512);
   if (value)
     {

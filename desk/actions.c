@@ -237,7 +237,7 @@ apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThrea
   if (keep)
     {
       g_auto(RdInboundRecord) rec = { 0 };
-      rd_inbound_record_init (&rec, sp, msg);
+      rd_inbound_record_init (&rec, sp, msg, ctx->auth);
       if (match->ticket_number)
         {
           rec.draft.audit_old = match->reason;
@@ -294,10 +294,12 @@ apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThrea
         {
         case RD_ACTION_REDIRECT:
           {
-            /* RFC 5228 4.2: the message unchanged, the envelope sender kept. */
+            /* RFC 5228 4.2: the message unchanged (the bytes received, not
+             * the view's with our Authentication-Results), the envelope
+             * sender kept. */
             const char *mid = rd_message_get_message_id (msg);
             if (!queue_outbound (d, RD_OUTBOX_REDIRECT, *ticket_number, sp->sender, a->address, mid,
-                                 rd_message_get_raw (msg), error))
+                                 sp->raw, error))
               return FALSE;
             break;
           }
@@ -356,6 +358,6 @@ gboolean
 rd_desk_apply_actions (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThreadMatch *match,
                        GPtrArray *actions, gint64 *ticket_number, GError **error)
 {
-  RdDeskApplyContext ctx = { NULL, NULL, sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "" };
+  RdDeskApplyContext ctx = { NULL, NULL, sp->recipients->len ? g_ptr_array_index (sp->recipients, 0) : "", NULL };
   return rd_desk_apply_actions_full (d, sp, msg, match, actions, &ctx, ticket_number, error);
 }

@@ -18,6 +18,7 @@
 #include "rules.h"
 #include "rd-common.h"
 #include "ticket-ids.h"
+#include "auth.h"
 
 /* desk-rules.c: the compiled scripts per inbox. */
 typedef struct _RdDeskRules RdDeskRules;
@@ -39,6 +40,7 @@ struct _RdDesk {
   const char *default_queue;
   RdTicketIds *ids;    /* signed ids, reply addresses, subject tags */
   RdParserLimits parse_limits;  /* [parser] group of the config */
+  RdAuth *auth;                 /* sender authentication (auth/) */
 };
 
 /* What threading found. ticket_number == 0: a new ticket. */
@@ -56,9 +58,10 @@ typedef struct {
 void rd_thread_match_clear (RdThreadMatch *match);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdThreadMatch, rd_thread_match_clear)
 
-/* threading.c */
+/* threading.c. @auth: what sender authentication found (NULL: not
+ * known, as for an unverified sender). */
 gboolean rd_desk_thread_match (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
-                               RdThreadMatch *match, GError **error);
+                               const RdAuthSummary *auth, RdThreadMatch *match, GError **error);
 
 /* inbound.c: what recording an inbound message on a ticket takes: the
  * store's message draft built from the view (addresses, body hash,
@@ -74,7 +77,9 @@ typedef struct {
   GArray *attachment_drafts; /* RdAttachmentDraft, pointing into the view */
 } RdInboundRecord;
 
-void rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *spooled, const RdMessage *msg);
+/* @auth (may be NULL) is recorded with the message; it must outlive @r. */
+void rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *spooled, const RdMessage *msg,
+                             const RdAuthSummary *auth);
 void rd_inbound_record_clear (RdInboundRecord *r);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdInboundRecord, rd_inbound_record_clear)
 
@@ -83,7 +88,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdInboundRecord, rd_inbound_record_clear)
  * message reached its final state here (committed; the rules do not
  * run), or another process finished it meanwhile. */
 gboolean rd_desk_inbound_begin (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
-                                RdStoreTx *tx, gboolean *done, GError **error);
+                                const RdAuthSummary *auth, RdStoreTx *tx, gboolean *done, GError **error);
 /* inbound.c: after the actions put the message on ticket @number (0:
  * none): participants, links, reopening; then commits @tx. */
 gboolean rd_desk_inbound_finish (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,
@@ -113,6 +118,7 @@ typedef struct {
   const char *rules_error;
   RdDeskDuplicates *duplicates;
   const char *recipient;
+  const RdAuthSummary *auth;   /* recorded with the message; NULL: not known */
 } RdDeskApplyContext;
 
 gboolean rd_desk_apply_actions_full (RdDesk *desk, const RdSpooled *spooled, const RdMessage *msg,

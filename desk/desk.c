@@ -16,6 +16,12 @@ rd_desk_new (RdConfig *config, RdStore *store, GError **error)
       return NULL;
     }
   rd_parser_limits_from_config (&d->parse_limits, config);
+  d->auth = rd_auth_new (config, error);
+  if (d->auth == NULL)
+    {
+      rd_desk_free (d);
+      return NULL;
+    }
   d->rules = rd_desk_rules_load (config, NULL, NULL, error);
   if (d->rules == NULL)
     {
@@ -60,6 +66,7 @@ rd_desk_free (RdDesk *d)
     return;
   rd_desk_rules_free (d->rules);
   rd_ticket_ids_free (d->ids);
+  rd_auth_free (d->auth);
   g_free (d);
 }
 
@@ -81,8 +88,42 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
   if (sp->state != RD_SPOOL_NEW)
     return TRUE; /* already done (another process got there first) */
 
+  /* Sender authentication (auth/), once per spooled message: the results
+   * are recorded beside the raw bytes, so that processing it again (after
+   * a crash, or `spool reprocess`) sees the same ones. */
+  RdAuthSummary auth;
+  g_autofree char *ar = NULL;
+  if (sp->auth_results && rd_auth_results_parse (sp->auth_results, NULL, &auth))
+    ar = g_strdup (sp->auth_results);
+  else
+    {
+      RdAuthInput in = { sp->client_addr, sp->helo, sp->sender };
+      gint64 t0 = g_get_monotonic_time ();
+      ar = rd_auth_verify (d->auth, &in, sp->raw, &auth);
+      gint64 us = g_get_monotonic_time () - t0;
+      g_autofree char *dom = rd_log_escape (auth.from_domain, -1, 256);
+      rd_log (RD_LOG_INFO, "auth.result", "queue_id=%s spf=%s dkim=%s dmarc=%s from_domain=%s verified=%s"
+              " dns_queries=%u us=%" G_GINT64_FORMAT, sp->queue_id, rd_auth_result_to_string (auth.spf),
+              rd_auth_result_to_string (auth.dkim), rd_auth_result_to_string (auth.dmarc), *dom ? dom : "-",
+              auth.verified ? "yes" : "no", rd_auth_last_queries (d->auth), us);
+      if (!rd_store_spool_set_auth (d->store, sp->id, ar, error))
+        return FALSE;
+    }
+  /* RFC 7489 6.7: a failing message of a domain whose policy is reject
+   * is held, never dropped ([auth] dmarc_reject = keep takes it in). */
+  if (auth.dmarc == RD_AUTH_FAIL && g_strcmp0 (auth.dmarc_policy, "reject") == 0
+      && g_strcmp0 (rd_config_get_string (d->config, "auth", "dmarc_reject", "quarantine"), "quarantine") == 0)
+    {
+      g_autofree char *reason = g_strdup_printf ("dmarc: %s fails DMARC and its policy is reject", auth.from_domain);
+      return quarantine (d, sp, reason, error);
+    }
+
+  /* The view carries our Authentication-Results on top, and none that
+   * claims our authserv-id but came with the mail (RFC 8601 5); the
+   * spool keeps the raw bytes as received. */
+  g_autoptr(GBytes) view_bytes = rd_auth_view_bytes (sp->raw, rd_auth_authserv_id (d->auth), ar);
   g_autoptr(GError) perr = NULL;
-  g_autoptr(RdMessage) msg = rd_message_parse_with_limits (sp->raw, &d->parse_limits, &perr);
+  g_autoptr(RdMessage) msg = rd_message_parse_with_limits (view_bytes, &d->parse_limits, &perr);
   if (msg == NULL)
     {
       g_autofree char *reason = g_strdup_printf ("parse: %s", perr->message);
@@ -95,13 +136,13 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
    * both record a message. Any early return rolls it back. */
   g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
   gboolean done = FALSE;
-  if (!rd_desk_inbound_begin (d, sp, msg, &tx, &done, error))
+  if (!rd_desk_inbound_begin (d, sp, msg, &auth, &tx, &done, error))
     return FALSE;
   if (done)
     return TRUE; /* a duplicate, a delivery report, or done meanwhile */
 
   g_auto(RdThreadMatch) match = { 0 };
-  if (!rd_desk_thread_match (d, sp, msg, &match, error))
+  if (!rd_desk_thread_match (d, sp, msg, &auth, &match, error))
     return FALSE;
   if (match.quarantine)
     return quarantine (d, sp, match.quarantine, error) && rd_store_tx_commit (&tx, error);
@@ -118,6 +159,7 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
     .defer_ticket_vars = TRUE,
     .duplicate = rd_desk_duplicate_check,
     .duplicate_data = &dups,
+    .auth = &auth,
   };
   g_autoptr(GError) rerr = NULL;
   g_autoptr(GPtrArray) actions = rd_rules_evaluate (rd_desk_rules_for (d->rules, recipient), msg, &env, &rerr);
@@ -142,7 +184,7 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
     }
 
   gint64 number = 0;
-  RdDeskApplyContext ctx = { rerr ? rerr->message : NULL, &dups, recipient };
+  RdDeskApplyContext ctx = { rerr ? rerr->message : NULL, &dups, recipient, &auth };
   gboolean ok = rd_desk_apply_actions_full (d, sp, msg, &match, actions, &ctx, &number, error);
   g_ptr_array_unref (dups.pending);
   g_array_unref (dups.seconds);

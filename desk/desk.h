@@ -50,10 +50,11 @@ RdRules *rd_desk_rules_compile_file (RdConfig *config, const char *path, const c
 
 /* What threading would decide for @msg, as a dry run (nothing written):
  * @number the ticket it continues (0: a new ticket), with its @queue and
- * subject @tag (transfer full; NULL for a new ticket). */
+ * subject @tag (transfer full; NULL for a new ticket). @auth: the
+ * sender authentication to assume (NULL: an unverified sender). */
 gboolean rd_desk_thread_preview (RdConfig *config, RdStore *store, const RdMessage *msg, const char *sender,
-                                 const char *recipient, gint64 *number, char **queue, char **tag,
-                                 GError **error);
+                                 const char *recipient, const RdAuthSummary *auth, gint64 *number, char **queue,
+                                 char **tag, GError **error);
 
 /* A background thread that processes pending messages whenever woken,
  * and every few seconds in any case (messages from `relaydesk deliver`). */

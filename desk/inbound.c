@@ -65,7 +65,8 @@ is_envelope_recipient (const RdSpooled *sp, const char *addr)
 }
 
 static gboolean
-handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *handled, GError **error)
+handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdAuthSummary *auth, gboolean *handled,
+            GError **error)
 {
   gint64 out_row = 0, number = 0;
   GPtrArray *recipients = rd_message_get_dsn_recipients (msg);
@@ -97,7 +98,7 @@ handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *hand
   /* The report joins the ticket as an inbound message (its body hash
    * makes a second copy of the report a duplicate). */
   g_auto(RdInboundRecord) rec = { 0 };
-  rd_inbound_record_init (&rec, sp, msg);
+  rd_inbound_record_init (&rec, sp, msg, auth);
   if (rd_message_get_subject (msg) == NULL)
     rec.draft.subject = "(delivery report)";
   if (rd_message_get_from (msg)->len == 0)
@@ -116,7 +117,8 @@ handle_dsn (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *hand
 }
 
 static gboolean
-inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *handled, GError **error)
+inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdAuthSummary *auth, gboolean *handled,
+             GError **error)
 {
   *handled = FALSE;
   /* This very spooled message already on a ticket: processed before and
@@ -149,7 +151,7 @@ inbound_pre (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gboolean *han
   /* A delivery report (RFC 3464, as the parser read it) about one of our
    * outbound messages attaches to that ticket. */
   if (rd_message_get_dsn_original_message_id (msg) != NULL)
-    return handle_dsn (d, sp, msg, handled, error);
+    return handle_dsn (d, sp, msg, auth, handled, error);
   return TRUE;
 }
 
@@ -172,7 +174,7 @@ add_participants (RdDesk *d, const RdSpooled *sp, gint64 number, GPtrArray *list
 }
 
 void
-rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *sp, const RdMessage *msg)
+rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *sp, const RdMessage *msg, const RdAuthSummary *auth)
 {
   memset (r, 0, sizeof *r);
   GPtrArray *from = rd_message_get_from (msg);
@@ -209,6 +211,7 @@ rd_inbound_record_init (RdInboundRecord *r, const RdSpooled *sp, const RdMessage
     .attachments = (const RdAttachmentDraft *) (gpointer) r->attachment_drafts->data,
     .n_attachments = r->attachment_drafts->len,
     .audit_detail = sp->queue_id,
+    .auth = auth,
   };
 }
 
@@ -258,8 +261,8 @@ inbound_post (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThre
 }
 
 gboolean
-rd_desk_inbound_begin (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdStoreTx *tx, gboolean *done,
-                       GError **error)
+rd_desk_inbound_begin (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdAuthSummary *auth,
+                       RdStoreTx *tx, gboolean *done, GError **error)
 {
   *done = FALSE;
   if (!rd_store_tx_begin (d->store, tx, error))
@@ -274,7 +277,7 @@ rd_desk_inbound_begin (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdS
       rd_store_tx_rollback (tx);
       return TRUE;
     }
-  if (!inbound_pre (d, sp, msg, done, error))
+  if (!inbound_pre (d, sp, msg, auth, done, error))
     return FALSE;
   if (*done)
     return rd_store_tx_commit (tx, error);

@@ -8,6 +8,10 @@
  *      address;
  *   3. the subject tag "[RD #N]" AND the sender (From) is a participant
  *      of ticket N.
+ *    The From domain must also pass DMARC (auth/: aligned SPF or DKIM),
+ *    or anyone could write as a participant: [desk] subject_tag_auth =
+ *    dmarc-pass (default); allow-none also accepts a domain that
+ *    publishes no DMARC policy, any accepts every domain (both logged).
  * A subject tag from anyone else does not attach: [desk] stranger_tag =
  * "new" (default) opens a new ticket linked to N, "quarantine" holds the
  * message. A follow-up to a resolved or closed ticket reopens it or opens
@@ -18,6 +22,8 @@
  */
 #include "desk-private.h"
 #include "tickets.h"
+
+#include <string.h>
 
 #define REFERENCES_CHECKED_MAX 64
 
@@ -87,14 +93,33 @@ by_reply_address (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, gint64 *
   return FALSE;
 }
 
-static gboolean thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatch *match,
-                              GError **error);
+static gboolean thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdAuthSummary *auth,
+                              RdThreadMatch *match, GError **error);
+
+/* Whether the From address @addr of a participant is authenticated
+ * enough for the subject-tag rule ([desk] subject_tag_auth). */
+static gboolean
+subject_tag_sender_ok (RdDesk *d, const RdSpooled *sp, const RdAuthSummary *auth, const char *addr)
+{
+  const char *at = addr ? strrchr (addr, '@') : NULL;
+  gboolean same_domain = auth && at && g_ascii_strcasecmp (at + 1, auth->from_domain) == 0;
+  if (same_domain && auth->verified)
+    return TRUE;
+  const char *policy = rd_config_get_string (d->config, "desk", "subject_tag_auth", "dmarc-pass");
+  gboolean ok = g_strcmp0 (policy, "any") == 0
+                || (g_strcmp0 (policy, "allow-none") == 0 && same_domain && auth->dmarc == RD_AUTH_NONE);
+  g_autofree char *who = rd_log_escape (addr ? addr : "", -1, 256);
+  rd_log (ok ? RD_LOG_INFO : RD_LOG_WARN, "desk.subject_tag_unverified",
+          "queue_id=%s from=%s dmarc=%s policy=%s action=%s", sp->queue_id, who,
+          auth ? rd_auth_result_to_string (auth->dmarc) : "unknown", policy, ok ? "attach" : "stranger");
+  return ok;
+}
 
 gboolean
-rd_desk_thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatch *match,
-                      GError **error)
+rd_desk_thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdAuthSummary *auth,
+                      RdThreadMatch *match, GError **error)
 {
-  if (!thread_match (d, sp, msg, match, error))
+  if (!thread_match (d, sp, msg, auth, match, error))
     return FALSE;
   if (match->ticket_number || match->linked_ticket || match->quarantine)
     rd_log (RD_LOG_INFO, "desk.thread", "queue_id=%s ticket=%" G_GINT64_FORMAT " linked=%" G_GINT64_FORMAT
@@ -104,8 +129,8 @@ rd_desk_thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdTh
 }
 
 static gboolean
-thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatch *match,
-                      GError **error)
+thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdAuthSummary *auth,
+              RdThreadMatch *match, GError **error)
 {
   rd_thread_match_clear (match);
   gint64 number = 0;
@@ -132,11 +157,12 @@ thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatc
           gboolean participant = FALSE;
           if (a && !rd_store_ticket_is_participant (d->store, number, a->addr, &participant, error))
             return FALSE;
-          if (participant)
+          if (participant && subject_tag_sender_ok (d, sp, auth, a->addr))
             reason = "subject-tag";
           else
             {
-              /* A stranger naming someone else's ticket. */
+              /* A stranger naming someone else's ticket (or a participant's
+               * address from a domain that did not authenticate it). */
               const char *policy = rd_config_get_string (d->config, "desk", "stranger_tag", "new");
               if (g_strcmp0 (policy, "quarantine") == 0)
                 match->quarantine = g_strdup_printf ("subject tag of ticket #%" G_GINT64_FORMAT
@@ -172,7 +198,8 @@ thread_match (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, RdThreadMatc
 
 gboolean
 rd_desk_thread_preview (RdConfig *config, RdStore *store, const RdMessage *msg, const char *sender,
-                        const char *recipient, gint64 *number, char **queue, char **tag, GError **error)
+                        const char *recipient, const RdAuthSummary *auth, gint64 *number, char **queue, char **tag,
+                        GError **error)
 {
   *number = 0;
   *queue = *tag = NULL;
@@ -187,7 +214,7 @@ rd_desk_thread_preview (RdConfig *config, RdStore *store, const RdMessage *msg, 
   RdSpooled sp = { .queue_id = (char *) "preview", .sender = (char *) (sender ? sender : ""),
                    .recipients = rcpts, .raw = rd_message_get_raw (msg) };
   g_auto(RdThreadMatch) match = { 0 };
-  if (!thread_match (&d, &sp, msg, &match, error))
+  if (!thread_match (&d, &sp, msg, auth, &match, error))
     return FALSE;
   *number = match.ticket_number;
   *queue = g_steal_pointer (&match.queue);

@@ -184,6 +184,10 @@ typedef struct {
   gint64 ticket_number;
   const char *ticket_queue;
   const char *ticket_tag;
+  /* Sender authentication: TRUE takes the From domain as DMARC-verified;
+   * FALSE reads it from the message's Authentication-Results with our
+   * authserv-id (a message saved from the spool view), else unverified. */
+  gboolean authenticated;
 } RdRulesTest;
 
 typedef struct {

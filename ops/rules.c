@@ -3,6 +3,7 @@
  * cannot accept what serve refuses. */
 #include "ops-private.h"
 #include "desk.h"
+#include "auth.h"
 
 #include <string.h>
 
@@ -38,9 +39,37 @@ memory_duplicate (gpointer data, const char *id, gint64 seconds, gboolean last)
 
 /* What threading says for the message: given by the caller, or found in
  * the store (read only), or a new ticket. */
+/* What the dry run assumes about sender authentication (RdRulesTest). */
+static void
+test_auth (RdOps *ops, const RdRulesTest *t, const RdMessage *msg, RdAuthSummary *auth)
+{
+  memset (auth, 0, sizeof *auth);
+  const char *id = rd_config_get_string (ops->config, "auth", "authserv_id", NULL);
+  g_autofree char *ours = g_ascii_strdown (id ? id : rd_config_get_hostname (ops->config), -1);
+  GPtrArray *headers = rd_message_get_headers (msg);
+  for (guint i = 0; i < headers->len && !t->authenticated; i++)
+    {
+      const RdHeader *h = g_ptr_array_index (headers, i);
+      g_autofree char *hid = NULL;
+      if (g_ascii_strcasecmp (h->name, RD_AUTH_RESULTS_HEADER) == 0
+          && rd_auth_results_parse (h->value, &hid, auth) && g_strcmp0 (hid, ours) == 0)
+        return;
+    }
+  memset (auth, 0, sizeof *auth);
+  if (!t->authenticated)
+    return;
+  GPtrArray *from = rd_message_get_from (msg);
+  const RdAddress *a = from->len ? g_ptr_array_index (from, 0) : NULL;
+  const char *at = a && a->addr ? strrchr (a->addr, '@') : NULL;
+  g_autofree char *dom = at ? g_ascii_strdown (at + 1, -1) : g_strdup ("");
+  g_strlcpy (auth->from_domain, dom, sizeof auth->from_domain);
+  auth->dmarc = auth->dkim = RD_AUTH_PASS;
+  auth->verified = TRUE;
+}
+
 static gboolean
 preview_ticket (RdOps *ops, const RdRulesTest *t, const RdMessage *msg, const char *sender,
-                RdRulesTestResult *r, GError **error)
+                const RdAuthSummary *auth, RdRulesTestResult *r, GError **error)
 {
   if (t->followup || t->ticket_number)
     {
@@ -52,8 +81,8 @@ preview_ticket (RdOps *ops, const RdRulesTest *t, const RdMessage *msg, const ch
     }
   if (ops->store == NULL)
     return TRUE;
-  if (!rd_desk_thread_preview (ops->config, ops->store, msg, sender, t->recipient, &r->ticket_number, &r->queue,
-                               &r->tag, error))
+  if (!rd_desk_thread_preview (ops->config, ops->store, msg, sender, t->recipient, auth, &r->ticket_number,
+                               &r->queue, &r->tag, error))
     return FALSE;
   r->followup = r->ticket_number > 0;
   if (r->followup)
@@ -96,7 +125,9 @@ rd_ops_rules_test (RdOps *ops, const RdActor *actor, const RdRulesTest *t, RdRul
   const char *sender = t->sender ? t->sender : "";
   if (!strcmp (sender, "<>"))
     sender = "";
-  if (!preview_ticket (ops, t, msg, sender, r, error))
+  RdAuthSummary auth;
+  test_auth (ops, t, msg, &auth);
+  if (!preview_ticket (ops, t, msg, sender, &auth, r, error))
     return FALSE;
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   RdEnvelope env = {
@@ -110,6 +141,7 @@ rd_ops_rules_test (RdOps *ops, const RdActor *actor, const RdRulesTest *t, RdRul
     .defer_ticket_vars = !r->followup && r->ticket_number > 0,
     .duplicate = memory_duplicate,
     .duplicate_data = seen,
+    .auth = &auth,
   };
   g_autoptr(GError) rerr = NULL;
   r->actions = rd_rules_evaluate (rules, msg, &env, &rerr);

@@ -1,8 +1,9 @@
 /* relaydesk — rules: "vnd.relaydesk.ticket" (docs/sieve-vnd-relaydesk-ticket.md).
  *
  * What Sieve cannot say about a helpdesk ticket: the command
- * ticket [:priority P] [:assign AGENT] [:status S] [:tags LIST], the test
- * followup (the message continues an existing ticket), and the variables
+ * ticket [:priority P] [:assign AGENT] [:status S] [:tags LIST], the tests
+ * followup (the message continues an existing ticket) and authenticated
+ * (the From domain passed DMARC: aligned SPF or DKIM, auth/), and the variables
  * ${ticket.number}, ${ticket.queue}, ${ticket.tag} (also with only
  * "variables" required). For a ticket opened after the rules ran, they
  * expand to markers in vacation and reject texts that
@@ -146,6 +147,16 @@ run_followup (SvRun *x, const SvTest *t)
   return x->env->followup;
 }
 
+/* ---- authenticated ---------------------------------------------------------- */
+
+/* True when sender authentication verified the From domain (DMARC pass,
+ * RFC 7489: an aligned SPF or DKIM pass). Unknown is false. */
+static gboolean
+run_authenticated (SvRun *x, const SvTest *t)
+{
+  return x->env->auth != NULL && x->env->auth->verified;
+}
+
 /* ---- ${ticket.number}, ${ticket.queue}, ${ticket.tag} --------------------- */
 
 static int
@@ -197,6 +208,7 @@ static const SvCommandDef commands[] = {
 
 static const SvTestDef tests[] = {
   { .name = "followup", .ext = EXT_TICKET, .compile = sv_compile_no_test_arguments, .run = run_followup },
+  { .name = "authenticated", .ext = EXT_TICKET, .compile = sv_compile_no_test_arguments, .run = run_authenticated },
   { .name = NULL }
 };
 

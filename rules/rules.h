@@ -14,6 +14,7 @@
 
 #include <glib.h>
 #include "message.h"
+#include "model.h"
 
 G_BEGIN_DECLS
 
@@ -68,6 +69,9 @@ typedef struct {
    * it (unless @last and it was seen). NULL: never a duplicate. */
   gboolean (*duplicate) (gpointer data, const char *id, gint64 seconds, gboolean last);
   gpointer duplicate_data;
+  /* Sender authentication (auth/): vnd.relaydesk.ticket's
+   * `authenticated` is true when auth->verified. NULL: not known (false). */
+  const RdAuthSummary *auth;
 } RdEnvelope;
 
 void rd_action_free (RdAction *action);

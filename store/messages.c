@@ -121,6 +121,17 @@ write_message (RdStore *store, gint64 number, const RdMessageDraft *d, const cha
   rd_db_bind_text (st, 14, d->direction == RD_MESSAGE_OUTBOUND && d->outbox_id > 0
                    ? rd_outbox_state_to_string (RD_OUTBOX_QUEUED) : NULL);
   rd_db_bind_text (st, 15, d->body_hash);
+  if (d->auth)
+    {
+      rd_db_bind_text (st, 16, rd_auth_result_to_string (d->auth->spf));
+      rd_db_bind_text (st, 17, rd_auth_result_to_string (d->auth->dkim));
+      rd_db_bind_text (st, 18, rd_auth_result_to_string (d->auth->dmarc));
+      rd_db_bind_text (st, 19, d->auth->from_domain[0] ? d->auth->from_domain : NULL);
+      rd_db_bind_int64 (st, 20, d->auth->verified ? 1 : 0);
+    }
+  else
+    for (int i = 16; i <= 20; i++)
+      rd_db_bind_null (st, i);
   if (!rd_store_step_row (store, st, "record message", error, "record message: no id"))
     return FALSE;
   gint64 row = rd_db_col_int64 (st, 0);

@@ -44,6 +44,7 @@ rd_spooled_free (RdSpooled *m)
   if (m->raw)
     g_bytes_unref (m->raw);
   g_free (m->state_reason);
+  g_free (m->auth_results);
   g_free (m);
 }
 
@@ -154,6 +155,7 @@ spooled_from_row (RdStore *store, RdDbStmt *st, GError **error)
   if (!rd_spool_state_from_string (rd_db_col_text (st, 9), &m->state))
     m->state = RD_SPOOL_NEW;
   m->state_reason = rd_db_col_strdup (st, 10);
+  m->auth_results = rd_db_col_strdup (st, 11);
   rd_db_reset (st);
   m->recipients = g_ptr_array_new_with_free_func (g_free);
   RdDbStmt *rs = rd_store_stmt (store, RD_SQL_SPOOL_RECIPIENTS, error);
@@ -213,6 +215,17 @@ rd_store_spool_set_state (RdStore *store, gint64 id, RdSpoolState state, const c
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+rd_store_spool_set_auth (RdStore *store, gint64 id, const char *auth_results, GError **error)
+{
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_SET_AUTH, error);
+  if (st == NULL)
+    return FALSE;
+  rd_db_bind_text (st, 1, auth_results);
+  rd_db_bind_int64 (st, 2, id);
+  return rd_store_step_done (store, st, "record authentication results", error);
 }
 
 gboolean

@@ -48,6 +48,7 @@ typedef struct {
   GBytes *raw;
   RdSpoolState state;
   char *state_reason;
+  char *auth_results;    /* our Authentication-Results value (auth/), NULL until verified */
 } RdSpooled;
 
 void rd_spooled_free (RdSpooled *msg);
@@ -63,6 +64,9 @@ RdSpooled *rd_store_spool_find_by_message_id (RdStore *store, const char *messag
 /* Sets a final state (or NEW again, to reprocess) with its reason. */
 gboolean rd_store_spool_set_state (RdStore *store, gint64 id, RdSpoolState state,
                                    const char *reason, GError **error);
+/* Records the Authentication-Results value sender authentication found
+ * for spooled message @id (beside its raw bytes, which never change). */
+gboolean rd_store_spool_set_auth (RdStore *store, gint64 id, const char *auth_results, GError **error);
 /* Number of messages per state, indexed by RdSpoolState. */
 gboolean rd_store_spool_counts (RdStore *store, gint64 counts[RD_SPOOL_STATE_N], GError **error);
 

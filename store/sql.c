@@ -16,7 +16,7 @@ typedef struct {
   " t.requester_name, t.requester_addr, t.created_at, t.updated_at," \
   " (SELECT count(*) FROM messages m WHERE m.ticket_number = t.number)"
 #define SPOOL_COLUMNS "id, queue_id, received_at, sender, client_addr, helo, protocol," \
-  " message_id, raw, state, state_reason"
+  " message_id, raw, state, state_reason, auth_results"
 #define OUTBOX_COLUMNS "id, kind, ticket_number, sender, message_id, state, attempts, last_error," \
   " relay_reply, created_at, next_attempt_at, sent_at, coalesce(lifetime_from, created_at)"
 #define ATTACHMENT_COLUMNS "a.id, a.message_row, a.filename, a.content_type, a.sha256, b.size"
@@ -42,6 +42,7 @@ static const RdSqlText statements[RD_SQL_N] = {
     "SELECT " SPOOL_COLUMNS " FROM spool WHERE message_id = $1 ORDER BY id DESC LIMIT 1", NULL },
   [RD_SQL_SPOOL_SET_STATE] = {
     "UPDATE spool SET state = $1, state_reason = $2, processed_at = $3 WHERE id = $4", NULL },
+  [RD_SQL_SPOOL_SET_AUTH] = { "UPDATE spool SET auth_results = $1 WHERE id = $2", NULL },
   [RD_SQL_SPOOL_COUNTS] = { "SELECT state, count(*) FROM spool GROUP BY state", NULL },
 
   /* ---- tickets ---- */
@@ -60,7 +61,8 @@ static const RdSqlText statements[RD_SQL_N] = {
     " UNION SELECT ticket_number FROM ticket_links WHERE other_number = $1 ORDER BY 1", NULL },
   [RD_SQL_TICKET_MESSAGES] = {
     "SELECT id, spool_id, direction, message_id, from_name, from_addr, subject, body_text, created_at,"
-    " to_addrs, cc_addrs, author, delivery_status, delivery_code, outbox_id"
+    " to_addrs, cc_addrs, author, delivery_status, delivery_code, outbox_id,"
+    " auth_spf, auth_dkim, auth_dmarc, auth_from_domain, auth_verified"
     " FROM messages WHERE ticket_number = $1 ORDER BY id", NULL },
   [RD_SQL_TICKET_MESSAGE_IDS] = {
     "SELECT message_id FROM messages WHERE ticket_number = $1 AND message_id IS NOT NULL"
@@ -98,8 +100,9 @@ static const RdSqlText statements[RD_SQL_N] = {
   /* ---- messages ---- */
   [RD_SQL_MESSAGE_INSERT] = {
     "INSERT INTO messages (ticket_number, spool_id, direction, message_id, from_name, from_addr, subject,"
-    " body_text, created_at, to_addrs, cc_addrs, author, outbox_id, delivery_status, body_hash)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING id", NULL },
+    " body_text, created_at, to_addrs, cc_addrs, author, outbox_id, delivery_status, body_hash,"
+    " auth_spf, auth_dkim, auth_dmarc, auth_from_domain, auth_verified)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) RETURNING id", NULL },
   [RD_SQL_MESSAGE_BY_SPOOL] = { "SELECT id, ticket_number FROM messages WHERE spool_id = $1", NULL },
   [RD_SQL_MESSAGE_ORDINAL] = {
     "SELECT count(*) FROM messages WHERE ticket_number = $1 AND id <= $2", NULL },

@@ -187,6 +187,16 @@ rd_store_ticket_get (RdStore *store, gint64 number, GError **error)
       m->has_delivery = rd_outbox_state_from_string (rd_db_col_text (st, 12), &m->delivery);
       m->delivery_code = rd_db_col_strdup (st, 13);
       m->outbox_id = rd_db_col_int64 (st, 14);
+      m->has_auth = rd_db_col_text (st, 15) != NULL;
+      if (m->has_auth)
+        {
+          rd_auth_result_from_string (rd_db_col_text (st, 15), &m->auth.spf);
+          rd_auth_result_from_string (rd_db_col_text (st, 16), &m->auth.dkim);
+          rd_auth_result_from_string (rd_db_col_text (st, 17), &m->auth.dmarc);
+          g_strlcpy (m->auth.from_domain, rd_db_col_text (st, 18) ? rd_db_col_text (st, 18) : "",
+                     sizeof m->auth.from_domain);
+          m->auth.verified = rd_db_col_int64 (st, 19) != 0;
+        }
       g_ptr_array_add (t->messages, m);
     }
   if (!rd_store_rows_done (store, st, rc, "read messages", error))

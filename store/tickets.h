@@ -55,6 +55,8 @@ typedef struct {
   gboolean has_delivery;      /* outbound: delivery state known */
   RdOutboxState delivery;     /* queued, sent, failed, dropped */
   char *delivery_code;        /* failed by a delivery report: its status, e.g. "5.1.1" */
+  gboolean has_auth;          /* inbound: sender authentication recorded (auth/) */
+  RdAuthSummary auth;         /* with has_auth */
 } RdTicketMessage;
 
 typedef struct {
@@ -154,6 +156,7 @@ typedef struct {
   gint64 outbox_id;          /* outbound: the outbox row its delivery follows */
   const RdAttachmentDraft *attachments;
   guint n_attachments;
+  const RdAuthSummary *auth; /* inbound: what sender authentication found; NULL: not known */
   /* The audit line: action (NULL: "followup", "reply" or "note" by
    * direction; a new ticket's first message: "created"), its old value
    * (e.g. how a follow-up was threaded) and detail (NULL: "message N"). */

@@ -349,7 +349,7 @@ test_preview (DeskFixture *f, gconstpointer data)
       snapshot (f, &before);
       gint64 number = -1;
       g_autofree char *queue = NULL, *tag = NULL;
-      g_assert_true (rd_desk_thread_preview (f->config, f->store, msg, cases[i].from, "support@desk.test", &number,
+      g_assert_true (rd_desk_thread_preview (f->config, f->store, msg, cases[i].from, "support@desk.test", NULL, &number,
                                              &queue, &tag, &error));
       g_assert_no_error (error);
       snapshot (f, &after);
@@ -378,10 +378,57 @@ test_preview (DeskFixture *f, gconstpointer data)
   g_autoptr(RdMessage) msg = rd_message_parse (raw, NULL);
   gint64 number = -1;
   g_autofree char *queue = NULL, *tag = NULL;
-  g_assert_true (rd_desk_thread_preview (f->config, f->store, msg, "alice@example.org", "support@desk.test", &number,
-                                         &queue, &tag, NULL));
+  g_assert_true (rd_desk_thread_preview (f->config, f->store, msg, "alice@example.org", "support@desk.test", NULL,
+                                         &number, &queue, &tag, NULL));
   g_assert_cmpint (number, ==, 0);
   g_assert_cmpint (desk_deliver (f, "alice@example.org", "support@desk.test", raw, NULL), !=, n);
+}
+
+/* The subject-tag rule needs a participant whose From domain passed
+ * DMARC ([desk] subject_tag_auth = dmarc-pass, the default; the fixture
+ * says "any" for the tests of the rule's other half). */
+static void
+test_subject_tag_needs_dmarc (DeskFixture *f, gconstpointer data)
+{
+  desk_new_ticket (f, "alice@example.org", NULL, "Printer broken", "a1@example.org");
+  rd_config_set_string (f->config, "desk", "subject_tag_auth", "dmarc-pass");
+  g_autoptr(GBytes) raw = desk_mail_simple ("alice@example.org", "support@desk.test", "Re: [RD #1]", "d1@example.org",
+                                            NULL, "Text.");
+  g_autoptr(RdMessage) msg = rd_message_parse (raw, NULL);
+  RdAuthSummary pass = { .spf = RD_AUTH_NONE, .dkim = RD_AUTH_PASS, .dmarc = RD_AUTH_PASS,
+                         .from_domain = "example.org", .verified = TRUE };
+  RdAuthSummary other = pass;   /* verified, but for another domain than the From address */
+  g_strlcpy (other.from_domain, "example.com", sizeof other.from_domain);
+  RdAuthSummary fail = { .spf = RD_AUTH_NONE, .dkim = RD_AUTH_FAIL, .dmarc = RD_AUTH_FAIL,
+                         .from_domain = "example.org", .verified = FALSE };
+  RdAuthSummary none = { .spf = RD_AUTH_NONE, .dkim = RD_AUTH_NONE, .dmarc = RD_AUTH_NONE,
+                         .from_domain = "example.org", .verified = FALSE };
+  struct {
+    const char *policy;
+    const RdAuthSummary *auth;
+    gint64 expect;
+  } cases[] = {
+    { "dmarc-pass", &pass, 1 },
+    { "dmarc-pass", NULL, 0 },
+    { "dmarc-pass", &other, 0 },
+    { "dmarc-pass", &fail, 0 },
+    { "dmarc-pass", &none, 0 },
+    { "allow-none", &none, 1 },
+    { "allow-none", &fail, 0 },
+    { "any", &fail, 1 },
+    { "any", NULL, 1 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      rd_config_set_string (f->config, "desk", "subject_tag_auth", cases[i].policy);
+      gint64 number = -1;
+      g_autofree char *queue = NULL, *tag = NULL;
+      g_autoptr(GError) error = NULL;
+      g_assert_true (rd_desk_thread_preview (f->config, f->store, msg, "alice@example.org", "support@desk.test",
+                                             cases[i].auth, &number, &queue, &tag, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (number, ==, cases[i].expect);
+    }
 }
 
 static const DeskSetup quarantine = { "[desk]\nstranger_tag = quarantine\n", NULL };
@@ -412,5 +459,6 @@ main (int argc, char **argv)
   ADD ("/threading/closed-new-per-queue", test_closed_new_per_queue, &billing_closed_new);
   ADD ("/threading/pending-opens", test_pending_opens, NULL);
   ADD ("/threading/preview", test_preview, NULL);
+  ADD ("/threading/subject-tag-needs-dmarc", test_subject_tag_needs_dmarc, NULL);
   return g_test_run ();
 }
