@@ -95,5 +95,7 @@ int rd_cmd_queue (int argc, char **argv);
 int rd_cmd_relay (int argc, char **argv);
 int rd_cmd_parse (int argc, char **argv);
 int rd_cmd_rules (int argc, char **argv);
+int rd_cmd_dkim (int argc, char **argv);
+int rd_cmd_auth (int argc, char **argv);
 
 G_END_DECLS

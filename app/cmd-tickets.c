@@ -222,6 +222,11 @@ show_text (const RdTicketView *v, gboolean full)
       if (m->has_delivery)
         printf (" [%s%s%s]", rd_outbox_state_to_string (m->delivery), m->delivery_code ? " " : "",
                 m->delivery_code ? m->delivery_code : "");
+      if (m->direction == RD_MESSAGE_INBOUND && m->has_auth)
+        printf (" [%s %s: spf=%s dkim=%s dmarc=%s]", m->auth.verified ? "✓ sender verified" : "✗ sender not verified",
+                m->auth.from_domain[0] ? m->auth.from_domain : "(no From domain)",
+                rd_auth_result_to_string (m->auth.spf), rd_auth_result_to_string (m->auth.dkim),
+                rd_auth_result_to_string (m->auth.dmarc));
       printf ("\n");
       if (m->message_id)
         printf ("Message-ID: <%s>\n", m->message_id);

@@ -16,6 +16,8 @@ static const RdCommand commands[] = {
   { "relay", "check the path to the SMTP relay", rd_cmd_relay },
   { "parse", "print the parsed view of message files", rd_cmd_parse },
   { "rules", "check Sieve scripts, test one on a message", rd_cmd_rules },
+  { "auth", "check a message's SPF, DKIM and DMARC as serve would", rd_cmd_auth },
+  { "dkim", "make a DKIM signing key for outbound mail", rd_cmd_dkim },
 };
 
 static void

@@ -297,5 +297,10 @@ rd_auth_from_domain (GBytes *raw, const char **reason)
     d[n - 1] = '\0';
   if (*d == '\0' || strlen (d) >= RD_AUTH_DOMAIN_MAX)
     return NULL;
+  /* A domain (LDH labels, or UTF-8 ones): nothing that could act on a
+   * terminal, a log line or the Authentication-Results field. */
+  for (const char *c = d; *c; c++)
+    if ((guchar) *c <= ' ' || *c == 127 || strchr ("()<>[]\\\";:,@", *c))
+      return NULL;
   return g_steal_pointer (&d);
 }

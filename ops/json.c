@@ -155,6 +155,22 @@ rd_json_ticket_view (JsonBuilder *b, const RdTicketView *v)
       rd_json_add_int (b, "quoted_lines", folded);
       rd_json_add_str (b, "delivery_status", m->has_delivery ? rd_outbox_state_to_string (m->delivery) : NULL);
       rd_json_add_str (b, "delivery_code", m->delivery_code);
+      /* Inbound: what sender authentication found (auth/); null when not
+       * known (other directions, or recorded before it existed). The
+       * "sender verified" mark of every front end is "verified". */
+      json_builder_set_member_name (b, "authentication");
+      if (m->direction == RD_MESSAGE_INBOUND && m->has_auth)
+        {
+          json_builder_begin_object (b);
+          rd_json_add_str (b, "spf", rd_auth_result_to_string (m->auth.spf));
+          rd_json_add_str (b, "dkim", rd_auth_result_to_string (m->auth.dkim));
+          rd_json_add_str (b, "dmarc", rd_auth_result_to_string (m->auth.dmarc));
+          rd_json_add_str (b, "from_domain", m->auth.from_domain[0] ? m->auth.from_domain : NULL);
+          rd_json_add_bool (b, "verified", m->auth.verified);
+          json_builder_end_object (b);
+        }
+      else
+        json_builder_add_null_value (b);
       rd_json_add_time (b, "created_at", m->created_at);
       json_builder_set_member_name (b, "attachments");
       json_builder_begin_array (b);

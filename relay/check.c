@@ -7,7 +7,9 @@
  * EHLO and its extensions, STARTTLS (RFC 3207) with certificate and name
  * verification, AUTH PLAIN (RFC 4954, RFC 4616) when configured; then,
  * with --send-test, one real message through the libcurl client that the
- * outbox uses, reporting the relay's queue id.
+ * outbox uses, reporting the relay's queue id. With [dkim] configured,
+ * first whether the DNS record at SELECTOR._domainkey.DOMAIN carries the
+ * public key of key_file (the resolver of [auth] dns_server).
  *
  * A hand-written client is used for the steps because libcurl does not
  * expose the greeting, the EHLO lines or the TLS details.
@@ -15,6 +17,7 @@
 #include "relay.h"
 #include "smtp-client.h"
 #include "rd-common.h"
+#include "auth.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -387,6 +390,46 @@ send_test (Report *r, RdConfig *config, const char *url, const char *ca_file, co
   rd_smtp_outcome_clear (&out);
 }
 
+/* [dkim]: the signer loads, and the published record matches its key. */
+static void
+check_dkim (Report *r, RdConfig *config)
+{
+  const char *key_file = rd_config_get_string (config, "dkim", "key_file", NULL);
+  if (key_file == NULL)
+    return;
+  const char *sel = rd_config_get_string (config, "dkim", "selector", NULL);
+  const char *dom = rd_config_get_string (config, "dkim", "domain", NULL);
+  step_begin (r);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RdDkimSigner) signer = rd_dkim_signer_new (config, &error);
+  if (signer == NULL)
+    {
+      step_end (r, FALSE, "dkim", "[dkim] %s", error ? error->message : "not usable");
+      return;
+    }
+  g_autofree char *name = g_strdup_printf ("%s._domainkey.%s", sel, dom);
+  g_autoptr(RdDns) dns = rd_dns_new_from_config (config, &error);
+  g_autoptr(GPtrArray) recs = NULL;
+  RdDnsStatus st = dns ? rd_dns_txt (dns, name, &recs) : RD_DNS_TEMPFAIL;
+  if (st != RD_DNS_OK || recs->len == 0)
+    {
+      step_end (r, FALSE, "dkim", "%s: no TXT record (%s)", name, rd_dns_status_to_string (st));
+      g_autofree char *want = rd_dkim_record_for_key (key_file, NULL);
+      g_autofree char *line = want ? rd_dkim_zone_line (sel, dom, want) : NULL;
+      if (line)
+        hint (r, "publish: %s", line);
+      return;
+    }
+  g_autoptr(GError) cerr = NULL;
+  if (!rd_dkim_check_record (g_ptr_array_index (recs, 0), key_file, &cerr))
+    {
+      step_end (r, FALSE, "dkim", "%s: %s", name, cerr->message);
+      hint (r, "relaydesk dkim keygen prints the record of a new key; publish the one of [dkim] key_file");
+      return;
+    }
+  step_end (r, TRUE, "dkim", "%s matches %s (%s)", name, key_file, rd_dkim_signer_algorithm (signer));
+}
+
 gboolean
 rd_relay_check_run (RdConfig *config, const char *url, const char *ca_file, const char *send_to,
                     const char *send_from, FILE *out)
@@ -400,6 +443,7 @@ rd_relay_check_run (RdConfig *config, const char *url, const char *ca_file, cons
       step_end (&r, FALSE, "config", "%s", error->message);
       return FALSE;
     }
+  check_dkim (&r, config);
   gboolean implicit = FALSE;
   g_autofree char *host = NULL;
   guint16 port = 0;
