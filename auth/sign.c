@@ -99,9 +99,10 @@ rd_dkim_signer_new_for (const char *selector, const char *domain, const char *ke
   s->domain = g_ascii_strdown (domain, -1);
   s->key_pem = g_steal_pointer (&pem);
   const char *over[] = { "From", NULL };
+  /* libopendkim takes the list itself as the pointer, len = sizeof (char **). */
   if (dkim_options (s->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, (void *) rd_dkim_signed_fields,
-                    sizeof rd_dkim_signed_fields) != DKIM_STAT_OK
-      || dkim_options (s->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *) over, sizeof over) != DKIM_STAT_OK)
+                    sizeof (char **)) != DKIM_STAT_OK
+      || dkim_options (s->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *) over, sizeof (char **)) != DKIM_STAT_OK)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_FAILED, "libopendkim: cannot set the signed fields");
       return NULL;

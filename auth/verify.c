@@ -63,7 +63,9 @@ load_psl (gpointer path)
 static char *
 org_domain (const char *domain)
 {
-  u_char buf[256];
+  /* Zeroed: opendmarc_get_tld leaves it untouched for a name under no
+   * known suffix (e.g. ".test"); the domain is then its own. */
+  u_char buf[256] = { 0 };
   if (opendmarc_get_tld ((u_char *) domain, buf, sizeof buf) != 0 || buf[0] == '\0')
     return g_ascii_strdown (domain, -1);
   return g_ascii_strdown ((const char *) buf, -1);
@@ -326,8 +328,30 @@ verify_dkim (RdAuth *a, GBytes *raw, GArray *sigs, GString *ar)
         }
       g_array_append_val (sigs, s);
     }
-  if (sigs->len == 0)
+  g_autofree char *any_sig = rd_mail_header_get ((const char *) p, len, "DKIM-Signature");
+  if (any_sig == NULL)
     g_string_append (ar, "; dkim=none");
+  else if (sigs->len == 0 && (st == DKIM_STAT_CBTRYAGAIN || st == DKIM_STAT_KEYFAIL))
+    {
+      /* libopendkim gives up on the whole message when a key lookup
+       * must be tried again: no per-signature results then. */
+      DkimSig s = { g_strdup (""), g_strdup (""), RD_AUTH_TEMPERROR };
+      g_array_append_val (sigs, s);
+      g_string_append (ar, "; dkim=temperror");
+      append_comment (ar, "key lookup timed out or failed");
+    }
+  else if (sigs->len == 0 && st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG)
+    {
+      DkimSig s = { g_strdup (""), g_strdup (""), RD_AUTH_PERMERROR };
+      g_array_append_val (sigs, s);
+      g_string_append (ar, "; dkim=permerror");
+      append_comment (ar, dkim_getresultstr (st));
+    }
+  else if (sigs->len == 0)
+    {
+      g_string_append (ar, "; dkim=permerror");
+      append_comment (ar, "no usable signature");
+    }
   dkim_free (d);
 }
 
