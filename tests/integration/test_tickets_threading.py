@@ -77,7 +77,10 @@ class Threading(unittest.TestCase):
     def setUp(self):
         self.tmpdir = tempfile.TemporaryDirectory()
         self.desk = Desk(self.tmpdir.name, "[relaydesk]\nhostname = desk.test\n"
-                         "[desk]\nreply_address = support@desk.test\nsubject_tag_prefix = RD\n")
+                         "[desk]\nreply_address = support@desk.test\nsubject_tag_prefix = RD\n"
+                         # The threading rules here; that the subject tag also needs a
+                         # DMARC-verified From domain is test_auth.py's (the default).
+                         "subject_tag_auth = any\n")
         self.first_id = "<first-1@example.org>"
         self.desk.deliver(make_mail("Alice <alice@example.org>", "support@desk.test",
                                     "Printer broken", "My printer is broken.\n", msgid=self.first_id,
