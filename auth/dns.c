@@ -281,6 +281,10 @@ exchange_tcp (RdDns *d, guint i, const GByteArray *q)
   if (fd < 0)
     return NULL;
   GBytes *result = NULL;
+  /* Declared before the first goto: a cleanup must never run on an
+   * uninitialised pointer. */
+  g_autofree guint8 *msg = NULL;
+  g_autofree guint8 *ans = NULL;
   gint64 attempt_end = g_get_monotonic_time () + (gint64) d->timeout_ms * 1000;
   if (connect (fd, (struct sockaddr *) &d->servers[i], d->server_len[i]) != 0 && errno != EINPROGRESS)
     goto out;
@@ -290,7 +294,7 @@ exchange_tcp (RdDns *d, guint i, const GByteArray *q)
   socklen_t el = sizeof err;
   if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
     goto out;
-  g_autofree guint8 *msg = g_malloc (q->len + 2);
+  msg = g_malloc (q->len + 2);
   msg[0] = (guint8) (q->len >> 8);
   msg[1] = (guint8) (q->len & 0xff);
   memcpy (msg + 2, q->data, q->len);
@@ -298,7 +302,7 @@ exchange_tcp (RdDns *d, guint i, const GByteArray *q)
   if (!io_all (d, fd, msg, q->len + 2, TRUE, attempt_end) || !io_all (d, fd, lenbuf, 2, FALSE, attempt_end))
     goto out;
   gsize alen = ((gsize) lenbuf[0] << 8) | lenbuf[1];
-  g_autofree guint8 *ans = g_malloc (MAX (alen, 1));
+  ans = g_malloc (MAX (alen, 1));
   if (!io_all (d, fd, ans, alen, FALSE, attempt_end) || !answer_matches (q->data, q->len, ans, alen))
     goto out;
   result = g_bytes_new (ans, alen);
