@@ -16,6 +16,10 @@ static const RdCommand commands[] = {
   { "relay", "check the path to the SMTP relay", rd_cmd_relay },
   { "parse", "print the parsed view of message files", rd_cmd_parse },
   { "rules", "check Sieve scripts, test one on a message", rd_cmd_rules },
+  { "config", "check the config file, print the effective settings", rd_cmd_config },
+  { "backup", "copy the store, TLS key and secret while serve runs", rd_cmd_backup },
+  { "restore", "restore a backup into an empty data directory", rd_cmd_restore },
+  { "verify", "check the store's integrity and say what is wrong", rd_cmd_verify },
 };
 
 static void

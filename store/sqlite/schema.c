@@ -253,6 +253,12 @@ const RdStoreMigration rd_sqlite_migrations[] = {
     /* The guard looks up In-Reply-To of automatic mail here: an automatic
      * answer to a message we sent ourselves is a loop. */
     "CREATE INDEX outbox_message_id ON outbox(message_id);" },
+  { "0500-ops-health-probe",
+    /* /readyz writes this one row to prove the database takes writes. */
+    "CREATE TABLE health_probe ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  at INTEGER NOT NULL"
+    ");" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };
