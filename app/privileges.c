@@ -16,6 +16,13 @@ owner_name (uid_t uid)
   return pw ? g_strdup_printf ("%s (uid %u)", pw->pw_name, (guint) uid) : g_strdup_printf ("uid %u", (guint) uid);
 }
 
+static gboolean
+is_empty_dir (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  return d != NULL && g_dir_read_name (d) == NULL;
+}
+
 gboolean
 rd_privileges_drop (RdConfig *config, gboolean warn_root, RdPrivResult *result, GError **error)
 {
@@ -46,9 +53,21 @@ rd_privileges_drop (RdConfig *config, gboolean warn_root, RdPrivResult *result, 
   if (uid == 0)
     return TRUE;
   /* A missing data directory is made now: the user could not make it in
-   * /var/lib. One that exists is left as it is (and checked later). */
+   * /var/lib. An empty one of root's (meson install makes it) is given to
+   * the user. Any other is left as it is, and checked after the switch. */
   const char *dir = rd_config_get_data_dir (config);
-  if (!g_file_test (dir, G_FILE_TEST_EXISTS))
+  struct stat st;
+  if (lstat (dir, &st) == 0 && S_ISDIR (st.st_mode) && st.st_uid == 0 && is_empty_dir (dir))
+    {
+      if (chown (dir, uid, gid) != 0 || chmod (dir, 0700) != 0)
+        {
+          g_set_error (error, RD_ERROR, RD_ERROR_PERMISSION, "cannot give the data directory %s to %s: %s",
+                       dir, name, g_strerror (errno));
+          return FALSE;
+        }
+      rd_log (RD_LOG_INFO, "privileges.data_dir", "path=%s owner=%s result=given", dir, name);
+    }
+  else if (!g_file_test (dir, G_FILE_TEST_EXISTS))
     {
       if (g_mkdir_with_parents (dir, 0700) != 0 || chown (dir, uid, gid) != 0)
         {

@@ -57,22 +57,30 @@ json_string (GString *out, const char *text, gssize len)
   g_string_append_c (out, '"');
 }
 
-/* One value of a key=value line: bare up to the next space, or quoted as
- * rd_log_escape() writes it ("a \"b\" \\x0a"), in which case it is
- * unescaped into @out. Returns the position after it, or NULL when it
- * does not parse. */
+/* Whether @p starts "key=" (the next pair of a line). */
+static gboolean
+at_key (const char *p)
+{
+  const char *k = p;
+  while (*p && (g_ascii_isalnum (*p) || *p == '_' || *p == '-' || *p == '.'))
+    p++;
+  return p > k && *p == '=';
+}
+
+/* One value of a key=value line: quoted as rd_log_escape() writes it
+ * ("a \"b\" \x0a"), unescaped into @out; or bare, up to the space before
+ * the next key= (so "config=(embedded defaults) uid=0" keeps its words).
+ * Returns the position after it, or NULL when it does not parse. */
 static const char *
 parse_value (const char *p, GString *out)
 {
   if (*p != '"')
     {
       const char *e = p;
-      while (*e && *e != ' ')
-        {
-          if (*e == '"')
-            return NULL;
-          e++;
-        }
+      while (*e && !(*e == ' ' && at_key (e + 1)))
+        e++;
+      while (e > p && e[-1] == ' ')
+        e--;
       g_string_append_len (out, p, e - p);
       return e;
     }
@@ -97,7 +105,9 @@ parse_value (const char *p, GString *out)
   if (*p != '"')
     return NULL;
   p++;
-  /* "..." at the end of a cut value belongs to it. */
+  /* "..." after a cut value belongs to it. */
+  if (g_str_has_prefix (p, "..."))
+    p += 3;
   return *p == '\0' || *p == ' ' ? p : NULL;
 }
 
