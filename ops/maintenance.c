@@ -248,6 +248,9 @@ rd_ops_backup (RdOps *ops, const RdActor *actor, const char *dest, GPtrArray *fi
   g_autofree char *db = g_build_filename (dest, DB_NAME, NULL);
   if (!rd_store_backup (ops->store, db, error))
     return FALSE;
+  /* SQLite made it with the umask's mode; the folder (0700) kept it
+   * private meanwhile. */
+  g_chmod (db, 0600);
   g_ptr_array_add (files, g_strdup (DB_NAME));
   g_autoptr(GString) manifest = g_string_new (MANIFEST_MAGIC "\n");
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
