@@ -15,6 +15,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rdtest  # noqa: E402
+import relay_peers  # noqa: E402
 
 
 def parse_metrics(text):
@@ -126,6 +127,29 @@ class MetricsTest(rdtest.RelaydeskTestCase):
         self.assertEqual(m['relaydesk_vacation_responses_total{result="suppressed"}'], 1)
         self.assertEqual(m['relaydesk_outbox_messages{state="queued"}'], 1)
         self.assertGreaterEqual(m["relaydesk_outbox_oldest_queued_age_seconds"], 0)
+
+    def test_relay_counters(self):
+        relay = relay_peers.Aiosmtpd(self.tmp, tempfail=1).start()
+        try:
+            s = self.start("--relay", f"smtp://127.0.0.1:{relay.port}",
+                           config_text="[relay]\nstarttls = opportunistic\nretry_base = 1s\n")
+            msg = os.path.join(self.tmp, "out.eml")
+            for n, to in ((1, "user@relay.test"), (2, "bad@relay.test")):
+                with open(msg, "wb") as f:
+                    f.write(relay_peers.message(n, to=to))
+                self.rd("queue", "inject", msg, "--to", to, "--from", "support@desk.example")
+            # 451 to the first DATA (retried a second later), 550 to bad@.
+            m = self.wait_for(lambda: (lambda x: x if x.get("relaydesk_relay_sent_total") == 1
+                                       and x.get('relaydesk_relay_failures_total{code="550",result="failed"}') == 1
+                                       else None)(self.scrape()), timeout=60, what="relay counters")
+            self.assertEqual(m['relaydesk_relay_failures_total{code="451",result="deferred"}'], 1)
+            self.assertEqual(m["relaydesk_relay_send_seconds_count"], 3)
+            self.assertEqual(m['relaydesk_outbox_messages{state="sent"}'], 1)
+            self.assertEqual(m['relaydesk_outbox_messages{state="failed"}'], 1)
+            self.assertEqual(m["relaydesk_outbox_oldest_queued_age_seconds"], 0)
+            s.stop()
+        finally:
+            relay.stop()
 
     def test_readyz_backlog_and_forbidden(self):
         # max_backlog 0 is "no limit"; 1 with two messages waiting (no
