@@ -154,20 +154,29 @@ rd_app_open (RdApp *app, RdAppStore mode)
 }
 
 int
+rd_app_become_user (RdApp *app)
+{
+  g_autoptr(GError) error = NULL;
+  if (app->privileges_done)
+    return RD_EXIT_OK;
+  RdPrivResult priv = RD_PRIV_KEPT;
+  if (!rd_privileges_drop (app->config, FALSE, &priv, &error)
+      || (priv == RD_PRIV_DROPPED && !rd_privileges_check_data_dir (app->config, &error)))
+    return rd_app_fail (error);
+  app->privileges_done = TRUE;
+  return RD_EXIT_OK;
+}
+
+int
 rd_app_open_store (RdApp *app, RdAppStore mode)
 {
   g_autoptr(GError) error = NULL;
   /* Root becomes [relaydesk] user before the store is opened, so the
    * database and its -wal/-shm files always belong to the user serve
    * runs as. */
-  if (mode != RD_APP_NO_STORE && !app->privileges_done)
-    {
-      RdPrivResult priv = RD_PRIV_KEPT;
-      if (!rd_privileges_drop (app->config, FALSE, &priv, &error)
-          || (priv == RD_PRIV_DROPPED && !rd_privileges_check_data_dir (app->config, &error)))
-        return rd_app_fail (error);
-      app->privileges_done = TRUE;
-    }
+  int code = mode != RD_APP_NO_STORE ? rd_app_become_user (app) : RD_EXIT_OK;
+  if (code)
+    return code;
   const char *dir = rd_config_get_data_dir (app->config);
   switch (mode)
     {

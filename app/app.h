@@ -83,6 +83,9 @@ int rd_app_open (RdApp *app, RdAppStore store);
  * (serve binds its ports, backup makes its folder, as root). */
 int rd_app_load_config (RdApp *app);
 int rd_app_open_store (RdApp *app, RdAppStore store);
+/* Run as root with [relaydesk] user set: becomes that user (once), and
+ * checks the data directory is its own. 0 or the exit code. */
+int rd_app_become_user (RdApp *app);
 
 /* Prints "relaydesk: <message>" to stderr. */
 void rd_app_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);

@@ -79,18 +79,13 @@ rd_cmd_restore (int argc, char **argv)
   int code = rd_app_load_config (&app);
   if (code)
     return code;
-  /* No store yet: NO_STORE would not drop root, so drop explicitly by
-   * opening "optionally" (none exists; it is not created). */
-  code = rd_app_open_store (&app, RD_APP_STORE_OPTIONAL);
+  /* As the user serve runs as (the files restored are its), without
+   * opening a store: restore checks that there is none. */
+  code = rd_app_become_user (&app);
+  if (code == RD_EXIT_OK)
+    code = rd_app_open_store (&app, RD_APP_NO_STORE);
   if (code)
     return code;
-  if (app.store != NULL)
-    {
-      rd_app_error ("a database exists at %s: restore never overwrites a store (a running serve or an "
-                    "installation); stop serve and move the data directory away, or restore into an empty one "
-                    "(--data-dir)", rd_store_get_path (app.store));
-      return RD_EXIT_DATAERR;
-    }
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func (g_free);
   gboolean ok = rd_ops_restore (app.ops, &app.actor, argv[1], notes, &error);
