@@ -5,7 +5,7 @@ machine and runs the installed relaydesk as the relaydesk user.
 Slow (a package build: minutes), so it is not part of `meson test`:
 .ci/run runs it after ./quickstart test. As root (CI is), on Debian 12:
 
-    python3 tests/debian/package_test.py [--keep]
+    python3 tests/debian/package_test.py [--keep] [--save FILE.deb | --deb FILE.deb]
 
 It builds from a copy of the source tree (git's files), then:
   - lintian: no error or warning that debian/relaydesk.lintian-overrides
@@ -42,6 +42,16 @@ def run(*cmd, check=True, **kw):
     if check and p.returncode != 0:
         raise SystemExit(f"FAIL: {' '.join(cmd)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
+
+
+def dpkg(*args):
+    """dpkg, waiting for the lock while another apt or dpkg runs."""
+    deadline = time.time() + 600
+    while True:
+        p = run("dpkg", *args, check=False)
+        if p.returncode == 0 or "lock" not in p.stderr or time.time() > deadline:
+            return p
+        time.sleep(5)
 
 
 def check(ok, what):
@@ -104,6 +114,7 @@ def wait_port(path, proc, timeout=30):
 
 
 def serve_as_installed(work):
+    os.chmod(work, 0o711)       # relaydesk must reach the run folder
     run_dir = os.path.join(work, "run")
     os.makedirs(run_dir)
     os.chmod(run_dir, 0o1777)   # the port file is written after the switch
@@ -120,7 +131,7 @@ def serve_as_installed(work):
         uid = pwd.getpwnam("relaydesk").pw_uid
         status = open(f"/proc/{proc.pid}/status").read()
         uids = re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()
-        groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+        groups = re.search(r"^Groups:[ \t]*(.*)$", status, re.M).group(1).split()
         check(uids == [str(uid)] * 4 and groups == [], f"serve runs as relaydesk (uid {uid}), no groups: {uids} {groups}")
         with smtplib.SMTP("127.0.0.1", port, timeout=20) as c:
             c.sendmail("alice@example.com", ["support@example.org"],
@@ -158,17 +169,25 @@ def main():
             return 1
     t_start = time.monotonic()
     if installed():
-        run("dpkg", "--purge", "relaydesk")
+        dpkg("--purge", "relaydesk")
     if shutil.which("userdel") and run("getent", "passwd", "relaydesk", check=False).returncode == 0:
         run("userdel", "relaydesk", check=False)   # so that the package is seen making it
         run("groupdel", "relaydesk", check=False)
     work = tempfile.mkdtemp(prefix="rd-deb-")
     try:
-        deb, changes = build(work)
-        lintian(changes)
+        if "--deb" in sys.argv:
+            # A package built before (development): --deb FILE.deb
+            deb = os.path.abspath(sys.argv[sys.argv.index("--deb") + 1])
+        else:
+            deb, changes = build(work)
+            lintian(changes)
+            if "--save" in sys.argv:
+                shutil.copy(deb, sys.argv[sys.argv.index("--save") + 1])
 
-        p = run("dpkg", "-i", deb, check=False)
+        p = dpkg("-i", deb)
         check(p.returncode == 0, "dpkg -i succeeds (systemd is not PID 1 here)" + ("" if p.returncode == 0 else p.stderr))
+        if p.returncode != 0:
+            raise SystemExit("FAIL: the package did not install:\n" + p.stdout + p.stderr)
         pw = pwd.getpwnam("relaydesk")
         check(pw.pw_dir == "/var/lib/relaydesk" and pw.pw_uid < 1000, f"system user relaydesk (uid {pw.pw_uid})")
         st = os.stat("/var/lib/relaydesk")
@@ -197,23 +216,23 @@ def main():
 
         serve_as_installed(work)
 
-        run("dpkg", "-r", "relaydesk")
+        check(dpkg("-r", "relaydesk").returncode == 0, "dpkg -r succeeds")
         check(os.path.exists(CONF), "dpkg -r keeps the config")
         check(os.path.exists("/var/lib/relaydesk/relaydesk.db"), "dpkg -r keeps the data")
         with open(CONF, "a") as f:
             f.write("# changed by the admin\n")
-        p = run("dpkg", "-i", deb, check=False)
+        p = dpkg("-i", deb)
         check(p.returncode == 0, "reinstall succeeds")
         check(open(CONF).read().endswith("# changed by the admin\n"), "reinstall keeps the admin's config")
         listed = run("runuser", "-u", "relaydesk", "--", "/usr/bin/relaydesk", "tickets", "list", "--config", CONF,
                      check=False).stdout
         check("packaged" in listed, "reinstall finds the ticket")
-        run("dpkg", "--purge", "relaydesk")
+        check(dpkg("--purge", "relaydesk").returncode == 0, "dpkg --purge succeeds")
         check(not os.path.exists("/var/lib/relaydesk"), "purge removes /var/lib/relaydesk")
         check(not os.path.exists("/etc/relaydesk"), "purge removes /etc/relaydesk")
     finally:
         if installed() and "--keep" not in sys.argv:
-            run("dpkg", "--purge", "relaydesk", check=False)
+            dpkg("--purge", "relaydesk")
         shutil.rmtree(work, ignore_errors=True)
     print(f"package test: {time.monotonic() - t_start:.0f} s")
     print("package test: " + (f"{len(failures)} check(s) FAILED: {failures}" if failures else "every check passed"))
