@@ -41,6 +41,8 @@ def parse_metrics(text):
 class MetricsTest(rdtest.RelaydeskTestCase):
     def start(self, *extra, config_text=None):
         self.metrics_port_file = os.path.join(self.tmp, "metrics.port")
+        if os.path.exists(self.metrics_port_file):
+            os.unlink(self.metrics_port_file)   # a previous serve's
         config = None
         if config_text:
             config = os.path.join(self.tmp, "relaydesk.conf")
