@@ -1,6 +1,7 @@
 /* relaydesk — app: the preamble every subcommand shares (see app.h). */
 #include "app.h"
 #include "rd-common.h"
+#include "privileges.h"
 
 #include <stdio.h>
 #include <stdarg.h>
@@ -96,6 +97,7 @@ rd_app_parse (RdApp *app, const char *name, const char *params, const char *summ
     { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &app->data_dir, "Data directory (default " RD_DEFAULT_DATA_DIR ")", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &app->config_path, "Config file (relaydesk.conf, GLib key-file format)", "FILE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose, "Log debug messages", NULL },
+    { "log-format", 0, 0, G_OPTION_ARG_STRING, &app->log_format, "Log lines as text (key=value, the default) or json (one object a line)", "text|json" },
     G_OPTION_ENTRY_NULL
   };
   GOptionEntry json[] = {
@@ -119,11 +121,18 @@ rd_app_parse (RdApp *app, const char *name, const char *params, const char *summ
       rd_app_error ("%s (see --help)", error->message);
       return FALSE;
     }
+  RdLogFormat format = RD_LOG_FORMAT_TEXT;
+  if (app->log_format && !rd_log_format_parse (app->log_format, &format))
+    {
+      rd_app_error ("--log-format: '%s' is not text or json (see --help)", app->log_format);
+      return FALSE;
+    }
+  rd_log_set_format (format);
   return TRUE;
 }
 
 int
-rd_app_open (RdApp *app, RdAppStore mode)
+rd_app_load_config (RdApp *app)
 {
   g_autoptr(GError) error = NULL;
   app->config = rd_config_load (app->config_path, &error);
@@ -134,6 +143,40 @@ rd_app_open (RdApp *app, RdAppStore mode)
   if (!rd_config_check_errors (app->config, &error))
     return rd_app_fail (error);
   rd_log_set_level (app->verbose ? RD_LOG_DEBUG : RD_LOG_INFO);
+  return RD_EXIT_OK;
+}
+
+int
+rd_app_open (RdApp *app, RdAppStore mode)
+{
+  int code = rd_app_load_config (app);
+  return code ? code : rd_app_open_store (app, mode);
+}
+
+int
+rd_app_become_user (RdApp *app)
+{
+  g_autoptr(GError) error = NULL;
+  if (app->privileges_done)
+    return RD_EXIT_OK;
+  RdPrivResult priv = RD_PRIV_KEPT;
+  if (!rd_privileges_drop (app->config, FALSE, &priv, &error)
+      || (priv == RD_PRIV_DROPPED && !rd_privileges_check_data_dir (app->config, &error)))
+    return rd_app_fail (error);
+  app->privileges_done = TRUE;
+  return RD_EXIT_OK;
+}
+
+int
+rd_app_open_store (RdApp *app, RdAppStore mode)
+{
+  g_autoptr(GError) error = NULL;
+  /* Root becomes [relaydesk] user before the store is opened, so the
+   * database and its -wal/-shm files always belong to the user serve
+   * runs as. */
+  int code = mode != RD_APP_NO_STORE ? rd_app_become_user (app) : RD_EXIT_OK;
+  if (code)
+    return code;
   const char *dir = rd_config_get_data_dir (app->config);
   switch (mode)
     {
@@ -173,4 +216,5 @@ rd_app_clear (RdApp *app)
   g_clear_pointer (&app->data_dir, g_free);
   g_clear_pointer (&app->config_path, g_free);
   g_clear_pointer (&app->actor_name, g_free);
+  g_clear_pointer (&app->log_format, g_free);
 }

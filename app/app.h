@@ -55,6 +55,7 @@ typedef struct {
   char *data_dir;
   char *config_path;
   gboolean verbose;
+  char *log_format;        /* --log-format */
   gboolean json;           /* with RD_APP_JSON */
   char *actor_name;        /* with RD_APP_ACTOR */
   /* what rd_app_open made */
@@ -62,6 +63,7 @@ typedef struct {
   RdStore *store;          /* NULL with RD_APP_NO_STORE, or OPTIONAL and none */
   RdOps *ops;
   RdActor actor;           /* the CLI acts as a local administrator */
+  gboolean privileges_done; /* [relaydesk] user applied (serve does it itself) */
 } RdApp;
 
 void rd_app_clear (RdApp *app);
@@ -74,8 +76,16 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdApp, rd_app_clear)
 gboolean rd_app_parse (RdApp *app, const char *name, const char *params, const char *summary,
                        RdAppFlags flags, const GOptionEntry *extra, int *argc, char ***argv);
 /* Loads the config, opens the store as asked and the operations: 0, or
- * the exit code with the error printed. */
+ * the exit code with the error printed. Run as root, a command that
+ * opens the store first becomes [relaydesk] user (app/privileges.h). */
 int rd_app_open (RdApp *app, RdAppStore store);
+/* The two halves of rd_app_open, for commands with work between them
+ * (serve binds its ports, backup makes its folder, as root). */
+int rd_app_load_config (RdApp *app);
+int rd_app_open_store (RdApp *app, RdAppStore store);
+/* Run as root with [relaydesk] user set: becomes that user (once), and
+ * checks the data directory is its own. 0 or the exit code. */
+int rd_app_become_user (RdApp *app);
 
 /* Prints "relaydesk: <message>" to stderr. */
 void rd_app_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
@@ -97,5 +107,9 @@ int rd_cmd_parse (int argc, char **argv);
 int rd_cmd_rules (int argc, char **argv);
 int rd_cmd_dkim (int argc, char **argv);
 int rd_cmd_auth (int argc, char **argv);
+int rd_cmd_config (int argc, char **argv);
+int rd_cmd_backup (int argc, char **argv);
+int rd_cmd_restore (int argc, char **argv);
+int rd_cmd_verify (int argc, char **argv);
 
 G_END_DECLS

@@ -8,18 +8,34 @@
 #include "desk.h"
 #include "message.h"
 #include "relay.h"
+#include "privileges.h"
+#include "smtp-tls.h"
+#include "metrics-http.h"
+#include "rd-metrics.h"
+#include "rd-systemd.h"
 
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <errno.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+/* systemd (Type=notify): best effort, a failure is only logged. */
+static void
+notify (const char *state)
+{
+  g_autoptr(GError) error = NULL;
+  if (!rd_systemd_notify (state, &error))
+    rd_log (RD_LOG_WARN, "serve.notify", "error=\"%s\"", error->message);
+}
 
 static gboolean
 on_signal (gpointer data)
 {
   GMainLoop *loop = data;
   rd_log (RD_LOG_INFO, "serve.signal", "action=stop");
+  notify ("STOPPING=1\nSTATUS=stopping");
   g_main_loop_quit (loop);
   return G_SOURCE_CONTINUE;
 }
@@ -69,6 +85,119 @@ on_committed (guint n, gpointer data)
   rd_desk_worker_wake (data);
 }
 
+/* The SMTP listeners, bound before the privilege drop (or passed by
+ * systemd), in the order they are served. */
+typedef struct {
+  GPtrArray *sockets;   /* GSocket* */
+  GArray *tls;          /* gboolean: implicit TLS */
+} Listeners;
+
+static void
+listeners_free (Listeners *ls)
+{
+  g_ptr_array_unref (ls->sockets);
+  g_array_unref (ls->tls);
+  g_free (ls);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listeners, listeners_free)
+
+static void
+listeners_add (Listeners *ls, GSocket *sock, gboolean tls)
+{
+  g_ptr_array_add (ls->sockets, sock);
+  g_array_append_val (ls->tls, tls);
+}
+
+static guint16
+hostport_port (const char *hostport)
+{
+  g_autofree char *host = NULL;
+  guint16 port = 0;
+  return hostport && rd_parse_hostport (hostport, &host, &port, NULL) ? port : 0;
+}
+
+/* Socket activation (relaydesk.socket): the descriptors systemd passes.
+ * One named "smtps" (FileDescriptorName=) is implicit TLS, "smtp" plain;
+ * an unnamed one is implicit TLS when its port is the port of [smtp]
+ * listen_tls (465 in the package's config), plain otherwise. */
+static gboolean
+adopt_systemd (Listeners *ls, const char *listen_tls, gint *n_out, GError **error)
+{
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  gint n = rd_systemd_listen_fds (fds, names, error);
+  *n_out = n;
+  if (n <= 0)
+    return n == 0;
+  guint16 tls_port = hostport_port (listen_tls);
+  for (guint i = 0; i < fds->len; i++)
+    {
+      int fd = g_array_index (fds, int, i);
+      const char *name = g_ptr_array_index (names, i);
+      GSocket *sock = g_socket_new_from_fd (fd, error);
+      if (sock == NULL)
+        {
+          g_prefix_error (error, "socket activation: descriptor %d (%s): ", fd, name);
+          return FALSE;
+        }
+      g_autoptr(GSocketAddress) local = g_socket_get_local_address (sock, NULL);
+      guint16 port = local && G_IS_INET_SOCKET_ADDRESS (local)
+                     ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)) : 0;
+      gboolean tls = g_str_equal (name, "smtps") || (!g_str_equal (name, "smtp") && tls_port != 0 && port == tls_port);
+      rd_log (RD_LOG_INFO, "serve.socket", "source=systemd fd=%d name=%s port=%u tls=%s", fd, name, port,
+              tls ? "implicit" : "starttls");
+      listeners_add (ls, sock, tls);
+    }
+  return TRUE;
+}
+
+/* The listeners: passed by systemd, or bound here from --smtp/--smtps or
+ * [smtp] listen and listen_tls. The SMTPS default is a convenience: when
+ * another instance on this machine holds it, serve says so and serves the
+ * plain port anyway (@tls_default); an address given explicitly must be
+ * bound. */
+static gboolean
+bind_listeners (RdConfig *config, const char *smtp, const char *smtps, Listeners **out,
+                gboolean *tls_default, GError **error)
+{
+  g_autoptr(Listeners) ls = g_new0 (Listeners, 1);
+  ls->sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  ls->tls = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  const char *listen_tls = smtps ? smtps : rd_config_get_string (config, "smtp", "listen_tls", NULL);
+  *tls_default = listen_tls == NULL;
+  if (*tls_default)
+    listen_tls = rd_config_get_bool (config, "tls", "enabled", TRUE) ? RD_DEFAULT_SMTPS_LISTEN : "none";
+  gint n = 0;
+  if (!adopt_systemd (ls, listen_tls, &n, error))
+    return FALSE;
+  if (n > 0)
+    {
+      *out = g_steal_pointer (&ls);
+      return TRUE;
+    }
+  const char *listen = smtp ? smtp : rd_config_get_string (config, "smtp", "listen", RD_DEFAULT_SMTP_LISTEN);
+  GSocket *plain = rd_smtp_server_bind (listen, error);
+  if (plain == NULL)
+    return FALSE;
+  listeners_add (ls, plain, FALSE);
+  if (g_ascii_strcasecmp (listen_tls, "none") != 0 && *listen_tls != '\0')
+    {
+      g_autoptr(GError) local = NULL;
+      GSocket *tls = rd_smtp_server_bind (listen_tls, &local);
+      if (tls != NULL)
+        listeners_add (ls, tls, TRUE);
+      else if (*tls_default && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+        rd_log (RD_LOG_WARN, "serve.smtps", "addr=%s result=unavailable error=\"%s\"", listen_tls, local->message);
+      else
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+    }
+  *out = g_steal_pointer (&ls);
+  return TRUE;
+}
+
 int
 rd_cmd_serve (int argc, char **argv)
 {
@@ -79,6 +208,8 @@ rd_cmd_serve (int argc, char **argv)
   g_autofree char *smtps_port_file = NULL;
   g_autofree char *relay = NULL;
   g_autofree char *relay_ca = NULL;
+  g_autofree char *metrics_addr = NULL;
+  g_autofree char *metrics_port_file = NULL;
   GOptionEntry entries[] = {
     { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, "SMTP listener (default " RD_DEFAULT_SMTP_LISTEN "; port 0 picks a free port)", "ADDR:PORT" },
     { "smtps", 0, 0, G_OPTION_ARG_STRING, &smtps, "Implicit-TLS (SMTPS) listener (default " RD_DEFAULT_SMTPS_LISTEN "; 'none' disables)", "ADDR:PORT" },
@@ -86,6 +217,8 @@ rd_cmd_serve (int argc, char **argv)
     { "smtps-port-file", 0, 0, G_OPTION_ARG_FILENAME, &smtps_port_file, "Write the bound SMTPS port to FILE once listening", "FILE" },
     { "relay", 0, 0, G_OPTION_ARG_STRING, &relay, "Send the outbox through this relay (smtp://HOST:PORT or smtps://HOST:PORT), instead of [relay] url", "URL" },
     { "relay-ca", 0, 0, G_OPTION_ARG_FILENAME, &relay_ca, "CA file (PEM) for the relay's certificate, instead of [relay] ca_file", "FILE" },
+    { "metrics", 0, 0, G_OPTION_ARG_STRING, &metrics_addr, "HTTP listener for /metrics, /healthz, /readyz, instead of [metrics] listen ('none' disables)", "ADDR:PORT" },
+    { "metrics-port-file", 0, 0, G_OPTION_ARG_FILENAME, &metrics_port_file, "Write the bound metrics port to FILE once listening", "FILE" },
     G_OPTION_ENTRY_NULL
   };
   if (!rd_app_parse (&app, "serve", NULL,
@@ -95,27 +228,60 @@ rd_cmd_serve (int argc, char **argv)
     return RD_EXIT_USAGE;
   if (argc > 1)
     return rd_app_usage ("serve: unexpected argument '%s'", argv[1]);
-  /* Opens (and migrates) the database once here, so that a bad data
-   * directory fails at start. */
-  int code = rd_app_open (&app, RD_APP_STORE_CREATE);
+  int code = rd_app_load_config (&app);
   if (code)
     return code;
   RdConfig *config = app.config;
-  /* The SMTPS default is a convenience: when another instance on this
-   * machine holds it, say so and serve the plain port anyway. An address
-   * given explicitly must be bound. */
-  const char *listen_tls = smtps ? smtps : rd_config_get_string (config, "smtp", "listen_tls", NULL);
-  gboolean listen_tls_default = listen_tls == NULL;
-  if (listen_tls_default)
-    listen_tls = RD_DEFAULT_SMTPS_LISTEN;
-  if (!g_ascii_strcasecmp (listen_tls, "none") || *listen_tls == '\0')
-    listen_tls = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* As root, everything that needs root comes first: the listeners (ports
+   * 25 and 465), a configured TLS key; then [relaydesk] user, before any
+   * mail is read or the store opened. */
+  g_autoptr(Listeners) ls = NULL;
+  gboolean listen_tls_default = FALSE;
+  if (!bind_listeners (config, smtp, smtps, &ls, &listen_tls_default, &error))
+    return rd_app_fail (error);
+  g_autoptr(RdMetricsHttp) metrics = rd_metrics_http_new (config, &error);
+  if (metrics == NULL)
+    return rd_app_fail (error);
+  const char *metrics_listen = metrics_addr ? metrics_addr : rd_config_get_string (config, "metrics", "listen", "none");
+  guint16 metrics_port = 0;
+  if (*metrics_listen && g_ascii_strcasecmp (metrics_listen, "none") != 0
+      && !rd_metrics_http_listen (metrics, metrics_listen, &metrics_port, &error))
+    return rd_app_fail (error);
+  SSL_CTX *tls_ctx = NULL;
+  if (rd_config_get_bool (config, "tls", "enabled", TRUE)
+      && rd_config_get_string (config, "tls", "cert_file", NULL) != NULL)
+    {
+      tls_ctx = rd_smtp_tls_context_new (config, &error);
+      if (tls_ctx == NULL)
+        return rd_app_fail (error);
+    }
+  RdPrivResult priv = RD_PRIV_KEPT;
+  if (!rd_privileges_drop (config, TRUE, &priv, &error) || !rd_privileges_check_data_dir (config, &error))
+    {
+      if (tls_ctx)
+        SSL_CTX_free (tls_ctx);
+      return rd_app_fail (error);
+    }
+  app.privileges_done = TRUE;
+  if (priv == RD_PRIV_DROPPED)
+    rd_log (RD_LOG_INFO, "serve.privileges", "user=%s uid=%u gid=%u",
+            rd_config_get_string (config, "relaydesk", "user", NULL), (guint) getuid (), (guint) getgid ());
+
+  /* Opens (and migrates) the database once here, so that a bad data
+   * directory fails at start. */
+  code = rd_app_open_store (&app, RD_APP_STORE_CREATE);
+  if (code)
+    {
+      if (tls_ctx)
+        SSL_CTX_free (tls_ctx);
+      return code;
+    }
   raise_fd_limit ();
-  const char *listen = smtp ? smtp : rd_config_get_string (config, "smtp", "listen", RD_DEFAULT_SMTP_LISTEN);
   const char *data_dir = rd_config_get_data_dir (config);
 
   rd_parser_init ();
-  g_autoptr(GError) error = NULL;
   write_example_rules (data_dir);
 
   /* The outbox worker: only with a relay; without one, outbound mail
@@ -126,6 +292,8 @@ rd_cmd_serve (int argc, char **argv)
       outbox = rd_relay_outbox_new (config, relay, relay_ca, &error);
       if (outbox == NULL)
         {
+          if (tls_ctx)
+            SSL_CTX_free (tls_ctx);
           return rd_app_fail (error);
         }
     }
@@ -135,40 +303,39 @@ rd_cmd_serve (int argc, char **argv)
   RdDeskWorker *worker = rd_desk_worker_start (config, &error);
   if (worker == NULL)
     {
+      if (tls_ctx)
+        SSL_CTX_free (tls_ctx);
       return rd_app_fail (error);
     }
   RdSpoolWriter *writer = rd_spool_writer_new (data_dir, 256, on_committed, worker, &error);
   if (writer == NULL)
     {
+      if (tls_ctx)
+        SSL_CTX_free (tls_ctx);
       rd_desk_worker_stop (worker);
       return rd_app_fail (error);
     }
-  RdSmtpServer *server = rd_smtp_server_new (config, writer, &error);
-  guint16 port = 0;
-  if (server == NULL || !rd_smtp_server_listen (server, listen, &port, &error))
+  RdSmtpServer *server = rd_smtp_server_new_with_tls (config, writer, tls_ctx, &error);
+  guint16 port = 0, tls_port = 0;
+  for (guint i = 0; server != NULL && i < ls->sockets->len && error == NULL; i++)
+    {
+      gboolean tls = g_array_index (ls->tls, gboolean, i);
+      guint16 p = 0;
+      if (rd_smtp_server_add_listener (server, g_ptr_array_index (ls->sockets, i), tls, &p, &error))
+        {
+          if (tls && tls_port == 0)
+            tls_port = p;
+          else if (!tls && port == 0)
+            port = p;
+        }
+    }
+  if (server == NULL || error != NULL)
     {
       rd_app_error ("%s", error->message);
       rd_smtp_server_free (server);
       rd_spool_writer_free (writer);
       rd_desk_worker_stop (worker);
       return rd_app_exit_code (error);
-    }
-  guint16 tls_port = 0;
-  if (listen_tls != NULL && !rd_smtp_server_listen_tls (server, listen_tls, &tls_port, &error))
-    {
-      if (listen_tls_default && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
-        {
-          rd_log (RD_LOG_WARN, "serve.smtps", "addr=%s result=unavailable error=\"%s\"", listen_tls, error->message);
-          g_clear_error (&error);
-        }
-      else
-        {
-          rd_app_error ("%s", error->message);
-          rd_smtp_server_free (server);
-          rd_spool_writer_free (writer);
-          rd_desk_worker_stop (worker);
-          return rd_app_exit_code (error);
-        }
     }
   /* Catch the stop signals before telling anyone we listen: a SIGTERM
    * right after the port file appears must stop us cleanly too. */
@@ -194,9 +361,24 @@ rd_cmd_serve (int argc, char **argv)
           return RD_EXIT_FAILURE;
         }
     }
+  if (metrics_port_file && metrics_port != 0)
+    {
+      g_autofree char *text = g_strdup_printf ("%u\n", metrics_port);
+      if (!g_file_set_contents (metrics_port_file, text, -1, &error))
+        {
+          rd_app_error ("%s", error->message);
+          return RD_EXIT_FAILURE;
+        }
+    }
   RdRelayWorker *relay_worker = outbox ? rd_relay_worker_start (g_steal_pointer (&outbox)) : NULL;
-  rd_log (RD_LOG_INFO, "serve.start", "version=%s data_dir=%s config=%s",
-          RD_VERSION, data_dir, rd_config_get_path (config) ? rd_config_get_path (config) : "(embedded defaults)");
+  rd_metric_set (RD_METRIC_BUILD_INFO, 1, RD_VERSION);
+  rd_metric_set (RD_METRIC_START_TIME, (double) (g_get_real_time () / G_USEC_PER_SEC));
+  rd_log (RD_LOG_INFO, "serve.start", "version=%s data_dir=%s config=%s uid=%u",
+          RD_VERSION, data_dir, rd_config_get_path (config) ? rd_config_get_path (config) : "(embedded defaults)",
+          (guint) getuid ());
+  g_autofree char *status = g_strdup_printf ("READY=1\nSTATUS=accepting mail on port %u%s", port,
+                                             tls_port ? " and SMTPS" : "");
+  notify (status);
 
   g_main_loop_run (loop);
   g_source_remove (s1);
@@ -212,6 +394,7 @@ rd_cmd_serve (int argc, char **argv)
   rd_smtp_server_free (server);
   rd_desk_worker_stop (worker);
   rd_relay_worker_stop (relay_worker);
+  g_clear_pointer (&metrics, rd_metrics_http_free);
   rd_log (RD_LOG_INFO, "serve.stop", "result=clean");
   return RD_EXIT_OK;
 }

@@ -18,6 +18,10 @@ static const RdCommand commands[] = {
   { "rules", "check Sieve scripts, test one on a message", rd_cmd_rules },
   { "auth", "check a message's SPF, DKIM and DMARC as serve would", rd_cmd_auth },
   { "dkim", "make a DKIM signing key for outbound mail", rd_cmd_dkim },
+  { "config", "check the config file, print the effective settings", rd_cmd_config },
+  { "backup", "copy the store, TLS key and secret while serve runs", rd_cmd_backup },
+  { "restore", "restore a backup into an empty data directory", rd_cmd_restore },
+  { "verify", "check the store's integrity and say what is wrong", rd_cmd_verify },
 };
 
 static void

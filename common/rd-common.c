@@ -9,12 +9,171 @@
 G_DEFINE_QUARK (relaydesk-error-quark, rd_error)
 
 static RdLogLevel log_level = RD_LOG_INFO;
+static RdLogFormat log_format = RD_LOG_FORMAT_TEXT;
 static GMutex log_lock;
 
 void
 rd_log_set_level (RdLogLevel level)
 {
   log_level = level;
+}
+
+void
+rd_log_set_format (RdLogFormat format)
+{
+  log_format = format;
+}
+
+gboolean
+rd_log_format_parse (const char *name, RdLogFormat *format)
+{
+  if (g_strcmp0 (name, "text") == 0)
+    *format = RD_LOG_FORMAT_TEXT;
+  else if (g_strcmp0 (name, "json") == 0)
+    *format = RD_LOG_FORMAT_JSON;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* A JSON string: UTF-8 kept (invalid sequences replaced), control
+ * characters, quote and backslash escaped. */
+static void
+json_string (GString *out, const char *text, gssize len)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, len);
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) valid; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (out, "\\%c", *p);
+      else if (*p == '\n')
+        g_string_append (out, "\\n");
+      else if (*p < 0x20 || *p == 0x7f)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* Whether @p starts "key=" (the next pair of a line). */
+static gboolean
+at_key (const char *p)
+{
+  const char *k = p;
+  while (*p && (g_ascii_isalnum (*p) || *p == '_' || *p == '-' || *p == '.'))
+    p++;
+  return p > k && *p == '=';
+}
+
+/* One value of a key=value line: quoted as rd_log_escape() writes it
+ * ("a \"b\" \x0a"), unescaped into @out; or bare, up to the space before
+ * the next key= (so "config=(embedded defaults) uid=0" keeps its words).
+ * Returns the position after it, or NULL when it does not parse. */
+static const char *
+parse_value (const char *p, GString *out)
+{
+  if (*p != '"')
+    {
+      const char *e = p;
+      while (*e && !(*e == ' ' && at_key (e + 1)))
+        e++;
+      while (e > p && e[-1] == ' ')
+        e--;
+      g_string_append_len (out, p, e - p);
+      return e;
+    }
+  for (p++; *p && *p != '"'; p++)
+    {
+      if (*p != '\\')
+        {
+          g_string_append_c (out, *p);
+          continue;
+        }
+      p++;
+      if (*p == 'x' && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
+        {
+          g_string_append_c (out, (char) (g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2])));
+          p += 2;
+        }
+      else if (*p == '\0')
+        return NULL;
+      else
+        g_string_append_c (out, *p);
+    }
+  if (*p != '"')
+    return NULL;
+  p++;
+  /* "..." after a cut value belongs to it. */
+  if (g_str_has_prefix (p, "..."))
+    p += 3;
+  return *p == '\0' || *p == ' ' ? p : NULL;
+}
+
+/* Parses "k=v k2=\"v 2\"" into pairs; FALSE when the body is not that. */
+static gboolean
+parse_pairs (const char *body, GPtrArray *keys, GPtrArray *values)
+{
+  const char *p = body;
+  while (*p == ' ')
+    p++;
+  while (*p)
+    {
+      const char *k = p;
+      while (*p && (g_ascii_isalnum (*p) || *p == '_' || *p == '-' || *p == '.'))
+        p++;
+      if (p == k || *p != '=')
+        return FALSE;
+      g_ptr_array_add (keys, g_strndup (k, p - k));
+      GString *v = g_string_new (NULL);
+      p = parse_value (p + 1, v);
+      g_ptr_array_add (values, g_string_free (v, FALSE));
+      if (p == NULL)
+        return FALSE;
+      while (*p == ' ')
+        p++;
+    }
+  return TRUE;
+}
+
+char *
+rd_log_format_json (const char *ts, const char *level, const char *event, const char *body)
+{
+  GString *out = g_string_new ("{\"ts\":");
+  json_string (out, ts, -1);
+  g_string_append (out, ",\"level\":");
+  json_string (out, level, -1);
+  g_string_append (out, ",\"event\":");
+  json_string (out, event, -1);
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
+  if (parse_pairs (body, keys, values))
+    {
+      for (guint i = 0; i < keys->len; i++)
+        {
+          const char *k = g_ptr_array_index (keys, i);
+          /* A key of ours would be shadowed: keep both. */
+          gboolean ours = !strcmp (k, "ts") || !strcmp (k, "level") || !strcmp (k, "event") || !strcmp (k, "msg");
+          g_string_append_c (out, ',');
+          if (ours)
+            {
+              g_autofree char *renamed = g_strconcat ("field.", k, NULL);
+              json_string (out, renamed, -1);
+            }
+          else
+            json_string (out, k, -1);
+          g_string_append_c (out, ':');
+          json_string (out, g_ptr_array_index (values, i), -1);
+        }
+    }
+  else if (*body)
+    {
+      g_string_append (out, ",\"msg\":");
+      json_string (out, body, -1);
+    }
+  g_string_append_c (out, '}');
+  return g_string_free (out, FALSE);
 }
 
 void
@@ -28,11 +187,13 @@ rd_log (RdLogLevel level, const char *event, const char *fmt, ...)
   g_autofree char *body = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *ts = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+  g_autofree char *sec = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+  g_autofree char *ts = g_strdup_printf ("%s.%03dZ", sec, g_date_time_get_microsecond (now) / 1000);
+  g_autofree char *line = log_format == RD_LOG_FORMAT_JSON
+      ? rd_log_format_json (ts, names[level], event, body)
+      : g_strdup_printf ("%s %s %s %s", ts, names[level], event, body);
   g_mutex_lock (&log_lock);
-  fprintf (stderr, "%s.%03dZ %s %s %s\n", ts,
-           g_date_time_get_microsecond (now) / 1000,
-           names[level], event, body);
+  fprintf (stderr, "%s\n", line);
   fflush (stderr);
   g_mutex_unlock (&log_lock);
 }

@@ -35,6 +35,24 @@ typedef enum {
 } RdLogLevel;
 
 void rd_log_set_level (RdLogLevel level);
+
+/* Text (the default): "2024-01-15T09:29:55.123Z info event key=value ...".
+ * JSON (--log-format json, for log shippers): one object per line,
+ * {"ts":"...","level":"info","event":"...","key":"value",...}; the
+ * key=value pairs of the line become members (a value quoted by
+ * rd_log_escape() is unescaped first), and what does not parse as pairs
+ * is kept whole in "msg". */
+typedef enum {
+  RD_LOG_FORMAT_TEXT,
+  RD_LOG_FORMAT_JSON,
+} RdLogFormat;
+
+void rd_log_set_format (RdLogFormat format);
+/* "text" or "json"; FALSE for anything else. */
+gboolean rd_log_format_parse (const char *name, RdLogFormat *format);
+/* The JSON line for one event (without the newline), as rd_log() prints
+ * it in JSON format. (transfer full) */
+char *rd_log_format_json (const char *ts, const char *level, const char *event, const char *body);
 void rd_log (RdLogLevel level, const char *event, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
 /* Returns a newly allocated copy of @text (of @len bytes, -1 for NUL

@@ -23,6 +23,9 @@ static const RdConfigKey schema[] = {
     .doc = "Data directory: the database, the generated TLS certificate, the example rules" },
   { "relaydesk", "hostname", RD_CONFIG_STRING, .dflt_doc = "the machine's host name",
     .doc = "Our name in SMTP banners, Message-IDs and default addresses" },
+  { "relaydesk", "user", RD_CONFIG_STRING, .dflt_doc = "none: stay who started it",
+    .doc = "Started as root, serve binds its listeners, then becomes this user (its group, no other groups) "
+           "before it reads mail or opens the store; every other command run as root becomes it too" },
 
   /* [smtp]: the receiver (docs/receiver.md) */
   { "smtp", "listen", RD_CONFIG_HOSTPORT, .dflt = RD_DEFAULT_SMTP_LISTEN,
@@ -171,6 +174,14 @@ static const RdConfigKey schema[] = {
     .doc = "Signing domain (d=), aligned with the From of our mail" },
   { "dkim", "key_file", RD_CONFIG_PATH, .dflt_doc = "none: mail goes out unsigned",
     .doc = "PEM private key, RSA (2048 bits) or Ed25519 (RFC 8463); relaydesk dkim keygen makes one" },
+
+  /* [metrics]: /metrics, /healthz, /readyz (relaydesk(8), docs/operations.md) */
+  { "metrics", "listen", RD_CONFIG_HOSTPORT, .words = "none", .dflt = "none", .flags = RD_CONFIG_FLAG_EMPTY_OK,
+    .doc = "Own HTTP listener for /metrics, /healthz and /readyz (e.g. 127.0.0.1:9025); none: only on the web desk's" },
+  { "metrics", "clients", RD_CONFIG_LIST, .item = RD_CONFIG_CIDR, .dflt = "127.0.0.0/8; ::1",
+    .doc = "Addresses allowed to read them; others get 403" },
+  { "metrics", "max_backlog", RD_CONFIG_INT, .min = 0, .max = G_MAXINT, .dflt = "10000",
+    .doc = "/readyz fails above this many unprocessed messages; 0: no limit" },
 
   /* [relay]: outbound mail (docs/relay.md) */
   { "relay", "url", RD_CONFIG_URL, .words = "smtp|smtps", .dflt_doc = "none: replies wait in the outbox",

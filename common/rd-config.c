@@ -571,3 +571,15 @@ rd_config_get_hostname (RdConfig *c)
     return h;
   return g_get_host_name ();
 }
+
+const char *
+rd_config_get_raw (RdConfig *c, const char *group, const char *key)
+{
+  return raw_value (c, group, key);
+}
+
+GStrv
+rd_config_get_groups (RdConfig *c)
+{
+  return g_key_file_get_groups (c->kf, NULL);
+}

@@ -61,6 +61,12 @@ guint64 rd_config_get_size (RdConfig *config, const char *group, const char *key
 
 void rd_config_set_string (RdConfig *config, const char *group, const char *key, const char *value);
 
+/* The value of @key as the file (or rd_config_set_string) gives it,
+ * stripped, or NULL when absent: no default. (transfer none) */
+const char *rd_config_get_raw (RdConfig *config, const char *group, const char *key);
+/* The groups present, in the order of the file. (transfer full) */
+GStrv rd_config_get_groups (RdConfig *config);
+
 /* Errors found by the getters so far (bad integers etc.), or TRUE. */
 gboolean rd_config_check_errors (RdConfig *config, GError **error);
 

@@ -10,6 +10,7 @@
  * it again after a crash neither loses nor doubles an effect.
  */
 #include "desk-private.h"
+#include "rd-metrics.h"
 #include "outbox.h"
 #include "responses.h"
 #include "mail-format.h"
@@ -103,14 +104,20 @@ compose_reject (RdDesk *d, const RdMessage *msg, const char *to, const char *rec
   return rd_mail_draft_to_bytes (m);
 }
 
+/* Queues one message for @to unless @to is on the suppression list;
+ * @queued (may be NULL) says which. */
 static gboolean
 queue_outbound (RdDesk *d, RdOutboxKind kind, gint64 ticket, const char *sender, const char *to,
-                const char *message_id, GBytes *raw, GError **error)
+                const char *message_id, GBytes *raw, gboolean *queued, GError **error)
 {
   g_autofree char *why = NULL;
   gboolean suppressed = FALSE;
+  if (queued)
+    *queued = FALSE;
   if (!rd_store_suppression_check (d->store, to, &suppressed, &why, error))
     return FALSE;
+  if (queued)
+    *queued = !suppressed;
   if (suppressed)
     {
       g_autofree char *a = rd_log_escape (to, -1, 256);
@@ -146,6 +153,7 @@ do_vacation (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdActio
   if (!due)
     {
       rd_log (RD_LOG_INFO, "desk.vacation", "queue_id=%s to=%s result=suppressed reason=response-log", sp->queue_id, to);
+      rd_metric_inc (RD_METRIC_VACATION, "suppressed");
       return TRUE;
     }
   /* An acknowledgement of a ticket gets a Message-ID signed for it, as an
@@ -155,10 +163,13 @@ do_vacation (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdActio
   g_autofree char *mid = ticket > 0 ? rd_ticket_ids_new_message_id (d->ids, ticket) : new_message_id (d);
   g_autoptr(GBytes) raw = compose_vacation (d, msg, a, mid);
   /* RFC 3834 3.3: the envelope sender of an automatic response is null. */
-  if (!queue_outbound (d, RD_OUTBOX_AUTOREPLY, ticket, "", a->address, mid, raw, error)
+  gboolean queued = FALSE;
+  if (!queue_outbound (d, RD_OUTBOX_AUTOREPLY, ticket, "", a->address, mid, raw, &queued, error)
       || !rd_store_response_record (d->store, inbox, a->address, handle, now, error))
     return FALSE;
-  rd_log (RD_LOG_INFO, "desk.vacation", "queue_id=%s to=%s result=queued", sp->queue_id, to);
+  rd_metric_inc (RD_METRIC_VACATION, queued ? "sent" : "suppressed");
+  if (queued)
+    rd_log (RD_LOG_INFO, "desk.vacation", "queue_id=%s to=%s result=queued", sp->queue_id, to);
   return TRUE;
 }
 
@@ -299,7 +310,7 @@ apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThrea
              * sender kept. */
             const char *mid = rd_message_get_message_id (msg);
             if (!queue_outbound (d, RD_OUTBOX_REDIRECT, *ticket_number, sp->sender, a->address, mid,
-                                 sp->raw, error))
+                                 sp->raw, NULL, error))
               return FALSE;
             break;
           }
@@ -312,7 +323,7 @@ apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThrea
               }
             g_autofree char *mid = new_message_id (d);
             g_autoptr(GBytes) notice = compose_reject (d, msg, sp->sender, inbox, a->reason, mid);
-            if (!queue_outbound (d, RD_OUTBOX_REJECT, *ticket_number, "", sp->sender, mid, notice, error))
+            if (!queue_outbound (d, RD_OUTBOX_REJECT, *ticket_number, "", sp->sender, mid, notice, NULL, error))
               return FALSE;
             break;
           }
@@ -322,6 +333,7 @@ apply_in_tx (RdDesk *d, const RdSpooled *sp, const RdMessage *msg, const RdThrea
           break;
         case RD_ACTION_VACATION_SUPPRESSED:
           rd_log (RD_LOG_INFO, "desk.vacation", "queue_id=%s result=suppressed reason=%s", sp->queue_id, a->reason);
+          rd_metric_inc (RD_METRIC_VACATION, "suppressed");
           break;
         default:
           break;

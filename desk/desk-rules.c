@@ -16,6 +16,7 @@
  * keep (a ticket in the default queue).
  */
 #include "desk-private.h"
+#include "rd-metrics.h"
 
 #include <string.h>
 
@@ -227,6 +228,8 @@ rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GE
         }
       g_hash_table_replace (r->inboxes, g_strdup (addr), chain);
     }
+  if (failed)
+    rd_metric_add (RD_METRIC_SIEVE_ERRORS, failed, "compile");
   if (first && previous == NULL)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "%s", first->message);

@@ -1,5 +1,6 @@
 /* relaydesk — desk: spooled message -> parse -> rules -> ticket. */
 #include "desk-private.h"
+#include "rd-metrics.h"
 
 RdDesk *
 rd_desk_new (RdConfig *config, RdStore *store, GError **error)
@@ -70,6 +71,13 @@ rd_desk_free (RdDesk *d)
   g_free (d);
 }
 
+/* What became of a message, for the metrics (rd-metrics.h). */
+typedef struct {
+  const char *result;       /* ticket, followup, discarded, quarantined, duplicate; NULL: nothing done */
+  const char *quarantine;   /* parse, stranger: why it was quarantined */
+  gint64 received_at;
+} Outcome;
+
 static gboolean
 quarantine (RdDesk *d, RdSpooled *sp, const char *reason, GError **error)
 {
@@ -77,8 +85,8 @@ quarantine (RdDesk *d, RdSpooled *sp, const char *reason, GError **error)
   return rd_store_spool_set_state (d->store, sp->id, RD_SPOOL_QUARANTINED, reason, error);
 }
 
-gboolean
-rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **error)
+static gboolean
+process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, Outcome *out, GError **error)
 {
   g_autoptr(RdSpooled) sp = rd_store_spool_get (d->store, spool_id, error);
   if (sp == NULL)
@@ -87,6 +95,7 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
     *ticket_number = 0;
   if (sp->state != RD_SPOOL_NEW)
     return TRUE; /* already done (another process got there first) */
+  out->received_at = sp->received_at;
 
   /* Sender authentication (auth/), once per spooled message: the results
    * are recorded beside the raw bytes, so that processing it again (after
@@ -127,6 +136,8 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
   if (msg == NULL)
     {
       g_autofree char *reason = g_strdup_printf ("parse: %s", perr->message);
+      out->result = "quarantined";
+      out->quarantine = "parse";
       return quarantine (d, sp, reason, error);
     }
 
@@ -139,11 +150,19 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
   if (!rd_desk_inbound_begin (d, sp, msg, &auth, &tx, &done, error))
     return FALSE;
   if (done)
-    return TRUE; /* a duplicate, a delivery report, or done meanwhile */
+    {
+      out->result = "duplicate";
+      return TRUE; /* a duplicate, a delivery report, or done meanwhile */
+    }
 
   g_auto(RdThreadMatch) match = { 0 };
   if (!rd_desk_thread_match (d, sp, msg, &auth, &match, error))
     return FALSE;
+  if (match.quarantine)
+    {
+      out->result = "quarantined";
+      out->quarantine = "stranger";
+    }
   if (match.quarantine)
     return quarantine (d, sp, match.quarantine, error) && rd_store_tx_commit (&tx, error);
 
@@ -177,6 +196,7 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
        * the error is logged and recorded on the spooled message. */
       g_autofree char *m = rd_log_escape (rerr ? rerr->message : "unknown", -1, 256);
       rd_log (RD_LOG_WARN, "desk.rules", "queue_id=%s error=%s action=implicit-keep", sp->queue_id, m);
+      rd_metric_inc (RD_METRIC_SIEVE_ERRORS, "runtime");
       actions = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_action_free);
       RdAction *keep = g_new0 (RdAction, 1);
       keep->type = RD_ACTION_KEEP;
@@ -205,6 +225,27 @@ rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **err
     rd_log (RD_LOG_INFO, "desk.discard", "queue_id=%s", sp->queue_id);
   if (ticket_number)
     *ticket_number = number;
+  out->result = number == 0 ? "discarded" : match.ticket_number ? "followup" : "ticket";
+  return TRUE;
+}
+
+gboolean
+rd_desk_process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, GError **error)
+{
+  Outcome out = { NULL, NULL, 0 };
+  gint64 t0 = g_get_monotonic_time ();
+  if (!process (d, spool_id, ticket_number, &out, error))
+    return FALSE;
+  if (out.result == NULL)
+    return TRUE;
+  /* Counted once the outcome is committed (every path above commits
+   * before it returns TRUE). */
+  rd_metric_inc (RD_METRIC_PROCESSED, out.result);
+  if (out.quarantine)
+    rd_metric_inc (RD_METRIC_QUARANTINED, out.quarantine);
+  rd_metric_observe (RD_METRIC_PROCESSING_SECONDS, (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC);
+  gint64 delay = g_get_real_time () / G_USEC_PER_SEC - out.received_at;
+  rd_metric_observe (RD_METRIC_PROCESSING_DELAY_SECONDS, (double) MAX (delay, 0));
   return TRUE;
 }
 

@@ -160,6 +160,47 @@ gboolean rd_ops_allowlist_remove (RdOps *ops, const RdActor *actor, const char *
 RdSpooled *rd_ops_spool_find (RdOps *ops, const RdActor *actor, const char *message_id, GError **error);
 gboolean rd_ops_spool_counts (RdOps *ops, const RdActor *actor, gint64 counts[RD_SPOOL_STATE_N], GError **error);
 
+/* ---- operating the daemon (admin; ops/maintenance.c) -------------------- */
+
+typedef struct {
+  gboolean ready;        /* database writable and backlog under the threshold */
+  gboolean writable;
+  char *write_error;     /* why not writable, or NULL */
+  gint64 backlog;        /* spooled messages not processed yet */
+  gint64 max_backlog;
+  gint64 oldest_age;     /* seconds, of the oldest unprocessed message; 0: none */
+} RdOpsHealth;
+
+void rd_ops_health_clear (RdOpsHealth *h);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RdOpsHealth, rd_ops_health_clear)
+
+/* Reads the store's figures into the gauges of the metrics registry
+ * (spool backlog and age, spool and outbox by state, outbox age); with
+ * @health, also probes a write and judges readiness against
+ * @max_backlog (the metric relaydesk_ready follows). */
+gboolean rd_ops_metrics_collect (RdOps *ops, const RdActor *actor, gint64 max_backlog, RdOpsHealth *health,
+                                 GError **error);
+
+/* A backup: the folder @dest (made, mode 0700; it must not exist or be
+ * empty) gets the database copied while serve runs (relaydesk.db, with
+ * the secret that signs Message-IDs and reply addresses, which lives in
+ * it), the TLS certificate and key serve uses, and MANIFEST (format in
+ * maintenance.c). @files gets the names written (transfer full: char*). */
+gboolean rd_ops_backup (RdOps *ops, const RdActor *actor, const char *dest, GPtrArray *files, GError **error);
+
+/* Restores the backup in @src into the data directory of the config of
+ * @ops, which must hold no database (RD_ERROR_CONFLICT otherwise: a
+ * running serve or an earlier install is never overwritten). Checks every
+ * file against MANIFEST first. A TLS file that came from outside the data
+ * directory is put back only where none is now; @notes says what was
+ * done (transfer full: char*). Then checks the database as
+ * rd_ops_verify does, adding its problems to @notes. */
+gboolean rd_ops_restore (RdOps *ops, const RdActor *actor, const char *src, GPtrArray *notes, GError **error);
+
+/* Checks the store (integrity, foreign keys, migrations): @problems gets
+ * each problem in words (transfer full: char*). */
+gboolean rd_ops_verify (RdOps *ops, const RdActor *actor, GPtrArray *problems, GError **error);
+
 /* ---- rules (admin) ----------------------------------------------------------- */
 
 /* Compiles @path as serve would (its include loader, the global folder

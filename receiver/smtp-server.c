@@ -5,6 +5,7 @@
 #include "smtp-tls.h"
 #include "allowlist.h"
 #include "rd-common.h"
+#include "rd-metrics.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -203,6 +204,11 @@ static void
 stored (RdSpoolItem *item, const GError *error, gpointer user_data)
 {
   Conn *c = user_data;
+  if (error == NULL)
+    {
+      rd_metric_inc (RD_METRIC_MESSAGES_ACCEPTED, item->protocol ? item->protocol : "SMTP");
+      rd_metric_add (RD_METRIC_MESSAGE_BYTES, (double) g_bytes_get_size (item->raw));
+    }
   if (!c->closed)
     {
       c->storing = FALSE;
@@ -255,6 +261,7 @@ static void
 conn_tls_failed (Conn *c, const char *what)
 {
   g_autofree char *why = rd_smtp_tls_error_string ();
+  rd_metric_inc (RD_METRIC_SMTP_TLS_FAILURES);
   rd_log (RD_LOG_INFO, "smtp.tls", "session=%s client=%s result=%s error=\"%s\"",
           rd_smtp_session_get_id (c->session), c->ip, what, why);
   drain_wbio (c); /* a TLS alert, if any */
@@ -449,6 +456,7 @@ conn_close (Conn *c)
       else
         g_hash_table_insert (srv->per_ip, g_strdup (c->ip), GUINT_TO_POINTER (n - 1));
       g_hash_table_remove (srv->conns, c); /* drops the table's ref */
+      rd_metric_set (RD_METRIC_SMTP_SESSIONS_ACTIVE, g_hash_table_size (srv->conns));
     }
 }
 
@@ -500,6 +508,7 @@ static void
 refuse (RdSmtpServer *srv, GSocket *sock, const char *ip, gboolean tls, const char *why)
 {
   rd_log (RD_LOG_WARN, "smtp.connect", "client=%s result=refused reason=%s", ip, why);
+  rd_metric_inc (RD_METRIC_SMTP_REJECTIONS, why, "421");
   if (!tls)
     {
       g_autofree char *line = g_strdup_printf ("421 4.7.0 %s Error: too many connections%s, try again later\r\n",
@@ -527,6 +536,7 @@ on_accept (GSocket *listener, GIOCondition cond, gpointer data)
           break;
         }
       g_socket_set_blocking (sock, FALSE);
+      rd_metric_inc (RD_METRIC_SMTP_CONNECTIONS, tls ? "smtps" : "smtp");
       g_autofree char *addr = NULL;
       g_autoptr(GSocketAddress) remote = g_socket_get_remote_address (sock, NULL);
       GInetAddress *ia = NULL;
@@ -566,6 +576,7 @@ on_accept (GSocket *listener, GIOCondition cond, gpointer data)
       limits.tls_available = srv->ssl_ctx != NULL && !tls;
       c->session = rd_smtp_session_new (&limits, addr, &session_callbacks, c);
       g_hash_table_add (srv->conns, c);
+      rd_metric_set (RD_METRIC_SMTP_SESSIONS_ACTIVE, g_hash_table_size (srv->conns));
       g_hash_table_insert (srv->per_ip, g_strdup (addr), GUINT_TO_POINTER (from_ip + 1));
       conn_start_reading (c);
       conn_ref (c);
@@ -639,6 +650,12 @@ config_uint (RdConfig *config, const char *group, const char *key, gint64 fallba
 RdSmtpServer *
 rd_smtp_server_new (RdConfig *config, RdSpoolWriter *writer, GError **error)
 {
+  return rd_smtp_server_new_with_tls (config, writer, NULL, error);
+}
+
+RdSmtpServer *
+rd_smtp_server_new_with_tls (RdConfig *config, RdSpoolWriter *writer, SSL_CTX *tls, GError **error)
+{
   g_autoptr(RdSmtpServer) srv = g_new0 (RdSmtpServer, 1);
   srv->config = config;
   srv->writer = writer;
@@ -667,6 +684,10 @@ rd_smtp_server_new (RdConfig *config, RdSpoolWriter *writer, GError **error)
       "ask the relay administrator (postmaster) to add it"));
   g_strdelimit (srv->allowlist_contact, "\r\n", ' ');
   gboolean tls_enabled = rd_config_get_bool (config, "tls", "enabled", TRUE);
+  if (tls_enabled && tls != NULL)
+    srv->ssl_ctx = g_steal_pointer (&tls);
+  if (tls)
+    SSL_CTX_free (tls);
   if (!rd_config_check_errors (config, error))
     return NULL;
   if (srv->limits.tls_required && !tls_enabled)
@@ -674,7 +695,7 @@ rd_smtp_server_new (RdConfig *config, RdSpoolWriter *writer, GError **error)
       g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "[smtp] require_tls needs [tls] enabled");
       return NULL;
     }
-  if (tls_enabled)
+  if (tls_enabled && srv->ssl_ctx == NULL)
     {
       srv->ssl_ctx = rd_smtp_tls_context_new (config, error);
       if (srv->ssl_ctx == NULL)
@@ -695,51 +716,80 @@ rd_smtp_server_new (RdConfig *config, RdSpoolWriter *writer, GError **error)
   return g_steal_pointer (&srv);
 }
 
-static gboolean
-listen_on (RdSmtpServer *srv, const char *hostport, gboolean tls, guint16 *port_out, GError **error)
+GSocket *
+rd_smtp_server_bind (const char *hostport, GError **error)
 {
   g_autofree char *host = NULL;
   guint16 port = 0;
-  if (tls && srv->ssl_ctx == NULL)
-    {
-      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "implicit TLS on %s needs [tls] enabled", hostport);
-      return FALSE;
-    }
   if (!rd_parse_hostport (hostport, &host, &port, error))
-    return FALSE;
+    return NULL;
   g_autoptr(GInetAddress) ia = g_inet_address_new_from_string (host);
   if (ia == NULL)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "listen address '%s' is not an IP address", host);
-      return FALSE;
+      return NULL;
     }
   g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (ia, port);
   g_autoptr(GSocket) sock = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_STREAM,
                                           G_SOCKET_PROTOCOL_TCP, error);
   if (sock == NULL)
-    return FALSE;
+    return NULL;
   if (!g_socket_bind (sock, sa, TRUE, error))
     {
       g_prefix_error (error, "cannot listen on %s: ", hostport);
-      return FALSE;
+      return NULL;
     }
   g_socket_set_listen_backlog (sock, 4096);
   if (!g_socket_listen (sock, error))
-    return FALSE;
+    return NULL;
+  return g_steal_pointer (&sock);
+}
+
+gboolean
+rd_smtp_server_add_listener (RdSmtpServer *srv, GSocket *sock, gboolean tls, guint16 *port_out, GError **error)
+{
+  if (tls && srv->ssl_ctx == NULL)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "implicit TLS (SMTPS) needs [tls] enabled");
+      return FALSE;
+    }
+  if (g_socket_get_socket_type (sock) != G_SOCKET_TYPE_STREAM)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "listener %d is not a stream socket", g_socket_get_fd (sock));
+      return FALSE;
+    }
   g_socket_set_blocking (sock, FALSE);
   g_object_set_data (G_OBJECT (sock), "rd-implicit-tls", GINT_TO_POINTER (tls));
   g_autoptr(GSocketAddress) local = g_socket_get_local_address (sock, NULL);
-  guint16 bound = local ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)) : port;
+  guint16 bound = 0;
+  g_autofree char *host = NULL;
+  if (local && G_IS_INET_SOCKET_ADDRESS (local))
+    {
+      bound = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+      host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+    }
   if (port_out)
     *port_out = bound;
   GSource *src = g_socket_create_source (sock, G_IO_IN, NULL);
   g_source_set_callback (src, (GSourceFunc) (void (*) (void)) on_accept, srv, NULL);
   g_source_attach (src, NULL);
   g_ptr_array_add (srv->accept_sources, src);
-  g_ptr_array_add (srv->listeners, g_steal_pointer (&sock));
-  rd_log (RD_LOG_INFO, "smtp.listen", "addr=%s port=%u tls=%s", host, bound,
+  g_ptr_array_add (srv->listeners, g_object_ref (sock));
+  rd_log (RD_LOG_INFO, "smtp.listen", "addr=%s port=%u tls=%s", host ? host : "?", bound,
           tls ? "implicit" : (srv->ssl_ctx ? "starttls" : "none"));
   return TRUE;
+}
+
+static gboolean
+listen_on (RdSmtpServer *srv, const char *hostport, gboolean tls, guint16 *port_out, GError **error)
+{
+  if (tls && srv->ssl_ctx == NULL)
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "implicit TLS on %s needs [tls] enabled", hostport);
+      return FALSE;
+    }
+  g_autoptr(GSocket) sock = rd_smtp_server_bind (hostport, error);
+  return sock != NULL && rd_smtp_server_add_listener (srv, sock, tls, port_out, error);
 }
 
 gboolean

@@ -20,6 +20,8 @@
 #pragma once
 
 #include <glib.h>
+#include <gio/gio.h>
+#include <openssl/ssl.h>
 #include "rd-config.h"
 #include "spool-writer.h"
 
@@ -32,11 +34,24 @@ typedef struct _RdSmtpServer RdSmtpServer;
  * none is configured) and opens its own store connection for the
  * allowlist. @writer must outlive the server. (transfer full) */
 RdSmtpServer *rd_smtp_server_new (RdConfig *config, RdSpoolWriter *writer, GError **error);
+/* The same with a TLS context made beforehand (@tls, transfer full; NULL:
+ * made from the config): serve loads a configured key as root, before it
+ * gives up root, so the key need not be readable by [relaydesk] user. */
+RdSmtpServer *rd_smtp_server_new_with_tls (RdConfig *config, RdSpoolWriter *writer, SSL_CTX *tls, GError **error);
 /* Binds "ADDR:PORT" (plain SMTP with STARTTLS). The bound port is returned
  * in @port (useful with port 0). */
 gboolean rd_smtp_server_listen (RdSmtpServer *server, const char *hostport, guint16 *port, GError **error);
 /* Binds "ADDR:PORT" for implicit TLS (SMTPS, RFC 8314). */
 gboolean rd_smtp_server_listen_tls (RdSmtpServer *server, const char *hostport, guint16 *port, GError **error);
+/* Binds and listens on "ADDR:PORT" now (as root, before the privilege
+ * drop); the socket is served once given to rd_smtp_server_add_listener.
+ * (transfer full) */
+GSocket *rd_smtp_server_bind (const char *hostport, GError **error);
+/* Serves @sock, a listening stream socket bound by rd_smtp_server_bind or
+ * passed by systemd (socket activation): plain SMTP with STARTTLS, or
+ * implicit TLS with @tls. @port gets its port. */
+gboolean rd_smtp_server_add_listener (RdSmtpServer *server, GSocket *sock, gboolean tls, guint16 *port,
+                                      GError **error);
 /* Stops accepting and closes every connection (421 to each). */
 void rd_smtp_server_stop (RdSmtpServer *server);
 void rd_smtp_server_free (RdSmtpServer *server);

@@ -22,6 +22,7 @@
  */
 #include "smtp-session.h"
 #include "rd-common.h"
+#include "rd-metrics.h"
 
 #include <string.h>
 
@@ -98,6 +99,46 @@ set_state (RdSmtpSession *s, State next)
 
 static void reply (RdSmtpSession *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
+/* Why a 4xx/5xx reply was given, for relaydesk_smtp_rejections_total:
+ * the first entry whose prefix starts the reply. */
+static const struct { const char *prefix; const char *reason; } rejection_reasons[] = {
+  { "554 5.7.1", "allowlist" },
+  { "503 5.7.1", "refused_client" },
+  { "550 5.1.1", "unknown_recipient" },
+  { "501 5.1.3", "bad_address" },
+  { "501 5.1.7", "bad_address" },
+  { "452 4.5.3", "too_many_recipients" },
+  { "552 5.3.4", "message_too_big" },
+  { "530 5.7.0", "tls_required" },
+  { "421 4.7.0", "too_many_errors" },
+  { "421 4.4.2", "timeout" },
+  { "421 4.3.2", "shutdown" },
+  { "451 4.3.0", "storage_error" },
+  { "452 4.3.1", "disk_full" },
+  { "550 5.5.2 Error: bare <LF>", "bare_lf" },
+  { "550 5.5.2", "smuggling" },
+  { "503 5.5.1", "bad_sequence" },
+  { "555 5.5.4", "unsupported_parameter" },
+  { "500 5.5.2", "syntax" },
+  { "501 ", "syntax" },
+};
+
+static void
+count_rejection (const char *text)
+{
+  if (text[0] != '4' && text[0] != '5')
+    return;
+  const char *reason = "other";
+  for (guint i = 0; i < G_N_ELEMENTS (rejection_reasons); i++)
+    if (g_str_has_prefix (text, rejection_reasons[i].prefix))
+      {
+        reason = rejection_reasons[i].reason;
+        break;
+      }
+  char code[4] = { text[0], text[1], text[2], '\0' };
+  rd_metric_inc (RD_METRIC_SMTP_REJECTIONS, reason, code);
+}
+
 /* The one function that writes replies. @fmt holds one or more lines
  * separated by '\n'; CRLF is appended to each. */
 static void
@@ -107,6 +148,7 @@ reply (RdSmtpSession *s, const char *fmt, ...)
   va_start (ap, fmt);
   g_autofree char *text = g_strdup_vprintf (fmt, ap);
   va_end (ap);
+  count_rejection (text);
   GString *out = g_string_new (NULL);
   for (char *p = text; *p;)
     {

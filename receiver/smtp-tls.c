@@ -117,6 +117,17 @@ out:
   return ok;
 }
 
+void
+rd_smtp_tls_files (RdConfig *config, char **cert, char **key, gboolean *generated)
+{
+  const char *c = rd_config_get_string (config, "tls", "cert_file", NULL);
+  const char *k = rd_config_get_string (config, "tls", "key_file", NULL);
+  *generated = c == NULL && k == NULL;
+  const char *dir = rd_config_get_data_dir (config);
+  *cert = c ? g_strdup (c) : g_build_filename (dir, "tls-cert.pem", NULL);
+  *key = k ? g_strdup (k) : g_build_filename (dir, "tls-key.pem", NULL);
+}
+
 SSL_CTX *
 rd_smtp_tls_context_new (RdConfig *config, GError **error)
 {
@@ -132,8 +143,8 @@ rd_smtp_tls_context_new (RdConfig *config, GError **error)
   if (cert == NULL)
     {
       const char *dir = rd_config_get_data_dir (config);
-      gen_cert = g_build_filename (dir, "tls-cert.pem", NULL);
-      gen_key = g_build_filename (dir, "tls-key.pem", NULL);
+      gboolean generated = TRUE;
+      rd_smtp_tls_files (config, &gen_cert, &gen_key, &generated);
       if (!g_file_test (gen_cert, G_FILE_TEST_EXISTS) || !g_file_test (gen_key, G_FILE_TEST_EXISTS))
         {
           if (g_mkdir_with_parents (dir, 0700) != 0)

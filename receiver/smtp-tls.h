@@ -16,6 +16,10 @@ G_BEGIN_DECLS
 
 /* (transfer full: SSL_CTX_free) */
 SSL_CTX *rd_smtp_tls_context_new (RdConfig *config, GError **error);
+/* The certificate and key files serve uses: [tls] cert_file and key_file,
+ * or the pair generated in the data directory (which may not exist yet).
+ * @generated tells which. (transfer full) */
+void rd_smtp_tls_files (RdConfig *config, char **cert, char **key, gboolean *generated);
 /* Writes a new self-signed certificate for @hostname and its key (EC
  * P-256, 10 years). */
 gboolean rd_smtp_tls_generate_self_signed (const char *cert_path, const char *key_path,

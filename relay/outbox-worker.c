@@ -14,6 +14,7 @@
 #include "outbox.h"
 #include "rd-common.h"
 #include "auth.h"
+#include "rd-metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -312,6 +313,7 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
           return STORAGE_ERROR;
         }
       round->dropped++;
+      rd_metric_inc (RD_METRIC_RELAY_DROPPED);
       return NEXT;
     }
   for (guint i = 0; i < g->skipped->len; i++)
@@ -357,7 +359,12 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
   RdSmtpOutcome o;
   gint64 t0 = g_get_monotonic_time ();
   rd_smtp_client_send (ob->client, g->envelope_sender, (const char *const *) g->recipients->pdata, data, &o);
-  gint64 ms = (g_get_monotonic_time () - t0) / 1000;
+  gint64 us = g_get_monotonic_time () - t0;
+  gint64 ms = us / 1000;
+  rd_metric_observe (RD_METRIC_RELAY_SEND_SECONDS, (double) us / G_USEC_PER_SEC);
+  char code[16] = "none";
+  if (o.code)
+    g_snprintf (code, sizeof code, "%u", o.code);
   ob->last_used = g_get_monotonic_time ();
   g_autofree char *esc_reply = rd_log_escape (o.reply, -1, 300);
   gboolean ok;
@@ -369,6 +376,7 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
               it->id, rd_outbox_kind_to_string (it->kind), g->recipients->len - 1,
               o.queue_id ? o.queue_id : "-", ms, esc_reply);
       round->sent++;
+      rd_metric_inc (RD_METRIC_RELAY_SENT);
       ob->path_failures = 0;
     }
   else
@@ -380,12 +388,14 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
         {
           ok = record (ob, record_failed, it, &o, -1, error);
           round->failed++;
+          rd_metric_inc (RD_METRIC_RELAY_FAILURES, code, "failed");
           rd_log (RD_LOG_WARN, "relay.failed", "id=%" G_GINT64_FORMAT " permanent=yes error=%s", it->id, esc_err);
         }
       else if (age >= ob->lifetime)
         {
           ok = record (ob, record_failed, it, &o, age, error);
           round->failed++;
+          rd_metric_inc (RD_METRIC_RELAY_FAILURES, code, "failed");
           rd_log (RD_LOG_WARN, "relay.failed", "id=%" G_GINT64_FORMAT " lifetime=over error=%s", it->id, esc_err);
         }
       else
@@ -393,6 +403,7 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
           gint64 next = now + backoff (ob, it->attempts + 1);
           ok = record (ob, record_retry, it, &o, next, error);
           round->deferred++;
+          rd_metric_inc (RD_METRIC_RELAY_FAILURES, code, "deferred");
           rd_log (RD_LOG_INFO, "relay.deferred", "id=%" G_GINT64_FORMAT " attempts=%u retry_in=%" G_GINT64_FORMAT " error=%s",
                   it->id, it->attempts + 1, next - now, esc_err);
         }

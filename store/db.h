@@ -114,5 +114,10 @@ gint64 rd_sqlite_data_version (RdDb *db);
  * (polling every @poll_us for at most @max_us) and its checkpoint
  * threshold in pages. */
 void rd_sqlite_tune_writer (RdDb *db, guint poll_us, guint max_us, guint autocheckpoint_pages);
+/* SQLite only: copies the database into the new file @dest_path with the
+ * online backup API in one step (one read transaction: a consistent
+ * snapshot while others write), fsyncs it and checks the copy
+ * (integrity_check). */
+gboolean rd_sqlite_backup (RdDb *db, const char *dest_path, GError **error);
 
 G_END_DECLS

@@ -3,6 +3,7 @@
 #include "spool.h"
 #include "store-private.h"
 #include "rd-common.h"
+#include "rd-metrics.h"
 
 /* Waiting for the write lock (SQLite): poll every BUSY_POLL_US, for at
  * most BUSY_MAX_US (store/sqlite/driver.c says why). */
@@ -83,11 +84,16 @@ writer_thread (gpointer data)
         {
           w->commits++;
           w->items += batch->len;
+          rd_metric_inc (RD_METRIC_SPOOL_COMMITS);
+          rd_metric_observe (RD_METRIC_SPOOL_COMMIT_MESSAGES, batch->len);
           if (w->committed)
             w->committed (batch->len, w->committed_data);
         }
       else
-        rd_log (RD_LOG_ERROR, "spool.commit", "items=%u error=\"%s\"", batch->len, error->message);
+        {
+          rd_metric_inc (RD_METRIC_SPOOL_COMMIT_FAILURES);
+          rd_log (RD_LOG_ERROR, "spool.commit", "items=%u error=\"%s\"", batch->len, error->message);
+        }
       for (guint i = 0; i < batch->len; i++)
         {
           Job *j = g_ptr_array_index (batch, i);

@@ -44,6 +44,9 @@ static const RdSqlText statements[RD_SQL_N] = {
     "UPDATE spool SET state = $1, state_reason = $2, processed_at = $3 WHERE id = $4", NULL },
   [RD_SQL_SPOOL_SET_AUTH] = { "UPDATE spool SET auth_results = $1 WHERE id = $2", NULL },
   [RD_SQL_SPOOL_COUNTS] = { "SELECT state, count(*) FROM spool GROUP BY state", NULL },
+  /* Through the partial index spool_pending: the first 'new' row. */
+  [RD_SQL_SPOOL_OLDEST_NEW] = {
+    "SELECT received_at FROM spool WHERE state = 'new' ORDER BY id LIMIT 1", NULL },
 
   /* ---- tickets ---- */
   [RD_SQL_TICKET_COLUMNS] = { TICKET_COLUMNS, NULL },
@@ -154,6 +157,8 @@ static const RdSqlText statements[RD_SQL_N] = {
   [RD_SQL_OUTBOX_EVENT_ADD] = {
     "INSERT INTO outbox_events (outbox_id, at, event, detail) VALUES ($1,$2,$3,$4)", NULL },
   [RD_SQL_OUTBOX_COUNTS] = { "SELECT state, count(*) FROM outbox GROUP BY state", NULL },
+  [RD_SQL_OUTBOX_OLDEST_WAITING] = {
+    "SELECT min(created_at) FROM outbox WHERE state IN ('queued','sending')", NULL },
   [RD_SQL_OUTBOX_RECOVER_EVENTS] = {
     "INSERT INTO outbox_events (outbox_id, at, event, detail)"
     " SELECT id, $1, 'recovered', 'was sending when the previous process stopped; queued again'"
@@ -216,6 +221,17 @@ static const RdSqlText statements[RD_SQL_N] = {
     "SELECT id, cidr, created_at, expires_at, staging, application, admin_name, admin_email,"
     " location, note FROM allowlist ORDER BY id LIMIT $1", NULL },
   [RD_SQL_ALLOWLIST_VERSION] = { "SELECT version FROM allowlist_version WHERE id = 1", NULL },
+
+  /* ---- operations: health, verification (maintenance.c) ---- */
+  [RD_SQL_HEALTH_PROBE] = {
+    "INSERT INTO health_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at", NULL },
+  /* One row "ok", or one row per problem found. PostgreSQL checks its
+   * pages and constraints itself (amcheck is an extension). */
+  [RD_SQL_INTEGRITY_CHECK] = { "PRAGMA integrity_check(100)", "SELECT 'ok'" },
+  /* Rows (table, rowid, parent table, constraint number) that point at
+   * nothing; PostgreSQL enforces its constraints as it writes. */
+  [RD_SQL_FOREIGN_KEY_CHECK] = {
+    "PRAGMA foreign_key_check", "SELECT NULL, NULL, NULL, NULL WHERE false" },
 
   /* ---- rules' state ---- */
   [RD_SQL_RESPONSE_LAST] = {

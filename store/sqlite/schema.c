@@ -265,6 +265,12 @@ const RdStoreMigration rd_sqlite_migrations[] = {
     "ALTER TABLE messages ADD COLUMN auth_dmarc TEXT CHECK (auth_dmarc IN (@AUTH_RESULTS@));"
     "ALTER TABLE messages ADD COLUMN auth_from_domain TEXT;"
     "ALTER TABLE messages ADD COLUMN auth_verified INTEGER;" },
+  { "0501-ops-health-probe",
+    /* /readyz writes this one row to prove the database takes writes. */
+    "CREATE TABLE health_probe ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  at INTEGER NOT NULL"
+    ");" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

@@ -4,7 +4,7 @@
  *   config-doc --check FILE  exits 1 when FILE is not what it would print
  *
  * meson test runs the check, so the page cannot drift from the code:
- * after changing the schema, run build/tests/common/config-doc > docs/config.md.
+ * after changing the schema, run build/tests/config-doc > docs/config.md.
  */
 #include "rd-config.h"
 
@@ -87,7 +87,7 @@ main (int argc, char **argv)
       else if (strcmp (text, page->str) != 0)
         {
           fprintf (stderr, "%s differs from the schema (common/rd-config-schema.c): "
-                   "run build/tests/common/config-doc > docs/config.md\n", argv[2]);
+                   "run build/tests/config-doc > docs/config.md\n", argv[2]);
           rc = 1;
         }
       g_string_free (page, TRUE);
