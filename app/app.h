@@ -54,6 +54,7 @@ typedef struct {
   /* options every subcommand takes */
   char *data_dir;
   char *config_path;
+  char *database;        /* --database URL: [store] url */
   gboolean verbose;
   char *log_format;        /* --log-format */
   gboolean json;           /* with RD_APP_JSON */

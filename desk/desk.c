@@ -255,7 +255,7 @@ rd_desk_process_pending (RdDesk *d, GError **error)
   gint done = 0;
   for (;;)
     {
-      g_autoptr(GArray) ids = rd_store_spool_pending (d->store, 64, error);
+      g_autoptr(GArray) ids = rd_store_spool_claim (d->store, 64, error);
       if (ids == NULL)
         return -1;
       if (ids->len == 0)
@@ -330,9 +330,10 @@ worker_thread (gpointer data)
 RdDeskWorker *
 rd_desk_worker_start (RdConfig *config, GError **error)
 {
-  RdStore *store = rd_store_open (rd_config_get_data_dir (config), error);
+  RdStore *store = rd_store_open (rd_config_get_store_location (config), error);
   if (store == NULL)
     return NULL;
+  rd_store_set_lease (store, rd_config_get_store_lease (config));
   RdDesk *desk = rd_desk_new (config, store, error);
   if (desk == NULL)
     {

@@ -240,12 +240,14 @@ rd_store_outbox_recover (RdStore *store, guint *n, GError **error)
   if (st == NULL)
     return FALSE;
   rd_db_bind_int64 (st, 1, rd_store_now ());
+  rd_db_bind_text (st, 2, store->node);
   if (!rd_store_step_done (store, st, "recover outbox", error))
     return FALSE;
   st = rd_store_stmt (store, RD_SQL_OUTBOX_RECOVER, error);
   if (st == NULL)
     return FALSE;
   rd_db_bind_int64 (st, 1, rd_store_now ());
+  rd_db_bind_text (st, 2, store->node);
   if (!rd_store_step_done (store, st, "recover outbox", error))
     return FALSE;
   if (n)
@@ -279,6 +281,8 @@ transition (RdStore *store, RdSql q, gint64 id, const char *text, const char *re
   rd_store_bind_bounded (st, 3, text, RD_OUTBOX_TEXT_MAX);
   rd_store_bind_bounded (st, 4, reply, RD_OUTBOX_TEXT_MAX);
   rd_db_bind_int64 (st, 5, t);
+  rd_db_bind_int64 (st, 6, store->lease_seconds);
+  rd_db_bind_text (st, 7, store->node);
   if (!rd_store_step_done (store, st, event, error))
     return FALSE;
   if (rd_store_changes (store) == 0)

@@ -75,6 +75,7 @@ typedef enum {
   X (SEARCH) \
   X (SECRET_CREATE) \
   X (SECRET_GET) \
+  X (SPOOL_CLAIM) \
   X (SPOOL_COUNTS) \
   X (SPOOL_FIND_BY_MESSAGE_ID) \
   X (SPOOL_GET) \

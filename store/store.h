@@ -28,7 +28,12 @@ G_BEGIN_DECLS
 typedef struct _RdStore RdStore;
 
 /* Opens (creating DATA_DIR and the database if needed) and migrates.
- * Errors: RD_ERROR_TEMPORARY (busy, I/O), RD_ERROR_DISK_FULL, RD_ERROR_FAILED.
+ * @data_dir is the store's location: a data directory (SQLite, the
+ * embedded default) or a postgresql:// URL ([store] url; see
+ * rd_config_get_store_location). With PostgreSQL the migrations run under
+ * an advisory lock, so nodes starting together do not race.
+ * Errors: RD_ERROR_TEMPORARY (busy, I/O, server unreachable),
+ * RD_ERROR_DISK_FULL, RD_ERROR_FAILED.
  * (transfer full) */
 RdStore *rd_store_open (const char *data_dir, GError **error);
 /* Opens an existing database (RD_ERROR_NOT_FOUND when there is none, so
@@ -40,8 +45,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdStore, rd_store_free)
 
 /* What the store is (the database file), for messages. */
 const char *rd_store_get_path (RdStore *store);
-/* "sqlite" (later also "postgresql"). */
+/* "sqlite" or "postgresql". */
 const char *rd_store_get_backend (RdStore *store);
+
+/* Claims of work (spooled messages to process, outbox rows to send) are
+ * leases of @seconds ([store] lease): a node that dies has its claims
+ * taken over by another once they run out. 0: the default. */
+#define RD_STORE_LEASE_DEFAULT 30
+void rd_store_set_lease (RdStore *store, guint seconds);
 /* Names of the migrations applied, in order. (transfer full) */
 GStrv rd_store_list_migrations (RdStore *store, GError **error);
 

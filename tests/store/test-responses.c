@@ -4,6 +4,7 @@
  * tests for the rules path). */
 #include "responses.h"
 #include "rd-common.h"
+#include "../pg/store-location.h"
 
 #include <glib/gstdio.h>
 
@@ -13,7 +14,8 @@ open_tmp (char **dir)
   g_autoptr(GError) e = NULL;
   *dir = g_dir_make_tmp ("rd-rules-store-XXXXXX", &e);
   g_assert_no_error (e);
-  RdStore *s = rd_store_open (*dir, &e);
+  g_autofree char *loc = rd_test_store_location (*dir);
+  RdStore *s = rd_store_open (loc, &e);
   g_assert_no_error (e);
   return s;
 }

@@ -5,6 +5,7 @@
 #include "tickets.h"
 #include "outbox.h"
 #include "rd-common.h"
+#include "../pg/store-location.h"
 
 #include <string.h>
 
@@ -45,7 +46,8 @@ setup (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   f->dir = g_dir_make_tmp ("rd-model-XXXXXX", &error);
   g_assert_no_error (error);
-  f->store = rd_store_open (f->dir, &error);
+  g_autofree char *loc = rd_test_store_location (f->dir);
+  f->store = rd_store_open (loc, &error);
   g_assert_no_error (error);
 }
 
