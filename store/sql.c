@@ -125,15 +125,16 @@ static const RdSqlText statements[RD_SQL_N] = {
     "SELECT count(*) FROM messages WHERE ticket_number = $1 AND id <= $2", NULL },
   /* SQLite: a contentless FTS5 table, rowid = (ticket << 22) | ordinal;
    * $6 (the message row) is for backends that index in place. */
-  /* PostgreSQL: a tsvector per message row (addresses also split at
-   * @ . - _ +, as FTS5's tokenizer splits them). */
+  /* PostgreSQL: a tsvector per message row (addresses and attachment
+   * names also split at @ . - _ +, as FTS5's tokenizer splits them). */
   [RD_SQL_FTS_INSERT] = {
     "INSERT INTO messages_fts (rowid, subject, body, addresses, attachments) VALUES ($1,$2,$3,$4,$5)",
     "INSERT INTO messages_fts (message_row, ticket_number, doc) VALUES ($6, $1 >> " FTS_BITS ","
     " to_tsvector('simple', coalesce($2, '')) || to_tsvector('simple', coalesce($3, ''))"
     " || to_tsvector('simple', coalesce($4, ''))"
     " || to_tsvector('simple', translate(coalesce($4, ''), '@.-_+', '     '))"
-    " || to_tsvector('simple', coalesce($5, ''))) ON CONFLICT DO NOTHING" },
+    " || to_tsvector('simple', coalesce($5, ''))"
+    " || to_tsvector('simple', translate(coalesce($5, ''), '.-_+', '    '))) ON CONFLICT DO NOTHING" },
   /* $1 is FTS5 syntax as tickets.c writes it: quoted words, ANDed, which
    * is also web-search syntax (websearch_to_tsquery). */
   [RD_SQL_SEARCH] = {
