@@ -454,8 +454,8 @@ drv_exec (RdDb *db, const char *script, GError **error)
   PgDb *d = PG (db);
   gboolean begin = g_str_has_prefix (script, "BEGIN");
   gboolean end = g_str_equal (script, "COMMIT") || g_str_equal (script, "ROLLBACK");
-  if (begin)
-    d->tx_open = FALSE; /* a new transaction may reconnect first */
+  if (begin || end)
+    d->tx_open = FALSE; /* a new transaction may reconnect first; an ended one is over either way */
   if (!ensure_connection (d, error))
     return FALSE;
   PGresult *res = PQexec (d->conn, script);
@@ -479,6 +479,11 @@ static gboolean
 drv_in_transaction (RdDb *db)
 {
   PgDb *d = PG (db);
+  /* A transaction whose connection broke is still open for the caller
+   * until it rolls back: that ROLLBACK is what lets the next statement
+   * reconnect (ensure_connection). */
+  if (d->tx_open && PQstatus (d->conn) != CONNECTION_OK)
+    return TRUE;
   PGTransactionStatusType t = PQtransactionStatus (d->conn);
   return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
