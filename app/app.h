@@ -112,5 +112,6 @@ int rd_cmd_config (int argc, char **argv);
 int rd_cmd_backup (int argc, char **argv);
 int rd_cmd_restore (int argc, char **argv);
 int rd_cmd_verify (int argc, char **argv);
+int rd_cmd_store (int argc, char **argv);
 
 G_END_DECLS

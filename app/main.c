@@ -22,6 +22,7 @@ static const RdCommand commands[] = {
   { "backup", "copy the store, TLS key and secret while serve runs", rd_cmd_backup },
   { "restore", "restore a backup into an empty data directory", rd_cmd_restore },
   { "verify", "check the store's integrity and say what is wrong", rd_cmd_verify },
+  { "store", "copy the store into PostgreSQL (several serve nodes)", rd_cmd_store },
 };
 
 static void

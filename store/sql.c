@@ -135,6 +135,22 @@ static const RdSqlText statements[RD_SQL_N] = {
     " || to_tsvector('simple', translate(coalesce($4, ''), '@.-_+', '     '))"
     " || to_tsvector('simple', coalesce($5, ''))"
     " || to_tsvector('simple', translate(coalesce($5, ''), '.-_+', '    '))) ON CONFLICT DO NOTHING" },
+  /* The search index built from the messages (store copy): PostgreSQL
+   * only; SQLite's contentless FTS5 index is written as messages are. */
+  [RD_SQL_FTS_REBUILD] = {
+    "SELECT 1",
+    "INSERT INTO messages_fts (message_row, ticket_number, doc)"
+    " SELECT m.id, m.ticket_number,"
+    " to_tsvector('simple', coalesce(m.subject, '')) || to_tsvector('simple', coalesce(m.body_text, ''))"
+    " || to_tsvector('simple', a.addrs) || to_tsvector('simple', translate(a.addrs, '@.-_+', '     '))"
+    " || to_tsvector('simple', coalesce(f.names, ''))"
+    " || to_tsvector('simple', translate(coalesce(f.names, ''), '.-_+', '    '))"
+    " FROM messages m"
+    " CROSS JOIN LATERAL (SELECT concat_ws(' ', coalesce(m.from_addr, ''), coalesce(m.from_name, ''),"
+    " coalesce(m.to_addrs, ''), coalesce(m.cc_addrs, '')) AS addrs) a"
+    " LEFT JOIN LATERAL (SELECT string_agg(filename, ' ' ORDER BY position) AS names"
+    " FROM message_attachments WHERE message_row = m.id) f ON true"
+    " ON CONFLICT DO NOTHING" },
   /* $1 is FTS5 syntax as tickets.c writes it: quoted words, ANDed, which
    * is also web-search syntax (websearch_to_tsquery). */
   [RD_SQL_SEARCH] = {

@@ -451,6 +451,12 @@ rd_store_get_path (RdStore *store)
   return store->path;
 }
 
+gboolean
+rd_store_location_is_url (const char *location)
+{
+  return rd_pg_is_url (location);
+}
+
 void
 rd_store_set_lease (RdStore *store, guint seconds)
 {

@@ -36,6 +36,9 @@ typedef struct _RdStore RdStore;
  * RD_ERROR_DISK_FULL, RD_ERROR_FAILED.
  * (transfer full) */
 RdStore *rd_store_open (const char *data_dir, GError **error);
+/* TRUE when @location is a database URL (postgresql://...), not a data
+ * directory. */
+gboolean rd_store_location_is_url (const char *location);
 /* Opens an existing database (RD_ERROR_NOT_FOUND when there is none, so
  * a mistyped --data-dir is reported instead of creating an empty one),
  * migrating it when needed. For the CLI against a live database. */
