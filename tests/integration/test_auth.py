@@ -274,6 +274,31 @@ class AuthTest(RelaydeskTestCase):
         finally:
             relay.stop()
 
+    # ---- the DNS cache ------------------------------------------------------
+
+    def test_dns_answers_are_cached_for_their_ttl(self):
+        """The daemon asks for a domain's DKIM key and DMARC record once
+        (rddns answers with TTL 300), not once per message; with
+        dns_cache_entries = 0 once per message."""
+        for name, extra, expect in (("cached", "", 1), ("uncached", "dns_cache_entries = 0\n", 3)):
+            before = list(self.dns.queries)
+            self.write_conf(extra)
+            d = os.path.join(self.tmp, name)
+            srv = self.serve(data_dir=d, config=self.conf)
+            with smtplib.SMTP("127.0.0.1", srv.port, timeout=30) as s:
+                for i in range(3):
+                    msg = sign(mail("alice@example.org", "c%d" % i, mid="%s%d@example.org" % (name, i)), self.rsa)
+                    s.sendmail("alice@example.org", ["support@desk.test"], msg)
+            tickets = self.wait_for(lambda: (lambda t: t if len(t) >= 3 else None)(
+                self.rd_json("tickets", "list", data_dir=d)), timeout=60, what="3 tickets")
+            for t in tickets:
+                a = self.rd_json("tickets", "show", str(t["number"]), data_dir=d)["messages"][0]["authentication"]
+                self.assertEqual((a["dkim"], a["dmarc"], a["verified"]), ("pass", "pass", True), a)
+            srv.stop()
+            asked = self.dns.queries[len(before):]
+            self.assertEqual(asked.count(("s1._domainkey.example.org.", "TXT")), expect, (name, asked))
+            self.assertEqual(asked.count(("_dmarc.example.org.", "TXT")), expect, (name, asked))
+
     # ---- a dead DNS server does not hold SMTP -----------------------------
 
     def test_silent_dns_does_not_delay_the_250(self):
