@@ -165,24 +165,17 @@ rd_dkim_signer_algorithm (RdDkimSigner *s)
 
 /* ---- canonicalization (RFC 6376 3.4.2, 3.4.4) ---------------------------- */
 
-void
-rd_dkim_canon_header (GString *out, const char *name, gsize name_len, const char *value, gsize value_len)
+/* @n bytes of @p appended to @out with each run of WSP made one SP and
+ * none at the end; none at the start either unless @lead; line breaks
+ * (CRLF, LF, a CR at the very end) dropped when @unfold. */
+static void
+append_squeezed (GString *out, const char *p, gsize n, gboolean lead, gboolean unfold)
 {
-  /* The name in lower case, WSP before the colon gone. */
-  while (name_len > 0 && (name[name_len - 1] == ' ' || name[name_len - 1] == '\t'))
-    name_len--;
-  for (gsize i = 0; i < name_len; i++)
-    g_string_append_c (out, g_ascii_tolower (name[i]));
-  g_string_append_c (out, ':');
-  /* The value unfolded (line breaks removed), each run of WSP one SP,
-   * none at the start or the end. */
-  gboolean pending_sp = FALSE, any = FALSE;
-  for (gsize i = 0; i < value_len; i++)
+  gboolean pending_sp = FALSE, any = lead;
+  for (gsize i = 0; i < n; i++)
     {
-      char c = value[i];
-      if (c == '\n' || (c == '\r' && i + 1 < value_len && value[i + 1] == '\n'))
-        continue;
-      if (c == '\r' && i + 1 == value_len)
+      char c = p[i];
+      if (unfold && (c == '\n' || (c == '\r' && (i + 1 == n || p[i + 1] == '\n'))))
         continue;
       if (c == ' ' || c == '\t')
         {
@@ -195,6 +188,20 @@ rd_dkim_canon_header (GString *out, const char *name, gsize name_len, const char
       any = TRUE;
       g_string_append_c (out, c);
     }
+}
+
+void
+rd_dkim_canon_header (GString *out, const char *name, gsize name_len, const char *value, gsize value_len)
+{
+  /* The name in lower case, WSP before the colon gone. */
+  while (name_len > 0 && (name[name_len - 1] == ' ' || name[name_len - 1] == '\t'))
+    name_len--;
+  for (gsize i = 0; i < name_len; i++)
+    g_string_append_c (out, g_ascii_tolower (name[i]));
+  g_string_append_c (out, ':');
+  /* The value unfolded, each run of WSP one SP, none at the start or
+   * the end. */
+  append_squeezed (out, value, value_len, FALSE, TRUE);
   g_string_append (out, "\r\n");
 }
 
@@ -219,20 +226,7 @@ canon_body (const char *body, gsize len, BodySink sink, gpointer data)
         end--;
       /* the line [p, end) canonicalized */
       gsize mark = buf->len;
-      gboolean pending_sp = FALSE;
-      for (gsize i = p; i < end; i++)
-        {
-          char c = body[i];
-          if (c == ' ' || c == '\t')
-            {
-              pending_sp = TRUE;
-              continue;
-            }
-          if (pending_sp)
-            g_string_append_c (buf, ' ');
-          pending_sp = FALSE;
-          g_string_append_c (buf, c);
-        }
+      append_squeezed (buf, body + p, end - p, TRUE, FALSE);
       if (buf->len == mark)
         empty_lines++;
       else
@@ -535,10 +529,8 @@ rd_dkim_zone_line (const char *selector, const char *domain, const char *record)
   return g_string_free (s, FALSE);
 }
 
-/* The value of tag @name in a tag=value list (RFC 6376 3.2), blanks
- * removed. (transfer full) */
-static char *
-tag_value (const char *record, const char *name)
+char *
+rd_dkim_tag_value (const char *record, const char *name)
 {
   g_auto(GStrv) tags = g_strsplit (record, ";", -1);
   for (guint i = 0; tags[i]; i++)
@@ -564,11 +556,11 @@ rd_dkim_check_record (const char *published, const char *key_file, GError **erro
   g_autofree char *mine = rd_dkim_record_for_key (key_file, error);
   if (mine == NULL)
     return FALSE;
-  g_autofree char *v = tag_value (published, "v");
-  g_autofree char *k = tag_value (published, "k");
-  g_autofree char *p = tag_value (published, "p");
-  g_autofree char *my_k = tag_value (mine, "k");
-  g_autofree char *my_p = tag_value (mine, "p");
+  g_autofree char *v = rd_dkim_tag_value (published, "v");
+  g_autofree char *k = rd_dkim_tag_value (published, "k");
+  g_autofree char *p = rd_dkim_tag_value (published, "p");
+  g_autofree char *my_k = rd_dkim_tag_value (mine, "k");
+  g_autofree char *my_p = rd_dkim_tag_value (mine, "p");
   if (v && g_strcmp0 (v, "DKIM1") != 0)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "published v=%s, expected DKIM1", v);

@@ -37,10 +37,24 @@ canon_body (const char *body)
   return c;
 }
 
+typedef struct {
+  const char *in, *out;
+} Case;
+
+static void
+check_cases (const Case *cases, gsize n, char *(*canon) (const char *))
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autofree char *c = canon (cases[i].in);
+      g_assert_cmpstr (c, ==, cases[i].out);
+    }
+}
+
 static void
 test_canon_header (void)
 {
-  static const struct { const char *in, *out; } cases[] = {
+  static const Case cases[] = {
     /* RFC 6376 3.4.5's example */
     { "A: X\r\n", "a:X\r\n" },
     { "B : Y\t\r\n\tZ  \r\n", "b:Y Z\r\n" },
@@ -53,17 +67,13 @@ test_canon_header (void)
     { "Cc:\r\n", "cc:\r\n" },
     { "Cc:  \r\n \r\n", "cc:\r\n" },
   };
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *c = canon_header (cases[i].in);
-      g_assert_cmpstr (c, ==, cases[i].out);
-    }
+  check_cases (cases, G_N_ELEMENTS (cases), canon_header);
 }
 
 static void
 test_canon_body (void)
 {
-  static const struct { const char *in, *out; } cases[] = {
+  static const Case cases[] = {
     /* RFC 6376 3.4.5's example */
     { " C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n" },
     /* trailing whitespace on every line, empty lines at the end */
@@ -81,11 +91,7 @@ test_canon_body (void)
     /* a bare LF ends a line as CRLF does */
     { "a \nb\n\n", "a\r\nb\r\n" },
   };
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *c = canon_body (cases[i].in);
-      g_assert_cmpstr (c, ==, cases[i].out);
-    }
+  check_cases (cases, G_N_ELEMENTS (cases), canon_body);
 }
 
 /* ---- signing, verified by libopendkim and python3-dkim -------------------- */
@@ -215,22 +221,9 @@ sig_tag (GBytes *msg, const char *name)
   const char *p = g_bytes_get_data (msg, &n);
   g_autofree char *sig = rd_mail_header_get (p, n, "DKIM-Signature");
   g_assert_nonnull (sig);
-  g_auto(GStrv) tags = g_strsplit (sig, ";", -1);
-  for (guint i = 0; tags[i]; i++)
-    {
-      char *eq = strchr (tags[i], '=');
-      if (eq == NULL)
-        continue;
-      *eq = '\0';
-      if (strcmp (g_strstrip (tags[i]), name) != 0)
-        continue;
-      GString *s = g_string_new (NULL);
-      for (const char *v = eq + 1; *v; v++)
-        if (!g_ascii_isspace (*v))
-          g_string_append_c (s, *v);
-      return g_string_free (s, FALSE);
-    }
-  g_assert_not_reached ();
+  char *v = rd_dkim_tag_value (sig, name);
+  g_assert_nonnull (v);
+  return v;
 }
 
 static char *
