@@ -111,6 +111,7 @@ class Sender(threading.Thread):
         self.port, self.messages, self.retry = port, messages, retry
         self.deadline = deadline
         self.accepted, self.temp_failures, self.failed = [], 0, []
+        self.temp_replies = set()
 
     def run(self):
         s = None
@@ -128,6 +129,8 @@ class Sender(threading.Thread):
                         code = list(e.recipients.values())[0][0]
                     if code is not None and 400 <= code < 500:
                         self.temp_failures += 1
+                        text = getattr(e, "smtp_error", b"") or b""
+                        self.temp_replies.add((code, text[:5].decode(errors="replace")))
                     try:
                         if s is not None:
                             s.close()
@@ -279,6 +282,8 @@ class ScaleOut(unittest.TestCase):
         self.wait_processed(timeout=60)
         self.assert_each_once(accepted)
         self.assertGreater(temp, 0, "no 4xx while PostgreSQL was down: did the restart happen?")
+        replies = set().union(*(s.temp_replies for s in senders))
+        self.assertIn((451, "4.3.0"), replies)
         print("restart: %d accepted, %d temporary failures while down" % (len(accepted), temp), file=sys.stderr)
 
     def test_outbox_two_nodes_one_relay(self):

@@ -223,6 +223,51 @@ test_spool_roundtrip (Fixture *f, gconstpointer data)
   g_assert_cmpint (counts[RD_SPOOL_QUARANTINED], ==, 1);
 }
 
+/* Processing claims: with PostgreSQL a lease that keeps other nodes off
+ * until it runs out (then they take the messages over); with SQLite (one
+ * writer) the pending list. */
+static void
+test_spool_claim_lease (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RdStore) a = rd_store_open (f->loc, &error);
+  g_assert_no_error (error);
+  g_autoptr(RdStore) b = rd_store_open (f->loc, &error);
+  g_assert_no_error (error);
+  g_autoptr(RdSpoolItem) i1 = make_item ("a@x", "s@y", "Subject: 1\r\n\r\n1\r\n");
+  g_autoptr(RdSpoolItem) i2 = make_item ("a@x", "s@y", "Subject: 2\r\n\r\n2\r\n");
+  g_autoptr(RdSpoolItem) i3 = make_item ("a@x", "s@y", "Subject: 3\r\n\r\n3\r\n");
+  RdSpoolItem *items[] = { i1, i2, i3 };
+  g_assert_true (rd_store_spool_put (a, items, 3, &error));
+  rd_store_set_lease (a, 1);
+  g_autoptr(GArray) mine = rd_store_spool_claim (a, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mine->len, ==, 2);
+  g_assert_cmpint (g_array_index (mine, gint64, 0), ==, i1->spool_id);   /* oldest first */
+  g_assert_cmpint (g_array_index (mine, gint64, 1), ==, i2->spool_id);
+  g_autoptr(GArray) other = rd_store_spool_claim (b, 10, &error);
+  g_assert_no_error (error);
+  if (!rd_test_store_is_pg ())
+    {
+      g_assert_cmpuint (other->len, ==, 3);
+      return;
+    }
+  g_assert_cmpuint (other->len, ==, 1);
+  g_assert_cmpint (g_array_index (other, gint64, 0), ==, i3->spool_id);
+  g_autoptr(GArray) none = rd_store_spool_claim (b, 10, &error);
+  g_assert_cmpuint (none->len, ==, 0);
+  /* a "dies": its lease runs out and b takes its messages over. */
+  g_usleep (2100 * 1000);
+  g_autoptr(GArray) taken = rd_store_spool_claim (b, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (taken->len, ==, 2);
+  g_assert_cmpint (g_array_index (taken, gint64, 0), ==, i1->spool_id);
+  /* What one node records, the other reads. */
+  g_assert_true (rd_store_spool_set_state (b, i1->spool_id, RD_SPOOL_PROCESSED, NULL, &error));
+  g_autoptr(RdSpooled) seen = rd_store_spool_get (a, i1->spool_id, &error);
+  g_assert_cmpint (seen->state, ==, RD_SPOOL_PROCESSED);
+}
+
 static void
 test_spool_put_atomic (Fixture *f, gconstpointer data)
 {
@@ -418,6 +463,7 @@ main (int argc, char **argv)
   ADD ("open-existing/missing", test_open_existing_missing);
   ADD ("spool/roundtrip", test_spool_roundtrip);
   ADD ("spool/put-atomic", test_spool_put_atomic);
+  ADD ("spool/claim-lease", test_spool_claim_lease);
   ADD ("tickets/open-list-get", test_tickets);
   ADD ("outbox/enqueue-and-suppression", test_outbox_and_suppression);
   ADD ("spool-writer/group-commit", test_spool_writer_group_commit);
