@@ -55,7 +55,8 @@ rd_store_backup (RdStore *store, const char *dest_path, GError **error)
   if (rd_store_dialect (store) != RD_SQL_SQLITE)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_FAILED,
-                   "relaydesk backup copies SQLite databases; back up %s with the backend's own tool",
+                   "relaydesk backup copies SQLite databases; back up %s with its own tools (pg_dump, or "
+                   "pg_basebackup with WAL archiving: docs/scale-out.md)",
                    rd_store_get_backend (store));
       return FALSE;
     }
