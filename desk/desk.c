@@ -272,6 +272,7 @@ rd_desk_process_pending (RdDesk *d, GError **error)
 /* ---- worker ---------------------------------------------------------- */
 
 #define WORKER_POLL_SECONDS 2
+#define LISTEN_SLICE_MS 100
 
 struct _RdDeskWorker {
   RdConfig *config;
@@ -311,9 +312,20 @@ worker_thread (gpointer data)
       if (n < 0)
         rd_log (RD_LOG_WARN, "desk.process", "error=\"%s\" retry_in=%ds", error->message, WORKER_POLL_SECONDS);
       g_mutex_lock (&w->lock);
-      if (!w->wake && !w->stop)
+      gint64 until = g_get_monotonic_time () + WORKER_POLL_SECONDS * G_USEC_PER_SEC;
+      /* Several nodes (PostgreSQL): another node's new messages are
+       * announced (LISTEN/NOTIFY); watch for that in short slices while
+       * still answering our own wake-ups. */
+      gboolean announced = FALSE, can_listen = TRUE;
+      while (!w->wake && !w->stop && can_listen && !announced && g_get_monotonic_time () < until)
         {
-          gint64 until = g_get_monotonic_time () + WORKER_POLL_SECONDS * G_USEC_PER_SEC;
+          g_mutex_unlock (&w->lock);
+          g_autoptr(GError) lerr = NULL;
+          can_listen = rd_store_wait_for_work (w->store, LISTEN_SLICE_MS, &announced, &lerr);
+          g_mutex_lock (&w->lock);
+        }
+      if (!w->wake && !w->stop && !announced)
+        {
           while (!w->wake && !w->stop)
             if (!g_cond_wait_until (&w->cond, &w->lock, until))
               break;

@@ -133,8 +133,10 @@ RdDb *rd_pg_open (const char *url, GError **error);
  * (LISTEN relaydesk_allowlist) or the connection was made again; -1 when
  * unknown (inside a transaction, not connected). */
 gint64 rd_pg_data_version (RdDb *db);
-/* PostgreSQL only: LISTENs on @channel and waits up to @timeout_ms for a
- * notification (any channel this connection listens on). */
-gboolean rd_pg_wait_notification (RdDb *db, const char *channel, guint timeout_ms, GError **error);
+/* PostgreSQL only: LISTENs on @channel (once per connection) and waits up
+ * to @timeout_ms for a notification (on any channel this connection
+ * listens on): @notified says whether one came. */
+gboolean rd_pg_wait_notification (RdDb *db, const char *channel, guint timeout_ms, gboolean *notified,
+                                  GError **error);
 
 G_END_DECLS

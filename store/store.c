@@ -452,6 +452,15 @@ rd_store_get_path (RdStore *store)
 }
 
 gboolean
+rd_store_wait_for_work (RdStore *store, guint timeout_ms, gboolean *notified, GError **error)
+{
+  *notified = FALSE;
+  if (rd_store_dialect (store) != RD_SQL_POSTGRES)
+    return FALSE;
+  return rd_pg_wait_notification (store->db, "relaydesk_spool", timeout_ms, notified, error);
+}
+
+gboolean
 rd_store_location_is_url (const char *location)
 {
   return rd_pg_is_url (location);

@@ -55,6 +55,13 @@ const char *rd_store_get_backend (RdStore *store);
  * leases of @seconds ([store] lease): a node that dies has its claims
  * taken over by another once they run out. 0: the default. */
 #define RD_STORE_LEASE_DEFAULT 30
+
+/* Waits up to @timeout_ms for another node to announce new spooled
+ * messages (PostgreSQL: NOTIFY relaydesk_spool at its commit), setting
+ * @notified. FALSE when the backend cannot announce (SQLite: one
+ * machine, woken in-process) or on an error (@error set): then the
+ * caller waits its own way. */
+gboolean rd_store_wait_for_work (RdStore *store, guint timeout_ms, gboolean *notified, GError **error);
 void rd_store_set_lease (RdStore *store, guint seconds);
 /* Names of the migrations applied, in order. (transfer full) */
 GStrv rd_store_list_migrations (RdStore *store, GError **error);

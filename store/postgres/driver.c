@@ -52,6 +52,8 @@ typedef struct {
   gint64 changes;
   gint64 notifications;    /* on relaydesk_allowlist */
   gint64 any_notifications;
+  guint listen_gen;         /* the generation rd_pg_wait_notification LISTENed in */
+  char *listen_channel;
   gboolean tx_open;        /* the caller believes a transaction is open */
   gint64 last_reset_us;
 } PgDb;
@@ -174,6 +176,7 @@ drv_close (RdDb *db)
   PgDb *d = PG (db);
   PQfinish (d->conn);
   g_free (d->url);
+  g_free (d->listen_channel);
   g_free (d);
 }
 
@@ -571,26 +574,38 @@ rd_pg_data_version (RdDb *db)
 }
 
 gboolean
-rd_pg_wait_notification (RdDb *db, const char *channel, guint timeout_ms, GError **error)
+rd_pg_wait_notification (RdDb *db, const char *channel, guint timeout_ms, gboolean *notified, GError **error)
 {
   g_return_val_if_fail (db->driver == &pg_driver, FALSE);
   PgDb *d = PG (db);
+  *notified = FALSE;
+  if (d->tx_open)
+    return TRUE; /* notifications arrive between transactions */
   if (!ensure_connection (d, error))
     return FALSE;
-  g_autofree char *sql = g_strdup_printf ("LISTEN %s", channel);
-  PGresult *res = PQexec (d->conn, sql);
-  gboolean ok = PQresultStatus (res) == PGRES_COMMAND_OK;
-  if (!ok)
-    set_error (d, res, "", error);
-  PQclear (res);
-  if (!ok)
-    return FALSE;
+  /* LISTEN once per connection (a reconnection forgets it). */
+  if (d->listen_gen != d->generation || g_strcmp0 (d->listen_channel, channel) != 0)
+    {
+      g_autofree char *sql = g_strdup_printf ("LISTEN %s", channel);
+      PGresult *res = PQexec (d->conn, sql);
+      gboolean ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+      if (!ok)
+        set_error (d, res, "", error);
+      PQclear (res);
+      if (!ok)
+        return FALSE;
+      d->listen_gen = d->generation;
+      g_free (d->listen_channel);
+      d->listen_channel = g_strdup (channel);
+    }
   gint64 before = d->any_notifications;
   consume_notifications (d);
-  if (d->any_notifications != before)
-    return TRUE;
-  GPollFD pfd = { PQsocket (d->conn), G_IO_IN, 0 };
-  if (pfd.fd >= 0 && g_poll (&pfd, 1, (gint) timeout_ms) > 0)
-    consume_notifications (d);
+  if (d->any_notifications == before)
+    {
+      GPollFD pfd = { PQsocket (d->conn), G_IO_IN, 0 };
+      if (pfd.fd >= 0 && g_poll (&pfd, 1, (gint) timeout_ms) > 0)
+        consume_notifications (d);
+    }
+  *notified = d->any_notifications != before;
   return TRUE;
 }
