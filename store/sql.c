@@ -214,21 +214,18 @@ static const RdSqlText statements[RD_SQL_N] = {
     "UPDATE outbox SET state = 'queued', next_attempt_at = $1 WHERE state = 'sending'",
     "UPDATE outbox SET state = 'queued', next_attempt_at = $1, lease_owner = NULL"
     " WHERE state = 'sending' AND (coalesce(lease_until, 0) <= $1 OR lease_owner = $2)" },
-  /* PostgreSQL: also rows being sent by a node whose lease ran out. */
   [RD_SQL_OUTBOX_DUE] = {
     "SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1"
-    " ORDER BY next_attempt_at, id LIMIT $2",
-    "SELECT id FROM outbox WHERE (state = 'queued' AND next_attempt_at <= $1)"
-    " OR (state = 'sending' AND coalesce(lease_until, 0) <= $1)"
-    " ORDER BY next_attempt_at, id LIMIT $2" },
+    " ORDER BY next_attempt_at, id LIMIT $2", NULL },
   /* The state changes: $1 id, $2 now, $3 error text, $4 relay reply,
    * $5 a time (next attempt), $6 the lease in seconds, $7 this node.
-   * Unused parameters are ignored. PostgreSQL: the claim is a lease
-   * (one node sends a row; a row whose lease ran out is taken over). */
+   * Unused parameters are ignored. PostgreSQL: the claim is a lease (one
+   * node sends a row; when its lease runs out, OUTBOX_RECOVER queues it
+   * again for any node). */
   [RD_SQL_OUTBOX_MARK_SENDING] = {
     "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = $1 AND state = 'queued'",
     "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $2 + $6, lease_owner = $7"
-    " WHERE id = $1 AND (state = 'queued' OR (state = 'sending' AND coalesce(lease_until, 0) <= $2))" },
+    " WHERE id = $1 AND state = 'queued'" },
   [RD_SQL_OUTBOX_MARK_SENT] = {
     "UPDATE outbox SET state = 'sent', sent_at = $2, relay_reply = $4, last_error = NULL"
     " WHERE id = $1 AND state = 'sending'", NULL },
