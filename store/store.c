@@ -291,8 +291,6 @@ rd_store_migrations (RdStore *store)
   return rd_store_dialect (store) == RD_SQL_POSTGRES ? rd_pg_migrations : rd_sqlite_migrations;
 }
 
-#define migrations rd_store_migrations
-
 /* PostgreSQL: one node migrates at a time (a session advisory lock, the
  * key "relaydesk migrate"); the others wait, then find the work done. */
 #define PG_MIGRATE_LOCK "7236595521002"
@@ -322,7 +320,7 @@ store_migrate_locked (RdStore *store, GError **error)
                       " name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
                       error))
     return FALSE;
-  for (const RdStoreMigration *m = migrations (store); m->name; m++)
+  for (const RdStoreMigration *m = rd_store_migrations (store); m->name; m++)
     {
       g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
       if (!rd_store_tx_begin (store, &tx, error))
@@ -421,7 +419,7 @@ rd_store_open_existing (const char *data_dir, GError **error)
   /* Migrate a database that lacks a migration we know (the daemon that
    * migrates it has not run yet): safe and idempotent. */
   gint64 known = 0, have = -1;
-  for (const RdStoreMigration *m = migrations (store); m->name; m++)
+  for (const RdStoreMigration *m = rd_store_migrations (store); m->name; m++)
     known++;
   RdDbStmt *st = rd_store_stmt (store, RD_SQL_MIGRATION_COUNT, NULL);
   if (st == NULL || !rd_store_step_int (store, st, "count migrations", &have, NULL))
