@@ -618,6 +618,7 @@ rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint o
   if (st == NULL)
     return NULL;
   rd_db_bind_text (st, 1, fq);
+  rd_db_bind_int64 (st, 2, (gint64) offset + limit);
   g_autoptr(GArray) numbers = g_array_new (FALSE, FALSE, sizeof (gint64));
   gint64 last = 0;
   guint seen = 0;
