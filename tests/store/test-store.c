@@ -7,6 +7,7 @@
 #include "outbox.h"
 #include "spool-writer.h"
 #include "rd-common.h"
+#include "store-private.h"
 #include "../pg/store-location.h"
 
 #include <glib/gstdio.h>
@@ -95,6 +96,36 @@ test_schema_fresh (Fixture *f, gconstpointer data)
   g_assert_cmpstr ((const char *) sqlite3_column_text (st, 0), ==, "wal");
   sqlite3_finalize (st);
   sqlite3_close (db);
+}
+
+/* Both backends have the same schema by migration name: a migration
+ * added to store/sqlite/schema.c needs its twin in
+ * store/postgres/schema.c (and its tables in store/copy.c), or the
+ * PostgreSQL nodes lack what it made. 0650-0669 are PostgreSQL's own. */
+static void
+test_schema_backends_alike (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GString) missing = g_string_new (NULL);
+  for (const RdStoreMigration *m = rd_sqlite_migrations; m->name; m++)
+    {
+      gboolean found = FALSE;
+      for (const RdStoreMigration *p = rd_pg_migrations; p->name && !found; p++)
+        found = g_str_equal (p->name, m->name);
+      if (!found)
+        g_string_append_printf (missing, " %s", m->name);
+    }
+  for (const RdStoreMigration *p = rd_pg_migrations; p->name; p++)
+    if (!g_str_has_prefix (p->name, "065") && !g_str_has_prefix (p->name, "066"))
+      {
+        gboolean found = FALSE;
+        for (const RdStoreMigration *m = rd_sqlite_migrations; m->name && !found; m++)
+          found = g_str_equal (p->name, m->name);
+        if (!found)
+          g_string_append_printf (missing, " %s(PostgreSQL only)", p->name);
+      }
+  if (missing->len)
+    g_test_message ("migrations without a twin in the other backend:%s", missing->str);
+  g_assert_cmpstr (missing->str, ==, "");
 }
 
 static void
@@ -459,6 +490,7 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add ("/store/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("schema/fresh", test_schema_fresh);
   ADD ("schema/reopen-idempotent", test_schema_reopen_idempotent);
+  ADD ("schema/backends-alike", test_schema_backends_alike);
   ADD ("schema/migrate-partial", test_schema_migrate_partial);
   ADD ("open-existing/missing", test_open_existing_missing);
   ADD ("spool/roundtrip", test_spool_roundtrip);
