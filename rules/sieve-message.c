@@ -291,22 +291,49 @@ sv_address_values (SvRun *x, const char *name)
 
 /* The @part of @addr into @out; FALSE when the part does not exist
  * (e.g. :detail without a separator, RFC 5233 4). */
+/* An addr-spec as far as :localpart and :domain need one (RFC 5228
+ * 2.7.4: an address that is not syntactically valid is not matched by
+ * them): a local part (dot-atom or quoted string), "@", a domain. */
+static gboolean
+address_has_parts (const char *addr)
+{
+  const char *at = strrchr (addr, '@');
+  if (at == NULL || at == addr || at[1] == '\0')
+    return FALSE;
+  if (addr[0] == '"')
+    {
+      if (at - addr < 2 || at[-1] != '"')
+        return FALSE;
+    }
+  else
+    for (const char *p = addr; p < at; p++)
+      if ((guchar) *p <= ' ' || strchr ("<>()[]\\,;:\"@", *p))
+        return FALSE;
+  for (const char *p = at + 1; *p; p++)
+    if ((guchar) *p <= ' ' || strchr ("<>()\\,;\"@", *p))
+      return FALSE;
+  return TRUE;
+}
+
 gboolean
 sv_address_part (const char *addr, SvAddrPart part, GString *out)
 {
-  const char *at = strrchr (addr, '@');
-  gsize local_len = at ? (gsize) (at - addr) : strlen (addr);
-  switch (part)
+  if (part == PART_ALL)
     {
-    case PART_ALL:
       g_string_append (out, addr);
       return TRUE;
+    }
+  if (!address_has_parts (addr))
+    return FALSE;
+  const char *at = strrchr (addr, '@');
+  gsize local_len = (gsize) (at - addr);
+  switch (part)
+    {
     case PART_LOCAL:
       g_string_append_len (out, addr, local_len);
       return TRUE;
     case PART_DOMAIN:
-      if (at)
-        g_string_append (out, at + 1);
+      g_string_append (out, at + 1);
       return TRUE;
     case PART_USER:
     case PART_DETAIL:
@@ -376,6 +403,59 @@ sv_body_text (SvRun *x, gsize *len)
     x->body_len = strlen (text);
   *len = x->body_len;
   return text;
+}
+
+#define BODY_MAX_PARTS 1000
+#define BODY_MAX_DEPTH 32
+#define BODY_MAX_NESTED 3  /* attached messages within attached messages */
+
+GPtrArray *
+sv_body_parts (SvRun *x)
+{
+  if (x->body_parts == NULL)
+    x->body_parts = rd_body_parts (rd_message_get_raw (x->msg), BODY_MAX_PARTS, BODY_MAX_DEPTH);
+  return x->body_parts;
+}
+
+static void
+more_texts (GPtrArray *out, GPtrArray *attachments, guint nested)
+{
+  for (guint i = 0; i < attachments->len && out->len < BODY_MAX_PARTS; i++)
+    {
+      const RdAttachment *a = g_ptr_array_index (attachments, i);
+      if (a->content == NULL)
+        continue;
+      gsize len = 0;
+      const guint8 *data = g_bytes_get_data (a->content, &len);
+      if (g_str_has_prefix (a->content_type, "text/"))
+        {
+          char *text = rd_body_part_text (a->content_type, a->charset, data, len);
+          if (text)
+            g_ptr_array_add (out, text);
+        }
+      else if ((!strcmp (a->content_type, "message/rfc822") || !strcmp (a->content_type, "message/global"))
+               && nested < BODY_MAX_NESTED)
+        {
+          g_autoptr(RdMessage) inner = rd_message_parse (a->content, NULL);
+          if (inner == NULL)
+            continue;
+          const char *body = rd_message_get_body_text (inner);
+          if (body)
+            g_ptr_array_add (out, g_strdup (body));
+          more_texts (out, rd_message_get_attachments (inner), nested + 1);
+        }
+    }
+}
+
+GPtrArray *
+sv_body_more_texts (SvRun *x)
+{
+  if (x->body_more == NULL)
+    {
+      x->body_more = g_ptr_array_new_with_free_func (g_free);
+      more_texts (x->body_more, rd_message_get_attachments (x->msg), 0);
+    }
+  return x->body_more;
 }
 
 /* ---- dates (RFC 5260 4) -------------------------------------------------- */
@@ -484,4 +564,8 @@ sv_message_clear (SvRun *x)
     g_ptr_array_unref (x->owned);
   if (x->dates)
     g_hash_table_unref (x->dates);
+  if (x->body_parts)
+    g_ptr_array_unref (x->body_parts);
+  if (x->body_more)
+    g_ptr_array_unref (x->body_more);
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "sieve-private.h"
+#include "body-parts.h"
 
 #define SV_N_SCRATCH 16
 
@@ -37,6 +38,8 @@ struct _SvRun {
   gsize regex_bytes;     /* input given to regexec for this message */
   GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
   gsize body_len;
+  GPtrArray *body_parts; /* RdBodyPart*: every leaf (body :content), lazily */
+  GPtrArray *body_more;  /* char*: text of the other text parts (body :text), lazily */
   GString *scratch[SV_N_SCRATCH];
   guint scratch_next;
   /* variables */
@@ -149,6 +152,12 @@ char *sv_body_raw (SvRun *x, gsize *len);
 /* The body text of the parser's view (text/plain, or text/html
  * rendered), or NULL when there is none. */
 const char *sv_body_text (SvRun *x, gsize *len);
+/* Every leaf part of the message (RdBodyPart*, body-parts.h), decoded
+ * once per message on first use. */
+GPtrArray *sv_body_parts (SvRun *x);
+/* The text (char*) of the text parts besides the body text, and of the
+ * text parts of attached messages, once per message on first use. */
+GPtrArray *sv_body_more_texts (SvRun *x);
 /* The dates of the header values @vals of @name, parsed once per message
  * (NULL where unparsable), aligned with @vals. */
 GPtrArray *sv_date_values (SvRun *x, const char *name, GPtrArray *vals);
