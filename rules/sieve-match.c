@@ -239,17 +239,20 @@ glob (const char *v, gsize vl, const char *p, gsize pl, SvComparator cmp, Span *
 static void
 set_match (SvRun *x, guint i, const char *text, gsize len)
 {
-  if (i > 9)
+  if (i > SV_MAX_MATCH)
     return;
   g_free (x->match[i]);
   x->match[i] = g_strndup (text, len);
+  if (i >= x->n_match)
+    x->n_match = i + 1;
 }
 
 static void
 clear_matches (SvRun *x)
 {
-  for (guint i = 0; i < 10; i++)
+  for (guint i = 0; i < x->n_match; i++)
     g_clear_pointer (&x->match[i], g_free);
+  x->n_match = 0;
 }
 
 /* Substring search; short haystacks (header values) without memmem's
@@ -328,7 +331,7 @@ match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *k
           return FALSE;
         clear_matches (x);
         set_match (x, 0, v, vl);
-        for (guint i = 0; i < n && i < 9; i++)
+        for (guint i = 0; i < n && i < SV_MAX_MATCH; i++)
           set_match (x, i + 1, v + spans[i].start, spans[i].len);
         return TRUE;
       }
@@ -357,13 +360,14 @@ match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *k
               }
           }
         g_autofree char *vz = memchr (v, '\0', vl) || v[vl] != '\0' ? g_strndup (v, vl) : NULL;
-        regmatch_t m[10];
-        gboolean ok = regexec (re, vz ? vz : v, 10, m, 0) == 0;
+        regmatch_t m[SV_MAX_MATCH + 1];
+        guint nm = (guint) MIN (re->re_nsub + 1, (gsize) SV_MAX_MATCH + 1);
+        gboolean ok = regexec (re, vz ? vz : v, nm, m, 0) == 0;
         if (ok)
           {
             const char *base = vz ? vz : v;
             clear_matches (x);
-            for (guint i = 0; i < 10; i++)
+            for (guint i = 0; i < nm; i++)
               if (m[i].rm_so >= 0)
                 set_match (x, i, base + m[i].rm_so, (gsize) (m[i].rm_eo - m[i].rm_so));
               else

@@ -267,7 +267,8 @@ typedef struct {
   const SvNamespace *var_namespace;   /* or NULL */
   /* Rewrites every string argument before anything reads it
    * (encoded-character); (transfer full). NULL: none. */
-  char *(*decode_string) (const char *text, gsize len, gsize *out_len);
+  /* Sets *@error (a static text) when the string is an error. */
+  char *(*decode_string) (const char *text, gsize len, gsize *out_len, const char **error);
 } SvExtension;
 
 /* The errors for a second tag of the groups the extensions share. */
@@ -318,7 +319,7 @@ const SvNamespace *sv_namespace_find (guint exts, const char *lname);
 gboolean sv_namespaces_enabled (guint exts);
 /* @text as the extensions in @exts rewrite string arguments (a copy when
  * none does). (transfer full) */
-char *sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len);
+char *sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len, const char **error);
 
 /* ---- compiling (sieve-compile.c) ----------------------------------------- */
 

@@ -10,6 +10,8 @@
 #include "body-parts.h"
 
 #define SV_N_SCRATCH 16
+/* Match variables ${0}..${SV_MAX_MATCH} (RFC 5229 3.2 allows more than 9). */
+#define SV_MAX_MATCH 64
 
 struct _SvRun {
   RdRules *rules;
@@ -46,7 +48,8 @@ struct _SvRun {
   GString **locals;
   guint n_locals;
   GString **globals;
-  char *match[10];
+  char *match[SV_MAX_MATCH + 1];
+  guint n_match;         /* match[] entries set: 0..n_match-1 */
   GString *flags;        /* the internal flags variable (RFC 5232 3) */
   GHashTable *once;      /* scripts run with :once */
   /* actions */

@@ -110,14 +110,14 @@ sv_namespaces_enabled (guint exts)
 }
 
 char *
-sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len)
+sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len, const char **error)
 {
   char *s = g_strndup (text, len);
   *out_len = len;
   for (guint i = 0; i < G_N_ELEMENTS (extensions); i++)
     if (extensions[i]->decode_string && (exts & extensions[i]->ext))
       {
-        char *d = extensions[i]->decode_string (s, *out_len, out_len);
+        char *d = extensions[i]->decode_string (s, *out_len, out_len, error);
         g_free (s);
         s = d;
       }
