@@ -36,7 +36,8 @@ compile_require (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
         cap = NULL;
       if (cap == NULL)
         {
-          SV_ERR (c, s->line, s->col, "unsupported extension \"%s\"", s->text);
+          g_autofree char *known = sv_capability_list (c->opts ? c->opts->extensions : NULL);
+          SV_ERR (c, s->line, s->col, "unsupported extension \"%s\" (supported: %s)", s->text, known);
           continue;
         }
       guint bits = cap->ext | cap->implies;

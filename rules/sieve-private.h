@@ -307,6 +307,9 @@ extern const SvExtension sv_ext_ticket;
 
 /* The extension `require` names @capability, or NULL. */
 const SvExtension *sv_capability_find (const char *capability);
+/* The capabilities `require` accepts (those in @allowed, NULL: all),
+ * sorted, ", "-separated. (transfer full) */
+char *sv_capability_list (const char *const *allowed);
 /* The capability of @ext (one bit), for messages. */
 const char *sv_capability_name (SvExt ext);
 const SvCommandDef *sv_command_find (const char *name);
