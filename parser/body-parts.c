@@ -33,6 +33,7 @@ typedef struct {
   GPtrArray *out;
   guint max_parts;
   guint max_depth;
+  gboolean text_only;
 } PartWalk;
 
 static void
@@ -59,8 +60,11 @@ walk (PartWalk *w, GMimeObject *o, gboolean in_digest, guint depth)
     }
   if (!GMIME_IS_PART (o))
     return;
+  g_autofree char *ct = rd_mime_content_type (o, in_digest);
+  if (w->text_only && !g_str_has_prefix (ct, "text/"))
+    return;
   RdBodyPart *part = g_new0 (RdBodyPart, 1);
-  part->content_type = rd_mime_content_type (o, in_digest);
+  part->content_type = g_steal_pointer (&ct);
   g_autoptr(GBytes) bytes = rd_mime_part_bytes (GMIME_PART (o));
   gsize len = 0;
   const guint8 *data = g_bytes_get_data (bytes, &len);
@@ -79,8 +83,33 @@ walk (PartWalk *w, GMimeObject *o, gboolean in_digest, guint depth)
   g_ptr_array_add (w->out, part);
 }
 
+char **
+rd_body_texts_of (GMimeObject *root)
+{
+  g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func (rd_body_part_free);
+  PartWalk w = { parts, 1000, 32, TRUE };
+  walk (&w, root, FALSE, 0);
+  gboolean plain = FALSE;
+  for (guint k = 0; k < parts->len && !plain; k++)
+    plain = !strcmp (((RdBodyPart *) g_ptr_array_index (parts, k))->content_type, "text/plain");
+  GPtrArray *out = g_ptr_array_new ();
+  for (guint k = 0; k < parts->len; k++)
+    {
+      RdBodyPart *part = g_ptr_array_index (parts, k);
+      if (!strcmp (part->content_type, "text/html"))
+        {
+          if (!plain)
+            g_ptr_array_add (out, rd_html_to_text (part->content, part->len));
+        }
+      else
+        g_ptr_array_add (out, g_steal_pointer (&part->content));
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
 GPtrArray *
-rd_body_parts (GBytes *raw, guint max_parts, guint max_depth)
+rd_body_parts (GBytes *raw, guint max_parts, guint max_depth, gboolean text_only)
 {
   rd_parser_init ();
   GPtrArray *out = g_ptr_array_new_with_free_func (rd_body_part_free);
@@ -97,7 +126,7 @@ rd_body_parts (GBytes *raw, guint max_parts, guint max_depth)
   g_object_unref (stream);
   if (m)
     {
-      PartWalk w = { out, max_parts, max_depth };
+      PartWalk w = { out, max_parts, max_depth, text_only };
       walk (&w, g_mime_message_get_mime_part (m), FALSE, 0);
       g_object_unref (m);
     }

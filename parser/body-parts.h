@@ -20,8 +20,9 @@ void rd_body_part_free (gpointer part);
 /* Every leaf part of the message @raw in document order (RdBodyPart*),
  * descending into multiparts and attached messages (message/rfc822,
  * message/global), at most @max_parts leaves and @max_depth levels.
- * A message that is not MIME is one text/plain part. (transfer full) */
-GPtrArray *rd_body_parts (GBytes *raw, guint max_parts, guint max_depth);
+ * A message that is not MIME is one text/plain part. With @text_only,
+ * only the text parts (the others are not decoded). (transfer full) */
+GPtrArray *rd_body_parts (GBytes *raw, guint max_parts, guint max_depth, gboolean text_only);
 
 /* The text of one part for Sieve's :text: text/html rendered as the
  * view renders it, other text types converted from @charset (may be

@@ -92,6 +92,26 @@ run_text (SvRun *x, const SvTest *t)
   GPtrArray *more = sv_body_more_texts (x);
   if (t->match == MATCH_COUNT)
     return sv_match_count (x, t, (text ? 1 : 0) + more->len);
+  if (more->len == 0)
+    return FALSE;
+  if (t->match == MATCH_CONTAINS)
+    {
+      /* All of them at once (one lower-cased copy, one bigram filter),
+       * unless a key has a NUL, which could span two of them. */
+      gboolean nul = FALSE;
+      for (guint k = 0; k < t->keys->n && !nul; k++)
+        {
+          gsize kl;
+          const char *key = sv_expand (x, t->keys->items[k], &kl);
+          nul = memchr (key, '\0', kl) != NULL;
+        }
+      if (!nul)
+        {
+          gsize jl = 0;
+          const char *joined = sv_body_more_joined (x, &jl);
+          return sv_match_value (x, t, joined, jl);
+        }
+    }
   for (guint i = 0; i < more->len; i++)
     {
       const char *v = g_ptr_array_index (more, i);

@@ -114,50 +114,58 @@ lower_copy (char *dst, const char *src, gsize n)
     dst[i] = sv_lc (src[i]);
 }
 
-/* Lower-cases @v into a per-evaluation buffer; the body (the longest
- * value, tested by several rules) is lowered once per message. */
+/* Which of x->big @v is, or -1. */
+static inline int
+big_slot (SvRun *x, const char *v, gsize vl)
+{
+  if (v == x->body_more_joined && v)
+    return 1;
+  if (vl > 256 && v == rd_message_get_body_text (x->msg))
+    return 0;
+  return -1;
+}
+
+/* Lower-cases @v into a per-evaluation buffer; the long texts (tested by
+ * several rules) are lowered once per message. */
 static const char *
 lowered (SvRun *x, const char *v, gsize vl)
 {
-  if (v == x->lower_src && vl == x->lower_len && x->lower_buf)
-    return x->lower_buf->str;
-  gboolean body = vl > 256 && v == rd_message_get_body_text (x->msg);
-  GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : sv_scratch (x);
+  int s = big_slot (x, v, vl);
+  if (s >= 0 && v == x->big[s].src && vl == x->big[s].len)
+    return x->big[s].lower->str;
+  GString *b = s >= 0 ? (x->big[s].lower ? x->big[s].lower : (x->big[s].lower = g_string_new (NULL))) : sv_scratch (x);
   g_string_set_size (b, vl);
   lower_copy (b->str, v, vl);
-  if (body)
+  if (s >= 0)
     {
-      x->lower_src = v;
-      x->lower_len = vl;
-      x->lower_buf = b;
+      x->big[s].src = v;
+      x->big[s].len = vl;
     }
   return b->str;
 }
 
-/* The bigram filter of the body, built from its lower-cased copy on first
- * use. */
+/* The bigram filter of long text @s, built from its lower-cased copy on
+ * first use. */
 static const guint8 *
-body_bigrams (SvRun *x, const char *v, gsize vl)
+big_bigrams (SvRun *x, int s, const char *v, gsize vl)
 {
-  if (x->bigrams_ready)
-    return x->bigrams;
-  if (x->bigrams == NULL)
-    x->bigrams = g_new (guint8, BIGRAM_SLOTS);
-  guint8 *slots = x->bigrams;
-  memset (slots, 0, BIGRAM_SLOTS);
+  if (x->big[s].bigrams)
+    return x->big[s].bigrams;
+  guint8 *slots = g_new0 (guint8, BIGRAM_SLOTS);
   const guchar *u = (const guchar *) lowered (x, v, vl);
   for (gsize i = 1; i < vl; i++)
     slots[bigram (u[i - 1], u[i])] = 1;
-  x->bigrams_ready = TRUE;
+  x->big[s].bigrams = slots;
   return slots;
 }
 
-/* FALSE when @k (lower case) certainly does not occur in the body. */
+/* FALSE when @k (lower case) certainly does not occur in long text @s. */
 static gboolean
-body_may_contain (SvRun *x, const char *k, gsize kl)
+big_may_contain (SvRun *x, int s, const char *k, gsize kl)
 {
+  const guint8 *slots = x->big[s].bigrams;
   for (gsize i = 0; i + 1 < kl; i++)
-    if (!x->bigrams[bigram ((guchar) k[i], (guchar) k[i + 1])])
+    if (!slots[bigram ((guchar) k[i], (guchar) k[i + 1])])
       return FALSE;
   return TRUE;
 }
@@ -304,10 +312,11 @@ match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *k
                 b->str[i] = sv_lc (k[i]);
               lk = b->str;
             }
-          if (vl > 256 && v == rd_message_get_body_text (x->msg))
+          int s = big_slot (x, v, vl);
+          if (s >= 0)
             {
-              body_bigrams (x, v, vl);
-              if (!body_may_contain (x, lk, kl))
+              big_bigrams (x, s, v, vl);
+              if (!big_may_contain (x, s, lk, kl))
                 return FALSE;
             }
           if (*lv == NULL)
@@ -388,7 +397,8 @@ sv_match_value (SvRun *x, const SvTest *t, const char *v, gsize vl)
   for (guint i = 0; i < t->keys->n && !x->error; i++)
     {
       /* A dynamic key expands into the scratch ring, which may hold @lv. */
-      if (t->keys->items[i]->dynamic && lv != (x->lower_buf ? x->lower_buf->str : NULL))
+      if (t->keys->items[i]->dynamic && lv && !(x->big[0].lower && lv == x->big[0].lower->str)
+          && !(x->big[1].lower && lv == x->big[1].lower->str))
         lv = NULL;
       if (match_one (x, t, v, vl, t->keys->items[i], &lv))
         return TRUE;
@@ -467,9 +477,12 @@ sv_match_clear (SvRun *x)
   clear_matches (x);
   if (x->addr_part)
     g_string_free (x->addr_part, TRUE);
-  if (x->lower_big)
-    g_string_free (x->lower_big, TRUE);
-  g_free (x->bigrams);
+  for (guint s = 0; s < G_N_ELEMENTS (x->big); s++)
+    {
+      if (x->big[s].lower)
+        g_string_free (x->big[s].lower, TRUE);
+      g_free (x->big[s].bigrams);
+    }
 }
 
 /* ---- compile side ------------------------------------------------------------ */

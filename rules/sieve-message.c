@@ -407,44 +407,13 @@ sv_body_text (SvRun *x, gsize *len)
 
 #define BODY_MAX_PARTS 1000
 #define BODY_MAX_DEPTH 32
-#define BODY_MAX_NESTED 3  /* attached messages within attached messages */
 
 GPtrArray *
 sv_body_parts (SvRun *x)
 {
   if (x->body_parts == NULL)
-    x->body_parts = rd_body_parts (rd_message_get_raw (x->msg), BODY_MAX_PARTS, BODY_MAX_DEPTH);
+    x->body_parts = rd_body_parts (rd_message_get_raw (x->msg), BODY_MAX_PARTS, BODY_MAX_DEPTH, FALSE);
   return x->body_parts;
-}
-
-static void
-more_texts (GPtrArray *out, GPtrArray *attachments, guint nested)
-{
-  for (guint i = 0; i < attachments->len && out->len < BODY_MAX_PARTS; i++)
-    {
-      const RdAttachment *a = g_ptr_array_index (attachments, i);
-      if (a->content == NULL)
-        continue;
-      gsize len = 0;
-      const guint8 *data = g_bytes_get_data (a->content, &len);
-      if (g_str_has_prefix (a->content_type, "text/"))
-        {
-          char *text = rd_body_part_text (a->content_type, a->charset, data, len);
-          if (text)
-            g_ptr_array_add (out, text);
-        }
-      else if ((!strcmp (a->content_type, "message/rfc822") || !strcmp (a->content_type, "message/global"))
-               && nested < BODY_MAX_NESTED)
-        {
-          g_autoptr(RdMessage) inner = rd_message_parse (a->content, NULL);
-          if (inner == NULL)
-            continue;
-          const char *body = rd_message_get_body_text (inner);
-          if (body)
-            g_ptr_array_add (out, g_strdup (body));
-          more_texts (out, rd_message_get_attachments (inner), nested + 1);
-        }
-    }
 }
 
 GPtrArray *
@@ -452,10 +421,40 @@ sv_body_more_texts (SvRun *x)
 {
   if (x->body_more == NULL)
     {
-      x->body_more = g_ptr_array_new_with_free_func (g_free);
-      more_texts (x->body_more, rd_message_get_attachments (x->msg), 0);
+      /* The view has the text of every text attachment and attached
+       * message (RdAttachment.texts). */
+      GPtrArray *atts = rd_message_get_attachments (x->msg);
+      x->body_more = g_ptr_array_new ();
+      for (guint i = 0; i < atts->len && x->body_more->len < BODY_MAX_PARTS; i++)
+        {
+          const RdAttachment *a = g_ptr_array_index (atts, i);
+          for (char **t = a->texts; t && *t && x->body_more->len < BODY_MAX_PARTS; t++)
+            g_ptr_array_add (x->body_more, *t);
+        }
     }
   return x->body_more;
+}
+
+const char *
+sv_body_more_joined (SvRun *x, gsize *len)
+{
+  if (x->body_more_joined == NULL)
+    {
+      GPtrArray *more = sv_body_more_texts (x);
+      if (more->len == 0)
+        return NULL;
+      GString *j = g_string_new (NULL);
+      for (guint i = 0; i < more->len; i++)
+        {
+          if (i)
+            g_string_append_c (j, '\0');
+          g_string_append (j, g_ptr_array_index (more, i));
+        }
+      x->body_more_joined_len = j->len;
+      x->body_more_joined = g_string_free (j, FALSE);
+    }
+  *len = x->body_more_joined_len;
+  return x->body_more_joined;
 }
 
 /* ---- dates (RFC 5260 4) -------------------------------------------------- */
@@ -568,4 +567,5 @@ sv_message_clear (SvRun *x)
     g_ptr_array_unref (x->body_parts);
   if (x->body_more)
     g_ptr_array_unref (x->body_more);
+  g_free (x->body_more_joined);
 }

@@ -31,17 +31,22 @@ struct _SvRun {
   GString *addr_seg;     /* parse_address_list() buffers */
   GString *addr_angle;
   GString *addr_part;    /* sv_match_address() */
-  const char *lower_src; /* the long value last lower-cased, and its copy */
-  gsize lower_len;
-  GString *lower_buf;
-  GString *lower_big;
-  guint8 *bigrams;       /* BIGRAM_SLOTS flags over the body, case-folded */
-  gboolean bigrams_ready;
+  /* The long texts several rules test, lower-cased and given a bigram
+   * filter (BIGRAM_SLOTS flags, case-folded) once per message: [0] the
+   * body text, [1] the other text parts joined (body :text). */
+  struct {
+    const char *src;
+    gsize len;
+    GString *lower;
+    guint8 *bigrams;
+  } big[2];
   gsize regex_bytes;     /* input given to regexec for this message */
   GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
   gsize body_len;
   GPtrArray *body_parts; /* RdBodyPart*: every leaf (body :content), lazily */
-  GPtrArray *body_more;  /* char*: text of the other text parts (body :text), lazily */
+  GPtrArray *body_more;  /* const char*: text of the other text parts (body :text), lazily */
+  char *body_more_joined; /* them joined by NUL bytes, lazily */
+  gsize body_more_joined_len;
   GString *scratch[SV_N_SCRATCH];
   guint scratch_next;
   /* variables */
@@ -161,6 +166,9 @@ GPtrArray *sv_body_parts (SvRun *x);
 /* The text (char*) of the text parts besides the body text, and of the
  * text parts of attached messages, once per message on first use. */
 GPtrArray *sv_body_more_texts (SvRun *x);
+/* The same joined by NUL bytes (a key without NUL found in it is found in
+ * one of them), or NULL when there are none. */
+const char *sv_body_more_joined (SvRun *x, gsize *len);
 /* The dates of the header values @vals of @name, parsed once per message
  * (NULL where unparsable), aligned with @vals. */
 GPtrArray *sv_date_values (SvRun *x, const char *name, GPtrArray *vals);
