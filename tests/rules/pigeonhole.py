@@ -33,6 +33,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sieve_cases import norm, read_envelope  # noqa: E402
+
 EXTENSIONS = ("fileinto reject envelope encoded-character vacation subaddress "
               "comparator-i;ascii-numeric relational regex imap4flags copy body "
               "variables date")
@@ -51,22 +54,8 @@ SUPPRESSED = [
 ]
 
 
-def norm(text):
-    return [l.rstrip() for l in text.splitlines() if l.strip()]
-
-
 def jstr(s):
     return json.dumps(s, ensure_ascii=False)
-
-
-def read_envelope(d):
-    env = {}
-    with open(os.path.join(d, "envelope"), encoding="utf-8") as f:
-        for line in f:
-            if ":" in line:
-                k, v = line.split(":", 1)
-                env[k.strip()] = v.strip()
-    return env
 
 
 def canonical(lines):
@@ -179,16 +168,15 @@ class Pigeonhole:
             if l.startswith(" * send vacation message"):
                 vacation = {}
                 continue
-        # Multi-line reject reasons: take the text up to the next action.
+        # The reason as sent (the dry run prints line ends as "??").
         fixed = []
         for l in lines:
             if isinstance(l, tuple):
-                start = out.index(" * reject message with reason: ") + len(" * reject message with reason: ")
-                rest = out[start:]
-                end = re.search(r"\n( \* |\nImplicit keep:)", rest)
-                reason = rest[:end.start()] if end else rest
-                reason = "\n".join(x.rstrip() for x in reason.replace("\r\n", "\n").split("\n")).rstrip()
-                fixed.append("reject " + jstr(reason))
+                p = self._run(d, env, True, [n for n, _ in stores if n.upper() != "INBOX"])
+                sent = p.stdout.decode("utf-8", "replace")
+                m = re.search(r"was automatically rejected:\r?\n(.*?)\r?\n--", sent, re.S)
+                reason = m.group(1) if m else l[1]
+                fixed.append("reject " + jstr(reason.replace("\r\n", "\n").rstrip()))
             else:
                 fixed.append(l)
         lines = fixed
