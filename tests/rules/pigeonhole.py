@@ -99,7 +99,7 @@ class Pigeonhole:
     def _prepare(self, d, folders=()):
         home = os.path.join(self.tmp, "home")
         shutil.rmtree(home, ignore_errors=True)
-        for f in ("",) + tuple(folders):
+        for f in ("",) + tuple(x for x in folders if ".." not in x.split("/")):
             for s in ("cur", "new", "tmp"):
                 os.makedirs(os.path.join(home, "Maildir", f, s), exist_ok=True)
         for root, dirs, files in os.walk(home):
