@@ -41,6 +41,8 @@ run_envelope (SvRun *x, const SvTest *t)
             return TRUE;
           continue;
         }
+      if (t->part != PART_ALL && !sv_address_valid (v))
+        continue;
       if (sv_match_address (x, t, v, vals))
         return TRUE;
     }

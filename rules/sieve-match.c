@@ -151,7 +151,8 @@ big_bigrams (SvRun *x, int s, const char *v, gsize vl)
 {
   if (x->big[s].bigrams)
     return x->big[s].bigrams;
-  guint8 *slots = g_new0 (guint8, BIGRAM_SLOTS);
+  guint8 *slots = g_new (guint8, BIGRAM_SLOTS);
+  memset (slots, 0, BIGRAM_SLOTS);
   const guchar *u = (const guchar *) lowered (x, v, vl);
   for (gsize i = 1; i < vl; i++)
     slots[bigram (u[i - 1], u[i])] = 1;

@@ -253,6 +253,36 @@ parse_address_list (const char *v, GPtrArray *out, GString *seg, GString *angle)
     }
 }
 
+/* Bytes that cannot stand unquoted in a local part (1) or a domain (2). */
+static const guint8 addr_bad[256] = {
+  [0 ... 32] = 3, ['<'] = 3, ['>'] = 3, ['('] = 3, [')'] = 3, ['\\'] = 3, [','] = 3, [';'] = 3,
+  ['"'] = 3, ['@'] = 3, ['['] = 1, [']'] = 1, [':'] = 1, [127] = 3,
+};
+
+/* An addr-spec as far as :localpart and :domain need one (RFC 5228
+ * 2.7.4: an address that is not syntactically valid is not matched by
+ * them): a local part (dot-atom or quoted string), "@", a domain. */
+gboolean
+sv_address_valid (const char *addr)
+{
+  const char *at = strrchr (addr, '@');
+  if (at == NULL || at == addr || at[1] == '\0')
+    return FALSE;
+  if (addr[0] == '"')
+    {
+      if (at - addr < 2 || at[-1] != '"')
+        return FALSE;
+    }
+  else
+    for (const guchar *p = (const guchar *) addr; p < (const guchar *) at; p++)
+      if (addr_bad[*p] & 1)
+        return FALSE;
+  for (const guchar *p = (const guchar *) at + 1; *p; p++)
+    if (addr_bad[*p] & 2)
+      return FALSE;
+  return TRUE;
+}
+
 /* Addresses of every header named @name, in order. */
 GPtrArray *
 sv_address_values (SvRun *x, const char *name)
@@ -282,7 +312,16 @@ sv_address_values (SvRun *x, const char *name)
               x->addr_seg = g_string_sized_new (128);
               x->addr_angle = g_string_sized_new (128);
             }
+          guint first = out->len;
           parse_address_list (h->value, out, x->addr_seg, x->addr_angle);
+          /* Checked once per message, not per test: see SV_ADDR_INVALID. */
+          for (guint k = first; k < out->len; k++)
+            if (!sv_address_valid (g_ptr_array_index (out, k)))
+              {
+                char *marked = g_strconcat (SV_ADDR_INVALID_S, (char *) g_ptr_array_index (out, k), NULL);
+                g_free (g_ptr_array_index (out, k));
+                out->pdata[k] = marked;
+              }
         }
     }
   g_hash_table_insert (x->addrs, g_strdup (lname), out);
@@ -291,40 +330,21 @@ sv_address_values (SvRun *x, const char *name)
 
 /* The @part of @addr into @out; FALSE when the part does not exist
  * (e.g. :detail without a separator, RFC 5233 4). */
-/* An addr-spec as far as :localpart and :domain need one (RFC 5228
- * 2.7.4: an address that is not syntactically valid is not matched by
- * them): a local part (dot-atom or quoted string), "@", a domain. */
-static gboolean
-address_has_parts (const char *addr)
-{
-  const char *at = strrchr (addr, '@');
-  if (at == NULL || at == addr || at[1] == '\0')
-    return FALSE;
-  if (addr[0] == '"')
-    {
-      if (at - addr < 2 || at[-1] != '"')
-        return FALSE;
-    }
-  else
-    for (const char *p = addr; p < at; p++)
-      if ((guchar) *p <= ' ' || strchr ("<>()[]\\,;:\"@", *p))
-        return FALSE;
-  for (const char *p = at + 1; *p; p++)
-    if ((guchar) *p <= ' ' || strchr ("<>()\\,;\"@", *p))
-      return FALSE;
-  return TRUE;
-}
-
 gboolean
 sv_address_part (const char *addr, SvAddrPart part, GString *out)
 {
+  if (*addr == SV_ADDR_INVALID)
+    {
+      /* Only :all sees an address that is not valid (RFC 5228 2.7.4). */
+      if (part != PART_ALL)
+        return FALSE;
+      addr++;
+    }
   if (part == PART_ALL)
     {
       g_string_append (out, addr);
       return TRUE;
     }
-  if (!address_has_parts (addr))
-    return FALSE;
   const char *at = strrchr (addr, '@');
   gsize local_len = (gsize) (at - addr);
   switch (part)

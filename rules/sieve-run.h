@@ -148,8 +148,15 @@ sv_expand (SvRun *x, const SvString *s, gsize *len)
 GPtrArray *sv_header_values (SvRun *x, const char *name);
 /* TRUE when a header field's name starts with @prefix (lower case). */
 gboolean sv_header_prefix_exists (SvRun *x, const char *prefix);
-/* The addr-specs of every header field named @name, in order (never NULL). */
+/* The addr-specs of every header field named @name, in order (never NULL).
+ * One that is not syntactically valid (no "@", nothing on one side of it,
+ * characters no address has) starts with SV_ADDR_INVALID, a byte UTF-8
+ * never has: sv_address_part() gives it to :all only. */
+#define SV_ADDR_INVALID '\xff'
+#define SV_ADDR_INVALID_S "\xff"
 GPtrArray *sv_address_values (SvRun *x, const char *name);
+/* TRUE when @addr has a local part and a domain (RFC 5228 2.7.4). */
+gboolean sv_address_valid (const char *addr);
 /* The @part of @addr into @out; FALSE when the part does not exist
  * (e.g. :detail without a separator, RFC 5233 4). */
 gboolean sv_address_part (const char *addr, SvAddrPart part, GString *out);
