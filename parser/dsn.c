@@ -358,6 +358,12 @@ next_address (const TextLine *l, gsize from, gsize *end)
       /* part of a URL or a key=value token, not an address */
       if (a > 0 && (l->s[a - 1] == '/' || l->s[a - 1] == '='))
         continue;
+      /* the envelope sender in a transcript: "MAIL FROM:<a@b>" */
+      gsize k = a;
+      while (k > 0 && (l->s[k - 1] == '<' || l->s[k - 1] == ' '))
+        k--;
+      if (k >= 5 && g_ascii_strncasecmp (l->s + k - 5, "FROM:", 5) == 0)
+        continue;
       g_autofree char *domain = g_strndup (l->s + at + 1, b - at - 1);
       if (strchr (domain, '.') == NULL || domain[0] == '.' || domain[0] == '-')
         continue;
@@ -448,10 +454,16 @@ line_text (const TextLine *l)
   return g_utf8_make_valid (t, -1);
 }
 
+static gboolean
+addr_equal (gconstpointer a, gconstpointer b)
+{
+  return g_ascii_strcasecmp (a, b) == 0;
+}
+
 /* The code for the address on line @i: its line and the few after it,
- * up to a line naming another address. */
+ * up to a line naming another of the @recipients (char*). */
 static void
-status_near (GArray *lines, guint i, guint end, GPtrArray *found_addrs, RdDsnRecipient *r)
+status_near (GArray *lines, guint i, guint end, GPtrArray *recipients, RdDsnRecipient *r)
 {
   for (guint k = i; k < end && k <= i + STATUS_WINDOW; k++)
     {
@@ -460,9 +472,9 @@ status_near (GArray *lines, guint i, guint end, GPtrArray *found_addrs, RdDsnRec
         {
           gsize e = 0;
           g_autofree char *other = next_address (l, 0, &e);
-          if (other && !g_ptr_array_find_with_equal_func (found_addrs, other, (GEqualFunc) g_str_equal, NULL)
-              && g_ascii_strcasecmp (other, r->addr) != 0)
-            break;
+          if (other && g_ascii_strcasecmp (other, r->addr) != 0
+              && g_ptr_array_find_with_equal_func (recipients, other, addr_equal, NULL))
+            break; /* the next recipient's lines */
         }
       gboolean basic = FALSE;
       g_autofree char *st = status_in_line (l, &basic);
@@ -488,6 +500,28 @@ static const char *const permanent_words[] = {
   "permanent", "fatal error", "user unknown", "unknown user", "does not exist", "no such user",
   "not recognized", "recipient address rejected", "given up", "no mailbox", NULL
 };
+
+/* The original's Message-ID, from the copy's header block after line
+ * @start. */
+static void
+find_inline_message_id (RdMessage *msg, GArray *lines, guint start)
+{
+  for (guint i = start; i < lines->len && msg->dsn_original_message_id == NULL; i++)
+    {
+      const TextLine *l = &g_array_index (lines, TextLine, i);
+      gsize tl = l->len;
+      const char *s = l->s;
+      while (tl && (*s == ' ' || *s == '\t'))
+        s++, tl--;
+      if (starts_ci (s, tl, "Message-ID:"))
+        {
+          g_autofree char *v = g_strndup (s + 11, MIN (tl - 11, 998));
+          g_autofree char *id = rd_msgid_first (v);
+          if (id && *id)
+            msg->dsn_original_message_id = g_utf8_make_valid (id, -1);
+        }
+    }
+}
 
 /* Reads @text (UTF-8 or not, LF or CRLF lines) as a free-text bounce. */
 static void
@@ -518,7 +552,10 @@ free_text_recipients (RdMessage *msg, const char *text, gsize len, const char *x
         }
     }
   if (msg->dsn_recipients->len > 0 && xfailed == NULL)
-    return;
+    {
+      find_inline_message_id (msg, lines, 0);
+      return;
+    }
   /* 3. free text: the failure section */
   guint end = lines->len;
   for (guint i = 0; i < lines->len; i++)
@@ -568,9 +605,11 @@ free_text_recipients (RdMessage *msg, const char *text, gsize len, const char *x
       /* The header is authoritative for who failed; the text may say why. */
       g_ptr_array_set_size (msg->dsn_recipients, 0);
       g_auto(GStrv) list = g_strsplit (xfailed, ",", BOUNCE_RCPT_MAX);
+      g_ptr_array_set_size (names, 0);
+      for (guint i = 0; list[i]; i++)
+        g_ptr_array_add (names, g_strstrip (list[i]));
       for (guint i = 0; list[i]; i++)
         {
-          g_strstrip (list[i]);
           if (!*list[i])
             continue;
           RdDsnRecipient *r = g_new0 (RdDsnRecipient, 1);
@@ -586,11 +625,17 @@ free_text_recipients (RdMessage *msg, const char *text, gsize len, const char *x
                     break;
                 }
             }
+          if (r->status == NULL && fs)
+            {
+              r->status = g_strdup (fs);
+              r->diagnostic = g_strdup (fd);
+            }
+          if (r->status == NULL && permanent)
+            r->status = g_strdup ("5.0.0");
           g_ptr_array_add (msg->dsn_recipients, r);
         }
-      return;
     }
-  for (guint n = 0; n < found->len; n++)
+  for (guint n = 0; xfailed == NULL && n < found->len; n++)
     {
       RdDsnRecipient *r = g_ptr_array_index (found, n);
       for (guint k = 0; k < end && r->status == NULL; k++)
@@ -610,22 +655,8 @@ free_text_recipients (RdMessage *msg, const char *text, gsize len, const char *x
       g_ptr_array_add (msg->dsn_recipients, g_ptr_array_steal_index (found, n));
       g_ptr_array_insert (found, (gint) n, NULL);
     }
-  /* 4. the original's Message-ID, from the copy's header block */
-  for (guint i = end; i < lines->len && msg->dsn_original_message_id == NULL; i++)
-    {
-      const TextLine *l = &g_array_index (lines, TextLine, i);
-      gsize tl = l->len;
-      const char *s = l->s;
-      while (tl && (*s == ' ' || *s == '\t'))
-        s++, tl--;
-      if (starts_ci (s, tl, "Message-ID:"))
-        {
-          g_autofree char *v = g_strndup (s + 11, MIN (tl - 11, 998));
-          g_autofree char *id = rd_msgid_first (v);
-          if (id && *id)
-            msg->dsn_original_message_id = g_utf8_make_valid (id, -1);
-        }
-    }
+  /* 4. the original's Message-ID */
+  find_inline_message_id (msg, lines, end);
 }
 
 static void
