@@ -13,7 +13,8 @@
  * family, and what netcat without -C sends): it is refused with 550 5.5.2
  * and the connection closed, so nothing after it is ever read as commands
  * or as a second message. BDAT chunks (RFC 3030) are counted octets, never
- * lines; their bare LFs are stored as CRLF too, so the spool holds CRLF.
+ * lines; their bare LFs are stored as CRLF too, so the spool holds CRLF
+ * (refused like in DATA under strict_bare_lf).
  *
  * Caps: a command line over 512 octets (RFC 5321 §4.5.3.1.4) gets 500 and
  * the session continues; a line with no LF after MAX_UNTERMINATED octets
@@ -847,9 +848,12 @@ append_line (RdSmtpSession *s, const char *text, gsize len, gboolean unstuff, gb
     append_raw (s, "\r\n", 2);
 }
 
+static void bare_lf_refused (RdSmtpSession *s);
+
 /* A BDAT chunk piece: octets as they are, except that a bare LF is
- * stored as CRLF like in DATA. */
-static void
+ * stored as CRLF like in DATA, or, under strict_bare_lf, refused as in
+ * DATA (550 5.5.2 and close; FALSE). */
+static gboolean
 append_bdat (RdSmtpSession *s, const char *p, gsize len)
 {
   const char *end = p + len;
@@ -860,14 +864,20 @@ append_bdat (RdSmtpSession *s, const char *p, gsize len)
         {
           append_raw (s, p, end - p);
           s->bdat_prev_cr = end[-1] == '\r';
-          return;
+          return TRUE;
         }
       gboolean cr_before = nl > p ? nl[-1] == '\r' : s->bdat_prev_cr;
+      if (!cr_before && s->limits.strict_bare_lf)
+        {
+          bare_lf_refused (s);
+          return FALSE;
+        }
       append_raw (s, p, nl - p);
       append_raw (s, cr_before ? "\n" : "\r\n", cr_before ? 1 : 2);
       s->bdat_prev_cr = FALSE;
       p = nl + 1;
     }
+  return TRUE;
 }
 
 static void
@@ -968,8 +978,8 @@ process_input (RdSmtpSession *s)
       if (s->bdat_remaining > 0)
         {
           gsize take = (gsize) MIN ((guint64) avail, s->bdat_remaining);
-          if (!s->bdat_discard)
-            append_bdat (s, base, take);
+          if (!s->bdat_discard && !append_bdat (s, base, take))
+            break; /* refused: the session is closed */
           s->bdat_remaining -= take;
           pos += take;
           if (s->bdat_remaining == 0)

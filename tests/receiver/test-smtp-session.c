@@ -411,6 +411,36 @@ test_strict_bare_lf (void)
   Harness *h = run2 (&l, data, FALSE, 0, TRUE);
   g_assert_cmpuint (h->stored->len, ==, 0);
   harness_free (h);
+  /* inside BDAT chunks too: a bare LF in the first or a later chunk, a
+   * CR ending one chunk and its LF starting the next is no bare LF */
+  const Step bdat_ok[] = {
+    { "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4\r\nab\r\r",
+      EHLO_REPLY "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 4 octets received\r\n" },
+    { "BDAT 3 LAST\r\n\ncd", "250 2.0.0 Ok: message Q1 accepted\r\n" },
+    { NULL, NULL }
+  };
+  h = run2 (&l, bdat_ok, FALSE, 0, FALSE);
+  assert_raw (g_ptr_array_index (h->stored, 0), "ab\r\r\ncd");
+  harness_free (h);
+  const Step bdat_first[] = {
+    { "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 9 LAST\r\nSubject:\nx",
+      EHLO_REPLY "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+      "550 5.5.2 Error: bare <LF> received, lines must end with <CR><LF> (netcat needs -C)\r\n" },
+    { NULL, NULL }
+  };
+  h = run2 (&l, bdat_first, FALSE, 0, TRUE);
+  g_assert_cmpuint (h->stored->len, ==, 0);
+  harness_free (h);
+  const Step bdat_later[] = {
+    { "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4\r\nab\r\n",
+      EHLO_REPLY "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 4 octets received\r\n" },
+    { "BDAT 3 LAST\r\nc\nd",
+      "550 5.5.2 Error: bare <LF> received, lines must end with <CR><LF> (netcat needs -C)\r\n" },
+    { NULL, NULL }
+  };
+  h = run2 (&l, bdat_later, FALSE, 0, TRUE);
+  g_assert_cmpuint (h->stored->len, ==, 0);
+  harness_free (h);
 }
 
 static void
