@@ -114,6 +114,7 @@ static const struct { const char *prefix; const char *reason; } rejection_reason
   { "421 4.7.0", "too_many_errors" },
   { "421 4.4.2", "timeout" },
   { "421 4.3.2", "shutdown" },
+  { "554 5.7.0 Error: PROXY", "proxy_untrusted" },
   { "451 4.3.0", "storage_error" },
   { "452 4.3.1", "disk_full" },
   { "550 5.5.2 Error: bare <LF>", "bare_lf" },
@@ -143,17 +144,12 @@ count_rejection (const char *text)
 /* The one function that writes replies. @fmt holds one or more lines
  * separated by '\n'; CRLF is appended to each. */
 static void
-reply (RdSmtpSession *s, const char *fmt, ...)
+write_reply (RdSmtpSession *s, const char *text)
 {
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *text = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  count_rejection (text);
   GString *out = g_string_new (NULL);
-  for (char *p = text; *p;)
+  for (const char *p = text; *p;)
     {
-      char *nl = strchr (p, '\n');
+      const char *nl = strchr (p, '\n');
       gsize n = nl ? (gsize) (nl - p) : strlen (p);
       g_string_append_len (out, p, n);
       g_string_append (out, "\r\n");
@@ -161,6 +157,17 @@ reply (RdSmtpSession *s, const char *fmt, ...)
     }
   s->cb.write (s, out->str, out->len, s->user_data);
   g_string_free (out, TRUE);
+}
+
+static void
+reply (RdSmtpSession *s, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  count_rejection (text);
+  write_reply (s, text);
 }
 
 static void
@@ -297,6 +304,15 @@ rd_smtp_session_start_rejected (RdSmtpSession *s, const char *text)
           s->id, s->client_addr);
   set_state (s, ST_REJECTED);
   reply (s, "554 5.7.1 %s", text);
+}
+
+void
+rd_smtp_session_start_refused (RdSmtpSession *s, const char *line, const char *result)
+{
+  if (s->state == ST_CLOSED)
+    return;
+  write_reply (s, line); /* counted by the server, which knows why */
+  close_session (s, result);
 }
 
 /* ---- argument parsing ------------------------------------------------ */
@@ -715,6 +731,18 @@ typedef struct {
 
 #define SESSION_STATES (B (ST_INIT) | B (ST_READY) | B (ST_MAIL) | B (ST_RCPT) | B (ST_BDAT))
 
+/* A PROXY protocol header (receiver/proxy-protocol.h) reaching the
+ * session: the server takes one only from [smtp] proxy_trusted, before
+ * the session starts; from anyone else it is refused, never read as the
+ * client's address. */
+static void
+cmd_proxy (RdSmtpSession *s, const char *arg)
+{
+  rd_log (RD_LOG_WARN, "smtp.proxy", "session=%s client=%s result=refused reason=untrusted", s->id, s->client_addr);
+  reply (s, "554 5.7.0 Error: PROXY protocol header from an address not in [smtp] proxy_trusted");
+  close_session (s, "proxy_untrusted");
+}
+
 static const Command commands[] = {
   { "HELO", SESSION_STATES, cmd_helo_w },
   { "EHLO", SESSION_STATES, cmd_ehlo_w },
@@ -727,6 +755,7 @@ static const Command commands[] = {
   { "VRFY", SESSION_STATES, cmd_vrfy },
   { "QUIT", SESSION_STATES | B (ST_REJECTED), cmd_quit },
   { "STARTTLS", B (ST_INIT) | B (ST_READY), cmd_starttls },
+  { "PROXY", 0, cmd_proxy },
 };
 
 static const char *
