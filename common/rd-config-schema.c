@@ -163,6 +163,8 @@ static const RdConfigKey schema[] = {
     .doc = "DNS server (ADDR:PORT) for SPF, DKIM and DMARC lookups, e.g. for split horizon" },
   { "auth", "dns_timeout_ms", RD_CONFIG_INT, .min = 1, .max = 60000, .dflt = "2000",
     .doc = "Milliseconds to wait for one DNS answer" },
+  { "auth", "dns_cache_entries", RD_CONFIG_INT, .min = 0, .max = 1000000, .dflt = "4096",
+    .doc = "DNS answers kept for their TTL (at most an hour; NXDOMAIN/NODATA per RFC 2308, failures never); 0: none" },
   { "auth", "timeout_ms", RD_CONFIG_INT, .min = 1, .max = 600000, .dflt = "10000",
     .doc = "Milliseconds of DNS for the checks of one message; what is left unanswered is temperror" },
   { "auth", "dmarc_reject", RD_CONFIG_ENUM, .words = "quarantine|keep", .dflt = "quarantine",
