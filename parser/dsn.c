@@ -33,6 +33,7 @@
 
 #include <string.h>
 
+
 void
 rd_dsn_recipient_free (gpointer p)
 {
@@ -219,20 +220,10 @@ find_original_id (RdMessage *msg, GMimeObject *o, guint depth)
 #define STATUS_WINDOW 6               /* lines after an address searched for its code */
 
 static gboolean
-contains_ci (const char *hay, gsize len, const char *needle)
-{
-  gsize n = strlen (needle);
-  for (gsize i = 0; i + n <= len; i++)
-    if (g_ascii_strncasecmp (hay + i, needle, n) == 0)
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
 contains_any (const char *hay, gsize len, const char *const *needles)
 {
   for (guint i = 0; needles[i]; i++)
-    if (contains_ci (hay, len, needles[i]))
+    if (rd_line_contains_ci (hay, len, needles[i]))
       return TRUE;
   return FALSE;
 }
@@ -278,13 +269,6 @@ skip_blanks (const char *s, gsize *len)
   return s;
 }
 
-static gboolean
-starts_ci (const char *s, gsize len, const char *prefix)
-{
-  gsize n = strlen (prefix);
-  return len >= n && g_ascii_strncasecmp (s, prefix, n) == 0;
-}
-
 /* Where the copy of the original message begins. */
 static gboolean
 is_original_marker (const TextLine *l)
@@ -293,7 +277,7 @@ is_original_marker (const TextLine *l)
     "Received:", "Return-Path:", "Message-ID:", "DKIM-Signature:", "X-Received:", NULL
   };
   for (guint i = 0; header_starts[i]; i++)
-    if (starts_ci (l->s, l->len, header_starts[i]))
+    if (rd_line_starts_ci (l->s, l->len, header_starts[i]))
       return TRUE;
   static const char *const markers[] = {
     "This is a copy of", "Below this line is a copy", "Below is a copy", "Original message",
@@ -305,7 +289,7 @@ is_original_marker (const TextLine *l)
   gsize len = l->len;
   const char *s = skip_blanks (l->s, &len);
   for (guint i = 0; markers[i]; i++)
-    if (starts_ci (s, len, markers[i]))
+    if (rd_line_starts_ci (s, len, markers[i]))
       return TRUE;
   return FALSE;
 }
@@ -324,10 +308,10 @@ is_excluded_line (const TextLine *l)
   while (len && (*s == ' ' || *s == '\t' || *s == '>'))
     s++, len--;
   for (guint i = 0; starts[i]; i++)
-    if (starts_ci (s, len, starts[i]))
+    if (rd_line_starts_ci (s, len, starts[i]))
       return TRUE;
   /* "For further assistance, please contact <postmaster@...>" */
-  return contains_ci (s, len, "contact") || contains_ci (s, len, "assistance");
+  return rd_line_contains_ci (s, len, "contact") || rd_line_contains_ci (s, len, "assistance");
 }
 
 static gboolean
@@ -513,7 +497,7 @@ find_inline_message_id (RdMessage *msg, GArray *lines, guint start)
       const char *s = l->s;
       while (tl && (*s == ' ' || *s == '\t'))
         s++, tl--;
-      if (starts_ci (s, tl, "Message-ID:"))
+      if (rd_line_starts_ci (s, tl, "Message-ID:"))
         {
           g_autofree char *v = g_strndup (s + 11, MIN (tl - 11, 998));
           g_autofree char *id = rd_msgid_first (v);
@@ -544,8 +528,8 @@ free_text_recipients (RdMessage *msg, const char *text, gsize len, const char *x
   for (guint i = 0; i < lines->len; i++)
     {
       const TextLine *l = &g_array_index (lines, TextLine, i);
-      if (starts_ci (l->s, l->len, "Final-Recipient:") || starts_ci (l->s, l->len, "Reporting-MTA:")
-          || starts_ci (l->s, l->len, "Action:"))
+      if (rd_line_starts_ci (l->s, l->len, "Final-Recipient:") || rd_line_starts_ci (l->s, l->len, "Reporting-MTA:")
+          || rd_line_starts_ci (l->s, l->len, "Action:"))
         {
           parse_delivery_status_text (msg, l->s, (gsize) (stop - l->s));
           break;
@@ -618,7 +602,7 @@ free_text_recipients (RdMessage *msg, const char *text, gsize len, const char *x
           for (guint k = 0; k < end; k++)
             {
               const TextLine *l = &g_array_index (lines, TextLine, k);
-              if (contains_ci (l->s, l->len, r->addr))
+              if (rd_line_contains_ci (l->s, l->len, r->addr))
                 {
                   status_near (lines, k, end, names, r);
                   if (r->status)
@@ -641,7 +625,7 @@ free_text_recipients (RdMessage *msg, const char *text, gsize len, const char *x
       for (guint k = 0; k < end && r->status == NULL; k++)
         {
           const TextLine *l = &g_array_index (lines, TextLine, k);
-          if (!is_excluded_line (l) && contains_ci (l->s, l->len, r->addr))
+          if (!is_excluded_line (l) && rd_line_contains_ci (l->s, l->len, r->addr))
             status_near (lines, k, end, names, r);
         }
       if (r->status == NULL && fs)

@@ -28,8 +28,9 @@
 
 #include <string.h>
 
-static gboolean
-starts_ci (const char *line, gsize len, const char *prefix)
+
+gboolean
+rd_line_starts_ci (const char *line, gsize len, const char *prefix)
 {
   gsize n = strlen (prefix);
   return len >= n && g_ascii_strncasecmp (line, prefix, n) == 0;
@@ -44,8 +45,8 @@ ends_with_trim (const char *line, gsize len, const char *suffix)
   return len >= n && g_ascii_strncasecmp (line + len - n, suffix, n) == 0;
 }
 
-static gboolean
-contains_ci (const char *line, gsize len, const char *needle)
+gboolean
+rd_line_contains_ci (const char *line, gsize len, const char *needle)
 {
   gsize n = strlen (needle);
   for (gsize i = 0; i + n <= len; i++)
@@ -105,23 +106,23 @@ ends_localized (const char *s, gsize len)
 static gboolean
 is_attribution (const Line *l, const Line *next)
 {
-  if (starts_ci (l->s, l->len, "On ") && l->len < 400)
+  if (rd_line_starts_ci (l->s, l->len, "On ") && l->len < 400)
     {
       if (ends_with_trim (l->s, l->len, "wrote:"))
         return TRUE;
       if (next && next->len < 200 && ends_with_trim (next->s, next->len, "wrote:"))
         return TRUE;
     }
-  if (starts_ci (l->s, l->len, "Am ") && contains_ci (l->s, l->len, "schrieb") && ends_with_trim (l->s, l->len, ":"))
+  if (rd_line_starts_ci (l->s, l->len, "Am ") && rd_line_contains_ci (l->s, l->len, "schrieb") && ends_with_trim (l->s, l->len, ":"))
     return TRUE;
-  if (starts_ci (l->s, l->len, "Le ") && (ends_with_trim (l->s, l->len, "a écrit :")
+  if (rd_line_starts_ci (l->s, l->len, "Le ") && (ends_with_trim (l->s, l->len, "a écrit :")
                                           || ends_with_trim (l->s, l->len, "a écrit:")))
     return TRUE;
   if (l->len >= 400)
     return FALSE;
   /* nl: "Op ma 1 jan. 2024 om 10:00 schreef Ann <a@b>:" (Gmail),
    * "Op 01-01-2024 om 10:00 schreef Ann:" (Thunderbird) */
-  if (starts_ci (l->s, l->len, "Op ") && contains_ci (l->s, l->len, " schreef ") && ends_with_trim (l->s, l->len, ":"))
+  if (rd_line_starts_ci (l->s, l->len, "Op ") && rd_line_contains_ci (l->s, l->len, " schreef ") && ends_with_trim (l->s, l->len, ":"))
     return TRUE;
   if (ends_localized (l->s, l->len) && (has_date_and_time (l->s, l->len) || memchr (l->s, '@', l->len)))
     return TRUE;
@@ -168,11 +169,11 @@ is_separator (const Line *l)
   while (len && (*s == ' ' || *s == '\t'))
     s++, len--;
   for (guint i = 0; forward_starts[i]; i++)
-    if (starts_ci (s, len, forward_starts[i]))
+    if (rd_line_starts_ci (s, len, forward_starts[i]))
       return TRUE;
   if (len >= 5 && s[0] == '-' && s[1] == '-' && len < 200)
     for (guint i = 0; separator_words[i]; i++)
-      if (contains_ci (s, len, separator_words[i]))
+      if (rd_line_contains_ci (s, len, separator_words[i]))
         return TRUE;
   return FALSE;
 }
@@ -194,7 +195,7 @@ static gboolean
 starts_any (const Line *l, const char *const *list)
 {
   for (guint i = 0; list[i]; i++)
-    if (starts_ci (l->s, l->len, list[i]))
+    if (rd_line_starts_ci (l->s, l->len, list[i]))
       return TRUE;
   return FALSE;
 }
