@@ -33,7 +33,6 @@
 
 #include <string.h>
 
-
 void
 rd_dsn_recipient_free (gpointer p)
 {

@@ -28,7 +28,6 @@
 
 #include <string.h>
 
-
 gboolean
 rd_line_starts_ci (const char *line, gsize len, const char *prefix)
 {
