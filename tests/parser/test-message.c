@@ -415,6 +415,62 @@ test_dsn_fields (void)
   g_assert_null (rd_message_get_dsn_original_message_id (m2));
 }
 
+/* Free-text bounces (parser/dsn.c): recipients, codes and the original's
+ * id from the text; nothing from a message that only looks like one. */
+static void
+test_dsn_free_text (void)
+{
+  /* Postfix without a report; the bounce's own To is not a recipient */
+  g_autoptr(RdMessage) pf = parse (
+      "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\nTo: support@desk.test\n"
+      "Subject: Undelivered Mail Returned to Sender\n\n"
+      "This is the mail system at host mx.example.org.\n\n"
+      "I'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients.\n\n"
+      "For further assistance, please send mail to <postmaster@mx.example.org>\n\n"
+      "<alice@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1\n"
+      "    <alice@example.org>: Recipient address rejected: User unknown (in reply to RCPT TO command)\n"
+      "<bob@example.org>: host mx.example.org[192.0.2.1] said: 452 4.2.2 Mailbox full\n\n"
+      "--- Below this line is a copy of the message.\n\n"
+      "Return-Path: <support@desk.test>\nFrom: support@desk.test\nTo: alice@example.org, bob@example.org\n"
+      "Message-ID: <rd-7@desk.test>\nSubject: Re: x\n\nhello\n");
+  g_assert_false (rd_message_is_bounce (pf)); /* the contract: multipart/report only */
+  g_assert_cmpstr (rd_message_get_dsn_original_message_id (pf), ==, "rd-7@desk.test");
+  GPtrArray *r = rd_message_get_dsn_recipients (pf);
+  g_assert_cmpuint (r->len, ==, 2);
+  const RdDsnRecipient *a = g_ptr_array_index (r, 0), *b = g_ptr_array_index (r, 1);
+  g_assert_cmpstr (a->addr, ==, "alice@example.org");
+  g_assert_cmpstr (a->action, ==, "failed");
+  g_assert_cmpstr (a->status, ==, "5.1.1");
+  g_assert_nonnull (strstr (a->diagnostic, "550 5.1.1"));
+  g_assert_cmpstr (b->addr, ==, "bob@example.org");
+  g_assert_cmpstr (b->status, ==, "4.2.2");
+
+  /* Exim: X-Failed-Recipients names them, the text gives the code */
+  g_autoptr(RdMessage) ex = parse (
+      "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: support@desk.test\n"
+      "X-Failed-Recipients: carol@example.org\nSubject: Mail delivery failed: returning message to sender\n\n"
+      "A message that you sent could not be delivered to one or more of its\n"
+      "recipients. This is a permanent error. The following address(es) failed:\n\n"
+      "  carol@example.org\n    SMTP error from remote mail server after MAIL FROM:<support@desk.test>:\n"
+      "    550 5.7.1 relaying denied\n");
+  r = rd_message_get_dsn_recipients (ex);
+  g_assert_cmpuint (r->len, ==, 1);
+  a = g_ptr_array_index (r, 0);
+  g_assert_cmpstr (a->addr, ==, "carol@example.org");
+  g_assert_cmpstr (a->status, ==, "5.7.1");
+
+  /* A person writing from a postmaster address, a forwarded message from
+   * anyone: no failed recipient */
+  g_autoptr(RdMessage) human = parse (
+      "From: postmaster@customer.example\nTo: support@desk.test\nSubject: Re: new mailbox\n\n"
+      "Hello, please write to dave@customer.example from now on.\n");
+  g_assert_cmpuint (rd_message_get_dsn_recipients (human)->len, ==, 0);
+  g_autoptr(RdMessage) fwd = parse (
+      "From: erin@customer.example\nTo: support@desk.test\nSubject: Fwd: failure notice\n\n"
+      "see below\n\n<frank@example.org>: 550 5.1.1 user unknown\n");
+  g_assert_cmpuint (rd_message_get_dsn_recipients (fwd)->len, ==, 0);
+}
+
 static void
 test_limits (void)
 {
@@ -527,6 +583,7 @@ main (int argc, char **argv)
   g_test_add_func ("/parser/html", test_html);
   g_test_add_func ("/parser/charsets", test_charsets);
   g_test_add_func ("/parser/quotes", test_quotes);
+  g_test_add_func ("/parser/dsn-free-text", test_dsn_free_text);
   g_test_add_func ("/parser/automation", test_automation);
   g_test_add_func ("/parser/attachment-bytes", test_attachment_bytes);
   g_test_add_func ("/parser/dsn-fields", test_dsn_fields);
