@@ -202,7 +202,10 @@ find_original_id (RdMessage *msg, GMimeObject *o, guint depth)
       return;
     }
   GMimeContentType *ct = g_mime_object_get_content_type (o);
-  if (GMIME_IS_PART (o) && ct && g_mime_content_type_is_type (ct, "text", "rfc822-headers"))
+  /* text/rfc822-headers, or the message/partial some MTAs return (the
+   * original's first part, its header included) */
+  if (GMIME_IS_PART (o) && ct && (g_mime_content_type_is_type (ct, "text", "rfc822-headers")
+                                  || g_mime_content_type_is_type (ct, "message", "partial")))
     {
       g_autoptr(GBytes) b = rd_mime_part_bytes (GMIME_PART (o));
       gsize len = 0;
