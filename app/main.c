@@ -3,8 +3,8 @@
  * Built twice (app/meson.build). `relaydesk-full` has every command.
  * `relaydesk` (RD_APP_SLIM) has the commands an agent runs hundreds of
  * times a day, linked without what only the daemon's side needs (libcurl,
- * libsoup, the SPF/DKIM/DMARC libraries and what they pull in: 58 shared
- * libraries instead of 29, most of a command's start-up); for the others
+ * libsoup, the SPF/DKIM/DMARC libraries and what they pull in: 24 shared
+ * libraries instead of 61, most of a command's start-up); for the others
  * it execs relaydesk-full with the same arguments (same process id, file
  * descriptors and environment: systemd's notify and socket activation
  * work through it). */
