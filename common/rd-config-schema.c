@@ -63,6 +63,9 @@ static const RdConfigKey schema[] = {
     .doc = "Refuse every message with a bare LF" },
   { "smtp", "require_tls", RD_CONFIG_BOOL, .dflt = "false",
     .doc = "Answer 530 to MAIL before TLS (needs [tls] enabled)" },
+  { "smtp", "proxy_trusted", RD_CONFIG_LIST, .item = RD_CONFIG_CIDR, .dflt_doc = "none", .flags = RD_CONFIG_FLAG_EMPTY_OK,
+    .doc = "Load balancers (addresses, CIDR blocks) whose PROXY protocol header (v1 or v2) names the client: "
+           "they must send one; a header from any other address is refused (554 5.7.0)" },
   { "smtp", "accept_recipients", RD_CONFIG_LIST, .item = RD_CONFIG_RECIPIENT, .dflt_doc = "every recipient",
     .doc = "Recipients accepted in RCPT TO, others get 550 5.1.1; user+tag@ matches user@" },
 
