@@ -181,6 +181,10 @@ rd_app_open_store (RdApp *app, RdAppStore mode)
   if (code)
     return code;
   const char *dir = rd_config_get_store_location (app->config);
+  /* A postgresql:// store from the slim `relaydesk`: relaydesk-full has
+   * the driver (app/main.c). */
+  if (mode != RD_APP_NO_STORE && !rd_store_backend_available (dir))
+    return rd_app_run_full ();
   switch (mode)
     {
     case RD_APP_NO_STORE:

@@ -57,6 +57,10 @@ usage (FILE *out)
            RD_DEFAULT_DATA_DIR);
 }
 
+/* The command line as given, before option parsing took it apart: what
+ * relaydesk-full is run with when a command turns out to need it. */
+static char **given_argv;
+
 #ifdef RD_APP_SLIM
 /* relaydesk-full beside this program (the build tree), else installed. */
 static int
@@ -71,6 +75,17 @@ run_full (char **argv)
   return RD_EXIT_SOFTWARE;
 }
 #endif
+
+int
+rd_app_run_full (void)
+{
+#ifdef RD_APP_SLIM
+  if (given_argv)
+    return run_full (given_argv);
+#endif
+  rd_app_error ("this command needs relaydesk-full");
+  return RD_EXIT_SOFTWARE;
+}
 
 int
 main (int argc, char **argv)
@@ -91,6 +106,7 @@ main (int argc, char **argv)
       printf ("relaydesk %s\n", RD_VERSION);
       return RD_EXIT_OK;
     }
+  given_argv = g_strdupv (argv);
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (!strcmp (argv[1], commands[i].name))
       {

@@ -126,17 +126,20 @@ gboolean rd_sqlite_backup (RdDb *db, const char *dest_path, GError **error);
 gboolean rd_pg_is_url (const char *location);
 /* @url with its password hidden, for messages. (transfer full) */
 char *rd_pg_display_url (const char *url);
+/* The driver's entry points are weak: NULL in a program linked without
+ * store/postgres/driver.c (rd_store_pg_dep), which then has no
+ * PostgreSQL (rd_store_backend_available). */
 /* Connects to @url (a libpq connection URI). RD_ERROR_TEMPORARY when the
  * server cannot be reached. */
-RdDb *rd_pg_open (const char *url, GError **error);
+RdDb *rd_pg_open (const char *url, GError **error) __attribute__ ((weak));
 /* PostgreSQL only: changes whenever an allowlist change was notified
  * (LISTEN relaydesk_allowlist) or the connection was made again; -1 when
  * unknown (inside a transaction, not connected). */
-gint64 rd_pg_data_version (RdDb *db);
+gint64 rd_pg_data_version (RdDb *db) __attribute__ ((weak));
 /* PostgreSQL only: LISTENs on @channel (once per connection) and waits up
  * to @timeout_ms for a notification (on any channel this connection
  * listens on): @notified says whether one came. */
 gboolean rd_pg_wait_notification (RdDb *db, const char *channel, guint timeout_ms, gboolean *notified,
-                                  GError **error);
+                                  GError **error) __attribute__ ((weak));
 
 G_END_DECLS

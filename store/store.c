@@ -371,6 +371,12 @@ store_connect (const char *data_dir, gboolean create, GError **error)
 {
   if (rd_pg_is_url (data_dir))
     {
+      if (rd_pg_open == NULL)
+        {
+          g_set_error (error, RD_ERROR, RD_ERROR_CONFIG,
+                       "this program is built without PostgreSQL: run relaydesk-full for a postgresql:// store");
+          return NULL;
+        }
       g_autoptr(RdStore) store = store_new ();
       store->path = rd_pg_display_url (data_dir);
       store->db = rd_pg_open (data_dir, error);
@@ -457,6 +463,30 @@ const char *
 rd_store_get_path (RdStore *store)
 {
   return store->path;
+}
+
+gboolean
+rd_pg_is_url (const char *location)
+{
+  return location && (g_str_has_prefix (location, "postgresql://") || g_str_has_prefix (location, "postgres://"));
+}
+
+char *
+rd_pg_display_url (const char *url)
+{
+  /* postgresql://user:secret@host/db → postgresql://user:***@host/db */
+  const char *scheme_end = strstr (url, "://");
+  const char *at = scheme_end ? strchr (scheme_end + 3, '@') : NULL;
+  const char *colon = at ? memchr (scheme_end + 3, ':', at - (scheme_end + 3)) : NULL;
+  if (colon == NULL)
+    return g_strdup (url);
+  return g_strdup_printf ("%.*s:***%s", (int) (colon - url), url, at);
+}
+
+gboolean
+rd_store_backend_available (const char *location)
+{
+  return !rd_pg_is_url (location) || rd_pg_open != NULL;
 }
 
 gboolean

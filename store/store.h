@@ -39,6 +39,10 @@ RdStore *rd_store_open (const char *data_dir, GError **error);
 /* TRUE when @location is a database URL (postgresql://...), not a data
  * directory. */
 gboolean rd_store_location_is_url (const char *location);
+/* FALSE when @location needs a backend this program was built without
+ * (the slim `relaydesk` has no PostgreSQL: app/main.c hands the command
+ * to relaydesk-full). */
+gboolean rd_store_backend_available (const char *location);
 /* Opens an existing database (RD_ERROR_NOT_FOUND when there is none, so
  * a mistyped --data-dir is reported instead of creating an empty one),
  * migrating it when needed. For the CLI against a live database. */

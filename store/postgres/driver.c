@@ -515,24 +515,6 @@ static const RdDbDriver pg_driver = {
   .begin_sql = "BEGIN",
 };
 
-gboolean
-rd_pg_is_url (const char *location)
-{
-  return location && (g_str_has_prefix (location, "postgresql://") || g_str_has_prefix (location, "postgres://"));
-}
-
-char *
-rd_pg_display_url (const char *url)
-{
-  /* postgresql://user:secret@host/db → postgresql://user:***@host/db */
-  const char *scheme_end = strstr (url, "://");
-  const char *at = scheme_end ? strchr (scheme_end + 3, '@') : NULL;
-  const char *colon = at ? memchr (scheme_end + 3, ':', at - (scheme_end + 3)) : NULL;
-  if (colon == NULL)
-    return g_strdup (url);
-  return g_strdup_printf ("%.*s:***%s", (int) (colon - url), url, at);
-}
-
 RdDb *
 rd_pg_open (const char *url, GError **error)
 {
