@@ -220,6 +220,19 @@ class ScaleOut(unittest.TestCase):
         print("2 nodes: 2100 accepted in %.1fs, all processed after %.1fs" % (sent_s, time.time() - t0),
               file=sys.stderr)
 
+    def test_nodes_migrate_together(self):
+        """Four processes opening the empty database at once: one migrates
+        (under pg_advisory_lock), the others wait and find it done."""
+        procs = [subprocess.Popen([RELAYDESK, "verify", "--data-dir", os.path.join(self.tmp, "m%d" % i),
+                                   "--database", self.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for i in range(4)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        for p, (out, err) in zip(procs, outs):
+            self.assertEqual(p.returncode, 0, err.decode(errors="replace")[-2000:])
+            self.assertIn(b"no problems found", out)
+        self.assertEqual(self.qint("SELECT count(*) FROM schema_migrations"),
+                         self.qint("SELECT count(DISTINCT name) FROM schema_migrations"))
+
     def test_follow_ups_on_both_nodes_thread_to_one_ticket(self):
         a, b = self.node("a"), self.node("b")
         mid, raw = mail(0, "root", "Printer on fire")
