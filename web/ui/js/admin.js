@@ -1,0 +1,181 @@
+// Admin pages: agents, allowlist (the relay request form's fields),
+// outbox (retry, drop), quarantine (reason, reprocess), relay check.
+import { h, $, replace, field, select, timeEl, toast } from './dom.js';
+import { get, post, del, rows } from './api.js';
+import { go } from './app.js';
+
+const PAGES = {
+  agents: ['Agents', agents],
+  allowlist: ['Allowlist', allowlist],
+  outbox: ['Outbox', outbox],
+  quarantine: ['Quarantine', quarantine],
+  relay: ['Relay check', relayCheck],
+};
+
+export async function renderAdmin(main, page) {
+  const p = PAGES[page];
+  if (!p) { go('#/admin/agents'); return null; }
+  document.title = `${p[0]} · relaydesk`;
+  const box = h('section', { class: 'admin', id: `admin-${page}` }, h('h1', null, p[0]));
+  replace(main, box);
+  await p[1](box);
+  return { name: 'admin-' + page };
+}
+
+function table(headers, body, id) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id },
+    h('thead', null, h('tr', null, headers.map(x => h('th', { scope: 'col' }, x)))),
+    h('tbody', null, body.length ? body : h('tr', null, h('td', { colspan: headers.length, class: 'empty' }, 'Nothing here.')))));
+}
+
+function onSubmit(form, fn) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const btn = form.querySelector('button[type=submit]');
+    if (btn) btn.disabled = true;
+    try { await fn(new FormData(form)); } catch (ex) { toast(ex.message, 'error'); } finally { if (btn) btn.disabled = false; }
+  });
+  return form;
+}
+
+async function act(fn, ok, after) {
+  try { await fn(); if (ok) toast(ok); } catch (e) { toast(e.message, 'error'); }
+  if (after) await after();
+}
+
+// --- agents -------------------------------------------------------------------
+async function agents(box) {
+  const list = h('div');
+  const out = h('p', { class: 'secret', id: 'agent-password', role: 'status' });
+  const load = async () => {
+    const a = rows(await get('/agents'), 'agents');
+    replace(list, table(['E-mail', 'Name', 'Role', 'Queues', ''], a.map(x => h('tr', null,
+      h('td', null, x.email), h('td', null, x.name || ''), h('td', null, x.role || ''),
+      h('td', null, (x.queues || []).join(', ')),
+      h('td', null, h('button', { type: 'button', 'aria-label': `Remove agent ${x.email}`,
+        onclick: () => confirm(`Remove ${x.email}?`) && act(() => del('/agents/' + encodeURIComponent(x.email)), 'Removed', load) }, 'Remove')))), 'agents-table'));
+  };
+  const form = onSubmit(h('form', { class: 'stack', id: 'agent-add', 'aria-label': 'Add an agent' },
+    h('h2', null, 'Add an agent'),
+    field('E-mail', h('input', { type: 'email', name: 'email', required: true })),
+    field('Name', h('input', { name: 'name', required: true })),
+    field('Role', select('role', ['agent', 'admin'], 'agent')),
+    field('Queues (comma-separated)', h('input', { name: 'queues' })),
+    field('Password (empty: a one-time password is made)', h('input', { type: 'password', name: 'password', autocomplete: 'new-password' })),
+    h('button', { type: 'submit' }, 'Add agent')), async (fd) => {
+    const body = { email: fd.get('email'), name: fd.get('name'), role: fd.get('role'),
+      queues: String(fd.get('queues') || '').split(',').map(s => s.trim()).filter(Boolean) };
+    if (fd.get('password')) body.password = fd.get('password');
+    const r = await post('/agents', body);
+    out.textContent = r && r.password ? `One-time password for ${body.email}: ${r.password}` : `${body.email} added`;
+    form.reset();
+    await load();
+  });
+  replace(box, box.firstChild, list, form, out);
+  await load();
+}
+
+// --- allowlist ----------------------------------------------------------------
+async function allowlist(box) {
+  const list = h('div');
+  const load = async () => {
+    const a = rows(await get('/allowlist'), 'allowlist', 'entries');
+    replace(list, table(['Address', 'Application', 'Admin', 'Location', 'Staging', 'Expires', 'Source', ''], a.map(x => h('tr', { class: x.expired ? 'expired' : '' },
+      h('td', null, h('code', null, x.cidr)), h('td', null, x.application || ''),
+      h('td', null, x.admin_name || '', x.admin_email ? ` <${x.admin_email}>` : ''),
+      h('td', null, x.location || ''), h('td', null, x.staging ? 'yes' : 'no'),
+      h('td', null, x.expires_at ? timeEl(x.expires_at) : '—', x.expired ? ' (expired)' : ''),
+      h('td', null, x.source || ''),
+      h('td', null, x.source === 'config' || !x.id ? '' : h('button', { type: 'button', 'aria-label': `Remove ${x.cidr}`,
+        onclick: () => act(() => del('/allowlist/' + encodeURIComponent(x.id)), 'Removed', load) }, 'Remove')))), 'allowlist-table'));
+  };
+  const staging = h('input', { type: 'checkbox', name: 'staging', id: 'al-staging' });
+  const days = h('input', { type: 'number', name: 'days', min: 1, max: 15, value: 15, id: 'al-days' });
+  const daysField = field('Staging days (at most 15)', days);
+  daysField.hidden = true;
+  staging.addEventListener('change', () => { daysField.hidden = !staging.checked; });
+  const form = onSubmit(h('form', { class: 'stack', id: 'allowlist-add', 'aria-label': 'Relay request' },
+    h('h2', null, 'Relay request'),
+    field('IP address or network (CIDR)', h('input', { name: 'cidr', required: true, placeholder: '192.0.2.10/32' })),
+    field('Application', h('input', { name: 'application', required: true })),
+    field('Admin name', h('input', { name: 'admin_name', required: true })),
+    field('Admin e-mail', h('input', { type: 'email', name: 'admin_email', required: true })),
+    field('Location', h('input', { name: 'location', required: true })),
+    h('label', { class: 'check' }, staging, ' Staging (expires)'),
+    daysField,
+    field('Note', h('input', { name: 'note' })),
+    h('button', { type: 'submit' }, 'Add')), async (fd) => {
+    const body = {};
+    for (const k of ['cidr', 'application', 'admin_name', 'admin_email', 'location', 'note']) if (fd.get(k)) body[k] = fd.get(k);
+    body.staging = staging.checked;
+    if (staging.checked) {
+      const d = Number(days.value);
+      if (!(d >= 1 && d <= 15)) throw new Error('Staging lasts at most 15 days');
+      body.days = d;
+    }
+    await post('/allowlist', body);
+    toast('Added');
+    form.reset();
+    daysField.hidden = true;
+    await load();
+  });
+  replace(box, box.firstChild, list, form);
+  await load();
+}
+
+// --- outbox -------------------------------------------------------------------
+async function outbox(box) {
+  const filter = select('state', [['', 'All'], 'queued', 'sending', 'sent', 'failed', 'dropped'], '', { id: 'outbox-state' });
+  const list = h('div');
+  const load = async () => {
+    const st = filter.value;
+    const a = rows(await get('/outbox' + (st ? '?state=' + encodeURIComponent(st) : '')), 'outbox', 'items');
+    replace(list, table(['#', 'Kind', 'State', 'Ticket', 'Recipients', 'Attempts', 'Last error / relay reply', 'Created', ''], a.map(x => h('tr', { dataset: { id: x.id } },
+      h('td', null, String(x.id)), h('td', null, x.kind), h('td', null, h('span', { class: `badge d-${x.state}` }, x.state)),
+      h('td', null, x.ticket ? h('a', { href: `#/ticket/${Number(x.ticket)}` }, `#${Number(x.ticket)}`) : ''),
+      h('td', null, (x.recipients || []).join(', ')), h('td', null, String(x.attempts ?? '')),
+      h('td', { class: 'wrap' }, x.last_error || x.relay_reply || ''), h('td', null, timeEl(x.created_at)),
+      h('td', null,
+        x.state === 'failed' || x.state === 'queued' || x.state === 'dropped' ? h('button', { type: 'button', 'aria-label': `Retry ${x.id}`, onclick: () => act(() => post(`/outbox/${x.id}/retry`), 'Queued again', load) }, 'Retry') : null,
+        x.state === 'failed' || x.state === 'queued' ? h('button', { type: 'button', 'aria-label': `Drop ${x.id}`, onclick: () => confirm('Drop this message?') && act(() => post(`/outbox/${x.id}/drop`), 'Dropped', load) }, 'Drop') : null))), 'outbox-table'));
+  };
+  filter.addEventListener('change', load);
+  replace(box, box.firstChild, field('State', filter), list);
+  await load();
+}
+
+// --- quarantine ---------------------------------------------------------------
+async function quarantine(box) {
+  const list = h('div');
+  const load = async () => {
+    const a = rows(await get('/spool/quarantine'), 'quarantine', 'items');
+    replace(list, table(['#', 'Received', 'From', 'Subject', 'Reason', ''], a.map(x => h('tr', null,
+      h('td', null, String(x.id)), h('td', null, timeEl(x.received_at || x.created_at)),
+      h('td', null, x.sender || x.from || x.mail_from || ''), h('td', null, x.subject || ''),
+      h('td', { class: 'wrap' }, x.reason || x.state_reason || ''),
+      h('td', null, h('button', { type: 'button', 'aria-label': `Reprocess ${x.id}`, onclick: () => act(() => post(`/spool/quarantine/${x.id}/reprocess`), 'Reprocessed', load) }, 'Reprocess')))), 'quarantine-table'));
+  };
+  replace(box, box.firstChild, list);
+  await load();
+}
+
+// --- relay check --------------------------------------------------------------
+async function relayCheck(box) {
+  const steps = h('ol', { class: 'steps', id: 'relay-steps', 'aria-live': 'polite' });
+  const form = onSubmit(h('form', { class: 'stack', id: 'relay-check' },
+    h('p', null, 'Connects to the configured relay and runs each step of a delivery without sending a message.'),
+    field('Test recipient (optional, RCPT TO)', h('input', { type: 'email', name: 'rcpt' })),
+    h('button', { type: 'submit' }, 'Run relay check')), async (fd) => {
+    replace(steps, h('li', { class: 'muted' }, 'Running…'));
+    const body = {};
+    if (fd.get('rcpt')) body.rcpt = fd.get('rcpt');
+    let r;
+    try { r = await post('/relay/check', body); } catch (e) { r = e.body && e.body.steps ? e.body : null; if (!r) throw e; }
+    const s = rows(r, 'steps');
+    replace(steps, s.map(x => h('li', { class: x.ok === false || x.status === 'fail' ? 'fail' : 'ok' },
+      h('strong', null, x.step || x.name || ''), ': ', x.ok === false || x.status === 'fail' ? 'failed' : 'ok',
+      x.detail || x.reply ? h('div', { class: 'muted wrap' }, x.detail || x.reply) : null)));
+    if (r && r.ok !== undefined) steps.append(h('li', { class: r.ok ? 'ok' : 'fail' }, h('strong', null, r.ok ? 'The relay accepts us.' : 'The relay check failed.')));
+  });
+  replace(box, box.firstChild, form, steps);
+}

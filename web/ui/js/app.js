@@ -1,0 +1,224 @@
+// relaydesk web desk: the shell. Hash routes (#/..., so the server serves
+// one page), the session, the sidebar (queues with counts, saved views),
+// the live event stream and the keyboard.
+import { h, $, replace, toast, debounce } from './dom.js';
+import { api, get, post, del, setCsrf, onUnauthorized, rows, ApiError } from './api.js';
+import { renderLogin } from './login.js';
+import { renderList, currentFilters } from './list.js';
+import { renderTicket } from './ticket.js';
+import { renderAdmin } from './admin.js';
+import { renderRules } from './rules.js';
+
+export const app = {
+  me: null,            // {email, name, role, queues}
+  page: null,          // {name, key(ev), onEvent(ev), leave()}
+  presence: new Map(), // ticket number -> Map(agent email -> {name, state})
+  events: null,
+  lastList: [],        // ticket numbers of the list last shown (j/k in a ticket)
+};
+
+export function isAdmin() { return app.me && app.me.role === 'admin'; }
+
+export function route() {
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const [path, query] = hash.split('?');
+  return { path, parts: path.split('/').filter(Boolean), params: new URLSearchParams(query || '') };
+}
+
+export function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+async function boot() {
+  onUnauthorized(() => { app.me = null; stopEvents(); go('#/login'); });
+  $('#logout').addEventListener('click', logout);
+  $('#help-button').addEventListener('click', () => $('#help').showModal());
+  $('#menu-toggle').addEventListener('click', () => {
+    const side = $('#side');
+    const open = !document.body.classList.contains('side-open');
+    document.body.classList.toggle('side-open', open);
+    $('#menu-toggle').setAttribute('aria-expanded', String(open));
+    if (open) side.focus?.();
+  });
+  $('#save-view').addEventListener('click', saveView);
+  window.addEventListener('hashchange', render);
+  document.addEventListener('keydown', onKey);
+  try {
+    const s = await get('/session', { noRedirect: true });
+    signedIn(s);
+  } catch (e) {
+    if (!(e instanceof ApiError)) toast(String(e), 'error');
+  }
+  render();
+}
+
+export function signedIn(s) {
+  app.me = s.agent || s;
+  if (s.csrf) setCsrf(s.csrf);
+  $('#me').textContent = app.me.name || app.me.email || '';
+  $('#admin-links').hidden = !isAdmin();
+  startEvents();
+}
+
+async function logout() {
+  try { await del('/session'); } catch { /* gone already */ }
+  setCsrf('');
+  app.me = null;
+  stopEvents();
+  go('#/login');
+}
+
+export async function render() {
+  const r = route();
+  if (app.page && app.page.leave) {
+    try { app.page.leave(); } catch { /* ignore */ }
+  }
+  app.page = null;
+  document.body.classList.remove('side-open');
+  const main = $('#main');
+  const signed = !!app.me;
+  $('#top').hidden = !signed;
+  $('#side').hidden = !signed;
+  document.body.classList.toggle('signed-in', signed);
+  if (!signed || r.parts[0] === 'login') {
+    if (signed) return go('#/');
+    document.title = 'Log in · relaydesk';
+    return renderLogin(main);
+  }
+  try {
+    if (r.parts[0] === 'ticket' && r.parts[1]) app.page = await renderTicket(main, Number(r.parts[1]), r.params);
+    else if (r.parts[0] === 'admin' && r.parts[1] === 'rules') app.page = await renderRules(main, r.params);
+    else if (r.parts[0] === 'admin') app.page = await renderAdmin(main, r.parts[1] || 'agents', r.params);
+    else app.page = await renderList(main, r.params);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return;
+    replace(main, h('div', { class: 'error-page' },
+      h('h1', null, e instanceof ApiError && e.status === 404 ? 'Not found' :
+        e instanceof ApiError && e.status === 403 ? 'Not allowed' : 'Something went wrong'),
+      h('p', null, e.message), h('p', null, h('a', { href: '#/' }, 'Back to the tickets'))));
+  }
+  refreshSidebar();
+  markNav();
+}
+
+function markNav() {
+  const hash = location.hash || '#/';
+  for (const a of document.querySelectorAll('#topnav a, #queues a, #views a')) {
+    const href = a.getAttribute('href');
+    const cur = href === hash || (href !== '#/' && hash.startsWith(href + '?')) ||
+      (href === '#/' && (hash === '#/' || hash.startsWith('#/?') || hash.startsWith('#/ticket')));
+    if (cur) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+}
+
+// Sidebar: the agent's queues with counts and saved views with counts.
+export const refreshSidebar = debounce(async () => {
+  if (!app.me) return;
+  try {
+    const [q, v] = await Promise.all([get('/queues'), get('/views').catch(() => [])]);
+    const queues = rows(q, 'queues');
+    replace($('#queues'),
+      h('li', null, h('a', { href: '#/' }, h('span', null, 'All my queues'),
+        h('span', { class: 'count' }, queues.reduce((n, x) => n + (x.open ?? x.count ?? 0), 0) || ''))),
+      queues.map(x => h('li', null, h('a', { href: '#/?queue=' + encodeURIComponent(x.name || x.queue) },
+        h('span', null, x.name || x.queue),
+        h('span', { class: 'count', title: 'open tickets' }, String(x.open ?? x.count ?? ''))))));
+    const views = rows(v, 'views');
+    replace($('#views'), views.length ? views.map(x => h('li', { class: 'view' },
+      h('a', { href: '#/?' + filtersQuery(x.filters || {}) }, h('span', null, x.name),
+        h('span', { class: 'count' }, x.count === undefined || x.count === null ? '' : String(x.count))),
+      h('button', { type: 'button', class: 'link', 'aria-label': `Delete view ${x.name}`,
+        onclick: async () => { await del('/views/' + encodeURIComponent(x.id)); refreshSidebar(); } }, '×')))
+      : h('li', { class: 'muted' }, 'No saved views'));
+    markNav();
+  } catch (e) { if (!(e instanceof ApiError)) console.warn(e); }
+}, 150);
+
+function filtersQuery(f) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(f)) if (v !== '' && v !== null && v !== undefined) u.set(k, v);
+  return u.toString();
+}
+
+async function saveView() {
+  const name = prompt('Name of the view');
+  if (!name) return;
+  try {
+    await post('/views', { name, filters: currentFilters() });
+    toast(`View “${name}” saved`);
+    refreshSidebar();
+  } catch (e) { toast(e.message, 'error'); }
+}
+
+// Live updates: one EventSource; pages decide what an event means to them.
+function startEvents() {
+  if (app.events || typeof EventSource === 'undefined') return;
+  const es = new EventSource('/api/v1/events', { withCredentials: true });
+  app.events = es;
+  const live = $('#live');
+  es.onopen = () => { live.textContent = '● live'; live.className = 'live on'; };
+  es.onerror = () => { live.textContent = '○ reconnecting'; live.className = 'live off'; };
+  const handle = (type) => (msg) => {
+    let data = {};
+    try { data = JSON.parse(msg.data); } catch { return; }
+    const ev = { type, ...data };
+    if (type === 'presence') notePresence(ev);
+    if (type !== 'presence') refreshSidebar();
+    if (app.page && app.page.onEvent) app.page.onEvent(ev);
+  };
+  for (const t of ['ticket.new', 'ticket.updated', 'presence']) es.addEventListener(t, handle(t));
+  es.onmessage = (msg) => {
+    try { const d = JSON.parse(msg.data); if (d.type) handle(d.type)(msg); } catch { /* ignore */ }
+  };
+}
+
+function stopEvents() {
+  if (app.events) { app.events.close(); app.events = null; }
+  const live = $('#live');
+  if (live) live.textContent = '';
+}
+
+// presence events: {ticket, agent: {email, name} | email, state}
+// or {ticket, agents: [{email, name, state}]} (the whole set).
+export function notePresence(ev) {
+  const n = Number(ev.ticket ?? ev.number);
+  if (!n) return;
+  let m = app.presence.get(n);
+  if (!m) { m = new Map(); app.presence.set(n, m); }
+  const add = (a, state) => {
+    const email = typeof a === 'string' ? a : (a.email || a.agent);
+    if (!email) return;
+    const name = typeof a === 'string' ? a : (a.name || email);
+    const st = state || a.state || 'viewing';
+    if (st === 'left' || st === 'gone' || st === 'idle') m.delete(email);
+    else m.set(email, { name, state: st });
+  };
+  if (Array.isArray(ev.agents)) { m.clear(); ev.agents.forEach(a => add(a)); }
+  else if (ev.agent) add(ev.agent, ev.state);
+}
+
+// Others on a ticket (not me).
+export function othersOn(n) {
+  const m = app.presence.get(Number(n));
+  if (!m) return [];
+  return [...m.entries()].filter(([e]) => !app.me || e !== app.me.email).map(([email, v]) => ({ email, ...v }));
+}
+
+function typing(e) {
+  const t = e.target;
+  return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+}
+
+function onKey(e) {
+  if (!app.me || e.defaultPrevented) return;
+  if (e.key === 'Escape' && typing(e)) { e.target.blur(); return; }
+  if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+  if ($('#help').open) return;
+  if (e.key === '?') { e.preventDefault(); $('#help').showModal(); return; }
+  if (e.key === 'u') { e.preventDefault(); history.length > 1 && route().parts[0] === 'ticket' ? history.back() : go('#/'); return; }
+  if (app.page && app.page.onKey && app.page.onKey(e)) e.preventDefault();
+}
+
+
+boot();
