@@ -3,7 +3,7 @@
 // agents on each ticket (presence), live updates from the event stream.
 import { h, $, $$, replace, field, select, timeEl, person, toast, debounce } from './dom.js';
 import { get, post, qs, rows } from './api.js';
-import { app, go, othersOn } from './app.js';
+import { app, go, othersOn, notePresence } from './app.js';
 import { STATUSES, PRIORITIES, SORTS } from './model.js';
 
 const KEYS = ['queue', 'status', 'assignee', 'tag', 'priority', 'q', 'sort', 'page', 'per_page'];
@@ -39,7 +39,12 @@ export async function renderList(main, params) {
     field('Assignee', h('input', { name: 'assignee', id: 'f-assignee', value: filters.assignee || '', list: 'agents-list', placeholder: 'anyone', size: 12 })),
     field('Tag', h('input', { name: 'tag', id: 'f-tag', value: filters.tag || '', size: 10 })),
     field('Sort', select('sort', SORTS, filters.sort || 'number', { id: 'f-sort' })),
-    h('button', { type: 'submit' }, 'Apply'));
+    h('button', { type: 'submit' }, 'Apply'),
+    h('button', { type: 'button', class: 'filters-toggle', 'aria-expanded': 'false', onclick: (e) => {
+      const open = form.classList.toggle('open');
+      e.target.setAttribute('aria-expanded', String(open));
+    } }, 'Filters'));
+  if (filters.queue || filters.status || filters.priority || filters.assignee || filters.tag) form.classList.add('open');
   const apply = () => {
     const fd = new FormData(form);
     const f = {};
@@ -95,6 +100,7 @@ export async function renderList(main, params) {
   }
 
   function row(t, checked) {
+    if (Array.isArray(t.presence)) notePresence({ ticket: t.number, agents: t.presence });
     const others = othersOn(t.number);
     return h('tr', { dataset: { number: t.number }, class: `st-${t.status} pr-${t.priority}` },
       h('td', { class: 'sel' }, h('input', { type: 'checkbox', class: 'pick', value: t.number, checked, 'aria-label': `Select ticket ${t.number}`, onchange: updateBulk })),
@@ -103,7 +109,7 @@ export async function renderList(main, params) {
         h('a', { href: `#/ticket/${t.number}` }, t.subject || '(no subject)'),
         (t.tags || []).map(x => h('span', { class: 'tag' }, x)),
         h('span', { class: 'presence', dataset: { presence: t.number } }, presenceText(others)),
-        h('span', { class: 'narrow muted' }, ' · ', person(t.requester && (t.requester.name || t.requester.addr)), ' · ', t.status)),
+        h('span', { class: 'narrow muted' }, (t.requester && (t.requester.name || t.requester.addr)) || '', t.assignee ? ` · ${t.assignee}` : '')),
       h('td', { class: 'wide' }, person(t.requester)),
       h('td', { class: 'wide' }, t.queue || ''),
       h('td', null, h('span', { class: `badge st-${t.status}` }, t.status)),
@@ -165,6 +171,8 @@ export async function renderList(main, params) {
   await load();
   const ms = Math.round(performance.now() - t0);
   document.body.dataset.listMs = String(ms);
+  // Time from navigation to the first list shown (the browser tests read it).
+  if (!document.body.dataset.firstListAt) document.body.dataset.firstListAt = String(Math.round(performance.now()));
   const reload = debounce(() => load().catch(() => {}), 200);
 
   return {
