@@ -59,6 +59,17 @@ export function signedIn(s) {
   $('#me').textContent = app.me.name || app.me.email || '';
   $('#admin-links').hidden = !isAdmin();
   startEvents();
+  loadAgents();
+}
+
+// Agents' addresses for the assignee fields (a datalist); only admins may
+// list agents, others type the address.
+async function loadAgents() {
+  if (!isAdmin()) return;
+  try {
+    const list = rows(await get('/agents'), 'agents');
+    replace($('#agents-list'), list.map(a => h('option', { value: a.email }, a.name || a.email)));
+  } catch { /* not allowed or not there */ }
 }
 
 async function logout() {

@@ -24,7 +24,7 @@ export async function renderRules(main) {
 
   function paintGutter() {
     const n = editor.value.split('\n').length;
-    replace(gutter, Array.from({ length: n }, (_, i) => h('span', { class: errorLines.has(i + 1) ? 'err' : '', dataset: { line: i + 1 } }, String(i + 1) + '\n')));
+    replace(gutter, Array.from({ length: n }, (_, i) => h('span', { class: errorLines.has(i + 1) ? 'err' : '', dataset: { line: i + 1 } }, String(i + 1))));
     gutter.scrollTop = editor.scrollTop;
   }
 
