@@ -501,17 +501,17 @@ collect_tickets (RdStore *store, RdDbStmt *st, const char *what, GError **error)
  * planner picks the index that fits: a rare assignee or tag walks its own
  * index instead of scanning every ticket. Not cached: preparing costs
  * microseconds. The fragments are the same in every dialect. */
-GPtrArray *
-rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
+/* Appends " FROM ... WHERE ..." for the filters of @q (parameters $1-$5,
+ * $8 and up); @num gets the column of the ticket number that drives. */
+static void
+query_from_where (RdStore *store, const RdTicketQuery *q, GString *sql, const char **num)
 {
   gboolean unassigned = q->assignee && (g_str_equal (q->assignee, "-") || g_str_equal (q->assignee, "none"));
   /* A tag alone: walk that tag's index in ticket order (the join), so the
    * first page stops after 50 rows. A tag with other filters: let their
    * index drive and probe the tag per ticket (EXISTS). */
-  gboolean tag_drives = q->tag && !q->assignee && !q->queue && !q->has_status;
-  const char *num = tag_drives ? "g.ticket_number" : "t.number";
-  g_autoptr(GString) sql = g_string_new ("SELECT ");
-  g_string_append (sql, rd_sql_text (RD_SQL_TICKET_COLUMNS, rd_store_dialect (store)));
+  gboolean tag_drives = q->tag && !q->assignee && !q->queue && !q->has_status && !q->requester;
+  *num = tag_drives ? "g.ticket_number" : "t.number";
   if (tag_drives)
     g_string_append (sql, " FROM ticket_tags g JOIN tickets t ON t.number = g.ticket_number WHERE g.tag = $4");
   else
@@ -521,10 +521,10 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
   guint n_queues = q->queues ? g_strv_length ((GStrv) q->queues) : 0;
   if (q->queues)
     {
-      /* The agent's queues: $8, $9, ... (none: no ticket at all). */
+      /* The agent's queues: $10, $11, ... (none: no ticket at all). */
       g_string_append (sql, n_queues ? " AND t.queue IN (" : " AND 1=0");
       for (guint i = 0; i < n_queues; i++)
-        g_string_append_printf (sql, "%s$%u", i ? "," : "", 8 + i);
+        g_string_append_printf (sql, "%s$%u", i ? "," : "", 10 + i);
       if (n_queues)
         g_string_append_c (sql, ')');
     }
@@ -538,6 +538,45 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
     g_string_append (sql, " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.tag = $4 AND g.ticket_number = t.number)");
   if (q->since > 0)
     g_string_append (sql, " AND t.updated_at >= $5");
+  if (q->has_priority)
+    g_string_append (sql, " AND t.priority = $8");
+  /* The expression index tickets_requester (migration 0603). */
+  if (q->requester)
+    g_string_append (sql, " AND lower(t.requester_addr) = lower($9)");
+}
+
+/* Binds the parameters of query_from_where() and $6 @limit, $7 @offset. */
+static void
+query_bind (RdDbStmt *st, const RdTicketQuery *q, gint64 limit, gint64 offset)
+{
+  gboolean unassigned = q->assignee && (g_str_equal (q->assignee, "-") || g_str_equal (q->assignee, "none"));
+  g_autofree char *tag = q->tag ? g_ascii_strdown (q->tag, -1) : NULL;
+  rd_db_bind_text (st, 1, q->queue);
+  rd_db_bind_text (st, 2, q->has_status ? rd_ticket_status_to_string (q->status) : NULL);
+  rd_db_bind_text (st, 3, unassigned ? NULL : q->assignee);
+  rd_db_bind_text (st, 4, tag);
+  rd_db_bind_int64 (st, 5, q->since);
+  rd_db_bind_int64 (st, 6, limit);
+  rd_db_bind_int64 (st, 7, offset);
+  rd_db_bind_text (st, 8, q->has_priority ? rd_ticket_priority_to_string (q->priority) : NULL);
+  rd_db_bind_text (st, 9, q->requester);
+  guint n_queues = q->queues ? g_strv_length ((GStrv) q->queues) : 0;
+  for (guint i = 0; i < n_queues; i++)
+    rd_db_bind_text (st, (int) (10 + i), q->queues[i]);
+}
+
+/* The SQL is built from the filters actually given (each one a fixed
+ * clause with a bound parameter, never text from the caller), so the
+ * planner picks the index that fits: a rare assignee or tag walks its own
+ * index instead of scanning every ticket. Not cached: preparing costs
+ * microseconds. The fragments are the same in every dialect. */
+GPtrArray *
+rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
+{
+  const char *num = NULL;
+  g_autoptr(GString) sql = g_string_new ("SELECT ");
+  g_string_append (sql, rd_sql_text (RD_SQL_TICKET_COLUMNS, rd_store_dialect (store)));
+  query_from_where (store, q, sql, &num);
   switch (q->sort)
     {
     case RD_TICKET_SORT_UPDATED:
@@ -558,18 +597,33 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
       g_prefix_error (error, "list tickets: ");
       return NULL;
     }
-  g_autofree char *tag = q->tag ? g_ascii_strdown (q->tag, -1) : NULL;
-  rd_db_bind_text (st, 1, q->queue);
-  rd_db_bind_text (st, 2, q->has_status ? rd_ticket_status_to_string (q->status) : NULL);
-  rd_db_bind_text (st, 3, unassigned ? NULL : q->assignee);
-  rd_db_bind_text (st, 4, tag);
-  rd_db_bind_int64 (st, 5, q->since);
   guint limit = q->limit ? MIN (q->limit, RD_TICKET_QUERY_LIMIT_MAX) : 50;
-  rd_db_bind_int64 (st, 6, limit);
-  rd_db_bind_int64 (st, 7, MIN (q->offset, (guint) G_MAXINT));
-  for (guint i = 0; i < n_queues; i++)
-    rd_db_bind_text (st, (int) (8 + i), q->queues[i]);
+  query_bind (st, q, limit, MIN (q->offset, (guint) G_MAXINT));
   return collect_tickets (store, st, "list tickets", error);
+}
+
+gboolean
+rd_store_tickets_count (RdStore *store, const RdTicketQuery *q, gint64 cap, gint64 *count, gboolean *capped,
+                        GError **error)
+{
+  const char *num = NULL;
+  g_autoptr(GString) sql = g_string_new ("SELECT count(*) FROM (SELECT 1");
+  query_from_where (store, q, sql, &num);
+  g_string_append (sql, " LIMIT $6 OFFSET $7) c");
+  g_autoptr(RdDbStmt) st = rd_store_prepare (store, sql->str, error);
+  if (st == NULL)
+    {
+      g_prefix_error (error, "count tickets: ");
+      return FALSE;
+    }
+  query_bind (st, q, cap > 0 ? cap + 1 : -1, 0);
+  if (!rd_store_step_int (store, st, "count tickets", count, error))
+    return FALSE;
+  if (capped)
+    *capped = cap > 0 && *count > cap;
+  if (cap > 0 && *count > cap)
+    *count = cap;
+  return TRUE;
 }
 
 /* Turns free text into an FTS5 query that ANDs its words, each quoted
