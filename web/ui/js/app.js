@@ -15,7 +15,15 @@ export const app = {
   presence: new Map(), // ticket number -> Map(agent email -> {name, state})
   events: null,
   lastList: [],        // ticket numbers of the list last shown (j/k in a ticket)
+  queues: [],          // names of the queues this agent sees (GET /queues)
 };
+
+// The ticket number an event is about: {ticket: {...}} for ticket.*,
+// {number} for presence.
+export function eventNumber(ev) {
+  const t = ev.ticket;
+  return Number(t && typeof t === 'object' ? t.number : (t ?? ev.number));
+}
 
 export function isAdmin() { return app.me && app.me.role === 'admin'; }
 
@@ -92,6 +100,7 @@ export async function render() {
   $('#top').hidden = !signed;
   $('#side').hidden = !signed;
   document.body.classList.toggle('signed-in', signed);
+  if (signed && !app.queues.length) await loadQueues().catch(() => {});
   if (!signed || r.parts[0] === 'login') {
     if (signed) return go('#/');
     document.title = 'Log in · relaydesk';
@@ -123,18 +132,29 @@ function markNav() {
   }
 }
 
+async function loadQueues() {
+  const queues = rows(await get('/queues'), 'queues');
+  app.queues = queues.map(x => x.name);
+  return queues;
+}
+
+// Tickets still to work on: every status but resolved and closed.
+function active(x) {
+  const c = x.counts || {};
+  return (c.new || 0) + (c.open || 0) + (c.pending || 0);
+}
+
 // Sidebar: the agent's queues with counts and saved views with counts.
 export const refreshSidebar = debounce(async () => {
   if (!app.me) return;
   try {
-    const [q, v] = await Promise.all([get('/queues'), get('/views').catch(() => [])]);
-    const queues = rows(q, 'queues');
+    const [queues, v] = await Promise.all([loadQueues(), get('/views').catch(() => [])]);
     replace($('#queues'),
       h('li', null, h('a', { href: '#/' }, h('span', null, 'All my queues'),
-        h('span', { class: 'count' }, queues.reduce((n, x) => n + (x.open ?? x.count ?? 0), 0) || ''))),
-      queues.map(x => h('li', null, h('a', { href: '#/?queue=' + encodeURIComponent(x.name || x.queue) },
-        h('span', null, x.name || x.queue),
-        h('span', { class: 'count', title: 'open tickets' }, String(x.open ?? x.count ?? ''))))));
+        h('span', { class: 'count', title: 'new, open and pending tickets' }, String(queues.reduce((n, x) => n + active(x), 0))))),
+      queues.map(x => h('li', null, h('a', { href: '#/?queue=' + encodeURIComponent(x.name) },
+        h('span', null, x.name),
+        h('span', { class: 'count', title: `new ${x.counts?.new ?? 0}, open ${x.counts?.open ?? 0}, pending ${x.counts?.pending ?? 0}, total ${x.total ?? 0}` }, String(active(x)))))));
     const views = rows(v, 'views');
     replace($('#views'), views.length ? views.map(x => h('li', { class: 'view' },
       h('a', { href: '#/?' + filtersQuery(x.filters || {}) }, h('span', null, x.name),
@@ -190,10 +210,10 @@ function stopEvents() {
   if (live) live.textContent = '';
 }
 
-// presence events: {ticket, agent: {email, name} | email, state}
-// or {ticket, agents: [{email, name, state}]} (the whole set).
+// presence events: {number, presence: [{email, name, state}]} (the whole
+// set of agents on the ticket).
 export function notePresence(ev) {
-  const n = Number(ev.ticket ?? ev.number);
+  const n = eventNumber(ev);
   if (!n) return;
   let m = app.presence.get(n);
   if (!m) { m = new Map(); app.presence.set(n, m); }
@@ -205,7 +225,8 @@ export function notePresence(ev) {
     if (st === 'left' || st === 'gone' || st === 'idle') m.delete(email);
     else m.set(email, { name, state: st });
   };
-  if (Array.isArray(ev.agents)) { m.clear(); ev.agents.forEach(a => add(a)); }
+  const all = ev.presence || ev.agents;
+  if (Array.isArray(all)) { m.clear(); all.forEach(a => add(a)); }
   else if (ev.agent) add(ev.agent, ev.state);
 }
 

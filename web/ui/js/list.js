@@ -3,7 +3,7 @@
 // agents on each ticket (presence), live updates from the event stream.
 import { h, $, $$, replace, field, select, timeEl, person, toast, debounce } from './dom.js';
 import { get, post, qs, rows } from './api.js';
-import { app, go, othersOn, notePresence } from './app.js';
+import { app, go, othersOn, notePresence, eventNumber } from './app.js';
 import { STATUSES, PRIORITIES, SORTS } from './model.js';
 
 const KEYS = ['queue', 'status', 'assignee', 'tag', 'priority', 'q', 'sort', 'page', 'per_page'];
@@ -30,7 +30,7 @@ export async function renderList(main, params) {
   document.title = 'Tickets · relaydesk';
   const t0 = performance.now();
 
-  const queues = (app.me && app.me.queues) || [];
+  const queues = app.queues.length ? app.queues : ((app.me && app.me.queues) || []);
   const form = h('form', { class: 'filters', id: 'filters', role: 'search', 'aria-label': 'Filter tickets' },
     field('Search', h('input', { type: 'search', name: 'q', id: 'search', value: filters.q || '', placeholder: 'Search subject, body, sender…' }), 'grow'),
     field('Queue', select('queue', [['', 'All'], ...queues.map(q => [q, q])], filters.queue, { id: 'f-queue' })),
@@ -81,19 +81,24 @@ export async function renderList(main, params) {
     const q = { ...filters, page, per_page: perPage };
     data = await get('/tickets' + qs(q));
     const list = rows(data, 'tickets');
+    for (const [num, p] of Object.entries(data.presence || {})) notePresence({ number: Number(num), presence: p });
     app.lastList = list.map(t => t.number);
     const body = $('#ticket-rows', table);
     const checked = new Set($$('input.pick:checked', table).map(c => c.value));
     replace(body, list.length ? list.map(t => row(t, checked.has(String(t.number)))) :
       h('tr', null, h('td', { colspan: 9, class: 'empty' }, filters.q ? 'No ticket matches the search.' : 'No tickets.')));
-    const total = data.total ?? list.length;
-    const from = total ? (page - 1) * perPage + 1 : 0;
+    const from = list.length ? (page - 1) * perPage + 1 : 0;
     const to = (page - 1) * perPage + list.length;
-    status.textContent = `${from}–${to} of ${total}`;
+    // total is null when counting would be slow (a search); has_more says
+    // whether a next page exists.
+    const known = data.total !== null && data.total !== undefined;
+    const total = known ? data.total : to + (data.has_more ? 1 : 0);
+    const more = data.has_more ?? to < total;
+    status.textContent = known ? `${from}–${to} of ${total}${data.total_capped ? '+' : ''}` : `${from}–${to}${more ? ' of more' : ''}`;
     replace(pager,
       page > 1 ? h('a', { href: hashFor({ ...filters, page: page - 1 }), rel: 'prev', id: 'prev-page' }, '← Previous') : h('span', { class: 'muted' }, '← Previous'),
-      h('span', null, `Page ${page} of ${Math.max(1, Math.ceil(total / perPage))}`),
-      to < total ? h('a', { href: hashFor({ ...filters, page: page + 1 }), rel: 'next', id: 'next-page' }, 'Next →') : h('span', { class: 'muted' }, 'Next →'));
+      h('span', null, known && !data.total_capped ? `Page ${page} of ${Math.max(1, Math.ceil(total / perPage))}` : `Page ${page}`),
+      more ? h('a', { href: hashFor({ ...filters, page: page + 1 }), rel: 'next', id: 'next-page' }, 'Next →') : h('span', { class: 'muted' }, 'Next →'));
     if (cursor >= list.length) cursor = list.length - 1;
     mark();
     updateBulk();
@@ -142,12 +147,13 @@ export async function renderList(main, params) {
       e.preventDefault();
       const numbers = $$('input.pick:checked', table).map(c => Number(c.value));
       const fd = new FormData(f);
-      const body = { numbers };
-      if (fd.get('status')) body.status = fd.get('status');
-      if (fd.get('assignee')) body.assignee = fd.get('assignee');
-      if (fd.get('tag')) body.tags_add = [fd.get('tag')];
-      if (fd.get('queue')) body.queue = fd.get('queue');
-      if (Object.keys(body).length === 1) { toast('Choose an action first', 'error'); return; }
+      const set = {};
+      if (fd.get('status')) set.status = fd.get('status');
+      if (fd.get('assignee')) set.assignee = fd.get('assignee');
+      if (fd.get('tag')) set.tags_add = [fd.get('tag')];
+      if (fd.get('queue')) set.queue = fd.get('queue');
+      if (!Object.keys(set).length) { toast('Choose an action first', 'error'); return; }
+      const body = { numbers, set };
       try {
         const r = await post('/tickets/bulk', body);
         const results = rows(r, 'results');
@@ -179,8 +185,9 @@ export async function renderList(main, params) {
     name: 'list',
     onEvent(ev) {
       if (ev.type === 'presence') {
-        const cell = document.querySelector(`[data-presence="${Number(ev.ticket ?? ev.number)}"]`);
-        if (cell) cell.textContent = presenceText(othersOn(ev.ticket ?? ev.number));
+        const n = eventNumber(ev);
+        const cell = document.querySelector(`[data-presence="${n}"]`);
+        if (cell) cell.textContent = presenceText(othersOn(n));
         return;
       }
       reload();

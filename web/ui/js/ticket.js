@@ -6,7 +6,7 @@
 // shown when the thread moved on since it was opened).
 import { h, $, $$, replace, field, select, timeEl, person, size, toast, debounce } from './dom.js';
 import { get, post, put, patch, del, api, rows, ApiError } from './api.js';
-import { app, go, othersOn, notePresence } from './app.js';
+import { app, go, othersOn, notePresence, eventNumber } from './app.js';
 import { STATUSES, PRIORITIES } from './model.js';
 
 const PRESENCE_EVERY_MS = 15000;
@@ -85,11 +85,17 @@ export async function renderTicket(main, number, params) {
   // allow-same-origin), from the server's sanitized rendering; remote
   // images only after the agent asks.
   function htmlView(m) {
-    const src = `/api/v1/tickets/${number}/messages/${encodeURIComponent(m.id)}/html`;
+    const src = `/api/v1/tickets/${number}/html?message=${encodeURIComponent(m.id)}`;
     const box = h('div', { class: 'html-view' });
-    const show = h('button', { type: 'button', class: 'show-html', onclick: () => {
+    const show = h('button', { type: 'button', class: 'show-html', onclick: async () => {
+      // Ask first: a message without an HTML part says so instead of a
+      // frame with an error in it.
+      try {
+        const r = await fetch(src, { credentials: 'same-origin', cache: 'no-store' });
+        if (r.status === 404) { replace(box, h('p', { class: 'muted' }, 'This message has no HTML part.')); return; }
+      } catch { /* show the frame anyway */ }
       const frame = h('iframe', { sandbox: '', referrerpolicy: 'no-referrer', title: 'Formatted (HTML) version of the message', class: 'mail-html', src });
-      const imgs = h('button', { type: 'button', class: 'load-images', onclick: () => { frame.setAttribute('src', src + '?images=1'); imgs.remove(); } }, 'Load remote images');
+      const imgs = h('button', { type: 'button', class: 'load-images', onclick: () => { frame.setAttribute('src', src + '&images=1'); imgs.remove(); } }, 'Load remote images');
       replace(box, h('p', { class: 'muted' }, 'Remote images are blocked. ', imgs), frame);
     } }, 'Show formatted version');
     replace(box, show);
@@ -98,7 +104,7 @@ export async function renderTicket(main, number, params) {
 
   // --- side panel ----------------------------------------------------------
   function renderSide() {
-    const queues = (app.me && app.me.queues) || [];
+    const queues = app.queues.length ? app.queues : ((app.me && app.me.queues) || []);
     const qs = queues.includes(t.queue) ? queues : [t.queue, ...queues];
     const props = h('form', { class: 'props', id: 'props', 'aria-label': 'Properties' },
       field('Status', select('status', STATUSES, t.status, { id: 'status' })),
@@ -323,13 +329,21 @@ export async function renderTicket(main, number, params) {
     name: 'ticket',
     number,
     onEvent(ev) {
-      const n = Number(ev.ticket ?? ev.number);
+      const n = eventNumber(ev);
       if (ev.type === 'presence') { if (n === number) renderPresence(); return; }
       if (n !== number || ev.type !== 'ticket.updated') return;
-      // Someone else changed this ticket: say so, but keep the version
-      // this agent has read (the server holds a reply back until they
-      // have seen the newer messages).
-      if (ev.by && app.me && ev.by === app.me.email) return;
+      const fresh = typeof ev.ticket === 'object' ? ev.ticket : null;
+      if (fresh) {
+        // Properties changed by anyone show at once.
+        let changed = false;
+        for (const k of ['status', 'priority', 'assignee', 'queue', 'tags']) {
+          if (k in fresh && JSON.stringify(fresh[k]) !== JSON.stringify(t[k])) { t[k] = fresh[k]; changed = true; }
+        }
+        if (changed && !side.contains(document.activeElement)) { renderSide(); loadOthers(); }
+        if (!('message_count' in fresh) || fresh.message_count <= (t.messages || []).length) return;
+      }
+      // New messages: say so, but keep the version this agent has read
+      // (the server holds a reply back until they have seen them).
       replace(activity, 'This ticket changed since you opened it. ',
         h('button', { type: 'button', id: 'activity-reload', onclick: reload }, 'Show the changes'));
       activity.hidden = false;
