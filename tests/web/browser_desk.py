@@ -50,6 +50,7 @@ class BrowserDesk(DeskTestCase):
         # A fresh load of the list with the session: time to the first list
         # and the page weight (every resource, uncompressed, the event
         # stream excepted).
+        b.d.get("about:blank")      # a new document, not a hash change
         b.d.get(self.base + "/#/")
         b.wait(lambda: b.js("return document.body.dataset.firstListAt"), what="the first list")
         first = int(b.js("return document.body.dataset.firstListAt"))

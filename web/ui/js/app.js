@@ -3,11 +3,16 @@
 // the live event stream and the keyboard.
 import { h, $, replace, toast, debounce } from './dom.js';
 import { api, get, post, del, setCsrf, onUnauthorized, rows, ApiError } from './api.js';
-import { renderLogin } from './login.js';
-import { renderList, currentFilters } from './list.js';
-import { renderTicket } from './ticket.js';
-import { renderAdmin } from './admin.js';
-import { renderRules } from './rules.js';
+
+// Each page's module is loaded when first needed: the list view loads
+// only what it uses (index.html preloads those).
+const pages = {
+  login: () => import('./login.js'),
+  list: () => import('./list.js'),
+  ticket: () => import('./ticket.js'),
+  admin: () => import('./admin.js'),
+  rules: () => import('./rules.js'),
+};
 
 export const app = {
   me: null,            // {email, name, role, queues}
@@ -16,6 +21,7 @@ export const app = {
   events: null,
   lastList: [],        // ticket numbers of the list last shown (j/k in a ticket)
   queues: [],          // names of the queues this agent sees (GET /queues)
+  queuesReady: null,   // the request for them, while it runs
 };
 
 // The ticket number an event is about: {ticket: {...}} for ticket.*,
@@ -100,17 +106,19 @@ export async function render() {
   $('#top').hidden = !signed;
   $('#side').hidden = !signed;
   document.body.classList.toggle('signed-in', signed);
-  if (signed && !app.queues.length) await loadQueues().catch(() => {});
   if (!signed || r.parts[0] === 'login') {
     if (signed) return go('#/');
     document.title = 'Log in · relaydesk';
-    return renderLogin(main);
+    return (await pages.login()).renderLogin(main);
   }
+  // The queue names (for the filters and the ticket's queue field), asked
+  // for alongside the page's own data.
+  if (!app.queues.length && !app.queuesReady) app.queuesReady = loadQueues().catch(() => []);
   try {
-    if (r.parts[0] === 'ticket' && r.parts[1]) app.page = await renderTicket(main, Number(r.parts[1]), r.params);
-    else if (r.parts[0] === 'admin' && r.parts[1] === 'rules') app.page = await renderRules(main, r.params);
-    else if (r.parts[0] === 'admin') app.page = await renderAdmin(main, r.parts[1] || 'agents', r.params);
-    else app.page = await renderList(main, r.params);
+    if (r.parts[0] === 'ticket' && r.parts[1]) app.page = await (await pages.ticket()).renderTicket(main, Number(r.parts[1]), r.params);
+    else if (r.parts[0] === 'admin' && r.parts[1] === 'rules') app.page = await (await pages.rules()).renderRules(main, r.params);
+    else if (r.parts[0] === 'admin') app.page = await (await pages.admin()).renderAdmin(main, r.parts[1] || 'agents', r.params);
+    else app.page = await (await pages.list()).renderList(main, r.params);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return;
     replace(main, h('div', { class: 'error-page' },
@@ -135,6 +143,7 @@ function markNav() {
 async function loadQueues() {
   const queues = rows(await get('/queues'), 'queues');
   app.queues = queues.map(x => x.name);
+  app.queuesReady = null;
   return queues;
 }
 
@@ -176,6 +185,7 @@ async function saveView() {
   const name = prompt('Name of the view');
   if (!name) return;
   try {
+    const { currentFilters } = await pages.list();
     await post('/views', { name, filters: currentFilters() });
     toast(`View “${name}” saved`);
     refreshSidebar();

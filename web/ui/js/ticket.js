@@ -14,6 +14,7 @@ const PRESENCE_EVERY_MS = 15000;
 export async function renderTicket(main, number, params) {
   const base = `/tickets/${number}`;
   let t = await get(base);
+  if (app.queuesReady) await app.queuesReady;
   let version = t.version;          // what this agent has seen
   let mode = params.get('mode') === 'note' ? 'note' : 'reply';
   let uploads = [];                 // [{id, filename, size}]
