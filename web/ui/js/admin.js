@@ -1,6 +1,6 @@
 // Admin pages: agents, allowlist (the relay request form's fields),
 // outbox (retry, drop), quarantine (reason, reprocess), relay check.
-import { h, $, replace, field, select, timeEl, toast } from './dom.js';
+import { h, replace, field, select, timeEl, toast, size } from './dom.js';
 import { get, post, del, rows } from './api.js';
 import { go } from './app.js';
 
@@ -79,7 +79,7 @@ async function agents(box) {
 async function allowlist(box) {
   const list = h('div');
   const load = async () => {
-    const a = rows(await get('/allowlist'), 'allowlist', 'entries');
+    const a = rows(await get('/allowlist'), 'entries');
     replace(list, table(['Address', 'Application', 'Admin', 'Location', 'Staging', 'Expires', 'Source', ''], a.map(x => h('tr', { class: x.expired ? 'expired' : '' },
       h('td', null, h('code', null, x.cidr)), h('td', null, x.application || ''),
       h('td', null, x.admin_name || '', x.admin_email ? ` <${x.admin_email}>` : ''),
@@ -129,7 +129,7 @@ async function outbox(box) {
   const list = h('div');
   const load = async () => {
     const st = filter.value;
-    const a = rows(await get('/outbox' + (st ? '?state=' + encodeURIComponent(st) : '')), 'outbox', 'items');
+    const a = rows(await get('/outbox' + (st ? '?state=' + encodeURIComponent(st) : '')), 'items');
     replace(list, table(['#', 'Kind', 'State', 'Ticket', 'Recipients', 'Attempts', 'Last error / relay reply', 'Created', ''], a.map(x => h('tr', { dataset: { id: x.id } },
       h('td', null, String(x.id)), h('td', null, x.kind), h('td', null, h('span', { class: `badge d-${x.state}` }, x.state)),
       h('td', null, x.ticket ? h('a', { href: `#/ticket/${Number(x.ticket)}` }, `#${Number(x.ticket)}`) : ''),
@@ -137,7 +137,7 @@ async function outbox(box) {
       h('td', { class: 'wrap' }, x.last_error || x.relay_reply || ''), h('td', null, timeEl(x.created_at)),
       h('td', null,
         x.state === 'failed' || x.state === 'queued' || x.state === 'dropped' ? h('button', { type: 'button', 'aria-label': `Retry ${x.id}`, onclick: () => act(() => post(`/outbox/${x.id}/retry`), 'Queued again', load) }, 'Retry') : null,
-        x.state === 'failed' || x.state === 'queued' ? h('button', { type: 'button', 'aria-label': `Drop ${x.id}`, onclick: () => confirm('Drop this message?') && act(() => post(`/outbox/${x.id}/drop`), 'Dropped', load) }, 'Drop') : null))), 'outbox-table'));
+        x.state === 'failed' || x.state === 'queued' ? h('button', { type: 'button', 'aria-label': `Drop ${x.id}`, onclick: () => confirm('Drop this message?') && act(() => post(`/outbox/${x.id}/drop`, { reason: 'dropped in the web desk' }), 'Dropped', load) }, 'Drop') : null))), 'outbox-table'));
   };
   filter.addEventListener('change', load);
   replace(box, box.firstChild, field('State', filter), list);
@@ -148,34 +148,40 @@ async function outbox(box) {
 async function quarantine(box) {
   const list = h('div');
   const load = async () => {
-    const a = rows(await get('/spool/quarantine'), 'quarantine', 'items');
-    replace(list, table(['#', 'Received', 'From', 'Subject', 'Reason', ''], a.map(x => h('tr', null,
-      h('td', null, String(x.id)), h('td', null, timeEl(x.received_at || x.created_at)),
-      h('td', null, x.sender || x.from || x.mail_from || ''), h('td', null, x.subject || ''),
-      h('td', { class: 'wrap' }, x.reason || x.state_reason || ''),
-      h('td', null, h('button', { type: 'button', 'aria-label': `Reprocess ${x.id}`, onclick: () => act(() => post(`/spool/quarantine/${x.id}/reprocess`), 'Reprocessed', load) }, 'Reprocess')))), 'quarantine-table'));
+    const a = rows(await get('/spool/quarantine'), 'messages', 'items');
+    replace(list, table(['#', 'Received', 'Sender', 'Client', 'Message-ID', 'Size', 'Reason', ''], a.map(x => h('tr', { dataset: { id: x.id } },
+      h('td', null, String(x.id)), h('td', null, timeEl(x.received_at)),
+      h('td', { class: 'wrap' }, x.sender || '<>'), h('td', null, x.client_addr || ''),
+      h('td', { class: 'wrap' }, x.message_id || ''), h('td', null, size(x.size)),
+      h('td', { class: 'wrap reason' }, x.reason || ''),
+      h('td', null,
+        h('a', { href: `/api/v1/spool/${encodeURIComponent(x.id)}/raw`, download: '', 'aria-label': `Download message ${x.id}` }, 'Raw'), ' ',
+        h('button', { type: 'button', 'aria-label': `Reprocess ${x.id}`, onclick: () => act(() => post(`/spool/${encodeURIComponent(x.id)}/reprocess`), 'Queued for processing', load) }, 'Reprocess')))), 'quarantine-table'));
   };
-  replace(box, box.firstChild, list);
+  replace(box, box.firstChild, h('p', { class: 'muted' }, 'Messages the receiver held back, with the reason. Reprocess sends one through the rules again.'), list);
   await load();
 }
 
 // --- relay check --------------------------------------------------------------
 async function relayCheck(box) {
   const steps = h('ol', { class: 'steps', id: 'relay-steps', 'aria-live': 'polite' });
+  const output = h('pre', { class: 'output', id: 'relay-output', hidden: true });
   const form = onSubmit(h('form', { class: 'stack', id: 'relay-check' },
-    h('p', null, 'Connects to the configured relay and runs each step of a delivery without sending a message.'),
-    field('Test recipient (optional, RCPT TO)', h('input', { type: 'email', name: 'rcpt' })),
+    h('p', null, 'Connects to the relay and runs each step of a delivery (resolve, connect, TLS, EHLO, AUTH) without sending a message.'),
+    field('Another relay URL to try (optional)', h('input', { name: 'url', placeholder: 'smtp://relay.example.org:587' })),
     h('button', { type: 'submit' }, 'Run relay check')), async (fd) => {
     replace(steps, h('li', { class: 'muted' }, 'Running…'));
+    output.hidden = true;
     const body = {};
-    if (fd.get('rcpt')) body.rcpt = fd.get('rcpt');
+    if (fd.get('url')) body.url = fd.get('url');
     let r;
     try { r = await post('/relay/check', body); } catch (e) { r = e.body && e.body.steps ? e.body : null; if (!r) throw e; }
-    const s = rows(r, 'steps');
-    replace(steps, s.map(x => h('li', { class: x.ok === false || x.status === 'fail' ? 'fail' : 'ok' },
-      h('strong', null, x.step || x.name || ''), ': ', x.ok === false || x.status === 'fail' ? 'failed' : 'ok',
-      x.detail || x.reply ? h('div', { class: 'muted wrap' }, x.detail || x.reply) : null)));
-    if (r && r.ok !== undefined) steps.append(h('li', { class: r.ok ? 'ok' : 'fail' }, h('strong', null, r.ok ? 'The relay accepts us.' : 'The relay check failed.')));
+    replace(steps, rows(r, 'steps').map(x => h('li', { class: x.ok === false ? 'fail' : 'ok' },
+      h('strong', null, x.name || x.step || ''), ': ', x.ok === false ? 'failed' : 'ok',
+      x.detail ? h('div', { class: 'muted wrap' }, x.detail) : null,
+      x.hint ? h('div', { class: 'hint-text' }, 'Hint: ', x.hint) : null)));
+    steps.append(h('li', { class: r.ok ? 'ok' : 'fail', id: 'relay-result' }, h('strong', null, r.ok ? 'The relay accepts us.' : 'The relay check failed.')));
+    if (r.output) { output.textContent = r.output; output.hidden = false; }
   });
-  replace(box, box.firstChild, form, steps);
+  replace(box, box.firstChild, form, steps, output);
 }

@@ -4,14 +4,21 @@
 // and activate it (the server refuses a broken script), versions and
 // restore.
 import { h, $, replace, field, select, timeEl, toast, debounce } from './dom.js';
-import { get, post, rows, ApiError } from './api.js';
+import { get, post, put, rows, ApiError } from './api.js';
 
 export async function renderRules(main) {
   document.title = 'Rules · relaydesk';
-  const scripts = rows(await get('/rules'), 'scripts', 'rules');
-  let current = scripts.find(s => s.active) || scripts[0] || { name: 'default', text: '' };
+  const list = await get('/rules');
+  const scripts = rows(list, 'scripts');
+  if (!scripts.length) {
+    replace(main, h('section', { class: 'rules', id: 'rules' }, h('h1', null, 'Rule playground'),
+      h('p', null, 'No Sieve script is configured: name one in [rules] (default, before, after or scripts) of relaydesk.conf.')));
+    return { name: 'rules' };
+  }
+  let current = scripts.find(s => s.role === 'default') || scripts[0];
 
-  const picker = select('script', scripts.map(s => [s.name, s.name + (s.role ? ` (${s.role})` : '') + (s.active ? '' : ' (inactive)')]), current.name, { id: 'rule-script' });
+  const label = (s) => `${s.name} (${s.role}${s.inbox ? ' ' + s.inbox : ''}${s.exists === false ? ', not written yet' : ''})`;
+  const picker = select('script', scripts.map(s => [s.name, label(s)]), current.name, { id: 'rule-script' });
   const gutter = h('pre', { class: 'gutter', 'aria-hidden': 'true', id: 'rule-gutter' });
   const editor = h('textarea', { id: 'rule-editor', spellcheck: 'false', wrap: 'off', rows: 18, 'aria-label': 'Sieve script', 'aria-describedby': 'rule-diagnostics' });
   const diags = h('ul', { class: 'diagnostics', id: 'rule-diagnostics', 'aria-live': 'polite' });
@@ -67,7 +74,7 @@ export async function renderRules(main) {
     let text = current.text;
     if (text === undefined) {
       const r = await get('/rules/' + encodeURIComponent(name));
-      text = r.text ?? r.script ?? '';
+      text = r.text ?? '';
       current.text = text;
     }
     editor.value = text;
@@ -79,21 +86,21 @@ export async function renderRules(main) {
   }
   picker.addEventListener('change', () => open(picker.value));
 
+  // Newest first: the first is what is active (when it was saved here).
   async function loadVersions() {
     try {
       const v = rows(await get(`/rules/${encodeURIComponent(current.name)}/versions`), 'versions');
-      replace(versions, v.length ? v.map(x => h('li', null,
-        h('span', null, `Version ${x.version ?? x.id}`), ' ', timeEl(x.saved_at || x.created_at), ' ', x.agent || x.actor || '', x.active ? ' (active) ' : ' ',
-        x.active ? null : h('button', { type: 'button', 'aria-label': `Restore version ${x.version ?? x.id}`, onclick: () => restore(x.version ?? x.id) }, 'Restore'))) :
-        h('li', { class: 'muted' }, 'No saved versions yet'));
+      replace(versions, v.length ? v.map((x, i) => h('li', { dataset: { version: x.id } },
+        h('span', null, `Version ${x.id}`), ' ', timeEl(x.saved_at), ' ', x.saved_by ? `by ${x.saved_by}` : '', i === 0 ? ' (latest) ' : ' ',
+        i === 0 ? null : h('button', { type: 'button', 'aria-label': `Restore version ${x.id}`, onclick: () => restore(x.id) }, 'Restore'))) :
+        h('li', { class: 'muted' }, 'No version saved here yet'));
     } catch { replace(versions, h('li', { class: 'muted' }, 'Versions not available')); }
   }
 
   async function restore(v) {
     try {
-      const r = await post(`/rules/${encodeURIComponent(current.name)}/restore`, { version: v });
-      current.text = r && (r.text ?? r.script);
-      if (current.text === undefined) current.text = (await get('/rules/' + encodeURIComponent(current.name))).text;
+      await post(`/rules/${encodeURIComponent(current.name)}/restore`, { version: v });
+      current.text = (await get('/rules/' + encodeURIComponent(current.name))).text;
       editor.value = current.text || '';
       toast(`Version ${v} restored and active`);
       check.flush();
@@ -103,7 +110,7 @@ export async function renderRules(main) {
 
   const save = h('button', { type: 'button', id: 'rule-save', class: 'primary', onclick: async () => {
     try {
-      await post('/rules/save', { name: current.name, text: editor.value });
+      await put(`/rules/${encodeURIComponent(current.name)}`, { text: editor.value });
       current.text = editor.value;
       toast('Saved and active');
       loadVersions();
@@ -135,7 +142,12 @@ export async function renderRules(main) {
       const r = await post('/rules/test', { name: current.name, text: editor.value, ticket: Number(ticketNo.value) || undefined, message: Number(msgPick.value) || undefined });
       const actions = rows(r, 'actions');
       const eff = r.ticket || r.effect;
+      if (r.compiled === false) {
+        replace(dryOut, h('p', { class: 'error' }, 'The script does not compile: fix the errors above first.'));
+        return;
+      }
       replace(dryOut,
+        r.runtime_error ? h('p', { class: 'error', id: 'dry-runtime-error' }, 'Runtime error (the implicit keep applies): ', r.runtime_error) : null,
         h('h3', null, 'Actions'),
         h('ol', { class: 'actions-list', id: 'dry-actions' }, actions.length ? actions.map(a => h('li', null, h('code', null, typeof a === 'string' ? a : (a.text || a.action || JSON.stringify(a))))) : h('li', null, h('code', null, 'keep'))),
         eff ? [h('h3', null, 'Effect on the ticket'), h('dl', { class: 'effect', id: 'dry-effect' },
