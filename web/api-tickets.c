@@ -719,8 +719,10 @@ upload (RdWebCtx *ctx, RdWebJob *job)
     }
   else
     {
+      /* ?filename= or X-Filename, percent-encoded UTF-8 (a header is
+       * ASCII). */
       const char *fn = rd_web_query (job, "filename");
-      filename = g_strdup (fn ? fn : job->filename_header);
+      filename = fn ? g_strdup (fn) : job->filename_header ? g_uri_unescape_string (job->filename_header, NULL) : NULL;
       type = g_strdup (job->content_type);
       data = job->body ? g_bytes_ref (job->body) : g_bytes_new (NULL, 0);
     }
