@@ -63,6 +63,7 @@ typedef struct {
 } RdRuleVersion;
 
 void rd_rule_version_free (RdRuleVersion *v);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdRuleVersion, rd_rule_version_free)
 gboolean rd_store_rule_version_add (RdStore *store, const char *script, const char *body, const char *actor,
                                     gint64 *id, GError **error);
 GPtrArray *rd_store_rule_versions_list (RdStore *store, const char *script, GError **error);

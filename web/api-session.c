@@ -3,6 +3,8 @@
  * /api/v1/tokens, /api/v1/audit). docs/api.md lists the fields. */
 #include "web-private.h"
 
+#include "ops-web.h"
+
 #include <string.h>
 
 #define COOKIE "rd_session"
@@ -382,7 +384,7 @@ static void
 audit_list (RdWebCtx *ctx, RdWebJob *job)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) lines = rd_store_admin_audit_list (ctx->store, 200, &error);
+  g_autoptr(GPtrArray) lines = rd_ops_admin_audit (ctx->ops, &job->actor, 200, &error);
   if (lines == NULL)
     {
       rd_web_fail (job, error);

@@ -11,14 +11,13 @@
  * request says "confirm": true.
  */
 #include "web-private.h"
-#include "workspace.h"
+#include "ops-web.h"
 
 #include <string.h>
 #include <gmime/gmime.h>
 
 #define PER_PAGE_MAX 200
 #define COUNT_CAP 10000
-#define TEXT_MAX (1024 * 1024)
 
 static const char *
 param (RdWebJob *job, guint i)
@@ -66,7 +65,7 @@ static void
 queues_list (RdWebCtx *ctx, RdWebJob *job)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) counts = rd_store_queue_counts (ctx->store, &error);
+  g_autoptr(GPtrArray) counts = rd_ops_queue_counts (ctx->ops, &job->actor, &error);
   if (counts == NULL)
     {
       rd_web_fail (job, error);
@@ -309,11 +308,7 @@ tickets_list (RdWebCtx *ctx, RdWebJob *job)
     g_ptr_array_set_size (tickets, per_page);
   gint64 total = 0;
   gboolean capped = FALSE;
-  RdTicketQuery cq = q;
-  cq.queues = job->actor.queues;
-  if (q.queue && !rd_actor_sees_queue (&job->actor, q.queue))
-    total = 0;
-  else if (!rd_store_tickets_count (ctx->store, &cq, COUNT_CAP, &total, &capped, &error))
+  if (!rd_ops_tickets_count (ctx->ops, &job->actor, &q, COUNT_CAP, &total, &capped, &error))
     {
       rd_web_fail (job, error);
       return;
@@ -454,7 +449,7 @@ ticket_reply (RdWebCtx *ctx, RdWebJob *job)
           return;
         }
       GBytes *data = NULL;
-      RdStoredAttachment *a = rd_store_upload_get (ctx->store, job->agent->id, json_node_get_int (e), &data, &error);
+      RdStoredAttachment *a = rd_ops_upload_get (ctx->ops, job->agent->id, json_node_get_int (e), &data, &error);
       if (a == NULL)
         {
           rd_web_fail (job, error);
@@ -485,7 +480,7 @@ ticket_reply (RdWebCtx *ctx, RdWebJob *job)
       rd_web_fail (job, error);
       return;
     }
-  rd_store_draft_delete (ctx->store, job->agent->id, number, NULL);
+  rd_ops_draft_delete (ctx->ops, &job->actor, job->agent->id, number, NULL);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   rd_json_reply_result (b, number, &r);
   g_autoptr(JsonNode) root = json_builder_get_root (b);
@@ -510,7 +505,7 @@ ticket_note (RdWebCtx *ctx, RdWebJob *job)
       rd_web_fail (job, error);
       return;
     }
-  rd_store_draft_delete (ctx->store, job->agent->id, number, NULL);
+  rd_ops_draft_delete (ctx->ops, &job->actor, job->agent->id, number, NULL);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   rd_json_add_int (b, "number", number);
@@ -724,8 +719,10 @@ upload (RdWebCtx *ctx, RdWebJob *job)
     }
   else
     {
+      /* ?filename= or X-Filename, percent-encoded UTF-8 (a header is
+       * ASCII). */
       const char *fn = rd_web_query (job, "filename");
-      filename = g_strdup (fn ? fn : job->filename_header);
+      filename = fn ? g_strdup (fn) : job->filename_header ? g_uri_unescape_string (job->filename_header, NULL) : NULL;
       type = g_strdup (job->content_type);
       data = job->body ? g_bytes_ref (job->body) : g_bytes_new (NULL, 0);
     }
@@ -739,7 +736,7 @@ upload (RdWebCtx *ctx, RdWebJob *job)
   g_autoptr(GError) error = NULL;
   gint64 id = 0;
   g_autofree char *sha = NULL;
-  if (!rd_store_upload_add (ctx->store, job->agent->id, name, ctype, data, &id, &sha, &error))
+  if (!rd_ops_upload_add (ctx->ops, job->agent->id, name, ctype, data, rd_web_max_upload (job->web), &id, &sha, &error))
     {
       rd_web_fail (job, error);
       return;
@@ -810,13 +807,8 @@ draft_get (RdWebCtx *ctx, RdWebJob *job)
   if (!rd_web_param_number (job, 0, &number))
     return;
   g_autoptr(GError) error = NULL;
-  if (!visible (ctx, job, number, &error))
-    {
-      rd_web_fail (job, error);
-      return;
-    }
   gint64 at = 0;
-  g_autofree char *text = rd_store_draft_get (ctx->store, job->agent->id, number, &at, &error);
+  g_autofree char *text = rd_ops_draft_get (ctx->ops, &job->actor, job->agent->id, number, &at, &error);
   if (text == NULL && error)
     {
       rd_web_fail (job, error);
@@ -840,15 +832,8 @@ draft_put (RdWebCtx *ctx, RdWebJob *job)
   g_autoptr(JsonObject) o = rd_web_body_object (job);
   if (o == NULL)
     return;
-  const char *text = rd_web_member_str (o, "text");
-  if (text == NULL || strlen (text) > TEXT_MAX || !g_utf8_validate (text, -1, NULL))
-    {
-      rd_web_error (job, SOUP_STATUS_BAD_REQUEST, "invalid", "text is a string of at most 1 MiB");
-      return;
-    }
   g_autoptr(GError) error = NULL;
-  if (!visible (ctx, job, number, &error)
-      || !rd_store_draft_put (ctx->store, job->agent->id, number, text, &error))
+  if (!rd_ops_draft_put (ctx->ops, &job->actor, job->agent->id, number, rd_web_member_str (o, "text"), &error))
     {
       rd_web_fail (job, error);
       return;
@@ -863,8 +848,7 @@ draft_delete (RdWebCtx *ctx, RdWebJob *job)
   if (!rd_web_param_number (job, 0, &number))
     return;
   g_autoptr(GError) error = NULL;
-  if (!visible (ctx, job, number, &error)
-      || !rd_store_draft_delete (ctx->store, job->agent->id, number, &error))
+  if (!rd_ops_draft_delete (ctx->ops, &job->actor, job->agent->id, number, &error))
     {
       rd_web_fail (job, error);
       return;
@@ -882,7 +866,7 @@ static void
 views_list (RdWebCtx *ctx, RdWebJob *job)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) views = rd_store_views_list (ctx->store, job->agent->id, &error);
+  g_autoptr(GPtrArray) views = rd_ops_views_list (ctx->ops, job->agent->id, &error);
   if (views == NULL)
     {
       rd_web_fail (job, error);
@@ -905,9 +889,8 @@ views_list (RdWebCtx *ctx, RdWebJob *job)
       RdTicketQuery q = { 0 };
       gint64 count = -1;
       gboolean capped = FALSE;
-      q.queues = job->actor.queues;
-      if (filters_to_query (&f, &q, NULL) && (q.queue == NULL || rd_actor_sees_queue (&job->actor, q.queue))
-          && !rd_store_tickets_count (ctx->store, &q, COUNT_CAP, &count, &capped, &error))
+      if (filters_to_query (&f, &q, NULL)
+          && !rd_ops_tickets_count (ctx->ops, &job->actor, &q, COUNT_CAP, &count, &capped, &error))
         {
           rd_web_fail (job, error);
           return;
@@ -964,7 +947,7 @@ view_add (RdWebCtx *ctx, RdWebJob *job)
   json_builder_end_object (fb);
   g_autofree char *filters = rd_json_to_string (fb, FALSE);
   gint64 id = 0;
-  if (!rd_store_view_put (ctx->store, job->agent->id, name, filters, &id, &error))
+  if (!rd_ops_view_put (ctx->ops, job->agent->id, name, filters, &id, &error))
     {
       rd_web_fail (job, error);
       return;
@@ -984,7 +967,7 @@ view_delete (RdWebCtx *ctx, RdWebJob *job)
   if (!rd_web_param_number (job, 0, &id))
     return;
   g_autoptr(GError) error = NULL;
-  if (!rd_store_view_delete (ctx->store, job->agent->id, id, &error))
+  if (!rd_ops_view_delete (ctx->ops, job->agent->id, id, &error))
     {
       rd_web_fail (job, error);
       return;
@@ -1057,22 +1040,14 @@ ticket_html (RdWebCtx *ctx, RdWebJob *job)
     }
   gboolean images = g_strcmp0 (rd_web_query (job, "images"), "1") == 0;
   g_autoptr(GError) error = NULL;
-  g_autoptr(RdTicketView) v = rd_ops_ticket_view (ctx->ops, &job->actor, number, &error);
-  if (v == NULL)
+  gint64 row = (gint64) want;
+  g_autoptr(GBytes) raw = rd_ops_message_raw (ctx->ops, &job->actor, number, &row, &error);
+  if (raw == NULL)
     {
       rd_web_fail (job, error);
       return;
     }
-  g_autofree char *html = NULL;
-  for (guint i = 0; i < v->ticket->messages->len && html == NULL; i++)
-    {
-      RdTicketMessage *m = g_ptr_array_index (v->ticket->messages, i);
-      if ((want && (guint64) m->id != want) || m->spool_id <= 0)
-        continue;
-      g_autoptr(RdSpooled) sp = rd_store_spool_get (ctx->store, m->spool_id, NULL);
-      if (sp && sp->raw)
-        html = html_of (sp->raw);
-    }
+  g_autofree char *html = html_of (raw);
   if (html == NULL)
     {
       rd_web_error (job, SOUP_STATUS_NOT_FOUND, "not_found", "no HTML part");
