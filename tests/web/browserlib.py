@@ -49,7 +49,7 @@ def need_browser():
 
 need_browser()
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -107,8 +107,15 @@ class Browser:
         return self.d.find_elements(By.CSS_SELECTOR, css)
 
     def text(self, css):
-        e = self.qs(css)
-        return e[0].text if e else ""
+        """The text of the first match ("" when none); the page may
+        replace the element while it is read: then ask again."""
+        for _ in range(5):
+            try:
+                e = self.qs(css)
+                return e[0].text if e else ""
+            except StaleElementReferenceException:
+                continue
+        return ""
 
     def visible(self, css):
         e = self.qs(css)
@@ -134,6 +141,7 @@ class DeskTestCase(unittest.TestCase):
     """serve with the web desk + a relay + agents; browsers on demand."""
 
     SCRIPT = None            # a Sieve script for [rules] default
+    DESK_CONF = ""           # more lines for [desk]
     AGENTS = (("alice@desk.test", "Alice Agent", "admin"),)
 
     @classmethod
@@ -161,14 +169,14 @@ class DeskTestCase(unittest.TestCase):
             script = os.path.join(cls.tmp, "default.sieve")
             with open(script, "w") as f:
                 f.write(cls.SCRIPT)
-            rules = f"[rules]\ndefault = {script}\n"
+            rules = "[rules]\ndefault = default.sieve\n"   # beside the config (script_dir)
         with open(conf, "w") as f:
             f.write(f"""[relaydesk]
 hostname = desk.test
 [desk]
 reply_address = {INBOX}
 from_name = Desk Support
-{rules}[relay]
+{cls.DESK_CONF}{rules}[relay]
 url = smtp://127.0.0.1:{cls.relay.port}
 starttls = opportunistic
 retry_base = 1s
