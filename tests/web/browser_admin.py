@@ -131,6 +131,31 @@ class Admin(DeskTestCase):
         bob.d.get(self.base + "/#/admin/outbox")
         bob.wait(lambda: "Not allowed" in bob.text("main"), what="403 for an agent")
 
+        # The agent's own account: a password change needs the current
+        # password; an API token is shown once, works, and is revoked.
+        bob.q("#me").click()
+        bob.wait(lambda: bob.qs("#password-change"), what="the account page")
+        f = bob.q("#password-change")
+        f.find_element("name", "current").send_keys("not my password")
+        f.find_element("name", "new").send_keys("a brand new password 42")
+        f.find_element("css selector", "button[type=submit]").click()
+        bob.wait(lambda: "current password is wrong" in bob.text("#toast"), what="refused without the current password")
+        bob.q("#token-add input[name=label]").send_keys("report script", Keys.ENTER)
+        bob.wait(lambda: "Bearer" in bob.text("#token-value"), what="the token shown once")
+        token = bob.text("#token-value").rsplit(" ", 1)[1]
+        import http.client
+        def with_token():
+            c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
+            c.request("GET", "/api/v1/tickets", headers={"Authorization": "Bearer " + token})
+            r = c.getresponse()
+            r.read()
+            return r.status
+        self.assertEqual(with_token(), 200)
+        bob.q('button[aria-label="Revoke report script"]').click()
+        bob.wait(lambda: "(revoked)" in bob.text("#tokens") or not bob.qs('button[aria-label="Revoke report script"]'),
+                 what="the token revoked")
+        self.assertEqual(with_token(), 401)
+
 
 if __name__ == "__main__":
     main()

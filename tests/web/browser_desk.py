@@ -220,6 +220,37 @@ class BrowserDesk(DeskTestCase):
             t = self.show(x)
             self.assertEqual((t["status"], "batch" in t["tags"]), ("open", True), x)
 
+    def test_5b_views_and_drafts(self):
+        b = self.a()
+        # A saved view: the list's filters with a count.
+        b.d.get(self.base + "/#/?status=open&tag=batch")
+        b.wait(lambda: b.qs("#ticket-rows tr[data-number]"), what="the filtered list")
+        shown = len(b.qs("#ticket-rows tr[data-number]"))
+        b.q("#save-view").click()
+        b.q("#view-name").send_keys("Open batch", Keys.ENTER)
+        b.wait(lambda: "Open batch" in b.text("#views"), what="the view in the sidebar")
+        link = [a for a in b.qs("#views a") if "Open batch" in a.text][0]
+        self.assertEqual(link.find_element(By.CSS_SELECTOR, ".count").text, str(shown), "the view's count")
+        b.d.get(self.base + "/#/")
+        b.wait(lambda: len(b.qs("#ticket-rows tr[data-number]")) > shown, what="the whole list")
+        [a for a in b.qs("#views a") if "Open batch" in a.text][0].click()
+        b.wait(lambda: len(b.qs("#ticket-rows tr[data-number]")) == shown and "status=open" in b.d.current_url,
+               what="the view's tickets")
+        # A draft typed on one ticket is there when the agent comes back.
+        n = int(b.q("#ticket-rows tr[data-number]").get_attribute("data-number"))
+        b.d.get(f"{self.base}/#/ticket/{n}")
+        b.wait(lambda: b.qs("#compose-text"), what="the composer")
+        b.q("#compose-text").send_keys("Half-written answer")
+        b.wait(lambda: "Draft saved" in b.text("#draft-state"), what="the draft saved")
+        b.d.get("about:blank")
+        b.d.get(f"{self.base}/#/ticket/{n}")
+        b.wait(lambda: b.q("#compose-text").get_attribute("value") == "Half-written answer", what="the draft restored")
+        self.assertIn("Draft restored", b.text("#draft-state"))
+        b.q("#compose-text").clear()
+        b.q("#compose-text").send_keys(" ", Keys.BACKSPACE)
+        b.wait(lambda: self.http(b, "GET", f"/api/v1/tickets/{n}/draft")[1].find(b"Half-written") < 0,
+               what="the emptied draft")
+
     def test_6_collision(self):
         a = self.a()
         bob = self.browser("bob")
@@ -236,6 +267,7 @@ class BrowserDesk(DeskTestCase):
         a.q(f'#ticket-rows tr[data-number="{n}"] td.subject a').click()
         a.wait(lambda: a.qs("#thread article.msg"), what="the ticket")
         a.wait(lambda: "Bob Agent" in a.text("#presence"), what="Alice sees Bob")
+        a.wait(lambda: "Printer on fire" in a.text("#requester-tickets"), what="the requester's other ticket")
         bob.wait(lambda: "Alice Agent" in bob.text("#presence"), what="Bob sees Alice")
         bob.q("#compose-text").send_keys("I am typing")
         a.wait(lambda: "replying" in a.text("#presence"), what="Alice sees Bob replying")

@@ -23,6 +23,9 @@ export async function renderAdmin(main, page) {
 }
 
 function table(headers, body, id) {
+  // Each cell knows its column's name: at phone width a row is a card
+  // with the names beside the values (style.css).
+  for (const tr of body) Array.from(tr.children).forEach((td, i) => { if (headers[i]) td.dataset.label = headers[i]; });
   return h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id },
     h('thead', null, h('tr', null, headers.map(x => h('th', { scope: 'col' }, x)))),
     h('tbody', null, body.length ? body : h('tr', null, h('td', { colspan: headers.length, class: 'empty' }, 'Nothing here.')))));

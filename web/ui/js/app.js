@@ -12,6 +12,7 @@ const pages = {
   ticket: () => import('./ticket.js'),
   admin: () => import('./admin.js'),
   rules: () => import('./rules.js'),
+  account: () => import('./account.js'),
 };
 
 export const app = {
@@ -56,6 +57,7 @@ async function boot() {
     if (open) side.focus?.();
   });
   $('#save-view').addEventListener('click', saveView);
+  $('#view-form').addEventListener('submit', submitView);
   window.addEventListener('hashchange', render);
   document.addEventListener('keydown', onKey);
   try {
@@ -71,6 +73,7 @@ export function signedIn(s) {
   app.me = s.agent || s;
   if (s.csrf) setCsrf(s.csrf);
   $('#me').textContent = app.me.name || app.me.email || '';
+  $('#me').setAttribute('href', '#/account');
   $('#admin-links').hidden = !isAdmin();
   startEvents();
   loadAgents();
@@ -117,6 +120,7 @@ export async function render() {
   try {
     if (r.parts[0] === 'ticket' && r.parts[1]) app.page = await (await pages.ticket()).renderTicket(main, Number(r.parts[1]), r.params);
     else if (r.parts[0] === 'admin' && r.parts[1] === 'rules') app.page = await (await pages.rules()).renderRules(main, r.params);
+    else if (r.parts[0] === 'account') app.page = await (await pages.account()).renderAccount(main);
     else if (r.parts[0] === 'admin') app.page = await (await pages.admin()).renderAdmin(main, r.parts[1] || 'agents', r.params);
     else app.page = await (await pages.list()).renderList(main, r.params);
   } catch (e) {
@@ -181,15 +185,25 @@ function filtersQuery(f) {
   return u.toString();
 }
 
-async function saveView() {
-  const name = prompt('Name of the view');
+// Save the list's current filters as a view: a small form in the sidebar.
+function saveView() {
+  const box = $('#view-form');
+  box.hidden = !box.hidden;
+  if (!box.hidden) $('#view-name').focus();
+}
+
+async function submitView(e) {
+  e.preventDefault();
+  const name = $('#view-name').value.trim();
   if (!name) return;
   try {
     const { currentFilters } = await pages.list();
     await post('/views', { name, filters: currentFilters() });
     toast(`View “${name}” saved`);
+    $('#view-form').reset();
+    $('#view-form').hidden = true;
     refreshSidebar();
-  } catch (e) { toast(e.message, 'error'); }
+  } catch (ex) { toast(ex.message, 'error'); }
 }
 
 // Live updates: one EventSource; pages decide what an event means to them.
