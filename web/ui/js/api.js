@@ -32,6 +32,7 @@ export async function api(method, path, body, opts = {}) {
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = state.csrf;
   const res = await fetch('/api/v1' + path, {
     method, headers, body: payload, credentials: 'same-origin', cache: 'no-store',
+    keepalive: !!opts.keepalive,
   });
   let data = null;
   const type = res.headers.get('Content-Type') || '';

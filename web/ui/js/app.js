@@ -59,6 +59,10 @@ async function boot() {
   $('#save-view').addEventListener('click', saveView);
   $('#view-form').addEventListener('submit', submitView);
   window.addEventListener('hashchange', render);
+  // Closing the tab leaves the ticket (others stop seeing this agent on it).
+  window.addEventListener('pagehide', () => {
+    if (app.page && app.page.leave) { try { app.page.leave(); } catch { /* closing anyway */ } app.page = null; }
+  });
   document.addEventListener('keydown', onKey);
   try {
     const s = await get('/session', { noRedirect: true });

@@ -129,7 +129,7 @@ export async function renderList(main, params) {
 
   function presenceText(others) {
     if (!others.length) return '';
-    return ' 👁 ' + others.map(o => `${o.name}${o.state === 'replying' ? ' (replying)' : ''}`).join(', ');
+    return ' ● ' + others.map(o => `${o.name} ${o.state}`).join(', ');
   }
 
   function mark() {

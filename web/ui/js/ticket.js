@@ -360,7 +360,8 @@ export async function renderTicket(main, number, params) {
     leave() {
       left = true;
       clearInterval(beat);
-      post(`${base}/presence`, { state: 'left' }).catch(() => {});
+      // keepalive: also sent when the tab is closing (pagehide)
+      post(`${base}/presence`, { state: 'left' }, { keepalive: true }).catch(() => {});
     },
   };
 }
