@@ -125,7 +125,7 @@ class WebDeskTestCase(rdtest.RelaydeskTestCase):
         super().setUp()
         self.config = os.path.join(self.tmp, "relaydesk.conf")
         with open(self.config, "w") as f:
-            f.write("[relaydesk]\nhostname = desk.test\n" + self.CONFIG)
+            f.write("[relaydesk]\nhostname = desk.test\n" + self.CONFIG.replace("@TMP@", self.tmp))
         pw = os.path.join(self.tmp, "pw")
         with open(pw, "w") as f:
             f.write(PASSWORD + "\n")
