@@ -182,7 +182,7 @@ rd_web_sanitize_html (const char *html, gsize len, gboolean images, guint *block
              images, 0 };
   htmlDocPtr doc = len ? htmlReadMemory (html, (int) MIN (len, (gsize) G_MAXINT), NULL, "UTF-8",
                                          HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                                         | HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED)
+                                         | HTML_PARSE_NONET)
                        : NULL;
   if (doc)
     {
