@@ -188,6 +188,17 @@ class AdminTest(WebDeskTestCase):
         acts = [(a["action"], a["actor"]) for a in admin.get("/api/v1/audit").json["audit"]]
         self.assertIn(("rules-save", "admin@desk.test"), acts)
 
+        # ---- `rules test` on the CLI fills ${ticket.*} the same way ----
+        msg = os.path.join(self.tmp, "m.eml")
+        with open(msg, "wb") as f:
+            f.write(b"From: c@example.com\r\nTo: support@desk.test\r\nSubject: invoice\r\n"
+                    b"Message-ID: <cli.1@example.com>\r\n\r\nhi\r\n")
+        script = os.path.join(self.tmp, "rules", "default.sieve")
+        for data_dir, number in ((None, nxt + 1), (os.path.join(self.tmp, "none"), 1)):
+            out = self.rd("rules", "test", "--script", script, "--message", msg, "--from", "c@example.com",
+                          "--to", "support@desk.test", "--config", self.config, data_dir=data_dir).stdout.decode()
+            self.assertIn('subject="Re: [RD #%d]"' % number, out)
+
 
 if __name__ == "__main__":
     main()
