@@ -45,10 +45,11 @@ gboolean rd_ops_upload_add (RdOps *ops, gint64 agent_id, const char *filename, c
                             GBytes *data, guint64 max, gint64 *id, char **sha256, GError **error);
 RdStoredAttachment *rd_ops_upload_get (RdOps *ops, gint64 agent_id, gint64 id, GBytes **data, GError **error);
 
-/* The raw bytes of inbound message @message_row (0: the first inbound
- * one with raw bytes) of ticket @number, when the actor sees it;
- * @message_row gets the one chosen. (transfer full) */
-GBytes *rd_ops_message_raw (RdOps *ops, const RdActor *actor, gint64 number, gint64 *message_row, GError **error);
+/* The spooled original (raw bytes and envelope) of inbound message
+ * @message_row (0: the first inbound one) of ticket @number, when the
+ * actor sees the ticket; @message_row gets the one chosen. (transfer full) */
+RdSpooled *rd_ops_message_spooled (RdOps *ops, const RdActor *actor, gint64 number, gint64 *message_row,
+                                   GError **error);
 
 /* ---- the spool (admin) ---------------------------------------------------------- */
 

@@ -116,8 +116,8 @@ rd_ops_upload_get (RdOps *ops, gint64 agent_id, gint64 id, GBytes **data, GError
   return rd_ops_need_store (ops, error) ? rd_store_upload_get (ops->store, agent_id, id, data, error) : NULL;
 }
 
-GBytes *
-rd_ops_message_raw (RdOps *ops, const RdActor *actor, gint64 number, gint64 *message_row, GError **error)
+RdSpooled *
+rd_ops_message_spooled (RdOps *ops, const RdActor *actor, gint64 number, gint64 *message_row, GError **error)
 {
   g_autoptr(RdTicketView) v = rd_ops_ticket_view (ops, actor, number, error);
   if (v == NULL)
@@ -127,11 +127,10 @@ rd_ops_message_raw (RdOps *ops, const RdActor *actor, gint64 number, gint64 *mes
       RdTicketMessage *m = g_ptr_array_index (v->ticket->messages, i);
       if ((*message_row && m->id != *message_row) || m->spool_id <= 0)
         continue;
-      g_autoptr(RdSpooled) sp = rd_store_spool_get (ops->store, m->spool_id, error);
-      if (sp == NULL)
-        return NULL;
-      *message_row = m->id;
-      return g_bytes_ref (sp->raw);
+      RdSpooled *sp = rd_store_spool_get (ops->store, m->spool_id, error);
+      if (sp)
+        *message_row = m->id;
+      return sp;
     }
   g_set_error (error, RD_ERROR, RD_ERROR_NOT_FOUND, "no stored message %" G_GINT64_FORMAT " on ticket #%" G_GINT64_FORMAT,
                *message_row, number);

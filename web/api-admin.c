@@ -486,8 +486,8 @@ rules_test (RdWebCtx *ctx, RdWebJob *job)
       return;
     }
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) raw = rd_ops_message_raw (ctx->ops, &job->actor, number, &row, &error);
-  if (raw == NULL)
+  g_autoptr(RdSpooled) sp = rd_ops_message_spooled (ctx->ops, &job->actor, number, &row, &error);
+  if (sp == NULL)
     {
       rd_web_fail (job, error);
       return;
@@ -495,6 +495,10 @@ rules_test (RdWebCtx *ctx, RdWebJob *job)
   /* The envelope it came with, unless the request gives one. */
   const char *sender = rd_web_member_str (o, "sender");
   const char *recipient = rd_web_member_str (o, "recipient");
+  if (sender == NULL)
+    sender = sp->sender;
+  if (recipient == NULL && sp->recipients && sp->recipients->len)
+    recipient = g_ptr_array_index (sp->recipients, 0);
   g_autofree char *dir = NULL;
   g_autoptr(GPtrArray) none = rd_ops_rules_scripts (ctx->ops, &job->actor, &dir, NULL);
   const char *name = rd_web_member_str (o, "name");
@@ -502,7 +506,7 @@ rules_test (RdWebCtx *ctx, RdWebJob *job)
   RdRulesTest t = {
     .script_path = path,
     .script_text = text,
-    .message = raw,
+    .message = sp->raw,
     .sender = sender,
     .recipient = recipient,
   };
@@ -628,7 +632,7 @@ rules_restore (RdWebCtx *ctx, RdWebJob *job)
 const RdRoute rd_web_admin_routes[] = {
   { "GET", "/api/v1/allowlist", RD_ROUTE_ADMIN, allowlist_list },
   { "POST", "/api/v1/allowlist", RD_ROUTE_ADMIN, allowlist_add },
-  { "DELETE", "/api/v1/allowlist/{}", RD_ROUTE_ADMIN, allowlist_remove },
+  { "DELETE", "/api/v1/allowlist/{*}", RD_ROUTE_ADMIN, allowlist_remove },
   { "GET", "/api/v1/outbox", RD_ROUTE_ADMIN, outbox_list },
   { "GET", "/api/v1/outbox/{}", RD_ROUTE_ADMIN, outbox_show },
   { "POST", "/api/v1/outbox/{}/retry", RD_ROUTE_ADMIN, outbox_retry },
@@ -640,9 +644,9 @@ const RdRoute rd_web_admin_routes[] = {
   { "GET", "/api/v1/rules", RD_ROUTE_ADMIN, rules_list },
   { "POST", "/api/v1/rules/check", RD_ROUTE_ADMIN, rules_check },
   { "POST", "/api/v1/rules/test", RD_ROUTE_ADMIN, rules_test },
-  { "GET", "/api/v1/rules/{}", RD_ROUTE_ADMIN, rules_get },
-  { "PUT", "/api/v1/rules/{}", RD_ROUTE_ADMIN, rules_put },
-  { "GET", "/api/v1/rules/{}/versions", RD_ROUTE_ADMIN, rules_versions },
-  { "POST", "/api/v1/rules/{}/restore", RD_ROUTE_ADMIN, rules_restore },
+  { "GET", "/api/v1/rules/{*}/versions", RD_ROUTE_ADMIN, rules_versions },
+  { "POST", "/api/v1/rules/{*}/restore", RD_ROUTE_ADMIN, rules_restore },
+  { "GET", "/api/v1/rules/{*}", RD_ROUTE_ADMIN, rules_get },
+  { "PUT", "/api/v1/rules/{*}", RD_ROUTE_ADMIN, rules_put },
   { NULL, NULL, 0, NULL }
 };

@@ -1041,13 +1041,13 @@ ticket_html (RdWebCtx *ctx, RdWebJob *job)
   gboolean images = g_strcmp0 (rd_web_query (job, "images"), "1") == 0;
   g_autoptr(GError) error = NULL;
   gint64 row = (gint64) want;
-  g_autoptr(GBytes) raw = rd_ops_message_raw (ctx->ops, &job->actor, number, &row, &error);
-  if (raw == NULL)
+  g_autoptr(RdSpooled) sp = rd_ops_message_spooled (ctx->ops, &job->actor, number, &row, &error);
+  if (sp == NULL)
     {
       rd_web_fail (job, error);
       return;
     }
-  g_autofree char *html = html_of (raw);
+  g_autofree char *html = html_of (sp->raw);
   if (html == NULL)
     {
       rd_web_error (job, SOUP_STATUS_NOT_FOUND, "not_found", "no HTML part");

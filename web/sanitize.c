@@ -180,9 +180,13 @@ rd_web_sanitize_html (const char *html, gsize len, gboolean images, guint *block
   Walk w = { g_string_new ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
                            "<meta name=\"referrer\" content=\"no-referrer\"></head><body>\n"),
              images, 0 };
-  htmlDocPtr doc = len ? htmlReadMemory (html, (int) MIN (len, (gsize) G_MAXINT), NULL, "UTF-8",
+  /* UTF-8 in (a part's text already is; anything else is repaired), so
+   * the parser neither guesses a charset nor passes bytes through. */
+  g_autofree char *valid = g_utf8_make_valid (html, (gssize) MIN (len, (gsize) G_MAXINT));
+  len = strlen (valid);
+  htmlDocPtr doc = len ? htmlReadMemory (valid, (int) len, NULL, "UTF-8",
                                          HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                                         | HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED)
+                                         | HTML_PARSE_NONET)
                        : NULL;
   if (doc)
     {

@@ -445,27 +445,45 @@ static_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GH
 
 /* ---- the API: routing ----------------------------------------------------------------- */
 
-/* Matches @path against @pattern; @params gets the {} segments. */
+/* Matches @path (libsoup has decoded it) against @pattern; @params gets
+ * the {} segments. One {*} takes every segment between the pattern's
+ * fixed ends, slashes included: a CIDR ("10.0.0.0/8", sent as %2F) or a
+ * script in a folder. */
 static gboolean
 route_match (const char *pattern, const char *path, GPtrArray *params)
 {
   g_auto(GStrv) pp = g_strsplit (pattern, "/", -1);
   g_auto(GStrv) sp = g_strsplit (path, "/", -1);
-  if (g_strv_length (pp) != g_strv_length (sp))
-    return FALSE;
+  guint np = g_strv_length (pp), ns = g_strv_length (sp);
   g_ptr_array_set_size (params, 0);
-  for (guint i = 0; pp[i]; i++)
+  guint star = np;
+  for (guint i = 0; i < np; i++)
+    if (g_str_equal (pp[i], "{*}"))
+      star = i;
+  if (star == np ? ns != np : ns < np)
+    return FALSE;
+  for (guint i = 0, j = 0; i < np; i++, j++)
     {
-      if (g_str_equal (pp[i], "{}"))
+      if (i == star)
         {
-          if (*sp[i] == '\0')
+          guint take = ns - np + 1;
+          g_autofree char *rest = NULL;
+          GString *r = g_string_new (NULL);
+          for (guint k = 0; k < take; k++)
+            g_string_append_printf (r, "%s%s", k ? "/" : "", sp[j + k]);
+          rest = g_string_free (r, FALSE);
+          if (*rest == '\0' || strstr (rest, "//"))
             return FALSE;
-          char *u = g_uri_unescape_string (sp[i], NULL);
-          if (u == NULL)
-            return FALSE;
-          g_ptr_array_add (params, u);
+          g_ptr_array_add (params, g_steal_pointer (&rest));
+          j += take - 1;
         }
-      else if (!g_str_equal (pp[i], sp[i]))
+      else if (g_str_equal (pp[i], "{}"))
+        {
+          if (*sp[j] == '\0')
+            return FALSE;
+          g_ptr_array_add (params, g_strdup (sp[j]));
+        }
+      else if (!g_str_equal (pp[i], sp[j]))
         return FALSE;
     }
   return TRUE;

@@ -269,5 +269,27 @@ class SecurityTest(WebDeskTestCase):
         self.assertEqual(r.status, 429, "too many failures from this address")
 
 
+class TlsTest(WebDeskTestCase):
+    CONFIG = "[http]\ncert_file = @TMP@/web-cert.pem\nkey_file = @TMP@/web-key.pem\n"
+
+    def test_https_hsts_secure_cookie(self):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-keyout", self.tmp + "/web-key.pem", "-out", self.tmp + "/web-cert.pem"],
+                       check=True, capture_output=True)
+        self.start()
+        c = self.client(tls=True)
+        r = c.login("alice@desk.test")
+        self.assertIn("; Secure", r.header("Set-Cookie"))
+        self.assertTrue(r.header("Strict-Transport-Security").startswith("max-age="))
+        self.assertEqual(c.get("/api/v1/session").status, 200)
+        plain = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        try:
+            plain.request("GET", "/api/v1/session")
+            status = plain.getresponse().status
+        except (http.client.HTTPException, OSError):
+            status = None
+        self.assertNotEqual(status, 200, "no plain HTTP on the TLS listener")
+
+
 if __name__ == "__main__":
     main()

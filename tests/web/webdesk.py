@@ -42,8 +42,9 @@ class Response:
 class Client:
     """One browser: the rd_session cookie, the CSRF token of its session."""
 
-    def __init__(self, port, bearer=None):
+    def __init__(self, port, bearer=None, tls=False):
         self.port = port
+        self.tls = tls
         self.cookie = None
         self.csrf = None
         self.bearer = bearer
@@ -66,7 +67,14 @@ class Client:
             h.setdefault("X-CSRF-Token", self.csrf)
         if data is None and method in ("POST", "PUT", "PATCH", "DELETE"):
             data = b""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        if self.tls:
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30, context=ctx)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         c.request(method, path, body=data, headers=h)
         r = c.getresponse()
         payload = r.read()
@@ -125,7 +133,7 @@ class WebDeskTestCase(rdtest.RelaydeskTestCase):
         super().setUp()
         self.config = os.path.join(self.tmp, "relaydesk.conf")
         with open(self.config, "w") as f:
-            f.write("[relaydesk]\nhostname = desk.test\n" + self.CONFIG)
+            f.write("[relaydesk]\nhostname = desk.test\n" + self.CONFIG.replace("@TMP@", self.tmp))
         pw = os.path.join(self.tmp, "pw")
         with open(pw, "w") as f:
             f.write(PASSWORD + "\n")
