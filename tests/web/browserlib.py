@@ -23,7 +23,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-from rdtest import RELAYDESK, Serve  # noqa: E402
+from rdtest import RELAYDESK, RelaydeskTestCase, Serve  # noqa: E402
 from relay_peers import Aiosmtpd, free_port  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -251,15 +251,8 @@ listen = 127.0.0.1:{cls.http_port}
     def tickets(self):
         return json.loads(self.rd("tickets", "list", "--json"))
 
-    def wait_for(self, fn, timeout=20, what="condition"):
-        deadline = time.time() + timeout
-        last = None
-        while time.time() < deadline:
-            last = fn()
-            if last:
-                return last
-            time.sleep(0.1)
-        self.fail(f"timed out waiting for {what}; last value {last!r}")
+    # fn() until it is true (the integration tests' helper)
+    wait_for = RelaydeskTestCase.wait_for
 
     def relayed(self, n, timeout=30):
         got = self.wait_for(lambda: (lambda m: m if len(m) >= n else None)(self.relay.messages()),
