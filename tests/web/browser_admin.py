@@ -4,7 +4,8 @@
 form (staging at most 15 days), the outbox (a reply the relay refused:
 retry, drop), the spool's quarantine (the reason; reprocess) and the
 relay check with its steps. An agent who is not an admin gets no admin
-links and a refusal.
+links and a refusal; their account page (password change, API tokens);
+a login with a TOTP second factor.
 """
 import json
 import os
@@ -12,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browserlib import DeskTestCase, Keys, main, mail  # noqa: E402
+from browserlib import PASSWORD, DeskTestCase, Keys, main, mail  # noqa: E402
 
 
 class Admin(DeskTestCase):
@@ -155,6 +156,19 @@ class Admin(DeskTestCase):
         bob.wait(lambda: "(revoked)" in bob.text("#tokens") or not bob.qs('button[aria-label="Revoke report script"]'),
                  what="the token revoked")
         self.assertEqual(with_token(), 401)
+
+        # A second factor: the login form asks for the code.
+        import json as _json
+        from test_api_security import totp
+        secret = _json.loads(self.rd("agents", "totp", "bob@desk.test", "--json"))["secret"]
+        bob.q("#logout").click()
+        bob.wait(lambda: bob.qs("#login-form"), what="the login form")
+        bob.q('#login-form input[autocomplete="username"]').send_keys("bob@desk.test")
+        bob.q('#login-form input[autocomplete="current-password"]').send_keys(PASSWORD, Keys.ENTER)
+        bob.wait(lambda: bob.visible("#login-totp"), what="the one-time code field")
+        self.assertIn("one-time code", bob.text("#login-error"))
+        bob.q("#login-totp").send_keys(totp(secret), Keys.ENTER)
+        bob.wait(lambda: bob.qs("#ticket-rows"), what="the list after the second factor")
 
 
 if __name__ == "__main__":

@@ -29,14 +29,14 @@ export function renderLogin(main) {
       signedIn(s);
       go('#/');
     } catch (ex) {
-      if (ex instanceof ApiError && (ex.body.totp_required || /totp|one-time/i.test(ex.message)) && totpField.hidden) {
+      if (ex instanceof ApiError && ex.body.code === 'totp_required' && totpField.hidden) {
         totpField.hidden = false;
         totp.focus();
         err.textContent = 'Enter the one-time code of your authenticator.';
       } else if (ex instanceof ApiError && ex.status === 429) {
         err.textContent = 'Too many attempts; wait a minute and try again.';
       } else {
-        err.textContent = ex instanceof ApiError && ex.status === 401 ? 'Wrong e-mail or password.' : ex.message;
+        err.textContent = ex instanceof ApiError && ex.body.code === 'login_failed' ? 'Wrong e-mail or password.' : ex.message;
       }
     } finally { btn.disabled = false; }
   });

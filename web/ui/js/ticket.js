@@ -191,9 +191,14 @@ export async function renderTicket(main, number, params) {
     const tabReply = h('button', { type: 'button', role: 'tab', id: 'tab-reply', 'aria-selected': 'true', onclick: () => setMode('reply') }, 'Reply');
     const tabNote = h('button', { type: 'button', role: 'tab', id: 'tab-note', 'aria-selected': 'false', onclick: () => setMode('note') }, 'Internal note');
     const filesField = field('Attachments', files, 'files');
+    const replyAll = h('input', { type: 'checkbox', id: 'reply-all', name: 'reply_all' });
+    const pending = h('input', { type: 'checkbox', id: 'set-pending', name: 'pending' });
+    const replyOpts = h('div', { class: 'reply-opts' },
+      h('label', { class: 'check' }, replyAll, ' Reply to all participants'),
+      h('label', { class: 'check' }, pending, ' Then set the ticket pending'));
     const form = h('form', { class: `composer ${mode}`, id: 'composer', 'aria-label': 'Reply or note' },
       h('div', { role: 'tablist', class: 'tabs' }, tabReply, tabNote),
-      text, filesField, chips, collision,
+      text, filesField, chips, replyOpts, collision,
       h('div', { class: 'actions' }, sendBtn, draftState, h('span', { class: 'muted hint' }, 'Ctrl+Enter sends')));
 
     const saveDraft = debounce(async () => {
@@ -238,7 +243,11 @@ export async function renderTicket(main, number, params) {
     async function send(confirm) {
       const body = { text: text.value, version };
       if (!body.text.trim()) { toast('Nothing to send', 'error'); return; }
-      if (mode === 'reply') body.attachments = uploads.map(u => u.id);
+      if (mode === 'reply') {
+        body.attachments = uploads.map(u => u.id);
+        if (replyAll.checked) body.reply_all = true;
+        if (pending.checked) body.status = 'pending';
+      }
       if (confirm) body.confirm = true;
       sendBtn.disabled = true;
       try {
@@ -247,6 +256,8 @@ export async function renderTicket(main, number, params) {
         del(`${base}/draft`).catch(() => {});
         text.value = '';
         uploads = [];
+        replyAll.checked = false;
+        pending.checked = false;
         replace(chips);
         collision.hidden = true;
         draftState.textContent = '';
@@ -292,6 +303,7 @@ export async function renderTicket(main, number, params) {
       sendBtn.textContent = m === 'reply' ? 'Send reply' : 'Add note';
       filesField.hidden = m !== 'reply';
       chips.hidden = m !== 'reply';
+      replyOpts.hidden = m !== 'reply';
     }
     setMode(mode);
     form.setMode = setMode;
