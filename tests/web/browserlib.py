@@ -204,13 +204,16 @@ listen = 127.0.0.1:{cls.http_port}
     def tearDownClass(cls):
         for b in cls.browsers:
             b.quit()
-        if cls.serve_proc:
-            cls.serve_proc.stop()
+        rc = cls.serve_proc.stop() if cls.serve_proc else 0
         cls.relay.stop()
+        log = cls.serve_proc.read_log() if cls.serve_proc else ""
         if os.environ.get("RD_KEEP_TMP"):
             print("kept " + cls.tmp, file=sys.stderr)
         else:
             shutil.rmtree(cls.tmp, ignore_errors=True)
+        # A clean stop: exit 0 (under the sanitizers: no leak, no error).
+        if rc != 0:
+            raise AssertionError(f"serve exited {rc} at SIGTERM: {log[-4000:]}")
 
     @classmethod
     def rd(cls, *args, input=None):
