@@ -97,6 +97,9 @@ class Admin(DeskTestCase):
         self.wait_for(lambda: [r for r in self.cli_json("queue", "list") if r["id"] == item["id"] and r["state"] == "dropped"],
                       what="the reply dropped")
         b.wait(lambda: "dropped" in b.text("#outbox-table"), what="dropped shown")
+        # ... and on the ticket's thread, with the relay's answer
+        b.d.get(f"{self.base}/#/ticket/{n}")
+        b.wait(lambda: b.qs("#thread article.msg.outbound .badge.d-dropped"), what="the reply shown as dropped")
 
         # Quarantine: a stranger quoting the ticket's tag is held; the
         # page shows why; reprocess takes it through again.
