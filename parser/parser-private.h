@@ -137,5 +137,9 @@ char *rd_html_to_text (const char *html, gsize len);
 /* Byte offset in @text where the quoted history of a reply starts
  * (strlen (text) when there is none). */
 gsize rd_quote_split (const char *text);
+/* ASCII case-insensitive tests on a line of @len bytes (not
+ * NUL-terminated), shared with dsn.c's bounce reader. */
+gboolean rd_line_starts_ci (const char *line, gsize len, const char *prefix);
+gboolean rd_line_contains_ci (const char *line, gsize len, const char *needle);
 
 G_END_DECLS
