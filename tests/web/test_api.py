@@ -7,6 +7,7 @@ requester's tickets, live events (new mail within 2 s) and presence.
 """
 import http.client
 import json
+import signal
 import time
 
 from webdesk import WebDeskTestCase, main, q
@@ -197,6 +198,14 @@ class ApiTest(WebDeskTestCase):
         other.login("alice@desk.test", "a new password 1")
         self.assertEqual(alice.delete("/api/v1/session").status, 200)
         self.assertEqual(alice.get("/api/v1/tickets").status, 401)
+
+        # ---- a clean stop with a stream open and a poll queued ----
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        conn.request("GET", "/api/v1/events", headers={"Cookie": "rd_session=" + admin.cookie})
+        self.assertEqual(conn.getresponse().status, 200)
+        time.sleep(1.5)
+        self.assertEqual(self.server.stop(signal.SIGTERM), 0, self.server.read_log()[-2000:])
+        conn.close()
 
 
 if __name__ == "__main__":
