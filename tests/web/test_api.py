@@ -139,8 +139,8 @@ class ApiTest(WebDeskTestCase):
         self.assertEqual(resp.status, 200)
         self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
         time.sleep(1.2)  # the poller has seen the current state
-        t0 = time.time()
         self.send_mail(subject="Live one", body="arrives live")
+        t0 = time.time()  # the 250: the mail has arrived
         events = []
         buf = b""
         while time.time() - t0 < 8:
@@ -160,7 +160,7 @@ class ApiTest(WebDeskTestCase):
                         break
         new = [(dt, e) for dt, e in events if e["event"] == "ticket.new"]
         self.assertTrue(new, events)
-        self.assertLess(new[0][0], 2.5, "new mail appears within 2 s (plus SMTP and processing)")
+        self.assertLess(new[0][0], 2.5, "new mail appears within 2 s of its 250 (a little slack for loaded CI)")
         live = new[0][1]["data"]["ticket"]["number"]
 
         # presence: alice views, admin replies; alice's stream sees it
