@@ -395,8 +395,21 @@ rd_store_token_agent (RdStore *store, const char *token_hash, GError **error)
     return NULL;
   gint64 token_id = rd_db_col_int64 (st, 0);
   gint64 agent_id = rd_db_col_int64 (st, 1);
+  gint64 last_used = rd_db_col_int64 (st, 2);
   rd_db_reset (st);
-  (void) token_id;
+  /* When it was last used, to the hour: one write per token and hour,
+   * not one per request. Best effort: a busy database skips it. */
+  gint64 now = rd_store_now ();
+  if (last_used < now - 3600)
+    {
+      RdDbStmt *up = rd_store_stmt (store, RD_SQL_AGENT_TOKEN_USED, NULL);
+      if (up)
+        {
+          rd_db_bind_int64 (up, 1, token_id);
+          rd_db_bind_int64 (up, 2, now);
+          rd_store_step_done (store, up, "token used", NULL);
+        }
+    }
   return rd_store_agent_get (store, agent_id, error);
 }
 

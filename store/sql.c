@@ -277,7 +277,8 @@ static const RdSqlText statements[RD_SQL_N] = {
   [RD_SQL_AGENT_TOKEN_ADD] = {
     "INSERT INTO api_tokens (agent_id, label, token_hash, created_at) VALUES ($1,$2,$3,$4) RETURNING id", NULL },
   [RD_SQL_AGENT_TOKEN_GET] = {
-    "SELECT id, agent_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", NULL },
+    "SELECT id, agent_id, coalesce(last_used_at, 0) FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    NULL },
   [RD_SQL_AGENT_TOKEN_USED] = { "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", NULL },
   [RD_SQL_AGENT_TOKEN_LIST] = {
     "SELECT t.id, a.email, t.label, t.created_at, t.last_used_at, t.revoked_at FROM api_tokens t"

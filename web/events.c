@@ -396,12 +396,21 @@ rd_web_events_start (RdWebEvents *ev)
 }
 
 void
+rd_web_events_stop (RdWebEvents *ev)
+{
+  if (ev && ev->tick_source)
+    {
+      g_source_remove (ev->tick_source);
+      ev->tick_source = 0;
+    }
+}
+
+void
 rd_web_events_free (RdWebEvents *ev)
 {
   if (ev == NULL)
     return;
-  if (ev->tick_source)
-    g_source_remove (ev->tick_source);
+  rd_web_events_stop (ev);
   while (ev->clients)
     {
       Client *c = ev->clients->data;

@@ -908,17 +908,20 @@ rd_web_free (RdWeb *web)
   if (web == NULL)
     return;
   web->started = FALSE;
+  /* No new work (the live-update timer queues polls), no new requests,
+   * then the pool drains; the answers of its last jobs wait on the loop:
+   * write them (to closed connections) and free them; then the streams. */
+  rd_web_events_stop (web->events);
   if (web->server)
     soup_server_disconnect (web->server);
-  rd_web_events_free (web->events);
   if (web->pool)
     {
       g_thread_pool_free (web->pool, FALSE, TRUE);
-      /* The jobs' answers wait on the loop: write them (to closed
-       * connections) and free them. */
+      web->pool = NULL;
       while (g_main_context_iteration (web->main_ctx, FALSE))
         ;
     }
+  rd_web_events_free (web->events);
   g_clear_object (&web->server);
   g_ptr_array_foreach (web->ctxs, ctx_free, NULL);
   g_ptr_array_unref (web->ctxs);

@@ -139,6 +139,8 @@ void rd_web_rules_reload (RdWeb *web);
 
 typedef struct _RdWebEvents RdWebEvents;
 RdWebEvents *rd_web_events_new (RdWeb *web);
+/* Stops the timer (no more polls queued); the streams stay. */
+void rd_web_events_stop (RdWebEvents *ev);
 void rd_web_events_free (RdWebEvents *ev);
 RdWebEvents *rd_web_get_events (RdWeb *web);
 /* Starts an event stream on @job's message (main loop). */

@@ -38,6 +38,14 @@ class RelayTest(WebDeskTestCase):
         up = r.json
         self.assertEqual((up["filename"], up["size"], up["sha256"]),
                          ("formulär.pdf", len(payload), hashlib.sha256(payload).hexdigest()))
+        # The browser's way: multipart/form-data with one file part.
+        mp = (b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n"
+              b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"pic.png\"\r\n"
+              b"Content-Type: image/png\r\n\r\n" + payload + b"\r\n--XyZ--\r\n")
+        r = alice.request("POST", "/api/v1/uploads", raw=mp, content_type="multipart/form-data; boundary=XyZ")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual((r.json["filename"], r.json["content_type"], r.json["sha256"]),
+                         ("pic.png", "image/png", up["sha256"]), "the same bytes, stored once")
         self.assertEqual(admin.post("/api/v1/tickets/%d/reply" % n,
                                     {"text": "x", "attachments": [up["id"]]}).status, 404,
                          "an upload is its agent's own")

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import json
 import re
 import struct
 import subprocess
@@ -173,7 +174,11 @@ class SecurityTest(WebDeskTestCase):
         self.assertEqual(script.get("/api/v1/session").json["agent"]["email"], "alice@desk.test")
         self.assertEqual(script.post("/api/v1/tickets/%d/notes" % n, {"text": "from a script"}).status, 201)
         self.assertEqual(self.client(bearer=tok + "x").get("/api/v1/tickets").status, 401)
-        tid = self.rd_json("agents", "tokens", "alice@desk.test", "--config", self.config)[0]["id"]
+        listed = self.rd_json("agents", "tokens", "alice@desk.test", "--config", self.config)[0]
+        self.assertIsNotNone(listed["last_used_at"])
+        self.assertEqual(listed["label"], "script")
+        self.assertNotIn(tok, json.dumps(listed))
+        tid = listed["id"]
         self.rd("agents", "revoke", str(tid), "--config", self.config)
         self.assertEqual(script.get("/api/v1/tickets").status, 401)
 
