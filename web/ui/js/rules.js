@@ -3,7 +3,7 @@
 // message stored on a ticket (actions and the effect on the ticket), save
 // and activate it (the server refuses a broken script), versions and
 // restore.
-import { h, $, replace, field, select, timeEl, toast, debounce } from './dom.js';
+import { h, replace, field, select, timeEl, toast, debounce } from './dom.js';
 import { get, post, put, rows, ApiError } from './api.js';
 
 export async function renderRules(main) {

@@ -4,7 +4,7 @@
 // and note composer with server-side drafts, and collision detection
 // (presence of other agents; a reply refused with the newer messages
 // shown when the thread moved on since it was opened).
-import { h, $, $$, replace, field, select, timeEl, person, size, toast, debounce } from './dom.js';
+import { h, $, replace, field, select, timeEl, person, size, toast, debounce } from './dom.js';
 import { get, post, put, patch, del, api, rows, ApiError } from './api.js';
 import { app, go, othersOn, notePresence, eventNumber } from './app.js';
 import { STATUSES, PRIORITIES } from './model.js';
