@@ -237,11 +237,11 @@ class BrowserDesk(DeskTestCase):
         b.q("#save-view").click()
         b.q("#view-name").send_keys("Open batch", Keys.ENTER)
         b.wait(lambda: "Open batch" in b.text("#views"), what="the view in the sidebar")
-        link = [a for a in b.qs("#views a") if "Open batch" in a.text][0]
-        self.assertEqual(link.find_element(By.CSS_SELECTOR, ".count").text, str(shown), "the view's count")
+        b.wait(lambda: f"Open batch\n{shown}" in b.text("#views") or f"Open batch {shown}" in b.text("#views"),
+               what=f"the view's count ({shown})")
         b.d.get(self.base + "/#/")
         b.wait(lambda: len(b.qs("#ticket-rows tr[data-number]")) > shown, what="the whole list")
-        [a for a in b.qs("#views a") if "Open batch" in a.text][0].click()
+        b.click_text("#views a", "Open batch")
         b.wait(lambda: len(b.qs("#ticket-rows tr[data-number]")) == shown and "status=open" in b.d.current_url,
                what="the view's tickets")
         # A draft typed on one ticket is there when the agent comes back.

@@ -122,6 +122,20 @@ class Browser:
                 continue
         return ""
 
+    def click_text(self, css, text):
+        """Clicks the first element matching @css whose text has @text (the
+        page may re-render it meanwhile: then looks again)."""
+        def once():
+            try:
+                for e in self.qs(css):
+                    if text in e.text:
+                        e.click()
+                        return True
+            except StaleElementReferenceException:
+                pass
+            return False
+        self.wait(once, what=f"{css} with {text!r} to click")
+
     def visible(self, css):
         e = self.qs(css)
         return bool(e) and e[0].is_displayed()

@@ -23,6 +23,7 @@ export const app = {
   lastList: [],        // ticket numbers of the list last shown (j/k in a ticket)
   queues: [],          // names of the queues this agent sees (GET /queues)
   queuesReady: null,   // the request for them, while it runs
+  prefetch: null,      // {path, answer}: the first list, asked for at load
 };
 
 // The ticket number an event is about: {ticket: {...}} for ticket.*,
@@ -38,6 +39,23 @@ export function route() {
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path, query] = hash.split('?');
   return { path, parts: path.split('/').filter(Boolean), params: new URLSearchParams(query || '') };
+}
+
+// The query of GET /tickets for the list's parameters (list.js asks the
+// same way, so a prefetched answer is found by its path).
+export function listQuery(params) {
+  const u = new URLSearchParams();
+  for (const k of ['queue', 'status', 'assignee', 'tag', 'priority', 'q', 'sort']) if (params.get(k)) u.set(k, params.get(k));
+  u.set('page', params.get('page') || '1');
+  u.set('per_page', params.get('per_page') || '50');
+  return '?' + u.toString();
+}
+
+// A prefetched answer for @path, once.
+export function takePrefetch(path) {
+  const p = app.prefetch;
+  app.prefetch = null;
+  return p && p.path === path ? p.answer : null;
 }
 
 export function go(hash) {
@@ -64,10 +82,20 @@ async function boot() {
     if (app.page && app.page.leave) { try { app.page.leave(); } catch { /* closing anyway */ } app.page = null; }
   });
   document.addEventListener('keydown', onKey);
+  // The list's first page is asked for beside the session: on the list
+  // (the usual first page) that saves a round trip; logged out, it is a
+  // 401 nobody reads.
+  const r0 = route();
+  if (r0.parts.length === 0) {
+    const path = '/tickets' + listQuery(r0.params);
+    app.prefetch = { path, answer: get(path, { noRedirect: true }) };
+    app.prefetch.answer.catch(() => {});
+  }
   try {
     const s = await get('/session', { noRedirect: true });
     signedIn(s);
   } catch (e) {
+    app.prefetch = null;   // asked without a session: not an answer to keep
     if (!(e instanceof ApiError)) toast(String(e), 'error');
   }
   render();

@@ -2,8 +2,8 @@
 // search, sorting, paging, bulk actions with a result per ticket, the
 // agents on each ticket (presence), live updates from the event stream.
 import { h, $, $$, replace, field, select, timeEl, person, toast, debounce } from './dom.js';
-import { get, post, qs, rows } from './api.js';
-import { app, go, othersOn, notePresence, eventNumber } from './app.js';
+import { get, post, rows } from './api.js';
+import { app, go, othersOn, notePresence, eventNumber, listQuery, takePrefetch } from './app.js';
 import { STATUSES, PRIORITIES, SORTS } from './model.js';
 
 const KEYS = ['queue', 'status', 'assignee', 'tag', 'priority', 'q', 'sort', 'page', 'per_page'];
@@ -31,7 +31,8 @@ export async function renderList(main, params) {
   const t0 = performance.now();
 
   // The first page of tickets is asked for at once, beside the queues.
-  const first = get('/tickets' + qs({ ...filters, page, per_page: perPage }));
+  const path = '/tickets' + listQuery(params);
+  const first = takePrefetch(path) || get(path);
   first.catch(() => {});
   if (app.queuesReady) await app.queuesReady;
   const queues = app.queues.length ? app.queues : ((app.me && app.me.queues) || []);
@@ -81,9 +82,11 @@ export async function renderList(main, params) {
   let cursor = -1;
   let data = null;
 
+  let gone = false;
   async function load(initial) {
-    const q = { ...filters, page, per_page: perPage };
-    data = await (initial || get('/tickets' + qs(q)));
+    const answer = await (initial || get('/tickets' + listQuery(params)));
+    if (gone) return;           // the agent moved on meanwhile
+    data = answer;
     const list = rows(data, 'tickets');
     for (const [num, p] of Object.entries(data.presence || {})) notePresence({ number: Number(num), presence: p });
     app.lastList = list.map(t => t.number);
@@ -187,6 +190,7 @@ export async function renderList(main, params) {
 
   return {
     name: 'list',
+    leave() { gone = true; reload.cancel(); },
     onEvent(ev) {
       if (ev.type === 'presence') {
         const n = eventNumber(ev);
