@@ -6,7 +6,7 @@
 # running its web listener, wrk (32 connections, keep-alive, an API token
 # of an agent of two of the five queues) measures p50, p99 and requests/s
 # of:
-#   list     first page, filtered: ?queue=billing&status=open (with total)
+#   list     first page, filtered: ?queue=tech&status=open (with total)
 #   list     first page of all the agent's tickets (with total)
 #   search   ?q=zanzibar (a word in 0.1% of tickets)
 #   queues   the sidebar's counters per queue and status
@@ -45,7 +45,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ ! -s "$DB" ] || [ "$(sqlite3 "$DB" "SELECT count(*) FROM tickets")" != "$N" ]; then
+# A kept store is reused while it holds the N generated tickets (the SMTP
+# runs below add theirs to the queue inbox).
+if [ ! -s "$DB" ] || [ "$(sqlite3 "$DB" "SELECT count(*) >= $N FROM tickets")" != 1 ]; then
   rm -rf "$DATA"
   printf 'From: init@example.org\nSubject: init\nMessage-ID: <init@example.org>\n\ninit\n' |
     "$RELAYDESK" deliver --data-dir "$DATA" --no-process init@example.org >/dev/null 2>&1
@@ -56,7 +58,8 @@ if [ ! -s "$DB" ] || [ "$(sqlite3 "$DB" "SELECT count(*) FROM tickets")" != "$N"
   t1=$(date +%s%N)
   echo "generated: $N tickets in $(( (t1 - t0) / 1000000 )) ms; database $(du -sh "$DATA" | cut -f1)"
 fi
-[ "$(sqlite3 "$DB" "SELECT sum(n) FROM queue_counts")" = "$N" ] || { echo "queue_counts disagree" >&2; exit 1; }
+[ "$(sqlite3 "$DB" "SELECT (SELECT sum(n) FROM queue_counts) = (SELECT count(*) FROM tickets)")" = 1 ] ||
+  { echo "queue_counts disagree with the tickets" >&2; exit 1; }
 
 printf 'bench password 1\n' > "$DIR/pw"
 "$RELAYDESK" agents add bench-agent@example.org --name Bench --queue billing --queue tech \
@@ -87,7 +90,7 @@ echo
 echo "relaydesk $("$RELAYDESK" --version | cut -d' ' -f2), $N tickets, wrk 32 connections, ${DURATION}s each, $(nproc) cores"
 printf '| %-40s | %8s | %8s | %9s |\n' "API (agent of 2 of 5 queues)" "p50 ms" "p99 ms" "req/s"
 printf '|%s|%s|%s|%s|\n' "------------------------------------------" "----------" "----------" "-----------"
-measure "list ?queue=billing&status=open" "/api/v1/tickets?queue=billing&status=open"
+measure "list ?queue=tech&status=open" "/api/v1/tickets?queue=tech&status=open"
 measure "list, first page of all theirs" "/api/v1/tickets"
 measure "search ?q=zanzibar" "/api/v1/tickets?q=zanzibar"
 measure "queues (sidebar counters)" "/api/v1/queues"
@@ -103,7 +106,7 @@ smtp_rate() {
 echo
 alone=$(smtp_rate)
 POLL_MS=${POLL_MS:-250} wrk -t2 -c32 -d600s -s "$HERE/poll.lua" -H "Authorization: Bearer $TOKEN" \
-  "$BASE/api/v1/tickets?queue=billing&status=open" >"$DIR/poll.out" 2>&1 &
+  "$BASE/api/v1/tickets?queue=tech&status=open" >"$DIR/poll.out" 2>&1 &
 WRK_PID=$!
 sleep 1
 loaded=$(smtp_rate)
