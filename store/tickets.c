@@ -655,11 +655,35 @@ fts_query (const char *text)
   return n ? g_string_free (g_steal_pointer (&q), FALSE) : NULL;
 }
 
+/* TRUE when ticket @number is in one of @queues (a primary-key look-up). */
+static gboolean
+ticket_in_queues (RdStore *store, gint64 number, const char *const *queues, gboolean *in, GError **error)
+{
+  *in = FALSE;
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_TICKET_GET_QUEUE, error);
+  if (st == NULL)
+    return FALSE;
+  rd_db_bind_int64 (st, 1, number);
+  gboolean found = FALSE;
+  if (!rd_store_step_maybe (store, st, "read ticket queue", &found, error))
+    return FALSE;
+  if (found)
+    {
+      *in = g_strv_contains (queues, rd_db_col_text (st, 0) ? rd_db_col_text (st, 0) : "");
+      rd_db_reset (st);
+    }
+  return TRUE;
+}
+
 /* Walks the matches newest ticket first (the index's rowid order, which
  * is ticket order: messages.c RD_FTS_ORDINAL_BITS) and stops once the
- * page is full: a common word costs a page of tickets, not every match. */
+ * page is full: a common word costs a page of tickets, not every match.
+ * With @queues, a match outside them is skipped by its queue alone (a
+ * primary-key look-up), so an agent's search reads whole tickets only
+ * for the page it shows. */
 GPtrArray *
-rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint offset, GError **error)
+rd_store_tickets_search_queues (RdStore *store, const char *query, const char *const *queues, guint limit,
+                                guint offset, GError **error)
 {
   g_autofree char *fq = fts_query (query ? query : "");
   if (fq == NULL)
@@ -668,28 +692,44 @@ rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint o
       return NULL;
     }
   limit = limit ? MIN (limit, RD_TICKET_QUERY_LIMIT_MAX) : 50;
-  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SEARCH, error);
-  if (st == NULL)
-    return NULL;
-  rd_db_bind_text (st, 1, fq);
   g_autoptr(GArray) numbers = g_array_new (FALSE, FALSE, sizeof (gint64));
-  gint64 last = 0;
-  guint seen = 0;
-  RdDbStep rc;
-  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+  if (queues == NULL || queues[0] != NULL)
     {
-      gint64 n = rd_db_col_int64 (st, 0) >> RD_FTS_ORDINAL_BITS;
-      if (n == last)
-        continue;
-      last = n;
-      if (seen++ < offset)
-        continue;
-      g_array_append_val (numbers, n);
-      if (numbers->len >= limit)
-        break;
+      /* Not the cached statement: the queue look-ups below step another
+       * statement on this connection while this one is open. */
+      g_autoptr(RdDbStmt) st = rd_store_prepare (store, rd_sql_text (RD_SQL_SEARCH, rd_store_dialect (store)), error);
+      if (st == NULL)
+        return NULL;
+      rd_db_bind_text (st, 1, fq);
+      gint64 last = 0;
+      guint seen = 0;
+      RdDbStep rc;
+      while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+        {
+          gint64 n = rd_db_col_int64 (st, 0) >> RD_FTS_ORDINAL_BITS;
+          if (n == last)
+            continue;
+          last = n;
+          if (queues)
+            {
+              gboolean in = FALSE;
+              if (!ticket_in_queues (store, n, queues, &in, error))
+                return NULL;
+              if (!in)
+                continue;
+            }
+          if (seen++ < offset)
+            continue;
+          g_array_append_val (numbers, n);
+          if (numbers->len >= limit)
+            break;
+        }
+      if (rc == RD_DB_ERROR)
+        {
+          g_prefix_error (error, "search tickets: ");
+          return NULL;
+        }
     }
-  if (!rd_store_rows_done (store, st, rc, "search tickets", error))
-    return NULL;
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
   for (guint i = 0; i < numbers->len; i++)
     {
@@ -704,6 +744,12 @@ rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint o
         g_ptr_array_add (out, t);
     }
   return g_steal_pointer (&out);
+}
+
+GPtrArray *
+rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint offset, GError **error)
+{
+  return rd_store_tickets_search_queues (store, query, NULL, limit, offset, error);
 }
 
 /* ---- the installation secret ---------------------------------------------------------- */

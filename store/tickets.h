@@ -125,6 +125,10 @@ gboolean rd_store_tickets_count (RdStore *store, const RdTicketQuery *q, gint64 
  * literally, never as search syntax), newest first. (transfer full) */
 GPtrArray *rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint offset,
                                     GError **error);
+/* The same among tickets of @queues (NULL-terminated; NULL: any), paged
+ * among those. */
+GPtrArray *rd_store_tickets_search_queues (RdStore *store, const char *query, const char *const *queues,
+                                           guint limit, guint offset, GError **error);
 
 typedef struct {
   gint64 id;

@@ -204,6 +204,8 @@ tickets_answer (RdWebCtx *ctx, RdWebJob *job, GPtrArray *tickets, guint page, gu
   for (guint i = 0; i < tickets->len; i++)
     {
       RdTicket *t = g_ptr_array_index (tickets, i);
+      if (!rd_web_presence_any (ev, t->number))
+        continue;
       g_autoptr(JsonBuilder) pb = json_builder_new ();
       json_builder_begin_object (pb);
       rd_web_presence_json (ev, pb, t->number);

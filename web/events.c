@@ -115,6 +115,16 @@ rd_web_presence_json (RdWebEvents *ev, JsonBuilder *b, gint64 number)
   json_builder_end_array (b);
 }
 
+gboolean
+rd_web_presence_any (RdWebEvents *ev, gint64 number)
+{
+  g_mutex_lock (&ev->lock);
+  GPtrArray *vs = g_hash_table_lookup (ev->presence, &number);
+  gboolean any = vs && vs->len > 0;
+  g_mutex_unlock (&ev->lock);
+  return any;
+}
+
 /* Sets (or with "left" removes) @email on ticket @number. */
 static void
 presence_set (RdWebEvents *ev, gint64 number, const char *queue, const char *email, const char *name,

@@ -148,6 +148,8 @@ void rd_web_events_stream (RdWebEvents *ev, RdWebJob *job);
 /* The viewers of ticket @number as a JSON array member "presence" (any
  * thread). */
 void rd_web_presence_json (RdWebEvents *ev, JsonBuilder *b, gint64 number);
+/* TRUE when someone is marked on ticket @number (cheap; any thread). */
+gboolean rd_web_presence_any (RdWebEvents *ev, gint64 number);
 /* Starts polling the store for changed tickets (every second while
  * someone listens). */
 void rd_web_events_start (RdWebEvents *ev);
