@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The admin pages in headless Chromium against a real serve: agents
-(add with a one-time password, remove), the allowlist's relay request
+(add with a one-time password, change role and queues, reset the
+password, remove), the allowlist's relay request
 form (staging at most 15 days), the outbox (a reply the relay refused:
 retry, drop), the spool's quarantine (the reason; reprocess) and the
 relay check with its steps. An agent who is not an admin gets no admin
@@ -40,7 +41,20 @@ class Admin(DeskTestCase):
         self.assertIn("Carl <b>New</b>", b.text("#agents-table"), "names shown as text")
         self.assertEqual(sorted(a["email"] for a in self.cli_json("agents", "list")),
                          ["alice@desk.test", "bob@desk.test", "carl@desk.test"])
+        # change Carl: role and queues; reset his password
+        from selenium.webdriver.support.ui import Select
+        Select(b.q("#agent-edit-email")).select_by_value("carl@desk.test")
+        self.assertEqual(sorted(b.q("#agent-edit-queues").get_attribute("value").split(", ")), ["billing", "inbox"])
+        b.q("#agent-edit-queues").clear()
+        b.q("#agent-edit-queues").send_keys("tech")
+        Select(b.q("#agent-edit-role")).select_by_value("admin")
+        b.q("#agent-edit button[type=submit]").click()
+        self.wait_for(lambda: [a for a in self.cli_json("agents", "list") if a["email"] == "carl@desk.test"
+                               and a["queues"] == ["tech"] and a["role"] == "admin"], what="Carl changed")
         b.d.execute_script("window.confirm = () => true")
+        b.q('button[aria-label="Reset the password of carl@desk.test"]').click()
+        b.wait(lambda: b.text("#agent-password").startswith("One-time password for carl@desk.test: "),
+               what="a new one-time password")
         b.q('button[aria-label="Remove agent carl@desk.test"]').click()
         b.wait(lambda: "carl@desk.test" not in b.text("#agents-table"), what="the agent removed")
 

@@ -1,7 +1,7 @@
 // Admin pages: agents, allowlist (the relay request form's fields),
 // outbox (retry, drop), quarantine (reason, reprocess), relay check.
 import { h, replace, field, select, timeEl, toast, size } from './dom.js';
-import { get, post, del, rows } from './api.js';
+import { get, post, patch, del, rows } from './api.js';
 import { go } from './app.js';
 
 const PAGES = {
@@ -50,14 +50,26 @@ async function act(fn, ok, after) {
 async function agents(box) {
   const list = h('div');
   const out = h('p', { class: 'secret', id: 'agent-password', role: 'status' });
+  let known = [];
+  const editWho = h('select', { name: 'email', id: 'agent-edit-email', required: true });
   const load = async () => {
-    const a = rows(await get('/agents'), 'agents');
-    replace(list, table(['E-mail', 'Name', 'Role', 'Queues', ''], a.map(x => h('tr', null,
+    known = rows(await get('/agents'), 'agents');
+    replace(editWho, known.map(x => h('option', { value: x.email }, x.email)));
+    fillEdit();
+    replace(list, table(['E-mail', 'Name', 'Role', 'Queues', 'Second factor', ''], known.map(x => h('tr', { dataset: { email: x.email } },
       h('td', null, x.email), h('td', null, x.name || ''), h('td', null, x.role || ''),
-      h('td', null, (x.queues || []).join(', ')),
-      h('td', null, h('button', { type: 'button', 'aria-label': `Remove agent ${x.email}`,
-        onclick: () => confirm(`Remove ${x.email}?`) && act(() => del('/agents/' + encodeURIComponent(x.email)), 'Removed', load) }, 'Remove')))), 'agents-table'));
+      h('td', null, (x.queues || []).join(', ') || (x.role === 'admin' ? 'all' : '—')),
+      h('td', null, x.totp ? 'TOTP' : '—'),
+      h('td', null,
+        h('button', { type: 'button', 'aria-label': `Reset the password of ${x.email}`,
+          onclick: () => confirm(`New password for ${x.email}? Their sessions end.`) && act(async () => {
+            const r = await post(`/agents/${encodeURIComponent(x.email)}/password`, {});
+            out.textContent = r && r.password ? `One-time password for ${x.email}: ${r.password}` : `Password of ${x.email} reset`;
+          }, null, load) }, 'Reset password'), ' ',
+        h('button', { type: 'button', 'aria-label': `Remove agent ${x.email}`,
+          onclick: () => confirm(`Remove ${x.email}?`) && act(() => del('/agents/' + encodeURIComponent(x.email)), 'Removed', load) }, 'Remove')))), 'agents-table'));
   };
+  const queuesOf = (fd) => String(fd.get('queues') || '').split(',').map(q => q.trim()).filter(Boolean);
   const form = onSubmit(h('form', { class: 'stack', id: 'agent-add', 'aria-label': 'Add an agent' },
     h('h2', null, 'Add an agent'),
     field('E-mail', h('input', { type: 'email', name: 'email', required: true })),
@@ -66,15 +78,34 @@ async function agents(box) {
     field('Queues (comma-separated)', h('input', { name: 'queues' })),
     field('Password (empty: a one-time password is made)', h('input', { type: 'password', name: 'password', autocomplete: 'new-password' })),
     h('button', { type: 'submit' }, 'Add agent')), async (fd) => {
-    const body = { email: fd.get('email'), name: fd.get('name'), role: fd.get('role'),
-      queues: String(fd.get('queues') || '').split(',').map(s => s.trim()).filter(Boolean) };
+    const body = { email: fd.get('email'), name: fd.get('name'), role: fd.get('role'), queues: queuesOf(fd) };
     if (fd.get('password')) body.password = fd.get('password');
     const r = await post('/agents', body);
     out.textContent = r && r.password ? `One-time password for ${body.email}: ${r.password}` : `${body.email} added`;
     form.reset();
     await load();
   });
-  replace(box, box.firstChild, list, form, out);
+  const editName = h('input', { name: 'name', id: 'agent-edit-name', required: true });
+  const editRole = select('role', ['agent', 'admin'], 'agent', { id: 'agent-edit-role' });
+  const editQueues = h('input', { name: 'queues', id: 'agent-edit-queues' });
+  function fillEdit() {
+    const a = known.find(x => x.email === editWho.value);
+    if (!a) return;
+    editName.value = a.name || '';
+    editRole.value = a.role || 'agent';
+    editQueues.value = (a.queues || []).join(', ');
+  }
+  editWho.addEventListener('change', fillEdit);
+  const edit = onSubmit(h('form', { class: 'stack', id: 'agent-edit', 'aria-label': 'Change an agent' },
+    h('h2', null, 'Change an agent'),
+    field('Agent', editWho), field('Name', editName), field('Role', editRole),
+    field('Queues (comma-separated)', editQueues),
+    h('button', { type: 'submit' }, 'Save')), async (fd) => {
+    await patch('/agents/' + encodeURIComponent(fd.get('email')), { name: fd.get('name'), role: fd.get('role'), queues: queuesOf(fd) });
+    toast('Saved');
+    await load();
+  });
+  replace(box, box.firstChild, list, out, h('div', { class: 'forms' }, form, edit));
   await load();
 }
 
