@@ -58,6 +58,11 @@ class Admin(DeskTestCase):
         b.q('button[aria-label="Remove agent carl@desk.test"]').click()
         b.wait(lambda: "carl@desk.test" not in b.text("#agents-table"), what="the agent removed")
 
+        # The audit log names the admin who changed Carl.
+        b.d.get(self.base + "/#/admin/audit")
+        b.wait(lambda: "carl@desk.test" in b.text("#audit-table"), what="the audit log")
+        self.assertIn("alice@desk.test", b.text("#audit-table"))
+
         # Allowlist: the relay request form; staging lasts at most 15 days.
         b.d.get(self.base + "/#/admin/allowlist")
         b.wait(lambda: b.qs("#allowlist-table"), what="the allowlist")
@@ -111,6 +116,10 @@ class Admin(DeskTestCase):
         self.wait_for(lambda: [r for r in self.cli_json("queue", "list") if r["id"] == item["id"] and r["state"] == "dropped"],
                       what="the reply dropped")
         b.wait(lambda: "dropped" in b.text("#outbox-table"), what="dropped shown")
+        b.q(f'button[aria-label="Details of {item["id"]}"]').click()
+        b.wait(lambda: len(b.qs("#outbox-events li")) >= 2, what="the delivery attempts")
+        print("outbox events:", b.text("#outbox-events").replace("\n", " | "), file=sys.stderr)
+        self.assertIn("550", b.text("#outbox-events"))
         # ... and on the ticket's thread, with the relay's answer
         b.d.get(f"{self.base}/#/ticket/{n}")
         b.wait(lambda: b.qs("#thread article.msg.outbound .badge.d-dropped"), what="the reply shown as dropped")

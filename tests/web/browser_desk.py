@@ -304,7 +304,8 @@ class BrowserDesk(DeskTestCase):
         pages = [("list", "/#/", "#ticket-rows tr"), ("ticket", f"/#/ticket/{n}", "#thread article"),
                  ("agents", "/#/admin/agents", "#agents-table"), ("allowlist", "/#/admin/allowlist", "#allowlist-table"),
                  ("outbox", "/#/admin/outbox", "#outbox-table"), ("quarantine", "/#/admin/quarantine", "#quarantine-table"),
-                 ("relay-check", "/#/admin/relay", "#relay-check"), ("rules", "/#/admin/rules", "#rule-editor")]
+                 ("relay-check", "/#/admin/relay", "#relay-check"), ("rules", "/#/admin/rules", "#rule-editor"),
+                 ("audit", "/#/admin/audit", "#audit-table"), ("account", "/#/account", "#password-change")]
         for width, height, kind in ((1280, 900, "desktop"), (390, 844, "phone")):
             b.d.set_window_size(width, height)
             for name, path, ready in pages:

@@ -10,6 +10,7 @@ const PAGES = {
   outbox: ['Outbox', outbox],
   quarantine: ['Quarantine', quarantine],
   relay: ['Relay check', relayCheck],
+  audit: ['Audit log', audit],
 };
 
 export async function renderAdmin(main, page) {
@@ -170,11 +171,28 @@ async function outbox(box) {
       h('td', null, (x.recipients || []).join(', ')), h('td', null, String(x.attempts ?? '')),
       h('td', { class: 'wrap' }, x.last_error || x.relay_reply || ''), h('td', null, timeEl(x.created_at)),
       h('td', null,
+        h('button', { type: 'button', 'aria-label': `Details of ${x.id}`, onclick: () => details(x.id) }, 'Details'), ' ',
         x.state === 'failed' || x.state === 'queued' || x.state === 'dropped' ? h('button', { type: 'button', 'aria-label': `Retry ${x.id}`, onclick: () => act(() => post(`/outbox/${x.id}/retry`), 'Queued again', load) }, 'Retry') : null,
         x.state === 'failed' || x.state === 'queued' ? h('button', { type: 'button', 'aria-label': `Drop ${x.id}`, onclick: () => confirm('Drop this message?') && act(() => post(`/outbox/${x.id}/drop`, { reason: 'dropped in the web desk' }), 'Dropped', load) }, 'Drop') : null))), 'outbox-table'));
   };
+  // One message: its delivery attempts and the message as sent.
+  const detail = h('section', { class: 'detail', id: 'outbox-detail', hidden: true, 'aria-live': 'polite' });
+  async function details(id) {
+    try {
+      const r = await get(`/outbox/${encodeURIComponent(id)}`);
+      const it = r.item || r;
+      replace(detail, h('h2', null, `Message ${it.id} (${it.kind}, ${it.state})`),
+        h('p', null, 'From ', h('code', null, it.sender || '<>'), ' to ', (it.recipients || []).join(', '),
+          it.next_attempt_at ? [' · next attempt ', timeEl(it.next_attempt_at)] : ''),
+        h('ol', { class: 'events', id: 'outbox-events' }, rows(it, 'events').map(e => h('li', null, timeEl(e.at), ' ', h('strong', null, e.event), e.detail ? `: ${e.detail}` : ''))),
+        it.raw ? h('details', null, h('summary', null, 'The message as sent'), h('pre', { class: 'raw' }, it.raw)) : null,
+        h('button', { type: 'button', onclick: () => { detail.hidden = true; } }, 'Close'));
+      detail.hidden = false;
+      detail.scrollIntoView({ block: 'nearest' });
+    } catch (e) { toast(e.message, 'error'); }
+  }
   filter.addEventListener('change', load);
-  replace(box, box.firstChild, field('State', filter), list);
+  replace(box, box.firstChild, field('State', filter), list, detail);
   await load();
 }
 
@@ -218,4 +236,13 @@ async function relayCheck(box) {
     if (r.output) { output.textContent = r.output; output.hidden = false; }
   });
   replace(box, box.firstChild, form, steps, output);
+}
+
+// --- audit log ----------------------------------------------------------------
+async function audit(box) {
+  const a = rows(await get('/audit'), 'audit');
+  replace(box, box.firstChild, h('p', { class: 'muted' }, 'Changes to agents, API tokens and rules, newest first. Changes to tickets are in each ticket’s history.'),
+    table(['When', 'Who', 'What', 'On', 'Detail'], a.map(x => h('tr', null,
+      h('td', null, timeEl(x.at)), h('td', null, x.actor || ''), h('td', null, x.action || ''),
+      h('td', { class: 'wrap' }, x.target || ''), h('td', { class: 'wrap' }, x.detail || ''))), 'audit-table'));
 }
