@@ -244,7 +244,18 @@ function startEvents() {
   const es = new EventSource('/api/v1/events', { withCredentials: true });
   app.events = es;
   const live = $('#live');
-  es.onopen = () => { live.textContent = '● live'; live.className = 'live on'; };
+  // After the stream (re)opens, the page asks again once: what changed
+  // while it was down, and what the server's change poller took for
+  // "already there" on its first look (it starts with the first stream).
+  let resync = 0;
+  const catchUp = () => {
+    clearTimeout(resync);
+    resync = setTimeout(() => {
+      refreshSidebar();
+      if (app.page && app.page.onEvent) app.page.onEvent({ type: 'resync' });
+    }, 2500);
+  };
+  es.onopen = () => { live.textContent = '● live'; live.className = 'live on'; catchUp(); };
   es.onerror = () => { live.textContent = '○ reconnecting'; live.className = 'live off'; };
   const handle = (type) => (msg) => {
     let data = {};

@@ -342,6 +342,11 @@ export async function renderTicket(main, number, params) {
     name: 'ticket',
     number,
     onEvent(ev) {
+      if (ev.type === 'resync') {
+        // the stream was down: look at the ticket as it is now
+        get(base).then(now => this.onEvent({ type: 'ticket.updated', ticket: now })).catch(() => {});
+        return;
+      }
       const n = eventNumber(ev);
       if (ev.type === 'presence') { if (n === number) renderPresence(); return; }
       if (n !== number || ev.type !== 'ticket.updated') return;
