@@ -158,6 +158,12 @@ export async function renderTicket(main, number, params) {
       // Only the properties: the thread (and the version this agent has
       // seen) stays as it was, so a reply that arrived meanwhile still
       // holds back this agent's next reply.
+      if (r && r.number && !('status' in r)) {
+        // moved to a queue this agent is not in: it is out of their sight
+        toast(`#${number} moved to a queue you do not work in`);
+        go('#/');
+        return;
+      }
       const fresh = r && r.number ? r : await get(base);
       for (const k of ['status', 'priority', 'assignee', 'queue', 'tags', 'updated_at', 'audit']) if (k in fresh) t[k] = fresh[k];
       renderSide();
