@@ -616,7 +616,8 @@ rd_store_tickets_count (RdStore *store, const RdTicketQuery *q, gint64 cap, gint
       g_prefix_error (error, "count tickets: ");
       return FALSE;
     }
-  query_bind (st, q, cap > 0 ? cap + 1 : -1, 0);
+  /* No cap: a limit no table reaches (LIMIT -1 is SQLite's alone). */
+  query_bind (st, q, cap > 0 ? cap + 1 : G_MAXINT64, 0);
   if (!rd_store_step_int (store, st, "count tickets", count, error))
     return FALSE;
   if (capped)
