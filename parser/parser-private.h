@@ -126,6 +126,12 @@ void rd_text_normalize_in_place (char *text);
 void rd_parse_address_list (const char *raw, GPtrArray *out);
 void rd_address_free (gpointer address);
 
+/* body-parts.c ------------------------------------------------------- */
+
+/* RdAttachment.texts of an attached message: @root is its top part.
+ * (transfer full) */
+char **rd_body_texts_of (GMimeObject *root);
+
 /* html-text.c -------------------------------------------------------- */
 
 void rd_html_init (void);
