@@ -481,26 +481,6 @@ rd_store_ticket_link (RdStore *store, gint64 number, gint64 other, const char *r
 
 /* ---- listing and search ---------------------------------------------------------- */
 
-static GPtrArray *
-collect_tickets (RdStore *store, RdDbStmt *st, const char *what, GError **error)
-{
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
-  RdDbStep rc;
-  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
-    g_ptr_array_add (out, rd_store_ticket_from_row (st));
-  if (!rd_store_rows_done (store, st, rc, what, error))
-    return NULL;
-  for (guint i = 0; i < out->len; i++)
-    if (!rd_store_ticket_fill_model (store, g_ptr_array_index (out, i), FALSE, error))
-      return NULL;
-  return g_steal_pointer (&out);
-}
-
-/* The SQL is built from the filters actually given (each one a fixed
- * clause with a bound parameter, never text from the caller), so the
- * planner picks the index that fits: a rare assignee or tag walks its own
- * index instead of scanning every ticket. Not cached: preparing costs
- * microseconds. The fragments are the same in every dialect. */
 /* Appends " FROM ... WHERE ..." for the filters of @q (parameters $1-$5,
  * $8 and up); @num gets the column of the ticket number that drives. */
 static void
@@ -565,13 +545,14 @@ query_bind (RdDbStmt *st, const RdTicketQuery *q, gint64 limit, gint64 offset)
     rd_db_bind_text (st, (int) (10 + i), q->queues[i]);
 }
 
-/* The SQL is built from the filters actually given (each one a fixed
+/* The rows of @q's query without their model (tags): @limit from @offset.
+ * The SQL is built from the filters actually given (each one a fixed
  * clause with a bound parameter, never text from the caller), so the
  * planner picks the index that fits: a rare assignee or tag walks its own
  * index instead of scanning every ticket. Not cached: preparing costs
  * microseconds. The fragments are the same in every dialect. */
-GPtrArray *
-rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
+static GPtrArray *
+query_rows (RdStore *store, const RdTicketQuery *q, guint limit, guint offset, GError **error)
 {
   const char *num = NULL;
   g_autoptr(GString) sql = g_string_new ("SELECT ");
@@ -597,9 +578,74 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
       g_prefix_error (error, "list tickets: ");
       return NULL;
     }
+  query_bind (st, q, limit, offset);
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
+  RdDbStep rc;
+  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+    g_ptr_array_add (out, rd_store_ticket_from_row (st));
+  if (!rd_store_rows_done (store, st, rc, "list tickets", error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* The order of ORDER BY in query_rows(), for merging. */
+static gint
+ticket_order (gconstpointer pa, gconstpointer pb, gpointer data)
+{
+  const RdTicket *a = *(const RdTicket *const *) pa, *b = *(const RdTicket *const *) pb;
+  RdTicketSort sort = GPOINTER_TO_INT (data);
+  if (sort == RD_TICKET_SORT_UPDATED && a->updated_at != b->updated_at)
+    return a->updated_at > b->updated_at ? -1 : 1;
+  if (a->number == b->number)
+    return 0;
+  return (sort == RD_TICKET_SORT_CREATED) == (a->number < b->number) ? -1 : 1;
+}
+
+#define MERGE_ROWS_MAX 2000
+
+GPtrArray *
+rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
+{
   guint limit = q->limit ? MIN (q->limit, RD_TICKET_QUERY_LIMIT_MAX) : 50;
-  query_bind (st, q, limit, MIN (q->offset, (guint) G_MAXINT));
-  return collect_tickets (store, st, "list tickets", error);
+  guint offset = MIN (q->offset, (guint) G_MAXINT);
+  guint n_queues = q->queues ? g_strv_length ((GStrv) q->queues) : 0;
+  g_autoptr(GPtrArray) rows = NULL;
+  if (n_queues > 1 && q->queue == NULL && q->requester == NULL && (guint64) offset + limit <= MERGE_ROWS_MAX)
+    {
+      /* An agent's several queues: one query per queue (each walks its
+       * own index, (queue, number), (queue, status, number) or (queue,
+       * updated_at), in order) merged here. One query with "queue IN
+       * (...)" would read every newer ticket of the other queues, or all
+       * of the agent's and sort them. */
+      rows = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
+      for (guint i = 0; i < n_queues; i++)
+        {
+          RdTicketQuery one = *q;
+          one.queue = q->queues[i];
+          one.queues = NULL;
+          g_autoptr(GPtrArray) part = query_rows (store, &one, offset + limit, 0, error);
+          if (part == NULL)
+            return NULL;
+          g_ptr_array_extend_and_steal (rows, g_steal_pointer (&part));
+        }
+      g_ptr_array_sort_with_data (rows, ticket_order, GINT_TO_POINTER (q->sort));
+      if (offset >= rows->len)
+        g_ptr_array_set_size (rows, 0);
+      else
+        {
+          g_ptr_array_remove_range (rows, 0, offset);
+          if (rows->len > limit)
+            g_ptr_array_set_size (rows, limit);
+        }
+    }
+  else
+    rows = query_rows (store, q, limit, offset, error);
+  if (rows == NULL)
+    return NULL;
+  for (guint i = 0; i < rows->len; i++)
+    if (!rd_store_ticket_fill_model (store, g_ptr_array_index (rows, i), FALSE, error))
+      return NULL;
+  return g_steal_pointer (&rows);
 }
 
 gboolean
@@ -616,7 +662,8 @@ rd_store_tickets_count (RdStore *store, const RdTicketQuery *q, gint64 cap, gint
       g_prefix_error (error, "count tickets: ");
       return FALSE;
     }
-  query_bind (st, q, cap > 0 ? cap + 1 : -1, 0);
+  /* No cap: a limit no table reaches (LIMIT -1 is SQLite's alone). */
+  query_bind (st, q, cap > 0 ? cap + 1 : G_MAXINT64, 0);
   if (!rd_store_step_int (store, st, "count tickets", count, error))
     return FALSE;
   if (capped)

@@ -380,6 +380,10 @@ const RdStoreMigration rd_sqlite_migrations[] = {
   { "0603-web-requester-index",
     /* The requester's other tickets beside a thread. */
     "CREATE INDEX tickets_requester ON tickets(lower(requester_addr), number);" },
+  { "0604-web-queue-number-index",
+    /* An agent's list, newest first, one query per queue walking this
+     * index (store/tickets.c rd_store_tickets_query). */
+    "CREATE INDEX tickets_queue_number ON tickets(queue, number);" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

@@ -211,6 +211,55 @@ test_workspace (Fixture *f, gconstpointer data)
   g_assert_cmpstr (one->body, ==, "keep;");
 }
 
+/* An agent's queues are listed one query per queue, merged: the same
+ * tickets in the same order as one query over all of them would give. */
+static void
+test_list_merge (Fixture *f, gconstpointer data)
+{
+  static const char *const names[] = { "a", "b", "c" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) mine = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < 30; i++)
+    {
+      gint64 n = open_ticket (f->store, names[(i * 7) % 3]);
+      if ((i * 7) % 3 != 2)
+        g_array_append_val (mine, n);
+      if (i % 4 == 0)
+        g_assert_true (rd_store_ticket_set (f->store, n, RD_TICKET_FIELD_STATUS, "open", "x", &error));
+    }
+  static const char *const two[] = { "a", "b", NULL };
+  static const RdTicketSort sorts[] = { RD_TICKET_SORT_NUMBER, RD_TICKET_SORT_CREATED, RD_TICKET_SORT_UPDATED };
+  for (guint k = 0; k < G_N_ELEMENTS (sorts); k++)
+    for (guint offset = 0; offset < 25; offset += 6)
+      {
+        RdTicketQuery q = { .queues = two, .sort = sorts[k], .limit = 5, .offset = offset };
+        g_autoptr(GPtrArray) got = rd_store_tickets_query (f->store, &q, &error);
+        g_assert_no_error (error);
+        /* the reference: the tickets of a and b in that order */
+        RdTicketQuery all = { .sort = sorts[k], .limit = 1000 };
+        g_autoptr(GPtrArray) every = rd_store_tickets_query (f->store, &all, &error);
+        g_autoptr(GPtrArray) want = g_ptr_array_new ();
+        for (guint i = 0; i < every->len; i++)
+          {
+            RdTicket *t = g_ptr_array_index (every, i);
+            if (g_strv_contains (two, t->queue))
+              g_ptr_array_add (want, t);
+          }
+        guint expect = MIN (5, want->len > offset ? want->len - offset : 0);
+        g_assert_cmpuint (got->len, ==, expect);
+        for (guint i = 0; i < got->len; i++)
+          g_assert_cmpint (((RdTicket *) g_ptr_array_index (got, i))->number, ==,
+                           ((RdTicket *) g_ptr_array_index (want, offset + i))->number);
+        g_assert_nonnull (got->len ? ((RdTicket *) g_ptr_array_index (got, 0))->tags : (GStrv) two);
+      }
+  RdTicketQuery open_q = { .queues = two, .has_status = TRUE, .status = RD_TICKET_STATUS_OPEN, .limit = 50 };
+  g_autoptr(GPtrArray) open = rd_store_tickets_query (f->store, &open_q, &error);
+  for (guint i = 0; i < open->len; i++)
+    g_assert_cmpint (((RdTicket *) g_ptr_array_index (open, i))->status, ==, RD_TICKET_STATUS_OPEN);
+  g_assert_cmpuint (open->len, >, 0);
+  g_assert_cmpuint (mine->len, ==, 20);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -218,5 +267,6 @@ main (int argc, char **argv)
   g_test_add ("/agents/sessions-tokens", Fixture, NULL, setup, test_agents_sessions_tokens, teardown);
   g_test_add ("/agents/counters", Fixture, NULL, setup, test_counters, teardown);
   g_test_add ("/agents/workspace", Fixture, NULL, setup, test_workspace, teardown);
+  g_test_add ("/agents/list-merge", Fixture, NULL, setup, test_list_merge, teardown);
   return g_test_run ();
 }
