@@ -145,7 +145,7 @@ class Admin(DeskTestCase):
         b.wait(lambda: b.qs("#relay-check"), what="the relay check page")
         b.q("#relay-check button[type=submit]").click()
         b.wait(lambda: b.qs("#relay-result"), timeout=20, what="the relay check")
-        steps = b.text("#relay-steps")
+        steps = b.text("#relay-steps") + "\n" + b.text("#relay-verdict")
         print("relay check:", steps.replace("\n", " | "), file=sys.stderr)
         for step in ("connect", "EHLO"):
             self.assertIn(step, steps)
