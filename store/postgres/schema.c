@@ -246,6 +246,8 @@ const RdStoreMigration rd_pg_migrations[] = {
     "  id integer PRIMARY KEY CHECK (id = 1),"
     "  at bigint NOT NULL"
     ");" },
+  /* 0600-0604: the web desk (agents, sessions, workspace, counters). */
+#include "web-migrations.inc"
   /* 0650-0669: what several nodes sharing the database need. */
   { "0650-store-leases",
     /* Processing claims are leases: a node takes a batch of new spooled
