@@ -59,6 +59,19 @@ static const CopyTable tables[] = {
   { "rules_responses", "inbox, sender, handle, sent_at", "inbox, sender, handle", 0, FALSE, NULL },
   { "rules_duplicates", "id, expires_at", "id", 0, FALSE, NULL },
   { "desk_secret", "id, secret, created_at", "id", 1u << 1, TRUE, NULL },
+  /* The web desk (0600-0604). */
+  { "agents", "id, email, name, role, password_hash, totp_secret, created_at, updated_at", "id", 0, FALSE, "id" },
+  { "agent_queues", "agent_id, queue", "agent_id, queue", 0, FALSE, NULL },
+  { "agent_sessions", "token_hash, agent_id, csrf, created_at, expires_at, client_addr", "token_hash", 0, FALSE,
+    NULL },
+  { "api_tokens", "id, agent_id, label, token_hash, created_at, last_used_at, revoked_at", "id", 0, FALSE, "id" },
+  { "admin_audit", "id, at, actor, action, target, detail", "id", 0, FALSE, "id" },
+  { "drafts", "agent_id, ticket_number, body, updated_at", "agent_id, ticket_number", 0, FALSE, NULL },
+  { "saved_views", "id, agent_id, name, filters, created_at", "id", 0, FALSE, "id" },
+  { "uploads", "id, agent_id, filename, content_type, sha256, created_at", "id", 0, FALSE, "id" },
+  { "rule_versions", "id, script, body, saved_at, saved_by", "id", 0, FALSE, "id" },
+  /* Kept by triggers as the tickets were copied; then the source's. */
+  { "queue_counts", "queue, status, n", "queue, status", 0, TRUE, NULL },
   { "relay_settings", "key, value", "key", 0, TRUE, NULL },
 };
 
