@@ -107,7 +107,9 @@ main (int argc, char **argv)
       printf ("relaydesk %s\n", RD_VERSION);
       return RD_EXIT_OK;
     }
+#ifdef RD_APP_SLIM
   given_argv = g_strdupv (argv);
+#endif
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (!strcmp (argv[1], commands[i].name))
       {
@@ -115,7 +117,9 @@ main (int argc, char **argv)
         if (commands[i].run == NULL)
           return run_full (argv);
 #endif
-        return commands[i].run (argc - 1, argv + 1);
+        int rc = commands[i].run (argc - 1, argv + 1);
+        g_clear_pointer (&given_argv, g_strfreev);
+        return rc;
       }
   rd_app_error ("unknown command '%s' (see 'relaydesk --help')", argv[1]);
   return RD_EXIT_USAGE;
