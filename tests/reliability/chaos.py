@@ -144,8 +144,14 @@ class Serve:
         self.starts = 0
 
     def start(self, timeout=30):
+        """Starts serve and waits for its port file (written once every
+        listener is served: the socket itself is bound, and accepts into
+        its backlog, before serve has finished starting)."""
         self.log = open(self.log_path, "ab")
-        args = [RELAYDESK, "serve", "--config", self.conf_path,
+        port_file = self.work.join("serve.port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        args = [RELAYDESK, "serve", "--config", self.conf_path, "--port-file", port_file,
                 "--smtp", "127.0.0.1:%d" % self.port, "--smtps", "none"]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env, preexec_fn=self.preexec_fn)
@@ -153,13 +159,12 @@ class Serve:
         end = time.time() + timeout
         while time.time() < end:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise RuntimeError("serve exited %s: %s" % (self.proc.returncode, self.tail()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            if os.path.exists(port_file) and os.path.getsize(port_file) > 0:
                 return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("serve did not listen: " + self.tail())
+            time.sleep(0.05)
+        raise RuntimeError("serve did not start: " + self.tail())
 
     def tail(self, n=3000):
         try:
