@@ -32,6 +32,7 @@ typedef struct {
   sqlite3_stmt *data_version;   /* PRAGMA data_version, prepared once */
   guint busy_poll_us;
   guint busy_max_us;
+  gint64 busy_since;            /* monotonic µs: when the current wait began */
 } SqliteDb;
 
 typedef struct {
@@ -335,7 +336,13 @@ static int
 busy_poll (void *data, int count)
 {
   SqliteDb *d = data;
-  if ((gint64) count * d->busy_poll_us >= d->busy_max_us)
+  /* The budget is wall-clock time: each sleep lasts longer than asked
+   * (timer slack, a loaded machine), and counting sleeps made a 10 s
+   * budget last 15 s and more. */
+  gint64 now = g_get_monotonic_time ();
+  if (count == 0)
+    d->busy_since = now;
+  else if (now - d->busy_since >= d->busy_max_us)
     return 0;
   rd_metric_inc (count == 0 ? RD_METRIC_SQLITE_BUSY : RD_METRIC_SQLITE_BUSY_RETRIES);
   g_usleep (d->busy_poll_us);
