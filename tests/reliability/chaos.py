@@ -104,6 +104,22 @@ def proc_status(pid):
     return out
 
 
+def mount_tmpfs(path, size_mb):
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % size_mb, "tmpfs", path], check=True)
+
+
+def umount(path):
+    subprocess.run(["umount", "-l", path], check=False)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of @pid so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Workdir:
     def __init__(self, prefix="rd-chaos-"):
         self.path = tempfile.mkdtemp(prefix=prefix)
@@ -196,6 +212,9 @@ class Serve:
 
     def status(self):
         return proc_status(self.proc.pid) if self.alive() else {}
+
+    def cpu(self):
+        return cpu_seconds(self.proc.pid)
 
     def cli(self, *args, check=True, timeout=120, input=None):
         cmd = [RELAYDESK, *args, "--config", self.conf_path]

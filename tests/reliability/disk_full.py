@@ -35,15 +35,6 @@ import chaos  # noqa: E402
 from chaos import check, figure  # noqa: E402
 
 
-def mount_tmpfs(path, size_mb):
-    os.makedirs(path, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % size_mb, "tmpfs", path], check=True)
-
-
-def umount(path):
-    subprocess.run(["umount", "-l", path], check=False)
-
-
 def fill(path):
     """Fills the filesystem of @path; returns the filler's path."""
     filler = os.path.join(path, "filler")
@@ -94,7 +85,7 @@ def leftovers(d):
 
 def running_round(a, work, relay, script, r, totals):
     mnt = work.join("mnt%d" % r)
-    mount_tmpfs(mnt, a.size_mb)
+    chaos.mount_tmpfs(mnt, a.size_mb)
     try:
         serve = chaos.Serve(work, {
             "desk": {"reply_address": chaos.INBOX},
@@ -182,7 +173,7 @@ def running_round(a, work, relay, script, r, totals):
         bad = serve.query("SELECT count(*) FROM outbox WHERE state = 'failed'")[0][0]
         check(bad == 0, "round %d: no outbox row failed because of the full disk" % r)
     finally:
-        umount(mnt)
+        chaos.umount(mnt)
 
 
 def first_start_full(a, work):
@@ -191,7 +182,7 @@ def first_start_full(a, work):
     start either succeeds with every file complete, or is refused with a
     disk-full error and leaves no partial key, certificate or rule file."""
     mnt = work.join("mnt-first")
-    mount_tmpfs(mnt, 4)
+    chaos.mount_tmpfs(mnt, 4)
     refused = started = 0
     try:
         data = os.path.join(mnt, "data")
@@ -240,7 +231,7 @@ def first_start_full(a, work):
         figure("starts_on_full_disk_refused", refused)
         figure("starts_on_nearly_full_disk_ok", started)
     finally:
-        umount(mnt)
+        chaos.umount(mnt)
 
 
 def main():
