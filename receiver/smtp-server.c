@@ -39,6 +39,17 @@ struct _RdSmtpServer {
    * the rate of a normal client). */
   int epfd;
   GSource *epoll_source;
+  /* Memory for message data being received: the bytes read while a
+   * session is in DATA, until its message is stored (the session holds
+   * them in memory). Past [smtp] max_data_memory, sessions in DATA stop
+   * reading (TCP backpressure) except one, the leader, which always
+   * finishes its message: memory stays under the budget plus one
+   * message, and no set of half-received messages can wait on each
+   * other. */
+  gsize data_budget;
+  gsize data_inflight;
+  Conn *data_leader;
+  GQueue data_waiting;       /* Conn* paused for the budget (each holds a ref) */
   GSource *sweep;
   gboolean stopping;
   /* limits and timeouts (seconds) */
@@ -72,6 +83,8 @@ struct _Conn {
   gsize drained;
   gboolean closed;
   gboolean storing;          /* reading paused until the commit answered */
+  gsize data_inflight;       /* message bytes this connection holds (see data_budget) */
+  gboolean data_waiting;     /* paused for the memory budget */
   gboolean rejected;
   gint64 last_activity;      /* monotonic µs */
   gint64 closing_since;
@@ -224,6 +237,49 @@ session_close (RdSmtpSession *s, gpointer user_data)
     conn_flush (c);
 }
 
+/* Gives back what @c held of the data budget and lets the waiting
+ * sessions read again (they check the budget anew). */
+static void
+data_release (Conn *c)
+{
+  RdSmtpServer *srv = c->server;
+  if (srv == NULL || c->data_inflight == 0)
+    return;
+  srv->data_inflight -= MIN (c->data_inflight, srv->data_inflight);
+  c->data_inflight = 0;
+  if (srv->data_leader == c)
+    srv->data_leader = NULL;
+  while (!g_queue_is_empty (&srv->data_waiting) && srv->data_inflight < srv->data_budget)
+    {
+      Conn *w = g_queue_pop_head (&srv->data_waiting);
+      w->data_waiting = FALSE;
+      w->last_activity = g_get_monotonic_time ();
+      conn_start_reading (w);
+      conn_unref (w);
+    }
+}
+
+/* Before reading from @c: FALSE (and @c paused until data_release) when
+ * it is receiving message data past the budget and is not the leader. */
+static gboolean
+data_may_read (Conn *c)
+{
+  RdSmtpServer *srv = c->server;
+  if (srv == NULL || srv->data_budget == 0 || c->data_inflight == 0
+      || srv->data_inflight < srv->data_budget || srv->data_leader == c)
+    return TRUE;
+  if (srv->data_leader == NULL)
+    {
+      srv->data_leader = c;
+      return TRUE;
+    }
+  c->data_waiting = TRUE;
+  c->read_watch = WATCH_NONE;
+  conn_watch_update (c);
+  g_queue_push_tail (&srv->data_waiting, conn_ref (c));
+  return FALSE;
+}
+
 static void
 stored (RdSpoolItem *item, const GError *error, gpointer user_data)
 {
@@ -242,6 +298,7 @@ stored (RdSpoolItem *item, const GError *error, gpointer user_data)
         conn_start_reading (c);
     }
   rd_spool_item_free (item);
+  data_release (c);
   conn_unref (c);
 }
 
@@ -364,6 +421,8 @@ on_readable (Conn *c)
 {
   char buf[READ_CHUNK];
   GError *error = NULL;
+  if (!data_may_read (c))
+    return;
   gssize n = g_socket_receive (c->socket, buf, sizeof buf, NULL, &error);
   if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     {
@@ -382,6 +441,18 @@ on_readable (Conn *c)
     tls_input (c, buf, n);
   else
     rd_smtp_session_feed (c->session, buf, n);
+  if (c->closed)
+    return;
+  /* What was read in DATA is held until the message is stored (or the
+   * transaction ends otherwise). */
+  if (c->storing || rd_smtp_session_get_wait (c->session) == RD_SMTP_WAIT_DATA)
+    {
+      c->data_inflight += (gsize) n;
+      if (c->server)
+        c->server->data_inflight += (gsize) n;
+    }
+  else
+    data_release (c);
   if (c->closed || c->draining)
     return; /* conn_drain set its own watch */
   if (c->storing || c->close_after_write)
@@ -481,6 +552,7 @@ conn_close (Conn *c)
 {
   if (c->closed)
     return;
+  data_release (c);
   c->closed = TRUE;
   if (c->ep_events != 0 && c->server != NULL)
     epoll_ctl (c->server->epfd, EPOLL_CTL_DEL, g_socket_get_fd (c->socket), NULL);
@@ -666,7 +738,7 @@ on_sweep (gpointer data)
           case RD_SMTP_WAIT_REJECTED: limit = srv->rejected_timeout; break;
           case RD_SMTP_WAIT_NOTHING: limit = 0; break;
           }
-      if (c->storing || limit == 0 || now - c->last_activity < (gint64) limit * G_USEC_PER_SEC)
+      if (c->storing || c->data_waiting || limit == 0 || now - c->last_activity < (gint64) limit * G_USEC_PER_SEC)
         continue;
       conn_ref (c);
       if (c->ssl && !c->handshake_done)
@@ -725,6 +797,8 @@ rd_smtp_server_new_with_tls (RdConfig *config, RdSpoolWriter *writer, SSL_CTX *t
   srv->accept_recipients = rd_config_get_list (config, "smtp", "accept_recipients");
   srv->limits.accept_recipients = (const char *const *) srv->accept_recipients;
   srv->max_connections = config_uint (config, "smtp", "max_connections", 2000);
+  srv->data_budget = rd_config_get_size (config, "smtp", "max_data_memory", 32 * 1024 * 1024);
+  g_queue_init (&srv->data_waiting);
   srv->max_connections_per_ip = config_uint (config, "smtp", "max_connections_per_ip", 100);
   srv->idle_timeout = config_uint (config, "smtp", "idle_timeout", 300);
   srv->command_timeout = config_uint (config, "smtp", "command_timeout", 300);
@@ -885,6 +959,9 @@ rd_smtp_server_stop (RdSmtpServer *srv)
       conn_unref (c);
     }
   g_list_free (conns);
+  Conn *w;
+  while ((w = g_queue_pop_head (&srv->data_waiting)) != NULL)
+    conn_unref (w);
 }
 
 void
