@@ -285,6 +285,39 @@ struct _RdDeskWorker {
   RdDesk *desk;
 };
 
+static gboolean
+worker_stopping (RdDeskWorker *w)
+{
+  g_mutex_lock (&w->lock);
+  gboolean stop = w->stop;
+  g_mutex_unlock (&w->lock);
+  return stop;
+}
+
+/* rd_desk_process_pending, looking at the stop flag between messages: a
+ * backlog of thousands (after a crash) must not hold up a SIGTERM; what
+ * is left is processed after the next start. */
+static gint
+worker_process_pending (RdDeskWorker *w, GError **error)
+{
+  gint done = 0;
+  while (!worker_stopping (w))
+    {
+      g_autoptr(GArray) ids = rd_store_spool_pending (w->desk->store, 64, error);
+      if (ids == NULL)
+        return -1;
+      if (ids->len == 0)
+        break;
+      for (guint i = 0; i < ids->len && !worker_stopping (w); i++)
+        {
+          if (!rd_desk_process (w->desk, g_array_index (ids, gint64, i), NULL, error))
+            return -1;
+          done++;
+        }
+    }
+  return done;
+}
+
 static gpointer
 worker_thread (gpointer data)
 {
@@ -307,7 +340,7 @@ worker_thread (gpointer data)
               rd_log (RD_LOG_ERROR, "rules.reload", "result=kept-previous error=%s", m);
             }
         }
-      gint n = rd_desk_process_pending (w->desk, &error);
+      gint n = worker_process_pending (w, &error);
       if (n < 0)
         rd_log (RD_LOG_WARN, "desk.process", "error=\"%s\" retry_in=%ds", error->message, WORKER_POLL_SECONDS);
       g_mutex_lock (&w->lock);
