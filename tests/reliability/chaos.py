@@ -298,13 +298,16 @@ class Load:
     answered is not retried under the same Message-ID, so that a spool
     entry is attributable to exactly one 250)."""
 
-    def __init__(self, port, sessions=32, size=2000, prefix="m", pause=0.0, senders=None):
+    def __init__(self, port, sessions=32, size=2000, prefix="m", pause=0.0, senders=None, headers=None,
+                 limit=None):
         self.port = port
         self.sessions = sessions
         self.size = size
         self.prefix = prefix
         self.pause = pause
         self.senders = senders
+        self.headers = headers      # seq -> extra header lines
+        self.limit = limit          # stop after this many messages
         self.acked = set()
         self.codes = {}
         self.errors = 0
@@ -316,16 +319,21 @@ class Load:
     def next_token(self, i):
         with self.lock:
             self.seq += 1
+            if self.limit is not None and self.seq > self.limit:
+                self.stop_ev.set()
             return "%s%d-%d" % (self.prefix, i, self.seq)
 
     def run_one(self, i):
         while not self.stop_ev.is_set():
             token = self.next_token(i)
+            if self.stop_ev.is_set():
+                break
+            extra = self.headers(self.seq) if self.headers else ""
             sender = self.senders(i, token) if self.senders else "c%d-%s@customer.example" % (i, token)
             try:
                 with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as s:
                     s.ehlo("load%d.test" % i)
-                    s.sendmail(sender, [INBOX], make_message(token, sender, self.size))
+                    s.sendmail(sender, [INBOX], make_message(token, sender, self.size, extra))
                 with self.lock:
                     self.acked.add(token)
                     self.codes[250] = self.codes.get(250, 0) + 1
