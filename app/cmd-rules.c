@@ -30,7 +30,8 @@ cmd_check (int argc, char **argv)
   };
   if (!rd_app_parse (&app, "rules check", "FILE...",
                      "Compiles each Sieve script as serve would (its includes and [rules] limits) and\n"
-                     "prints every error and warning as FILE:LINE:COL: error|warning: text.\n"
+                     "prints every error and warning as FILE:LINE:COL: error|warning: text, and\n"
+                     "FILE: ok for a script that compiles.\n"
                      "Exit status 1 when any script has an error.", 0, entries, &argc, &argv))
     return RD_EXIT_USAGE;
   if (argc < 2)
@@ -45,7 +46,9 @@ cmd_check (int argc, char **argv)
       g_autoptr(GPtrArray) diags = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_rules_diagnostic_free);
       gboolean ok = rd_ops_rules_check (app.ops, &app.actor, argv[i], global_dir, diags, &error);
       print_diagnostics (diags, stdout, FALSE);
-      if (!ok)
+      if (ok)
+        printf ("%s: ok\n", argv[i]);
+      else
         {
           if (diags->len == 0)
             printf ("%s:1:1: error: %s\n", argv[i], error->message);

@@ -30,3 +30,13 @@ char *rd_auth_results_fold (const char *value);
  * @reason ("none", "multiple") when there is not exactly one.
  * (transfer full) */
 char *rd_auth_from_domain (GBytes *raw, const char **reason);
+
+/* sign.c: RFC 6376 relaxed canonicalization. A header field (@name as
+ * written, @value from after the colon to the end of the field, line
+ * breaks included) appended to @out as "name:value\r\n" (3.4.2). */
+void rd_dkim_canon_header (GString *out, const char *name, gsize name_len, const char *value, gsize value_len);
+/* The relaxed body (3.4.4) of @body, @out_len bytes. (transfer full) */
+char *rd_dkim_canon_body (const char *body, gsize len, gsize *out_len);
+/* The value of tag @name in a tag=value list (RFC 6376 3.2: a record or
+ * a DKIM-Signature), blanks removed, or NULL. (transfer full) */
+char *rd_dkim_tag_value (const char *list, const char *name);

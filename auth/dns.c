@@ -6,6 +6,16 @@
  * message behind a two-byte length. An answer is taken only when its id,
  * QR bit and question match ours (a stray or spoofed datagram is read
  * past and the wait goes on).
+ *
+ * Cache (RFC 1035 7.4, RFC 2308): answers are kept per (type, name) for
+ * their TTL (the smallest of the records asked for, at most
+ * DNS_CACHE_TTL_MAX), NXDOMAIN/NODATA for the SOA's negative TTL when
+ * the authority section has one (RFC 2308 5: not otherwise), never a
+ * failure. At most [auth] dns_cache_entries of them (0: no cache); when
+ * it is full the expired ones go, then all. Every message of a domain
+ * asks for the same SPF, DKIM key and DMARC records: without the cache
+ * each of them was a round trip per message, most of the verification's
+ * time (bench/auth-bench.py).
  */
 #include "dns.h"
 #include "rd-common.h"
@@ -25,6 +35,21 @@
 #define DNS_UDP_MAX 1232          /* RFC 9715 / DNS flag day 2020 */
 #define DNS_TCP_MAX 65535
 #define DNS_ANSWERS_MAX 64        /* TXT records kept per name */
+#define DNS_CACHE_TTL_MAX 3600    /* seconds an answer is kept at most */
+
+typedef struct {
+  GBytes *answer;
+  RdDnsStatus status;
+  gint64 expires;           /* monotonic µs */
+} CacheEntry;
+
+static void
+cache_entry_free (gpointer p)
+{
+  CacheEntry *e = p;
+  g_bytes_unref (e->answer);
+  g_free (e);
+}
 
 struct _RdDns {
   struct sockaddr_storage servers[DNS_SERVERS_MAX];
@@ -33,6 +58,8 @@ struct _RdDns {
   guint timeout_ms;
   gint64 deadline;
   guint queries;
+  GHashTable *cache;        /* "TYPE/name" (lower case) -> CacheEntry; NULL: none */
+  guint cache_max;
 };
 
 static gboolean
@@ -113,12 +140,27 @@ RdDns *
 rd_dns_new_from_config (RdConfig *config, GError **error)
 {
   gint64 ms = rd_config_get_int (config, "auth", "dns_timeout_ms", 2000);
-  return rd_dns_new (rd_config_get_string (config, "auth", "dns_server", NULL), (guint) ms, error);
+  RdDns *d = rd_dns_new (rd_config_get_string (config, "auth", "dns_server", NULL), (guint) ms, error);
+  if (d)
+    rd_dns_set_cache_size (d, (guint) rd_config_get_int (config, "auth", "dns_cache_entries", 4096));
+  return d;
+}
+
+void
+rd_dns_set_cache_size (RdDns *d, guint entries)
+{
+  g_clear_pointer (&d->cache, g_hash_table_unref);
+  d->cache_max = entries;
+  if (entries)
+    d->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, cache_entry_free);
 }
 
 void
 rd_dns_free (RdDns *d)
 {
+  if (d == NULL)
+    return;
+  g_clear_pointer (&d->cache, g_hash_table_unref);
   g_free (d);
 }
 
@@ -311,12 +353,103 @@ out:
   return result;
 }
 
+static gboolean
+expired (gpointer key, gpointer value, gpointer now)
+{
+  (void) key;
+  return ((CacheEntry *) value)->expires <= *(gint64 *) now;
+}
+
+/* Seconds @a may be kept (0: not at all): the smallest TTL of the
+ * answer's records of @type; for NXDOMAIN/NODATA the smaller of the
+ * SOA's TTL and its MINIMUM (RFC 2308 5). */
+static guint32
+cache_ttl (const guint8 *p, gsize len, guint16 type, RdDnsStatus status)
+{
+  ns_msg msg;
+  if (ns_initparse (p, (int) len, &msg) < 0)
+    return 0;
+  guint32 ttl = DNS_CACHE_TTL_MAX;
+  gboolean any = FALSE;
+  ns_sect sect = status == RD_DNS_OK ? ns_s_an : ns_s_ns;
+  for (int i = 0; i < ns_msg_count (msg, sect); i++)
+    {
+      ns_rr rr;
+      if (ns_parserr (&msg, sect, i, &rr) != 0)
+        return 0;
+      if (status == RD_DNS_OK && ns_rr_type (rr) == type)
+        {
+          ttl = MIN (ttl, ns_rr_ttl (rr));
+          any = TRUE;
+        }
+      else if (status != RD_DNS_OK && ns_rr_type (rr) == ns_t_soa && ns_rr_rdlen (rr) >= 20)
+        {
+          const guint8 *r = ns_rr_rdata (rr) + ns_rr_rdlen (rr) - 4;
+          guint32 minimum = ((guint32) r[0] << 24) | ((guint32) r[1] << 16) | ((guint32) r[2] << 8) | r[3];
+          ttl = MIN (ttl, MIN (ns_rr_ttl (rr), minimum));
+          any = TRUE;
+        }
+    }
+  return any ? ttl : 0;
+}
+
+static void
+cache_store (RdDns *d, char *key, GBytes *answer, RdDnsStatus status, guint16 type)
+{
+  gsize len;
+  const guint8 *p = g_bytes_get_data (answer, &len);
+  guint32 ttl = cache_ttl (p, len, type, status);
+  if (ttl == 0)
+    {
+      g_free (key);
+      return;
+    }
+  gint64 now = g_get_monotonic_time ();
+  if (g_hash_table_size (d->cache) >= d->cache_max)
+    g_hash_table_foreach_remove (d->cache, expired, &now);
+  if (g_hash_table_size (d->cache) >= d->cache_max)
+    g_hash_table_remove_all (d->cache);
+  CacheEntry *e = g_new (CacheEntry, 1);
+  e->answer = g_bytes_ref (answer);
+  e->status = status;
+  e->expires = now + (gint64) ttl * G_USEC_PER_SEC;
+  g_hash_table_replace (d->cache, key, e);
+}
+
+static RdDnsStatus rd_dns_query_wire (RdDns *d, const char *name, guint16 type, GBytes **answer);
+
 RdDnsStatus
 rd_dns_query (RdDns *d, const char *name, guint16 type, GBytes **answer)
 {
   *answer = NULL;
   if (name == NULL)
     return RD_DNS_PERMFAIL;
+  if (d->cache == NULL)
+    return rd_dns_query_wire (d, name, type, answer);
+  g_autofree char *lower = g_ascii_strdown (name, -1);
+  gsize n = strlen (lower);
+  if (n && lower[n - 1] == '.')
+    lower[n - 1] = '\0';   /* "example.org." is "example.org" */
+  char *key = g_strdup_printf ("%u/%s", type, lower);
+  CacheEntry *e = g_hash_table_lookup (d->cache, key);
+  if (e && e->expires > g_get_monotonic_time ())
+    {
+      g_free (key);
+      *answer = g_bytes_ref (e->answer);
+      return e->status;
+    }
+  RdDnsStatus st = rd_dns_query_wire (d, name, type, answer);
+  if (*answer && (st == RD_DNS_OK || st == RD_DNS_NODATA || st == RD_DNS_NXDOMAIN))
+    cache_store (d, key, *answer, st, type);
+  else
+    g_free (key);
+  return st;
+}
+
+/* The question asked on the wire, no cache. */
+static RdDnsStatus
+rd_dns_query_wire (RdDns *d, const char *name, guint16 type, GBytes **answer)
+{
   g_autoptr(GByteArray) q = g_byte_array_new ();
   guint16 id = (guint16) g_random_int_range (0, 65536);
   if (!build_query (q, id, name, type))

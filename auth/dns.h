@@ -9,8 +9,8 @@
  * [auth] dns_timeout per attempt and never past the deadline set for the
  * message (rd_dns_set_deadline), so a slow or silent DNS makes the checks
  * temperror, never a stuck worker. Answers are parsed with libresolv's
- * ns_initparse()/ns_parserr() (part of glibc). No caching beyond one
- * message: what the worker asks twice in a message it asks twice.
+ * ns_initparse()/ns_parserr() (part of glibc). Answers are cached for
+ * their TTL ([auth] dns_cache_entries, dns.c), failures never.
  *
  * One RdDns per thread (it is not locked).
  */
@@ -39,10 +39,15 @@ RdDns *rd_dns_new_from_config (RdConfig *config, GError **error);
 void rd_dns_free (RdDns *dns);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdDns, rd_dns_free)
 
+/* Keep at most @entries answers for their TTL (0: no cache; from
+ * [auth] dns_cache_entries by rd_dns_new_from_config). Clears the cache. */
+void rd_dns_set_cache_size (RdDns *dns, guint entries);
+
 /* Every query fails with RD_DNS_TEMPFAIL once the monotonic clock passes
  * @deadline (µs, g_get_monotonic_time); 0: no deadline. */
 void rd_dns_set_deadline (RdDns *dns, gint64 deadline);
-/* Queries sent since rd_dns_new (for logs and the bench). */
+/* Queries sent since rd_dns_new (for logs and the bench): answers from
+ * the cache are not counted. */
 guint rd_dns_query_count (RdDns *dns);
 
 /* The whole answer message of a query of @type (ns_t_txt, ...) for

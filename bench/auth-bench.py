@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Sender authentication cost per message (µs): SPF + DKIM + DMARC with
 their DNS lookups against a loopback DNS server (tests/integration/rddns.py),
-for unsigned, RSA-2048-signed and Ed25519-signed messages, beside the cost
-of parsing the same message (the peer, measured in the same run).
+for unsigned, RSA-2048-signed and Ed25519-signed messages, with the DNS
+cache (the default) and without it (every lookup a round trip), beside
+the cost of parsing the same message (the peer, measured in the same run).
 Medians of --rounds. Use a release build:
   meson setup build-rel --buildtype=release && ninja -C build-rel
   BUILD=build-rel bench/auth-bench.py [--rounds N]

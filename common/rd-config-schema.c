@@ -58,6 +58,9 @@ static const RdConfigKey schema[] = {
     .doc = "Refuse every message with a bare LF" },
   { "smtp", "require_tls", RD_CONFIG_BOOL, .dflt = "false",
     .doc = "Answer 530 to MAIL before TLS (needs [tls] enabled)" },
+  { "smtp", "proxy_trusted", RD_CONFIG_LIST, .item = RD_CONFIG_CIDR, .dflt_doc = "none", .flags = RD_CONFIG_FLAG_EMPTY_OK,
+    .doc = "Load balancers (addresses, CIDR blocks) whose PROXY protocol header (v1 or v2) names the client: "
+           "they must send one; a header from any other address is refused (554 5.7.0)" },
   { "smtp", "accept_recipients", RD_CONFIG_LIST, .item = RD_CONFIG_RECIPIENT, .dflt_doc = "every recipient",
     .doc = "Recipients accepted in RCPT TO, others get 550 5.1.1; user+tag@ matches user@" },
 
@@ -163,6 +166,8 @@ static const RdConfigKey schema[] = {
     .doc = "DNS server (ADDR:PORT) for SPF, DKIM and DMARC lookups, e.g. for split horizon" },
   { "auth", "dns_timeout_ms", RD_CONFIG_INT, .min = 1, .max = 60000, .dflt = "2000",
     .doc = "Milliseconds to wait for one DNS answer" },
+  { "auth", "dns_cache_entries", RD_CONFIG_INT, .min = 0, .max = 1000000, .dflt = "4096",
+    .doc = "DNS answers kept for their TTL (at most an hour; NXDOMAIN/NODATA per RFC 2308, failures never); 0: none" },
   { "auth", "timeout_ms", RD_CONFIG_INT, .min = 1, .max = 600000, .dflt = "10000",
     .doc = "Milliseconds of DNS for the checks of one message; what is left unanswered is temperror" },
   { "auth", "dmarc_reject", RD_CONFIG_ENUM, .words = "quarantine|keep", .dflt = "quarantine",

@@ -139,9 +139,16 @@ rd_ops_allowlist_remove (RdOps *ops, const RdActor *actor, const char *cidr_or_i
           g_autofree char *f = rd_allowlist_normalize_cidr (fixed[i], NULL);
           if (g_strcmp0 (f, norm) == 0)
             {
-              g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
-                           "%s comes from the config file: change [allowlist] clients there%s", norm,
-                           rd_config_get_path (ops->config) ? "" : " (now the built-in default)");
+              const char *path = rd_config_get_path (ops->config);
+              if (rd_config_get_raw (ops->config, "allowlist", "clients") != NULL)
+                g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
+                             "%s comes from the config file (%s): change [allowlist] clients there", norm,
+                             path ? path : "settings");
+              else
+                g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
+                             "%s is a built-in entry ([allowlist] clients is not set, its default applies): "
+                             "set [allowlist] clients in the config file to change it (empty: no built-in "
+                             "entries)", norm);
               return FALSE;
             }
         }

@@ -44,6 +44,12 @@ typedef struct {
                           * sha256 stay unset for those (the contract) */
   char *charset;         /* charset parameter, or NULL */
   guint depth;           /* MIME nesting depth of the part (0: top level) */
+  char **texts;          /* The part's text for Sieve's body :text, UTF-8,
+                          * NULL-terminated: for a text part its content
+                          * converted (HTML rendered); for message/rfc822
+                          * and message/global the text of the attached
+                          * message's text parts (HTML only when it has no
+                          * text/plain part). NULL for other parts */
 } RdAttachment;
 
 /* One recipient of a delivery status notification (RFC 3464 section 2.3),

@@ -7,6 +7,7 @@
  * is listed as an attachment with its decoded bytes.
  */
 #include "parser-private.h"
+#include "body-parts.h"
 
 #include <openssl/sha.h>
 #include <string.h>
@@ -24,6 +25,7 @@ rd_attachment_free (gpointer p)
   if (a->content)
     g_bytes_unref (a->content);
   g_free (a->charset);
+  g_strfreev (a->texts);
   g_free (a);
 }
 
@@ -399,6 +401,7 @@ add_attachment (Walk *w, GMimeObject *o, const char *ct, guint depth, const Boun
             {
               a->embedded_subject = header_subject (GMIME_OBJECT (inner));
               a->content = message_bytes (w, inner, bounds);
+              a->texts = rd_body_texts_of (g_mime_message_get_mime_part (inner));
             }
         }
       else if (GMIME_IS_PART (o))
@@ -411,6 +414,12 @@ add_attachment (Walk *w, GMimeObject *o, const char *ct, guint depth, const Boun
       const guint8 *data = g_bytes_get_data (a->content, &len);
       a->size = (gint64) len;
       a->sha256 = sha256_hex (data, len);
+      char *text = rd_body_part_text (ct, a->charset, data, len);
+      if (text)
+        {
+          a->texts = g_new0 (char *, 2);
+          a->texts[0] = text;
+        }
     }
   else
     {

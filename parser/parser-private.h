@@ -129,6 +129,12 @@ void rd_text_normalize_in_place (char *text);
 void rd_parse_address_list (const char *raw, GPtrArray *out);
 void rd_address_free (gpointer address);
 
+/* body-parts.c ------------------------------------------------------- */
+
+/* RdAttachment.texts of an attached message: @root is its top part.
+ * (transfer full) */
+char **rd_body_texts_of (GMimeObject *root);
+
 /* html-text.c -------------------------------------------------------- */
 
 void rd_html_init (void);
@@ -140,5 +146,9 @@ char *rd_html_to_text (const char *html, gsize len);
 /* Byte offset in @text where the quoted history of a reply starts
  * (strlen (text) when there is none). */
 gsize rd_quote_split (const char *text);
+/* ASCII case-insensitive tests on a line of @len bytes (not
+ * NUL-terminated), shared with dsn.c's bounce reader. */
+gboolean rd_line_starts_ci (const char *line, gsize len, const char *prefix);
+gboolean rd_line_contains_ci (const char *line, gsize len, const char *needle);
 
 G_END_DECLS

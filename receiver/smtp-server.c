@@ -3,6 +3,7 @@
 #include "smtp-server.h"
 #include "smtp-session.h"
 #include "smtp-tls.h"
+#include "proxy-protocol.h"
 #include "allowlist.h"
 #include "rd-common.h"
 #include "rd-metrics.h"
@@ -19,6 +20,7 @@
 #define CLOSE_LINGER_SECONDS 10   /* a closing client that never reads */
 #define DRAIN_MAX (64 * 1024)     /* bytes discarded after our last reply */
 #define EPOLL_BATCH 256           /* connection events handled per main loop turn */
+#define REFUSING_TLS_MAX 32       /* over-limit implicit-TLS clients shaken hands with to hear their 421 */
 
 typedef struct _Conn Conn;
 
@@ -66,6 +68,9 @@ struct _RdSmtpServer {
   RdStore *store;
   RdAllowlist *allowlist;
   gint64 allowlist_version;
+  /* PROXY protocol: the load balancers whose header names the client */
+  RdAllowlist *proxy_trusted;  /* NULL: none */
+  guint refusing_tls;          /* over-limit TLS clients in their handshake */
 };
 
 struct _Conn {
@@ -94,11 +99,33 @@ struct _Conn {
   BIO *wbio;                 /* ciphertext out (owned by ssl) */
   gboolean implicit_tls;
   gboolean handshake_done;
+  /* policy at connect */
+  gboolean counted;          /* in per_ip under ip */
+  const char *refuse_why;    /* over a limit on the TLS port: 421 after the handshake */
+  gboolean refusing_tls;     /* counted in refusing_tls */
+  /* PROXY protocol */
+  char *peer;                /* the socket's peer (the proxy when proxied) */
+  gboolean proxy_pending;    /* from a trusted proxy: its header comes first */
+  GByteArray *proxy_buf;
+  gboolean first_read_done;
 };
 
 static void conn_close (Conn *c);
 static void conn_drain (Conn *c);
 static void conn_start_reading (Conn *c);
+static void proxy_input (Conn *c, const char *data, gsize len);
+static void proxy_untrusted (Conn *c);
+static char *refusal_line (RdSmtpServer *srv, const char *why);
+
+/* The client went away or must go: the session (if one started) hears
+ * of it, the socket is closed. */
+static void
+conn_lost (Conn *c)
+{
+  if (c->session)
+    rd_smtp_session_disconnected (c->session);
+  conn_close (c);
+}
 
 static Conn *
 conn_ref (Conn *c)
@@ -114,6 +141,9 @@ conn_unref (Conn *c)
     return;
   rd_smtp_session_free (c->session);
   g_byte_array_unref (c->out);
+  if (c->proxy_buf)
+    g_byte_array_unref (c->proxy_buf);
+  g_free (c->peer);
   if (c->ssl)
     SSL_free (c->ssl);
   g_clear_object (&c->socket);
@@ -159,8 +189,7 @@ conn_flush (Conn *c)
               return;
             }
           g_error_free (error);
-          rd_smtp_session_disconnected (c->session);
-          conn_close (c);
+          conn_lost (c);
           return;
         }
       g_byte_array_remove_range (c->out, 0, n);
@@ -385,6 +414,14 @@ tls_input (Conn *c, const char *data, gsize len)
       rd_smtp_session_set_tls (c->session, SSL_get_version (c->ssl));
       if (c->implicit_tls)
         {
+          if (c->refuse_why)
+            {
+              /* over a limit: the 421 the plain port gives at connect,
+               * now that the client can read it */
+              g_autofree char *line = refusal_line (c->server, c->refuse_why);
+              rd_smtp_session_start_refused (c->session, line, c->refuse_why);
+              return FALSE;
+            }
           if (c->rejected)
             rd_smtp_session_start_rejected (c->session, c->server->allowlist_contact);
           else
@@ -432,12 +469,18 @@ on_readable (Conn *c)
   g_clear_error (&error);
   if (n <= 0)
     {
-      rd_smtp_session_disconnected (c->session);
-      conn_close (c);
+      conn_lost (c);
       return;
     }
   c->last_activity = g_get_monotonic_time ();
-  if (c->ssl)
+  gboolean first = !c->first_read_done;
+  c->first_read_done = TRUE;
+  if (c->proxy_pending)
+    proxy_input (c, buf, n);
+  else if (first && !c->handshake_done && rd_proxy_looks_like ((const guint8 *) buf, n)
+           && n >= (buf[0] == 'P' ? 6 : 12))
+    proxy_untrusted (c);
+  else if (c->ssl)
     tls_input (c, buf, n);
   else
     rd_smtp_session_feed (c->session, buf, n);
@@ -445,7 +488,7 @@ on_readable (Conn *c)
     return;
   /* What was read in DATA is held until the message is stored (or the
    * transaction ends otherwise). */
-  if (c->storing || rd_smtp_session_get_wait (c->session) == RD_SMTP_WAIT_DATA)
+  if (c->storing || (c->session && rd_smtp_session_get_wait (c->session) == RD_SMTP_WAIT_DATA))
     {
       c->data_inflight += (gsize) n;
       if (c->server)
@@ -564,11 +607,16 @@ conn_close (Conn *c)
     {
       RdSmtpServer *srv = c->server;
       c->server = NULL;
-      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (srv->per_ip, c->ip));
-      if (n <= 1)
-        g_hash_table_remove (srv->per_ip, c->ip);
-      else
-        g_hash_table_insert (srv->per_ip, g_strdup (c->ip), GUINT_TO_POINTER (n - 1));
+      if (c->refusing_tls)
+        srv->refusing_tls--;
+      if (c->counted)
+        {
+          guint n = GPOINTER_TO_UINT (g_hash_table_lookup (srv->per_ip, c->ip));
+          if (n <= 1)
+            g_hash_table_remove (srv->per_ip, c->ip);
+          else
+            g_hash_table_insert (srv->per_ip, g_strdup (c->ip), GUINT_TO_POINTER (n - 1));
+        }
       g_hash_table_remove (srv->conns, c); /* drops the table's ref */
       rd_metric_set (RD_METRIC_SMTP_SESSIONS_ACTIVE, g_hash_table_size (srv->conns));
     }
@@ -616,21 +664,190 @@ client_allowed (RdSmtpServer *srv, GInetAddress *ia)
                              g_inet_address_get_native_size (ia), g_get_real_time () / G_USEC_PER_SEC);
 }
 
-/* Refuses a connection over a limit with a plaintext 421 (best effort:
- * an implicit-TLS client just sees the close). */
-static void
-refuse (RdSmtpServer *srv, GSocket *sock, const char *ip, gboolean tls, const char *why)
+static char *
+refusal_line (RdSmtpServer *srv, const char *why)
 {
-  rd_log (RD_LOG_WARN, "smtp.connect", "client=%s result=refused reason=%s", ip, why);
+  return g_strdup_printf ("421 4.7.0 %s Error: too many connections%s, try again later", srv->limits.hostname,
+                          !strcmp (why, "per_ip_limit") ? " from your address" : "");
+}
+
+static void
+refusal_counted (const char *ip, const char *peer, const char *why)
+{
+  if (peer && strcmp (peer, ip) != 0)
+    rd_log (RD_LOG_WARN, "smtp.connect", "client=%s proxy=%s result=refused reason=%s", ip, peer, why);
+  else
+    rd_log (RD_LOG_WARN, "smtp.connect", "client=%s result=refused reason=%s", ip, why);
   rd_metric_inc (RD_METRIC_SMTP_REJECTIONS, why, "421");
-  if (!tls)
-    {
-      g_autofree char *line = g_strdup_printf ("421 4.7.0 %s Error: too many connections%s, try again later\r\n",
-                                               srv->limits.hostname,
-                                               !strcmp (why, "per_ip_limit") ? " from your address" : "");
-      g_socket_send (sock, line, strlen (line), NULL, NULL);
-    }
+}
+
+/* Refuses a connection over the total limit before anything is
+ * allocated for it: a plaintext 421 and close. */
+static void
+refuse_now (RdSmtpServer *srv, GSocket *sock, const char *ip, const char *why)
+{
+  refusal_counted (ip, NULL, why);
+  g_autofree char *line = refusal_line (srv, why);
+  g_autofree char *crlf = g_strconcat (line, "\r\n", NULL);
+  g_socket_send (sock, crlf, strlen (crlf), NULL, NULL);
   g_socket_close (sock, NULL);
+}
+
+static Conn *
+conn_new (RdSmtpServer *srv, GSocket *sock, const char *addr, gboolean tls)
+{
+  Conn *c = g_new0 (Conn, 1);
+  c->refcount = 1; /* the table's */
+  c->server = srv;
+  c->socket = sock;
+  c->ip = g_strdup (addr);
+  c->peer = g_strdup (addr);
+  c->out = g_byte_array_new ();
+  c->implicit_tls = tls;
+  c->last_activity = g_get_monotonic_time ();
+  g_hash_table_add (srv->conns, c);
+  rd_metric_set (RD_METRIC_SMTP_SESSIONS_ACTIVE, g_hash_table_size (srv->conns));
+  return c;
+}
+
+static void
+conn_session (Conn *c)
+{
+  RdSmtpLimits limits = c->server->limits;
+  limits.tls_available = c->server->ssl_ctx != NULL && !c->implicit_tls;
+  c->session = rd_smtp_session_new (&limits, c->ip, &session_callbacks, c);
+}
+
+/* The policy at connect, for the client's address (@ia: the socket's
+ * peer, or the client a trusted proxy named): the per-IP limit, the
+ * allowlist, then the banner (plain port) or the TLS handshake (the
+ * banner, a 554 or a 421 follows it). */
+static void
+conn_admit (Conn *c, GInetAddress *ia)
+{
+  RdSmtpServer *srv = c->server;
+  guint from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (srv->per_ip, c->ip));
+  /* The per-IP cap holds for refused clients too: they are held open
+   * for rejected_timeout seconds each. */
+  gboolean allowed = client_allowed (srv, ia);
+  conn_session (c);
+  if (from_ip >= srv->max_connections_per_ip)
+    {
+      refusal_counted (c->ip, c->peer, "per_ip_limit");
+      c->refuse_why = "per_ip_limit";
+    }
+  else
+    {
+      g_hash_table_insert (srv->per_ip, g_strdup (c->ip), GUINT_TO_POINTER (from_ip + 1));
+      c->counted = TRUE;
+    }
+  c->rejected = !allowed;
+  if (c->implicit_tls)
+    tls_begin (c); /* the banner follows the handshake */
+  else if (c->refuse_why)
+    {
+      g_autofree char *line = refusal_line (srv, c->refuse_why);
+      rd_smtp_session_start_refused (c->session, line, c->refuse_why);
+    }
+  else if (c->rejected)
+    rd_smtp_session_start_rejected (c->session, srv->allowlist_contact);
+  else
+    rd_smtp_session_start (c->session);
+}
+
+/* A connection from a trusted proxy that did not begin with a valid
+ * PROXY header: refused (the header is required from them, so a
+ * misconfigured balancer cannot make every client look like itself). */
+static void
+proxy_refused (Conn *c, const char *why)
+{
+  rd_log (RD_LOG_WARN, "smtp.proxy", "proxy=%s result=refused reason=\"%s\"", c->peer, why);
+  rd_metric_inc (RD_METRIC_SMTP_REJECTIONS, "proxy_header", "421");
+  if (!c->implicit_tls)
+    {
+      g_autofree char *line = g_strdup_printf ("421 4.7.0 %s Error: PROXY protocol header required from %s\r\n",
+                                               c->server->limits.hostname, c->peer);
+      g_byte_array_append (c->out, (const guint8 *) line, strlen (line));
+    }
+  c->proxy_pending = FALSE;
+  c->close_after_write = TRUE;
+  c->closing_since = g_get_monotonic_time ();
+  conn_flush (c);
+}
+
+/* Octets from a trusted proxy before its header is complete. */
+static void
+proxy_input (Conn *c, const char *data, gsize len)
+{
+  if (c->proxy_buf == NULL)
+    c->proxy_buf = g_byte_array_new ();
+  gsize room = RD_PROXY_V2_MAX + READ_CHUNK - c->proxy_buf->len;
+  g_byte_array_append (c->proxy_buf, (const guint8 *) data, (guint) MIN (len, room));
+  RdProxyHeader h;
+  const char *why = NULL;
+  RdProxyResult r = rd_proxy_parse (c->proxy_buf->data, c->proxy_buf->len, &h, &why);
+  if (r == RD_PROXY_MORE)
+    return;
+  if (r == RD_PROXY_INVALID)
+    {
+      proxy_refused (c, why);
+      return;
+    }
+  c->proxy_pending = FALSE;
+  g_autoptr(GInetAddress) ia = NULL;
+  if (h.local)
+    {
+      /* A health check or an unknown client: the proxy's own address. */
+      ia = g_inet_address_new_from_string (c->peer);
+      rd_log (RD_LOG_DEBUG, "smtp.proxy", "proxy=%s version=%u client=local", c->peer, h.version);
+    }
+  else
+    {
+      ia = g_inet_address_new_from_bytes (h.src, h.addr_len == 4 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
+      g_free (c->ip);
+      c->ip = g_inet_address_to_string (ia);
+      rd_log (RD_LOG_INFO, "smtp.proxy", "client=%s port=%u proxy=%s version=%u", c->ip, h.src_port, c->peer,
+              h.version);
+    }
+  GByteArray *buf = g_steal_pointer (&c->proxy_buf);
+  conn_admit (c, ia);
+  /* What followed the header (a TLS ClientHello, pipelined commands) */
+  if (!c->closed && !c->close_after_write && buf->len > h.length)
+    {
+      if (c->ssl)
+        tls_input (c, (const char *) buf->data + h.length, buf->len - h.length);
+      else
+        rd_smtp_session_feed (c->session, (const char *) buf->data + h.length, buf->len - h.length);
+    }
+  g_byte_array_unref (buf);
+}
+
+/* A PROXY header from an address not in [smtp] proxy_trusted: refused,
+ * never taken as the client's address. */
+static void
+proxy_untrusted (Conn *c)
+{
+  if (!c->implicit_tls)
+    {
+      rd_smtp_session_feed (c->session, "PROXY \r\n", 8); /* the session's refusal (554 5.7.0) */
+      return;
+    }
+  rd_log (RD_LOG_WARN, "smtp.proxy", "client=%s result=refused reason=untrusted", c->ip);
+  rd_metric_inc (RD_METRIC_SMTP_REJECTIONS, "proxy_untrusted", "554");
+  const char *line = "554 5.7.0 Error: PROXY protocol header from an address not in [smtp] proxy_trusted\r\n";
+  g_byte_array_append (c->out, (const guint8 *) line, strlen (line));
+  rd_smtp_session_disconnected (c->session);
+  c->close_after_write = TRUE;
+  c->closing_since = g_get_monotonic_time ();
+  conn_flush (c);
+}
+
+static gboolean
+proxy_trusted (RdSmtpServer *srv, GInetAddress *ia)
+{
+  return srv->proxy_trusted != NULL && ia != NULL
+      && rd_allowlist_match (srv->proxy_trusted, g_inet_address_to_bytes (ia), g_inet_address_get_native_size (ia),
+                             0);
 }
 
 static gboolean
@@ -661,45 +878,34 @@ on_accept (GSocket *listener, GIOCondition cond, gpointer data)
         }
       if (addr == NULL)
         addr = g_strdup ("unknown");
-      guint from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (srv->per_ip, addr));
+      Conn *c;
       if (g_hash_table_size (srv->conns) >= srv->max_connections)
         {
-          refuse (srv, sock, addr, tls, "total_limit");
-          g_object_unref (sock);
+          /* On the TLS port the 421 can only be read inside TLS: a few
+           * such handshakes at a time, beyond that a plain close. */
+          if (!tls || srv->refusing_tls >= REFUSING_TLS_MAX)
+            {
+              refuse_now (srv, sock, addr, "total_limit");
+              g_object_unref (sock);
+              continue;
+            }
+          refusal_counted (addr, NULL, "total_limit");
+          c = conn_new (srv, sock, addr, tls);
+          c->refuse_why = "total_limit";
+          c->refusing_tls = TRUE;
+          srv->refusing_tls++;
+          conn_session (c);
+          conn_start_reading (c);
+          tls_begin (c);
           continue;
         }
-      /* The per-IP cap holds for refused clients too: they are held
-       * open for rejected_timeout seconds each. */
-      gboolean allowed = client_allowed (srv, ia);
-      if (from_ip >= srv->max_connections_per_ip)
-        {
-          refuse (srv, sock, addr, tls, "per_ip_limit");
-          g_object_unref (sock);
-          continue;
-        }
-      Conn *c = g_new0 (Conn, 1);
-      c->refcount = 1; /* the table's */
-      c->server = srv;
-      c->socket = sock;
-      c->ip = g_strdup (addr);
-      c->out = g_byte_array_new ();
-      c->rejected = !allowed;
-      c->implicit_tls = tls;
-      c->last_activity = g_get_monotonic_time ();
-      RdSmtpLimits limits = srv->limits;
-      limits.tls_available = srv->ssl_ctx != NULL && !tls;
-      c->session = rd_smtp_session_new (&limits, addr, &session_callbacks, c);
-      g_hash_table_add (srv->conns, c);
-      rd_metric_set (RD_METRIC_SMTP_SESSIONS_ACTIVE, g_hash_table_size (srv->conns));
-      g_hash_table_insert (srv->per_ip, g_strdup (addr), GUINT_TO_POINTER (from_ip + 1));
+      c = conn_new (srv, sock, addr, tls);
       conn_start_reading (c);
       conn_ref (c);
-      if (tls)
-        tls_begin (c); /* the banner follows the handshake */
-      else if (c->rejected)
-        rd_smtp_session_start_rejected (c->session, srv->allowlist_contact);
+      if (proxy_trusted (srv, ia))
+        c->proxy_pending = TRUE; /* the client's address comes first */
       else
-        rd_smtp_session_start (c->session);
+        conn_admit (c, ia);
       conn_unref (c);
     }
   return G_SOURCE_CONTINUE;
@@ -727,7 +933,9 @@ on_sweep (gpointer data)
           continue;
         }
       guint limit = 0;
-      if (c->ssl && !c->handshake_done)
+      if (c->session == NULL)
+        limit = srv->command_timeout; /* a trusted proxy's header */
+      else if (c->ssl && !c->handshake_done)
         limit = c->rejected ? srv->rejected_timeout : srv->command_timeout;
       else
         switch (rd_smtp_session_get_wait (c->session))
@@ -741,11 +949,8 @@ on_sweep (gpointer data)
       if (c->storing || c->data_waiting || limit == 0 || now - c->last_activity < (gint64) limit * G_USEC_PER_SEC)
         continue;
       conn_ref (c);
-      if (c->ssl && !c->handshake_done)
-        {
-          rd_smtp_session_disconnected (c->session);
-          conn_close (c);
-        }
+      if (c->session == NULL || (c->ssl && !c->handshake_done))
+        conn_lost (c);
       else
         rd_smtp_session_timeout (c->session);
       conn_unref (c);
@@ -827,6 +1032,17 @@ rd_smtp_server_new_with_tls (RdConfig *config, RdSpoolWriter *writer, SSL_CTX *t
       srv->ssl_ctx = rd_smtp_tls_context_new (config, error);
       if (srv->ssl_ctx == NULL)
         return NULL;
+    }
+  g_auto(GStrv) proxies = rd_config_get_list (config, "smtp", "proxy_trusted");
+  for (guint i = 0; proxies && proxies[i]; i++)
+    {
+      if (srv->proxy_trusted == NULL)
+        srv->proxy_trusted = rd_allowlist_new ();
+      if (!rd_allowlist_add (srv->proxy_trusted, proxies[i], 0, error))
+        {
+          g_prefix_error (error, "[smtp] proxy_trusted: ");
+          return NULL;
+        }
     }
   srv->store = rd_store_open (rd_config_get_data_dir (config), error);
   if (srv->store == NULL)
@@ -952,10 +1168,9 @@ rd_smtp_server_stop (RdSmtpServer *srv)
     {
       Conn *c = l->data;
       conn_ref (c);
-      if (!c->storing)
+      if (!c->storing && c->session)
         rd_smtp_session_shutdown (c->session);
-      rd_smtp_session_disconnected (c->session);
-      conn_close (c);
+      conn_lost (c);
       conn_unref (c);
     }
   g_list_free (conns);
@@ -990,6 +1205,7 @@ rd_smtp_server_free (RdSmtpServer *srv)
   g_strfreev (srv->allowlist_fixed);
   g_free (srv->allowlist_contact);
   rd_allowlist_free (srv->allowlist);
+  rd_allowlist_free (srv->proxy_trusted);
   rd_store_free (srv->store);
   if (srv->ssl_ctx)
     SSL_CTX_free (srv->ssl_ctx);

@@ -13,7 +13,8 @@
  * family, and what netcat without -C sends): it is refused with 550 5.5.2
  * and the connection closed, so nothing after it is ever read as commands
  * or as a second message. BDAT chunks (RFC 3030) are counted octets, never
- * lines; their bare LFs are stored as CRLF too, so the spool holds CRLF.
+ * lines; their bare LFs are stored as CRLF too, so the spool holds CRLF
+ * (refused like in DATA under strict_bare_lf).
  *
  * Caps: a command line over 512 octets (RFC 5321 §4.5.3.1.4) gets 500 and
  * the session continues; a line with no LF after MAX_UNTERMINATED octets
@@ -113,6 +114,7 @@ static const struct { const char *prefix; const char *reason; } rejection_reason
   { "421 4.7.0", "too_many_errors" },
   { "421 4.4.2", "timeout" },
   { "421 4.3.2", "shutdown" },
+  { "554 5.7.0 Error: PROXY", "proxy_untrusted" },
   { "451 4.3.0", "storage_error" },
   { "452 4.3.1", "disk_full" },
   { "550 5.5.2 Error: bare <LF>", "bare_lf" },
@@ -142,17 +144,12 @@ count_rejection (const char *text)
 /* The one function that writes replies. @fmt holds one or more lines
  * separated by '\n'; CRLF is appended to each. */
 static void
-reply (RdSmtpSession *s, const char *fmt, ...)
+write_reply (RdSmtpSession *s, const char *text)
 {
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *text = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  count_rejection (text);
   GString *out = g_string_new (NULL);
-  for (char *p = text; *p;)
+  for (const char *p = text; *p;)
     {
-      char *nl = strchr (p, '\n');
+      const char *nl = strchr (p, '\n');
       gsize n = nl ? (gsize) (nl - p) : strlen (p);
       g_string_append_len (out, p, n);
       g_string_append (out, "\r\n");
@@ -160,6 +157,17 @@ reply (RdSmtpSession *s, const char *fmt, ...)
     }
   s->cb.write (s, out->str, out->len, s->user_data);
   g_string_free (out, TRUE);
+}
+
+static void
+reply (RdSmtpSession *s, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  count_rejection (text);
+  write_reply (s, text);
 }
 
 static void
@@ -296,6 +304,15 @@ rd_smtp_session_start_rejected (RdSmtpSession *s, const char *text)
           s->id, s->client_addr);
   set_state (s, ST_REJECTED);
   reply (s, "554 5.7.1 %s", text);
+}
+
+void
+rd_smtp_session_start_refused (RdSmtpSession *s, const char *line, const char *result)
+{
+  if (s->state == ST_CLOSED)
+    return;
+  write_reply (s, line); /* counted by the server, which knows why */
+  close_session (s, result);
 }
 
 /* ---- argument parsing ------------------------------------------------ */
@@ -714,6 +731,18 @@ typedef struct {
 
 #define SESSION_STATES (B (ST_INIT) | B (ST_READY) | B (ST_MAIL) | B (ST_RCPT) | B (ST_BDAT))
 
+/* A PROXY protocol header (receiver/proxy-protocol.h) reaching the
+ * session: the server takes one only from [smtp] proxy_trusted, before
+ * the session starts; from anyone else it is refused, never read as the
+ * client's address. */
+static void
+cmd_proxy (RdSmtpSession *s, const char *arg)
+{
+  rd_log (RD_LOG_WARN, "smtp.proxy", "session=%s client=%s result=refused reason=untrusted", s->id, s->client_addr);
+  reply (s, "554 5.7.0 Error: PROXY protocol header from an address not in [smtp] proxy_trusted");
+  close_session (s, "proxy_untrusted");
+}
+
 static const Command commands[] = {
   { "HELO", SESSION_STATES, cmd_helo_w },
   { "EHLO", SESSION_STATES, cmd_ehlo_w },
@@ -726,6 +755,7 @@ static const Command commands[] = {
   { "VRFY", SESSION_STATES, cmd_vrfy },
   { "QUIT", SESSION_STATES | B (ST_REJECTED), cmd_quit },
   { "STARTTLS", B (ST_INIT) | B (ST_READY), cmd_starttls },
+  { "PROXY", 0, cmd_proxy },
 };
 
 static const char *
@@ -847,9 +877,12 @@ append_line (RdSmtpSession *s, const char *text, gsize len, gboolean unstuff, gb
     append_raw (s, "\r\n", 2);
 }
 
+static void bare_lf_refused (RdSmtpSession *s);
+
 /* A BDAT chunk piece: octets as they are, except that a bare LF is
- * stored as CRLF like in DATA. */
-static void
+ * stored as CRLF like in DATA, or, under strict_bare_lf, refused as in
+ * DATA (550 5.5.2 and close; FALSE). */
+static gboolean
 append_bdat (RdSmtpSession *s, const char *p, gsize len)
 {
   const char *end = p + len;
@@ -860,14 +893,20 @@ append_bdat (RdSmtpSession *s, const char *p, gsize len)
         {
           append_raw (s, p, end - p);
           s->bdat_prev_cr = end[-1] == '\r';
-          return;
+          return TRUE;
         }
       gboolean cr_before = nl > p ? nl[-1] == '\r' : s->bdat_prev_cr;
+      if (!cr_before && s->limits.strict_bare_lf)
+        {
+          bare_lf_refused (s);
+          return FALSE;
+        }
       append_raw (s, p, nl - p);
       append_raw (s, cr_before ? "\n" : "\r\n", cr_before ? 1 : 2);
       s->bdat_prev_cr = FALSE;
       p = nl + 1;
     }
+  return TRUE;
 }
 
 static void
@@ -968,8 +1007,8 @@ process_input (RdSmtpSession *s)
       if (s->bdat_remaining > 0)
         {
           gsize take = (gsize) MIN ((guint64) avail, s->bdat_remaining);
-          if (!s->bdat_discard)
-            append_bdat (s, base, take);
+          if (!s->bdat_discard && !append_bdat (s, base, take))
+            break; /* refused: the session is closed */
           s->bdat_remaining -= take;
           pos += take;
           if (s->bdat_remaining == 0)

@@ -75,6 +75,10 @@ void rd_smtp_session_start (RdSmtpSession *session);
 /* Instead of the banner: refuses the client (RFC 5321 §3.1): "554 5.7.1
  * @text", then 503 to every command until QUIT. @text is one line. */
 void rd_smtp_session_start_rejected (RdSmtpSession *session, const char *text);
+/* Instead of the banner: writes @line (one reply line, without CRLF,
+ * e.g. "421 4.7.0 ... too many connections") and closes; @result is the
+ * session log's result. Not counted as a rejection: the caller counts. */
+void rd_smtp_session_start_refused (RdSmtpSession *session, const char *line, const char *result);
 /* Input from the client, in any chunking. */
 void rd_smtp_session_feed (RdSmtpSession *session, const char *data, gsize len);
 /* Outcome of a submitted message: @queue_id on success, else @error

@@ -201,8 +201,10 @@ run_date (SvRun *x, const SvTest *t)
   const char *h = sv_expand (x, t->headers->items[0], NULL);
   GPtrArray *vals = sv_header_values (x, h);
   guint from = 0, to = 0;
+  /* RFC 5260 4: an absent header field (or no field at :index) gives no
+   * date; the test is false, and :count counts 0 (RFC 5231 4.2). */
   if (vals == NULL || !sv_index_pick (t, vals->len, &from, &to))
-    return FALSE;
+    return t->match == MATCH_COUNT ? sv_match_count (x, t, 0) : FALSE;
   GPtrArray *parsed = sv_date_values (x, h, vals);
   for (guint i = from; i < to; i++)
     if (g_ptr_array_index (parsed, i))

@@ -8,10 +8,12 @@
 
 #include <string.h>
 
-/* RFC 5228 2.4.2.4: ${hex:..} and ${unicode:..}; a malformed one stays as
- * written. */
+/* RFC 5228 2.4.2.4: ${hex:..} and ${unicode:..}; a malformed one (no
+ * value, a non-hex digit, a hex value of more than two digits) stays as
+ * written; a unicode value that is no character (a surrogate, above
+ * 10FFFF) is an error. */
 static char *
-decode (const char *text, gsize len, gsize *out_len)
+decode (const char *text, gsize len, gsize *out_len, const char **error)
 {
   GString *out = g_string_sized_new (len);
   gsize i = 0;
@@ -35,6 +37,7 @@ decode (const char *text, gsize len, gsize *out_len)
               const char *p = text + start + (hex ? 4 : 8);
               GString *dec = g_string_new (NULL);
               gboolean ok = TRUE;
+              guint items = 0;
               while (p < close && ok)
                 {
                   while (p < close && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
@@ -54,6 +57,7 @@ decode (const char *text, gsize len, gsize *out_len)
                     ok = FALSE;
                   if (!ok)
                     break;
+                  items++;
                   if (hex)
                     {
                       if (digits > 2)
@@ -64,12 +68,17 @@ decode (const char *text, gsize len, gsize *out_len)
                   else
                     {
                       if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-                        ok = FALSE;
+                        {
+                          /* Well-formed but not a character: an error. */
+                          *error = "encoded-character: ${unicode:...} outside 0-D7FF and E000-10FFFF";
+                          ok = FALSE;
+                        }
                       else
                         g_string_append_unichar (dec, (gunichar) v);
                     }
                 }
-              if (ok)
+              /* At least one hex-pair or unicode-hex (2.4.2.4). */
+              if (ok && items > 0)
                 {
                   g_string_append_len (out, dec->str, dec->len);
                   g_string_free (dec, TRUE);

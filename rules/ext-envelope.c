@@ -31,8 +31,17 @@ run_envelope (SvRun *x, const SvTest *t)
       const char *v = sv_envelope_value (x, sv_expand (x, t->headers->items[h], NULL));
       if (v == NULL)
         continue;
-      /* The null sender has no parts but :all (RFC 5228 5.4). */
-      if (*v == '\0' && t->part != PART_ALL)
+      /* RFC 5228 5.4: the null reverse-path is matched as the empty
+       * string, whatever the address part. */
+      if (*v == '\0')
+        {
+          if (vals)
+            g_ptr_array_add (vals, g_strdup (""));
+          else if (sv_match_value (x, t, "", 0))
+            return TRUE;
+          continue;
+        }
+      if (t->part != PART_ALL && !sv_address_valid (v))
         continue;
       if (sv_match_address (x, t, v, vals))
         return TRUE;

@@ -11,8 +11,13 @@
 static void
 compile_fileinto (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
 {
-  if (sv_want_one_string (c, n, p, cmd, "a mailbox") && !cmd->arg->dynamic && cmd->arg->len == 0)
+  if (!sv_want_one_string (c, n, p, cmd, "a mailbox") || cmd->arg->dynamic)
+    return;
+  if (cmd->arg->len == 0)
     SV_ERR (c, cmd->arg->line, cmd->arg->col, "fileinto: empty mailbox name");
+  /* A mailbox name is UTF-8 (RFC 5228 2.4.2; e.g. "${hex:e9}" is not). */
+  else if (memchr (cmd->arg->text, '\0', cmd->arg->len) || !g_utf8_validate (cmd->arg->text, (gssize) cmd->arg->len, NULL))
+    SV_ERR (c, cmd->arg->line, cmd->arg->col, "fileinto: the mailbox name is not valid UTF-8");
 }
 
 static void

@@ -2,7 +2,8 @@
  *
  * reject REASON: a rejection notice to the sender (desk/ never sends one
  * to <>). It cannot be combined with keep, fileinto or redirect (2.1);
- * sv_evaluate() checks that once the script has run.
+ * sv_evaluate() checks that once the script has run. With vacation it is
+ * a run-time error whichever comes first (RFC 5230 4.7).
  */
 #include "sieve-parse.h"
 #include "sieve-run.h"
@@ -21,6 +22,12 @@ run_reject (SvRun *x, const SvCmd *c)
   if (x->reject)
     {
       sv_rt_error (x, c->line, "reject used twice");
+      return;
+    }
+  if (x->vacation)
+    {
+      /* RFC 5230 4.7: both would answer the sender. */
+      sv_rt_error (x, c->line, "reject: cannot be used with vacation (RFC 5230 4.7)");
       return;
     }
   x->reject = sv_action_new (RD_ACTION_REJECT);

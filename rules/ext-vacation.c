@@ -95,7 +95,17 @@ vacation_clear (gpointer data)
 
 /* ---- running -------------------------------------------------------------- */
 
-/* An address in To/Cc/Bcc/Resent-* (RFC 5230 4.5). */
+/* Addresses compared as vacation compares them: the whole addr-spec
+ * ignoring case (RFC 5230 4.5; local parts that differ only in case are
+ * one mailbox in practice, and Pigeonhole does the same). */
+static gboolean
+same_mailbox (const char *a, const char *b)
+{
+  return g_ascii_strcasecmp (a, b) == 0;
+}
+
+/* An address in To/Cc/Bcc/Resent-To/Resent-Cc/Resent-Bcc (RFC 5230 4.5:
+ * the recipient named in any of them counts as addressed). */
 static gboolean
 addressed_to (SvRun *x, const char *addr)
 {
@@ -104,7 +114,7 @@ addressed_to (SvRun *x, const char *addr)
     {
       GPtrArray *v = sv_address_values (x, hdrs[h]);
       for (guint i = 0; i < v->len; i++)
-        if (sv_same_address (g_ptr_array_index (v, i), addr))
+        if (same_mailbox (g_ptr_array_index (v, i), addr))
           return TRUE;
     }
   return FALSE;
@@ -122,10 +132,10 @@ vacation_suppressed (SvRun *x, const char *sender, GPtrArray *addresses)
 {
   if (*sender == '\0')
     return "null-sender";
-  if (x->env->recipient && sv_same_address (sender, x->env->recipient))
+  if (x->env->recipient && same_mailbox (sender, x->env->recipient))
     return "own-address";
   for (guint i = 0; i < addresses->len; i++)
-    if (sv_same_address (sender, g_ptr_array_index (addresses, i)))
+    if (same_mailbox (sender, g_ptr_array_index (addresses, i)))
       return "own-address";
   RdMailAuto why = rd_mail_auto_message (x->msg, sender);
   if (why & ~RD_MAIL_AUTO_ADDRESS_BITS)
@@ -151,6 +161,11 @@ run_vacation (SvRun *x, const SvCmd *c)
   if (x->vacation)
     {
       sv_rt_error (x, c->line, "vacation used twice");
+      return;
+    }
+  if (x->reject)
+    {
+      sv_rt_error (x, c->line, "vacation: cannot be used with reject (RFC 5230 4.7)");
       return;
     }
   const char *sender = x->env->sender ? x->env->sender : "";
@@ -193,7 +208,14 @@ run_vacation (SvRun *x, const SvCmd *c)
         {
           for (guint i = 0; i < addresses->len && a->from == NULL; i++)
             if (addressed_to (x, g_ptr_array_index (addresses, i)))
-              a->from = g_strdup (sv_expand (x, d->addresses->items[i], NULL));
+              {
+                /* The :addresses entry, its domain lower-cased. */
+                char *spec = g_strdup (g_ptr_array_index (addresses, i));
+                char *at = strrchr (spec, '@');
+                for (char *q = at; q && *q; q++)
+                  *q = g_ascii_tolower (*q);
+                a->from = spec;
+              }
           if (a->from == NULL)
             a->from = g_strdup (rcpt);
         }

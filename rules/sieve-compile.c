@@ -352,6 +352,18 @@ compile_command (SvCompiler *c, SvNode *n)
     }
   if (n->block)
     SV_ERR (c, n->line, n->col, "%s does not take a block", n->name);
+  if (n->tests->len && def && n->args->len == 0 && n->tests->len == 1 && !n->test_list)
+    {
+      /* `fileinto billing;`: a bare word where a string belongs reads as
+       * a test; say what the author most likely meant. */
+      const SvNode *w = g_ptr_array_index (n->tests, 0);
+      if (w->args->len == 0 && w->tests->len == 0 && w->block == NULL)
+        {
+          SV_ERR (c, w->line, w->col, "%s: a string is expected, not the bare word %s; did you mean \"%s\"?",
+                  n->name, w->word, w->word);
+          return cmd;
+        }
+    }
   if (n->tests->len)
     SV_ERR (c, n->line, n->col, "%s does not take a test", n->name);
   if (def == NULL)

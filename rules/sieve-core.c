@@ -36,7 +36,8 @@ compile_require (SvCompiler *c, SvNode *n, SvPos *p, SvCmd *cmd)
         cap = NULL;
       if (cap == NULL)
         {
-          SV_ERR (c, s->line, s->col, "unsupported extension \"%s\"", s->text);
+          g_autofree char *known = sv_capability_list (c->opts ? c->opts->extensions : NULL);
+          SV_ERR (c, s->line, s->col, "unsupported extension \"%s\" (supported: %s)", s->text, known);
           continue;
         }
       guint bits = cap->ext | cap->implies;
@@ -236,7 +237,8 @@ run_anyof (SvRun *x, const SvTest *t)
 
 /* ---- address, header, exists (5.1, 5.5, 5.7) ------------------------------ */
 
-/* Header names are ftext (RFC 5322 3.6.8): printable, no ':'. */
+/* Header names are ftext (RFC 5322 3.6.8): printable, no ':'; another
+ * name is a warning. */
 static void
 compile_header_test (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t)
 {
@@ -248,7 +250,11 @@ compile_header_test (SvCompiler *c, SvNode *n, SvPos *p, SvTest *t)
       for (gsize q = 0; q < h->len && !h->dynamic; q++)
         if ((guchar) h->text[q] <= ' ' || h->text[q] == ':' || (guchar) h->text[q] >= 127)
           {
-            SV_ERR (c, h->line, h->col, "%s: invalid header name \"%s\"", n->name, h->text);
+            /* Not an error (RFC 5228 does not make it one, and a list
+             * may name other fields): no such field exists, so the name
+             * never matches. A warning tells the author. */
+            SV_WARN (c, h->line, h->col, "%s: \"%s\" is not a valid header field name; it never matches",
+                     n->name, h->text);
             break;
           }
     }

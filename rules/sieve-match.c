@@ -114,50 +114,59 @@ lower_copy (char *dst, const char *src, gsize n)
     dst[i] = sv_lc (src[i]);
 }
 
-/* Lower-cases @v into a per-evaluation buffer; the body (the longest
- * value, tested by several rules) is lowered once per message. */
+/* Which of x->big @v is, or -1. */
+static inline int
+big_slot (SvRun *x, const char *v, gsize vl)
+{
+  if (v == x->body_more_joined && v)
+    return 1;
+  if (vl > 256 && v == rd_message_get_body_text (x->msg))
+    return 0;
+  return -1;
+}
+
+/* Lower-cases @v into a per-evaluation buffer; the long texts (tested by
+ * several rules) are lowered once per message. */
 static const char *
 lowered (SvRun *x, const char *v, gsize vl)
 {
-  if (v == x->lower_src && vl == x->lower_len && x->lower_buf)
-    return x->lower_buf->str;
-  gboolean body = vl > 256 && v == rd_message_get_body_text (x->msg);
-  GString *b = body ? (x->lower_big ? x->lower_big : (x->lower_big = g_string_new (NULL))) : sv_scratch (x);
+  int s = big_slot (x, v, vl);
+  if (s >= 0 && v == x->big[s].src && vl == x->big[s].len)
+    return x->big[s].lower->str;
+  GString *b = s >= 0 ? (x->big[s].lower ? x->big[s].lower : (x->big[s].lower = g_string_new (NULL))) : sv_scratch (x);
   g_string_set_size (b, vl);
   lower_copy (b->str, v, vl);
-  if (body)
+  if (s >= 0)
     {
-      x->lower_src = v;
-      x->lower_len = vl;
-      x->lower_buf = b;
+      x->big[s].src = v;
+      x->big[s].len = vl;
     }
   return b->str;
 }
 
-/* The bigram filter of the body, built from its lower-cased copy on first
- * use. */
+/* The bigram filter of long text @s, built from its lower-cased copy on
+ * first use. */
 static const guint8 *
-body_bigrams (SvRun *x, const char *v, gsize vl)
+big_bigrams (SvRun *x, int s, const char *v, gsize vl)
 {
-  if (x->bigrams_ready)
-    return x->bigrams;
-  if (x->bigrams == NULL)
-    x->bigrams = g_new (guint8, BIGRAM_SLOTS);
-  guint8 *slots = x->bigrams;
+  if (x->big[s].bigrams)
+    return x->big[s].bigrams;
+  guint8 *slots = g_new (guint8, BIGRAM_SLOTS);
   memset (slots, 0, BIGRAM_SLOTS);
   const guchar *u = (const guchar *) lowered (x, v, vl);
   for (gsize i = 1; i < vl; i++)
     slots[bigram (u[i - 1], u[i])] = 1;
-  x->bigrams_ready = TRUE;
+  x->big[s].bigrams = slots;
   return slots;
 }
 
-/* FALSE when @k (lower case) certainly does not occur in the body. */
+/* FALSE when @k (lower case) certainly does not occur in long text @s. */
 static gboolean
-body_may_contain (SvRun *x, const char *k, gsize kl)
+big_may_contain (SvRun *x, int s, const char *k, gsize kl)
 {
+  const guint8 *slots = x->big[s].bigrams;
   for (gsize i = 0; i + 1 < kl; i++)
-    if (!x->bigrams[bigram ((guchar) k[i], (guchar) k[i + 1])])
+    if (!slots[bigram ((guchar) k[i], (guchar) k[i + 1])])
       return FALSE;
   return TRUE;
 }
@@ -239,17 +248,20 @@ glob (const char *v, gsize vl, const char *p, gsize pl, SvComparator cmp, Span *
 static void
 set_match (SvRun *x, guint i, const char *text, gsize len)
 {
-  if (i > 9)
+  if (i > SV_MAX_MATCH)
     return;
   g_free (x->match[i]);
   x->match[i] = g_strndup (text, len);
+  if (i >= x->n_match)
+    x->n_match = i + 1;
 }
 
 static void
 clear_matches (SvRun *x)
 {
-  for (guint i = 0; i < 10; i++)
+  for (guint i = 0; i < x->n_match; i++)
     g_clear_pointer (&x->match[i], g_free);
+  x->n_match = 0;
 }
 
 /* Substring search; short haystacks (header values) without memmem's
@@ -301,10 +313,11 @@ match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *k
                 b->str[i] = sv_lc (k[i]);
               lk = b->str;
             }
-          if (vl > 256 && v == rd_message_get_body_text (x->msg))
+          int s = big_slot (x, v, vl);
+          if (s >= 0)
             {
-              body_bigrams (x, v, vl);
-              if (!body_may_contain (x, lk, kl))
+              big_bigrams (x, s, v, vl);
+              if (!big_may_contain (x, s, lk, kl))
                 return FALSE;
             }
           if (*lv == NULL)
@@ -328,7 +341,7 @@ match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *k
           return FALSE;
         clear_matches (x);
         set_match (x, 0, v, vl);
-        for (guint i = 0; i < n && i < 9; i++)
+        for (guint i = 0; i < n && i < SV_MAX_MATCH; i++)
           set_match (x, i + 1, v + spans[i].start, spans[i].len);
         return TRUE;
       }
@@ -357,13 +370,14 @@ match_one (SvRun *x, const SvTest *t, const char *v, gsize vl, const SvString *k
               }
           }
         g_autofree char *vz = memchr (v, '\0', vl) || v[vl] != '\0' ? g_strndup (v, vl) : NULL;
-        regmatch_t m[10];
-        gboolean ok = regexec (re, vz ? vz : v, 10, m, 0) == 0;
+        regmatch_t m[SV_MAX_MATCH + 1];
+        guint nm = (guint) MIN (re->re_nsub + 1, (gsize) SV_MAX_MATCH + 1);
+        gboolean ok = regexec (re, vz ? vz : v, nm, m, 0) == 0;
         if (ok)
           {
             const char *base = vz ? vz : v;
             clear_matches (x);
-            for (guint i = 0; i < 10; i++)
+            for (guint i = 0; i < nm; i++)
               if (m[i].rm_so >= 0)
                 set_match (x, i, base + m[i].rm_so, (gsize) (m[i].rm_eo - m[i].rm_so));
               else
@@ -384,7 +398,8 @@ sv_match_value (SvRun *x, const SvTest *t, const char *v, gsize vl)
   for (guint i = 0; i < t->keys->n && !x->error; i++)
     {
       /* A dynamic key expands into the scratch ring, which may hold @lv. */
-      if (t->keys->items[i]->dynamic && lv != (x->lower_buf ? x->lower_buf->str : NULL))
+      if (t->keys->items[i]->dynamic && lv && !(x->big[0].lower && lv == x->big[0].lower->str)
+          && !(x->big[1].lower && lv == x->big[1].lower->str))
         lv = NULL;
       if (match_one (x, t, v, vl, t->keys->items[i], &lv))
         return TRUE;
@@ -463,9 +478,12 @@ sv_match_clear (SvRun *x)
   clear_matches (x);
   if (x->addr_part)
     g_string_free (x->addr_part, TRUE);
-  if (x->lower_big)
-    g_string_free (x->lower_big, TRUE);
-  g_free (x->bigrams);
+  for (guint s = 0; s < G_N_ELEMENTS (x->big); s++)
+    {
+      if (x->big[s].lower)
+        g_string_free (x->big[s].lower, TRUE);
+      g_free (x->big[s].bigrams);
+    }
 }
 
 /* ---- compile side ------------------------------------------------------------ */

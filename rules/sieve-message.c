@@ -253,6 +253,36 @@ parse_address_list (const char *v, GPtrArray *out, GString *seg, GString *angle)
     }
 }
 
+/* Bytes that cannot stand unquoted in a local part (1) or a domain (2). */
+static const guint8 addr_bad[256] = {
+  [0 ... 32] = 3, ['<'] = 3, ['>'] = 3, ['('] = 3, [')'] = 3, ['\\'] = 3, [','] = 3, [';'] = 3,
+  ['"'] = 3, ['@'] = 3, ['['] = 1, [']'] = 1, [':'] = 1, [127] = 3,
+};
+
+/* An addr-spec as far as :localpart and :domain need one (RFC 5228
+ * 2.7.4: an address that is not syntactically valid is not matched by
+ * them): a local part (dot-atom or quoted string), "@", a domain. */
+gboolean
+sv_address_valid (const char *addr)
+{
+  const char *at = strrchr (addr, '@');
+  if (at == NULL || at == addr || at[1] == '\0')
+    return FALSE;
+  if (addr[0] == '"')
+    {
+      if (at - addr < 2 || at[-1] != '"')
+        return FALSE;
+    }
+  else
+    for (const guchar *p = (const guchar *) addr; p < (const guchar *) at; p++)
+      if (addr_bad[*p] & 1)
+        return FALSE;
+  for (const guchar *p = (const guchar *) at + 1; *p; p++)
+    if (addr_bad[*p] & 2)
+      return FALSE;
+  return TRUE;
+}
+
 /* Addresses of every header named @name, in order. */
 GPtrArray *
 sv_address_values (SvRun *x, const char *name)
@@ -282,7 +312,16 @@ sv_address_values (SvRun *x, const char *name)
               x->addr_seg = g_string_sized_new (128);
               x->addr_angle = g_string_sized_new (128);
             }
+          guint first = out->len;
           parse_address_list (h->value, out, x->addr_seg, x->addr_angle);
+          /* Checked once per message, not per test: see SV_ADDR_INVALID. */
+          for (guint k = first; k < out->len; k++)
+            if (!sv_address_valid (g_ptr_array_index (out, k)))
+              {
+                char *marked = g_strconcat (SV_ADDR_INVALID_S, (char *) g_ptr_array_index (out, k), NULL);
+                g_free (g_ptr_array_index (out, k));
+                out->pdata[k] = marked;
+              }
         }
     }
   g_hash_table_insert (x->addrs, g_strdup (lname), out);
@@ -294,19 +333,27 @@ sv_address_values (SvRun *x, const char *name)
 gboolean
 sv_address_part (const char *addr, SvAddrPart part, GString *out)
 {
-  const char *at = strrchr (addr, '@');
-  gsize local_len = at ? (gsize) (at - addr) : strlen (addr);
-  switch (part)
+  if (*addr == SV_ADDR_INVALID)
     {
-    case PART_ALL:
+      /* Only :all sees an address that is not valid (RFC 5228 2.7.4). */
+      if (part != PART_ALL)
+        return FALSE;
+      addr++;
+    }
+  if (part == PART_ALL)
+    {
       g_string_append (out, addr);
       return TRUE;
+    }
+  const char *at = strrchr (addr, '@');
+  gsize local_len = (gsize) (at - addr);
+  switch (part)
+    {
     case PART_LOCAL:
       g_string_append_len (out, addr, local_len);
       return TRUE;
     case PART_DOMAIN:
-      if (at)
-        g_string_append (out, at + 1);
+      g_string_append (out, at + 1);
       return TRUE;
     case PART_USER:
     case PART_DETAIL:
@@ -376,6 +423,58 @@ sv_body_text (SvRun *x, gsize *len)
     x->body_len = strlen (text);
   *len = x->body_len;
   return text;
+}
+
+#define BODY_MAX_PARTS 1000
+#define BODY_MAX_DEPTH 32
+
+GPtrArray *
+sv_body_parts (SvRun *x)
+{
+  if (x->body_parts == NULL)
+    x->body_parts = rd_body_parts (rd_message_get_raw (x->msg), BODY_MAX_PARTS, BODY_MAX_DEPTH, FALSE);
+  return x->body_parts;
+}
+
+GPtrArray *
+sv_body_more_texts (SvRun *x)
+{
+  if (x->body_more == NULL)
+    {
+      /* The view has the text of every text attachment and attached
+       * message (RdAttachment.texts). */
+      GPtrArray *atts = rd_message_get_attachments (x->msg);
+      x->body_more = g_ptr_array_new ();
+      for (guint i = 0; i < atts->len && x->body_more->len < BODY_MAX_PARTS; i++)
+        {
+          const RdAttachment *a = g_ptr_array_index (atts, i);
+          for (char **t = a->texts; t && *t && x->body_more->len < BODY_MAX_PARTS; t++)
+            g_ptr_array_add (x->body_more, *t);
+        }
+    }
+  return x->body_more;
+}
+
+const char *
+sv_body_more_joined (SvRun *x, gsize *len)
+{
+  if (x->body_more_joined == NULL)
+    {
+      GPtrArray *more = sv_body_more_texts (x);
+      if (more->len == 0)
+        return NULL;
+      GString *j = g_string_new (NULL);
+      for (guint i = 0; i < more->len; i++)
+        {
+          if (i)
+            g_string_append_c (j, '\0');
+          g_string_append (j, g_ptr_array_index (more, i));
+        }
+      x->body_more_joined_len = j->len;
+      x->body_more_joined = g_string_free (j, FALSE);
+    }
+  *len = x->body_more_joined_len;
+  return x->body_more_joined;
 }
 
 /* ---- dates (RFC 5260 4) -------------------------------------------------- */
@@ -484,4 +583,9 @@ sv_message_clear (SvRun *x)
     g_ptr_array_unref (x->owned);
   if (x->dates)
     g_hash_table_unref (x->dates);
+  if (x->body_parts)
+    g_ptr_array_unref (x->body_parts);
+  if (x->body_more)
+    g_ptr_array_unref (x->body_more);
+  g_free (x->body_more_joined);
 }

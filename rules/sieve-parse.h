@@ -30,7 +30,8 @@ struct _SvArg {
 };
 
 struct _SvNode {
-  char *name;
+  char *name;          /* lower case */
+  char *word;          /* as written (diagnostics) */
   guint line, col;
   GPtrArray *args;     /* SvArg* */
   GPtrArray *tests;    /* SvNode* */

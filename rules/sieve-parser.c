@@ -29,6 +29,7 @@ node_free (SvNode *n)
   if (n == NULL)
     return;
   g_free (n->name);
+  g_free (n->word);
   g_ptr_array_unref (n->args);
   g_ptr_array_unref (n->tests);
   if (n->block)
@@ -43,6 +44,7 @@ node_new (SvLexer *lx)
 {
   SvNode *n = g_new0 (SvNode, 1);
   n->name = g_ascii_strdown (lx->tok.text->str, -1);
+  n->word = g_strdup (lx->tok.text->str);
   n->line = lx->tok.line;
   n->col = lx->tok.col;
   n->args = g_ptr_array_new_with_free_func ((GDestroyNotify) arg_free);

@@ -267,7 +267,8 @@ typedef struct {
   const SvNamespace *var_namespace;   /* or NULL */
   /* Rewrites every string argument before anything reads it
    * (encoded-character); (transfer full). NULL: none. */
-  char *(*decode_string) (const char *text, gsize len, gsize *out_len);
+  /* Sets *@error (a static text) when the string is an error. */
+  char *(*decode_string) (const char *text, gsize len, gsize *out_len, const char **error);
 } SvExtension;
 
 /* The errors for a second tag of the groups the extensions share. */
@@ -306,6 +307,9 @@ extern const SvExtension sv_ext_ticket;
 
 /* The extension `require` names @capability, or NULL. */
 const SvExtension *sv_capability_find (const char *capability);
+/* The capabilities `require` accepts (those in @allowed, NULL: all),
+ * sorted, ", "-separated. (transfer full) */
+char *sv_capability_list (const char *const *allowed);
 /* The capability of @ext (one bit), for messages. */
 const char *sv_capability_name (SvExt ext);
 const SvCommandDef *sv_command_find (const char *name);
@@ -318,7 +322,7 @@ const SvNamespace *sv_namespace_find (guint exts, const char *lname);
 gboolean sv_namespaces_enabled (guint exts);
 /* @text as the extensions in @exts rewrite string arguments (a copy when
  * none does). (transfer full) */
-char *sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len);
+char *sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len, const char **error);
 
 /* ---- compiling (sieve-compile.c) ----------------------------------------- */
 

@@ -7,8 +7,11 @@
 #pragma once
 
 #include "sieve-private.h"
+#include "body-parts.h"
 
 #define SV_N_SCRATCH 16
+/* Match variables ${0}..${SV_MAX_MATCH} (RFC 5229 3.2 allows more than 9). */
+#define SV_MAX_MATCH 64
 
 struct _SvRun {
   RdRules *rules;
@@ -28,22 +31,30 @@ struct _SvRun {
   GString *addr_seg;     /* parse_address_list() buffers */
   GString *addr_angle;
   GString *addr_part;    /* sv_match_address() */
-  const char *lower_src; /* the long value last lower-cased, and its copy */
-  gsize lower_len;
-  GString *lower_buf;
-  GString *lower_big;
-  guint8 *bigrams;       /* BIGRAM_SLOTS flags over the body, case-folded */
-  gboolean bigrams_ready;
+  /* The long texts several rules test, lower-cased and given a bigram
+   * filter (BIGRAM_SLOTS flags, case-folded) once per message: [0] the
+   * body text, [1] the other text parts joined (body :text). */
+  struct {
+    const char *src;
+    gsize len;
+    GString *lower;
+    guint8 *bigrams;
+  } big[2];
   gsize regex_bytes;     /* input given to regexec for this message */
   GHashTable *dates;     /* lower name -> GPtrArray of GDateTime* (or NULL) */
   gsize body_len;
+  GPtrArray *body_parts; /* RdBodyPart*: every leaf (body :content), lazily */
+  GPtrArray *body_more;  /* const char*: text of the other text parts (body :text), lazily */
+  char *body_more_joined; /* them joined by NUL bytes, lazily */
+  gsize body_more_joined_len;
   GString *scratch[SV_N_SCRATCH];
   guint scratch_next;
   /* variables */
   GString **locals;
   guint n_locals;
   GString **globals;
-  char *match[10];
+  char *match[SV_MAX_MATCH + 1];
+  guint n_match;         /* match[] entries set: 0..n_match-1 */
   GString *flags;        /* the internal flags variable (RFC 5232 3) */
   GHashTable *once;      /* scripts run with :once */
   /* actions */
@@ -137,8 +148,15 @@ sv_expand (SvRun *x, const SvString *s, gsize *len)
 GPtrArray *sv_header_values (SvRun *x, const char *name);
 /* TRUE when a header field's name starts with @prefix (lower case). */
 gboolean sv_header_prefix_exists (SvRun *x, const char *prefix);
-/* The addr-specs of every header field named @name, in order (never NULL). */
+/* The addr-specs of every header field named @name, in order (never NULL).
+ * One that is not syntactically valid (no "@", nothing on one side of it,
+ * characters no address has) starts with SV_ADDR_INVALID, a byte UTF-8
+ * never has: sv_address_part() gives it to :all only. */
+#define SV_ADDR_INVALID '\xff'
+#define SV_ADDR_INVALID_S "\xff"
 GPtrArray *sv_address_values (SvRun *x, const char *name);
+/* TRUE when @addr has a local part and a domain (RFC 5228 2.7.4). */
+gboolean sv_address_valid (const char *addr);
 /* The @part of @addr into @out; FALSE when the part does not exist
  * (e.g. :detail without a separator, RFC 5233 4). */
 gboolean sv_address_part (const char *addr, SvAddrPart part, GString *out);
@@ -149,6 +167,15 @@ char *sv_body_raw (SvRun *x, gsize *len);
 /* The body text of the parser's view (text/plain, or text/html
  * rendered), or NULL when there is none. */
 const char *sv_body_text (SvRun *x, gsize *len);
+/* Every leaf part of the message (RdBodyPart*, body-parts.h), decoded
+ * once per message on first use. */
+GPtrArray *sv_body_parts (SvRun *x);
+/* The text (char*) of the text parts besides the body text, and of the
+ * text parts of attached messages, once per message on first use. */
+GPtrArray *sv_body_more_texts (SvRun *x);
+/* The same joined by NUL bytes (a key without NUL found in it is found in
+ * one of them), or NULL when there are none. */
+const char *sv_body_more_joined (SvRun *x, gsize *len);
 /* The dates of the header values @vals of @name, parsed once per message
  * (NULL where unparsable), aligned with @vals. */
 GPtrArray *sv_date_values (SvRun *x, const char *name, GPtrArray *vals);

@@ -124,7 +124,10 @@ sv_string_new (SvCompiler *c, const SvRawStr *raw)
   SvString *s = g_new0 (SvString, 1);
   s->line = raw->line;
   s->col = raw->col;
-  s->text = sv_decode_string (c->script->exts, raw->text, raw->len, &s->len);
+  const char *derr = NULL;
+  s->text = sv_decode_string (c->script->exts, raw->text, raw->len, &s->len, &derr);
+  if (derr)
+    SV_ERR (c, raw->line, raw->col, "%s", derr);
   gboolean vars = (c->script->exts & EXT_VARIABLES) != 0;
   gboolean namespaces = sv_namespaces_enabled (c->script->exts);
   if ((!vars && !namespaces) || memmem (s->text, s->len, "${", 2) == NULL)
@@ -168,7 +171,7 @@ sv_string_new (SvCompiler *c, const SvRawStr *raw)
                     {
                       kind = SEG_MATCH;
                       guint64 v = g_ascii_strtoull (lname, NULL, 10);
-                      index = v <= 9 ? (int) v : -1;
+                      index = v <= SV_MAX_MATCH ? (int) v : -1;
                     }
                   else if (strchr (lname, '.') && !g_str_has_prefix (lname, "global."))
                     {

@@ -45,6 +45,27 @@ sv_capability_find (const char *capability)
   return NULL;
 }
 
+static int
+cmp_name (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+char *
+sv_capability_list (const char *const *allowed)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (extensions); i++)
+    {
+      const SvExtension *e = extensions[i];
+      if (e->capability && (allowed == NULL || e->always || g_strv_contains (allowed, e->capability)))
+        g_ptr_array_add (names, (gpointer) e->capability);
+    }
+  g_ptr_array_sort (names, cmp_name);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
 const char *
 sv_capability_name (SvExt ext)
 {
@@ -110,14 +131,14 @@ sv_namespaces_enabled (guint exts)
 }
 
 char *
-sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len)
+sv_decode_string (guint exts, const char *text, gsize len, gsize *out_len, const char **error)
 {
   char *s = g_strndup (text, len);
   *out_len = len;
   for (guint i = 0; i < G_N_ELEMENTS (extensions); i++)
     if (extensions[i]->decode_string && (exts & extensions[i]->ext))
       {
-        char *d = extensions[i]->decode_string (s, *out_len, out_len);
+        char *d = extensions[i]->decode_string (s, *out_len, out_len, error);
         g_free (s);
         s = d;
       }

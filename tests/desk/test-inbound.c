@@ -170,6 +170,93 @@ test_dsn_temporary (DeskFixture *f, gconstpointer data)
   g_assert_cmpint (desk_sql_count (f, "outbox"), ==, 3);
 }
 
+/* Free-text bounces (no RFC 3464 report) in the wording of the MTAs that
+ * send them: the failed recipient and code come from the text, the
+ * original from the copy of its header; the same one path as a report:
+ * the reply is marked failed, a permanent failure suppressed. %s is the
+ * original's Message-ID. */
+static const struct {
+  const char *name;
+  const char *text;
+  const char *code;
+  gboolean suppressed;
+} free_text_bounces[] = {
+  { "qmail",
+    "From: MAILER-DAEMON@mx.example.org\nTo: support@desk.test\nSubject: failure notice\n"
+    "Message-ID: <fb1@mx.example.org>\n\n"
+    "Hi. This is the qmail-send program at mx.example.org.\n"
+    "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+    "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+    "<alice@example.org>:\n192.0.2.25 does not like recipient.\n"
+    "Remote host said: 550 5.1.1 <alice@example.org>: Recipient address rejected: User unknown\n"
+    "Giving up on 192.0.2.25.\n\n--- Below this line is a copy of the message.\n\n"
+    "Return-Path: <support@desk.test>\nFrom: Support <support@desk.test>\nTo: alice@example.org\n"
+    "Message-ID: <%s>\nSubject: Re: Printer broken\n\nWe are looking into it.\n",
+    "5.1.1", TRUE },
+  { "exim",
+    "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: support@desk.test\n"
+    "Subject: Mail delivery failed: returning message to sender\nMessage-ID: <fb2@mx.example.org>\n\n"
+    "This message was created automatically by mail delivery software.\n\n"
+    "A message that you sent could not be delivered to one or more of its\n"
+    "recipients. This is a permanent error. The following address(es) failed:\n\n"
+    "  alice@example.org\n    host mx.example.org [192.0.2.20]\n"
+    "    SMTP error from remote mail server after RCPT TO:<alice@example.org>:\n"
+    "    550 5.2.1 Mailbox disabled\n\n"
+    "------ This is a copy of the message, including all the headers. ------\n\n"
+    "From: Support <support@desk.test>\nTo: alice@example.org\nMessage-ID: <%s>\n\nhello\n",
+    "5.2.1", TRUE },
+  { "exchange",
+    "From: postmaster@example.org\nTo: support@desk.test\nSubject: Undeliverable: Re: Printer broken\n"
+    "Message-ID: <fb3@example.org>\nContent-Type: text/plain; charset=us-ascii\n\n"
+    "Delivery has failed to these recipients or groups:\n\n"
+    "alice@example.org\nThe e-mail address you entered couldn't be found.\n\n"
+    "Diagnostic information for administrators:\n\nGenerating server: EX1.example.org\n\n"
+    "alice@example.org\n#550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup ##\n\n"
+    "Original message headers:\n\n"
+    "From: Support <support@desk.test>\nTo: <alice@example.org>\nMessage-ID: <%s>\n",
+    "5.1.10", TRUE },
+  { "gmail-delay",
+    "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\nTo: support@desk.test\n"
+    "Subject: Delivery Status Notification (Delay)\nMessage-ID: <fb4@google.com>\n\n"
+    "This is an automatically generated Delivery Status Notification\n\n"
+    "THIS IS A WARNING MESSAGE ONLY.\n\nYOU DO NOT NEED TO RESEND YOUR MESSAGE.\n\n"
+    "Delivery to the following recipient has been delayed:\n\n     alice@example.org\n\n"
+    "Message will be retried for 2 more day(s)\n\n----- Original message -----\n\n"
+    "From: Support <support@desk.test>\nTo: alice@example.org\nMessage-ID: <%s>\n\nhello\n",
+    NULL, FALSE },
+};
+
+/* The fixture reads its DeskSetup first. */
+typedef struct {
+  DeskSetup setup;
+  guint index;
+} FreeTextCase;
+
+static void
+test_dsn_free_text (DeskFixture *f, gconstpointer data)
+{
+  guint i = ((const FreeTextCase *) data)->index;
+  g_autofree char *reply = ticket_with_reply (f);
+  g_autofree char *text = g_strdup_printf (free_text_bounces[i].text, reply);
+  g_autoptr(GBytes) raw = desk_mail (text);
+  desk_deliver (f, "", "support@desk.test", raw, NULL);
+  g_assert_cmpuint (desk_ticket_count (f), ==, 1);
+  g_autoptr(RdTicket) t = desk_ticket (f, 1);
+  g_assert_cmpuint (t->messages->len, ==, 3); /* the bounce joined the ticket */
+  const RdTicketMessage *out = message_at (t, 1);
+  g_assert_cmpstr (out->message_id, ==, reply);
+  if (free_text_bounces[i].code)
+    {
+      g_assert_cmpint (out->delivery, ==, RD_OUTBOX_FAILED);
+      g_assert_cmpstr (out->delivery_code, ==, free_text_bounces[i].code);
+    }
+  else
+    g_assert_cmpint (out->delivery, ==, RD_OUTBOX_QUEUED); /* a delay changes nothing */
+  g_assert_cmpint (desk_sql_count (f, "suppressions"), ==, free_text_bounces[i].suppressed ? 1 : 0);
+  /* the rules did not run: no copy, no acknowledgement */
+  g_assert_cmpint (desk_sql_count (f, "outbox"), ==, 3);
+}
+
 /* A report about mail we did not send is an ordinary message. */
 static void
 test_dsn_unknown (DeskFixture *f, gconstpointer data)
@@ -413,6 +500,14 @@ main (int argc, char **argv)
   ADD ("/inbound/dsn-permanent", test_dsn_permanent, &copy_everything);
   ADD ("/inbound/dsn-temporary", test_dsn_temporary, &copy_everything);
   ADD ("/inbound/dsn-unknown", test_dsn_unknown, &copy_everything);
+  static FreeTextCase cases[G_N_ELEMENTS (free_text_bounces)];
+  for (guint i = 0; i < G_N_ELEMENTS (free_text_bounces); i++)
+    {
+      cases[i].setup = copy_everything;
+      cases[i].index = i;
+      g_autofree char *path = g_strdup_printf ("/inbound/dsn-free-text/%s", free_text_bounces[i].name);
+      ADD (path, test_dsn_free_text, &cases[i]);
+    }
   ADD ("/inbound/participants", test_participants, NULL);
   ADD ("/inbound/attachments", test_attachments, NULL);
   ADD ("/inbound/garbage", test_garbage, NULL);

@@ -35,9 +35,6 @@ class DnsServer:
         for name, records in (zone or {}).items():
             for rtype, value in records:
                 self.add(name, rtype, value)
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
-        self.port = self.udp.getsockname()[1]
         outer = self
 
         class Tcp(socketserver.BaseRequestHandler):
@@ -53,7 +50,19 @@ class DnsServer:
                     self.request.sendall(len(answer).to_bytes(2, "big") + answer)
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.tcp = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Tcp)
+        # UDP and TCP on one port: a free UDP port's TCP twin may be taken
+        # (other tests on the machine); then another port.
+        for attempt in range(50):
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.udp.bind(("127.0.0.1", 0))
+            self.port = self.udp.getsockname()[1]
+            try:
+                self.tcp = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Tcp)
+                break
+            except OSError:
+                self.udp.close()
+                if attempt == 49:
+                    raise
         self.tcp.daemon_threads = True
         self.threads = [threading.Thread(target=self._udp_loop, daemon=True),
                         threading.Thread(target=self.tcp.serve_forever, daemon=True)]

@@ -222,6 +222,16 @@ def main():
           "%d fields the reference failed on" % (fffd, skipped_err))
     print("disagreements: %d (whitespace-only: %d, not explained in %s: %d)"
           % (total[1] - total[0], ws_only, os.path.basename(args.known), new))
+    # Not a contract field: how many of the bounces give what desk/ needs
+    # to fail the outbound message (docs/tickets.md "Bounces").
+    bounces = [got.get(f) or {} for f in files if category(f) == "bounce"]
+
+    def failed(obj):
+        return [r for r in (obj.get("dsn") or {}).get("recipients", [])
+                if r.get("addr") and (r.get("action") == "failed" or (r.get("status") or "").startswith("5"))]
+    print("bounces: %d  with a failed recipient: %d  with the original Message-ID too: %d"
+          % (len(bounces), sum(1 for b in bounces if failed(b)),
+             sum(1 for b in bounces if failed(b) and (b.get("dsn") or {}).get("original_message_id"))))
     if args.report:
         with open(args.report, "w", encoding="utf-8") as fh:
             fh.write("# file\tfield\tstatus\tcause\n")

@@ -184,6 +184,61 @@ test_quotes (void)
     { "top\n> quoted\nmore\n", "top\n" },
     { "> only quote\nreply below\n", "> only quote\nreply below" },
     { "no quote at all\n", "no quote at all" },
+    /* Localized client strings: Gmail (G), Outlook (O), Apple Mail (A),
+     * Thunderbird (T). */
+    /* es */
+    { "Gracias\n\nEl lun, 1 ene 2024 a las 10:00, Ana (<a@b.es>) escribió:\n> hola\n", "Gracias\n\n" }, /* G */
+    { "Gracias\n\nEl 1 ene 2024, a las 10:00, Ana <a@b.es> escribió:\n\n> hola\n", "Gracias\n\n" },   /* A */
+    { "Listo\n\n-----Mensaje original-----\nDe: Ana\nEnviado: lunes\n", "Listo\n\n" },                 /* O */
+    { "Listo\n\nDe: Ana <a@b.es>\nEnviado: lunes, 1 de enero de 2024 10:00\nPara: yo\n", "Listo\n\n" }, /* O */
+    { "Mira\n\n---------- Mensaje reenviado ---------\nDe: Ana\n", "Mira\n\n" },                       /* G */
+    { "Mira\n\nInicio del mensaje reenviado:\n\nDe: Ana\n", "Mira\n\n" },                               /* A */
+    /* pt */
+    { "Obrigado\n\nEm seg., 1 de jan. de 2024 às 10:00, Ana <a@b.pt> escreveu:\n> oi\n", "Obrigado\n\n" }, /* G */
+    { "Ok\n\nDe: Ana <a@b.pt>\nEnviada em: segunda-feira, 1 de janeiro de 2024 10:00\n", "Ok\n\n" },     /* O */
+    { "Veja\n\n-------- Mensagem encaminhada --------\nAssunto: x\n", "Veja\n\n" },                        /* T */
+    { "Veja\n\nInício da mensagem reencaminhada:\n\nDe: Ana\n", "Veja\n\n" },                               /* A */
+    /* it */
+    { "Grazie\n\nIl giorno lun 1 gen 2024 alle ore 10:00 Anna <a@b.it> ha scritto:\n> ciao\n", "Grazie\n\n" }, /* G */
+    { "Ok\n\nDa: Anna <a@b.it>\nInviato: lunedì 1 gennaio 2024 10:00\n", "Ok\n\n" },                          /* O */
+    { "Vedi\n\n---------- Messaggio inoltrato ---------\nDa: Anna\n", "Vedi\n\n" },                              /* G */
+    { "Vedi\n\n-----Messaggio originale-----\nDa: Anna\n", "Vedi\n\n" },                                        /* O */
+    /* nl */
+    { "Dank\n\nOp ma 1 jan. 2024 om 10:00 schreef Anna <a@b.nl>:\n> hoi\n", "Dank\n\n" },                   /* G */
+    { "Dank\n\nOp 01-01-2024 om 10:00 schreef Anna:\n> hoi\n", "Dank\n\n" },                                /* T */
+    { "Ok\n\nVan: Anna <a@b.nl>\nVerzonden: maandag 1 januari 2024 10:00\n", "Ok\n\n" },                      /* O */
+    { "Zie\n\n---------- Doorgestuurd bericht ---------\nVan: Anna\n", "Zie\n\n" },                             /* G */
+    /* ru */
+    { "Спасибо\n\nпн, 1 янв. 2024 г. в 10:00, Анна <a@b.ru>:\n> привет\n", "Спасибо\n\n" },                /* G */
+    { "Спасибо\n\n01.01.2024 10:00, Анна пишет:\n> привет\n", "Спасибо\n\n" },                               /* T */
+    { "Спасибо\n\n1 янв. 2024 г., в 10:00, Анна <a@b.ru> написал(а):\n\n", "Спасибо\n\n" },                  /* A */
+    { "Да\n\nОт: Анна <a@b.ru>\nОтправлено: 1 января 2024 г. 10:00\n", "Да\n\n" },                            /* O */
+    { "См.\n\n---------- Пересылаемое сообщение ---------\nОт: Анна\n", "См.\n\n" },                           /* G */
+    { "См.\n\n-----Исходное сообщение-----\nОт: Анна\n", "См.\n\n" },                                         /* O */
+    /* pl */
+    { "Dzięki\n\nW dniu pon., 1 sty 2024 o 10:00 Anna <a@b.pl> napisał(a):\n> cześć\n", "Dzięki\n\n" },   /* G */
+    { "Dzięki\n\nW dniu 01.01.2024 o 10:00, Anna pisze:\n> cześć\n", "Dzięki\n\n" },                         /* T */
+    { "Ok\n\nOd: Anna <a@b.pl>\nWysłane: poniedziałek, 1 stycznia 2024 10:00\n", "Ok\n\n" },                  /* O */
+    { "Zobacz\n\n---------- Przekazana wiadomość ---------\nOd: Anna\n", "Zobacz\n\n" },                       /* G */
+    /* zh */
+    { "谢谢\n\nAnna <a@b.cn> 于2024年1月1日周一 10:00写道：\n> 你好\n", "谢谢\n\n" },                             /* G */
+    { "好的\n\n发件人: Anna <a@b.cn>\n发送时间: 2024年1月1日 10:00\n", "好的\n\n" },                              /* O */
+    { "好的\n\n发件人：Anna <a@b.cn>\n日期：2024年1月1日 10:00\n", "好的\n\n" },                                  /* O web */
+    { "请看\n\n---------- 转发的邮件 ---------\n发件人: Anna\n", "请看\n\n" },                                   /* G */
+    { "请看\n\n-----原始邮件-----\n发件人: Anna\n", "请看\n\n" },                                               /* O */
+    /* ja */
+    { "了解です\n\n2024年1月1日(月) 10:00 Anna <a@b.jp>:\n> こんにちは\n", "了解です\n\n" },                      /* G */
+    { "了解です\n\n2024/01/01 10:00、Anna <a@b.jp>のメール:\n\n> こんにちは\n", "了解です\n\n" },               /* A */
+    { "了解です\n\n差出人: Anna <a@b.jp>\n送信日時: 2024年1月1日 10:00\n", "了解です\n\n" },                       /* O */
+    { "ご覧ください\n\n---------- 転送されたメッセージ ---------\n差出人: Anna\n", "ご覧ください\n\n" },          /* G */
+    { "ご覧ください\n\n-------- 転送メッセージ --------\n件名: x\n", "ご覧ください\n\n" },                       /* T */
+    /* hi */
+    { "धन्यवाद\n\nसोम, 1 जन॰ 2024 को 10:00 am बजे Anna <a@b.in> ने लिखा:\n> नमस्ते\n", "धन्यवाद\n\n" },       /* G */
+    { "ठीक है\n\nप्रेषक: Anna <a@b.in>\nभेजा गया: सोमवार, 1 जनवरी 2024 10:00\n", "ठीक है\n\n" },                 /* O */
+    { "देखें\n\n---------- अग्रेषित संदेश ---------\nप्रेषक: Anna\n", "देखें\n\n" },                             /* G */
+    /* not markers: a sentence ending in a localized word, a time without a year */
+    { "Ana escribió:\nmore text\n", "Ana escribió:\nmore text" },
+    { "Reunión a las 10:00 con Ana <a@b.es>:\ntexto\n", "Reunión a las 10:00 con Ana <a@b.es>:\ntexto" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -360,6 +415,62 @@ test_dsn_fields (void)
   g_assert_null (rd_message_get_dsn_original_message_id (m2));
 }
 
+/* Free-text bounces (parser/dsn.c): recipients, codes and the original's
+ * id from the text; nothing from a message that only looks like one. */
+static void
+test_dsn_free_text (void)
+{
+  /* Postfix without a report; the bounce's own To is not a recipient */
+  g_autoptr(RdMessage) pf = parse (
+      "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\nTo: support@desk.test\n"
+      "Subject: Undelivered Mail Returned to Sender\n\n"
+      "This is the mail system at host mx.example.org.\n\n"
+      "I'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients.\n\n"
+      "For further assistance, please send mail to <postmaster@mx.example.org>\n\n"
+      "<alice@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1\n"
+      "    <alice@example.org>: Recipient address rejected: User unknown (in reply to RCPT TO command)\n"
+      "<bob@example.org>: host mx.example.org[192.0.2.1] said: 452 4.2.2 Mailbox full\n\n"
+      "--- Below this line is a copy of the message.\n\n"
+      "Return-Path: <support@desk.test>\nFrom: support@desk.test\nTo: alice@example.org, bob@example.org\n"
+      "Message-ID: <rd-7@desk.test>\nSubject: Re: x\n\nhello\n");
+  g_assert_false (rd_message_is_bounce (pf)); /* the contract: multipart/report only */
+  g_assert_cmpstr (rd_message_get_dsn_original_message_id (pf), ==, "rd-7@desk.test");
+  GPtrArray *r = rd_message_get_dsn_recipients (pf);
+  g_assert_cmpuint (r->len, ==, 2);
+  const RdDsnRecipient *a = g_ptr_array_index (r, 0), *b = g_ptr_array_index (r, 1);
+  g_assert_cmpstr (a->addr, ==, "alice@example.org");
+  g_assert_cmpstr (a->action, ==, "failed");
+  g_assert_cmpstr (a->status, ==, "5.1.1");
+  g_assert_nonnull (strstr (a->diagnostic, "550 5.1.1"));
+  g_assert_cmpstr (b->addr, ==, "bob@example.org");
+  g_assert_cmpstr (b->status, ==, "4.2.2");
+
+  /* Exim: X-Failed-Recipients names them, the text gives the code */
+  g_autoptr(RdMessage) ex = parse (
+      "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: support@desk.test\n"
+      "X-Failed-Recipients: carol@example.org\nSubject: Mail delivery failed: returning message to sender\n\n"
+      "A message that you sent could not be delivered to one or more of its\n"
+      "recipients. This is a permanent error. The following address(es) failed:\n\n"
+      "  carol@example.org\n    SMTP error from remote mail server after MAIL FROM:<support@desk.test>:\n"
+      "    550 5.7.1 relaying denied\n");
+  r = rd_message_get_dsn_recipients (ex);
+  g_assert_cmpuint (r->len, ==, 1);
+  a = g_ptr_array_index (r, 0);
+  g_assert_cmpstr (a->addr, ==, "carol@example.org");
+  g_assert_cmpstr (a->status, ==, "5.7.1");
+
+  /* A person writing from a postmaster address, a forwarded message from
+   * anyone: no failed recipient */
+  g_autoptr(RdMessage) human = parse (
+      "From: postmaster@customer.example\nTo: support@desk.test\nSubject: Re: new mailbox\n\n"
+      "Hello, please write to dave@customer.example from now on.\n");
+  g_assert_cmpuint (rd_message_get_dsn_recipients (human)->len, ==, 0);
+  g_autoptr(RdMessage) fwd = parse (
+      "From: erin@customer.example\nTo: support@desk.test\nSubject: Fwd: failure notice\n\n"
+      "see below\n\n<frank@example.org>: 550 5.1.1 user unknown\n");
+  g_assert_cmpuint (rd_message_get_dsn_recipients (fwd)->len, ==, 0);
+}
+
 static void
 test_limits (void)
 {
@@ -472,6 +583,7 @@ main (int argc, char **argv)
   g_test_add_func ("/parser/html", test_html);
   g_test_add_func ("/parser/charsets", test_charsets);
   g_test_add_func ("/parser/quotes", test_quotes);
+  g_test_add_func ("/parser/dsn-free-text", test_dsn_free_text);
   g_test_add_func ("/parser/automation", test_automation);
   g_test_add_func ("/parser/attachment-bytes", test_attachment_bytes);
   g_test_add_func ("/parser/dsn-fields", test_dsn_fields);

@@ -411,6 +411,77 @@ test_strict_bare_lf (void)
   Harness *h = run2 (&l, data, FALSE, 0, TRUE);
   g_assert_cmpuint (h->stored->len, ==, 0);
   harness_free (h);
+  /* inside BDAT chunks too: a bare LF in the first or a later chunk, a
+   * CR ending one chunk and its LF starting the next is no bare LF */
+  const Step bdat_ok[] = {
+    { "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4\r\nab\r\r",
+      EHLO_REPLY "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 4 octets received\r\n" },
+    { "BDAT 3 LAST\r\n\ncd", "250 2.0.0 Ok: message Q1 accepted\r\n" },
+    { NULL, NULL }
+  };
+  h = run2 (&l, bdat_ok, FALSE, 0, FALSE);
+  assert_raw (g_ptr_array_index (h->stored, 0), "ab\r\r\ncd");
+  harness_free (h);
+  const Step bdat_first[] = {
+    { "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 9 LAST\r\nSubject:\nx",
+      EHLO_REPLY "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+      "550 5.5.2 Error: bare <LF> received, lines must end with <CR><LF> (netcat needs -C)\r\n" },
+    { NULL, NULL }
+  };
+  h = run2 (&l, bdat_first, FALSE, 0, TRUE);
+  g_assert_cmpuint (h->stored->len, ==, 0);
+  harness_free (h);
+  const Step bdat_later[] = {
+    { "EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4\r\nab\r\n",
+      EHLO_REPLY "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 4 octets received\r\n" },
+    { "BDAT 3 LAST\r\nc\nd",
+      "550 5.5.2 Error: bare <LF> received, lines must end with <CR><LF> (netcat needs -C)\r\n" },
+    { NULL, NULL }
+  };
+  h = run2 (&l, bdat_later, FALSE, 0, TRUE);
+  g_assert_cmpuint (h->stored->len, ==, 0);
+  harness_free (h);
+}
+
+/* A PROXY protocol header reaching the session came from an address not
+ * in [smtp] proxy_trusted (the server takes trusted ones before the
+ * session starts): refused and closed, never read as an address. */
+static void
+test_proxy_untrusted (void)
+{
+  const Step v1[] = {
+    { "PROXY TCP4 192.0.2.66 198.51.100.1 51234 25\r\nEHLO x\r\n",
+      "554 5.7.0 Error: PROXY protocol header from an address not in [smtp] proxy_trusted\r\n" },
+    { NULL, NULL }
+  };
+  Harness *h = run2 (&default_limits, v1, FALSE, 0, TRUE);
+  harness_free (h);
+  const Step later[] = {
+    { "EHLO x\r\n", EHLO_REPLY },
+    { "proxy TCP6 ::1 ::1 1 2\r\n",
+      "554 5.7.0 Error: PROXY protocol header from an address not in [smtp] proxy_trusted\r\n" },
+    { NULL, NULL }
+  };
+  harness_free (run2 (&default_limits, later, FALSE, 0, TRUE));
+}
+
+/* Over a limit: the server's 421 line instead of the banner, then closed. */
+static void
+test_start_refused (void)
+{
+  Harness h = { 0 };
+  h.out = g_string_new (NULL);
+  h.stored = g_ptr_array_new ();
+  RdSmtpSession *s = rd_smtp_session_new (&default_limits, "192.0.2.1", &callbacks, &h);
+  rd_smtp_session_start_refused (s, "421 4.7.0 mx.test Error: too many connections, try again later", "total_limit");
+  g_assert_cmpstr (h.out->str, ==, "421 4.7.0 mx.test Error: too many connections, try again later\r\n");
+  g_assert_true (h.closed);
+  g_assert_true (rd_smtp_session_is_closed (s));
+  rd_smtp_session_feed (s, "EHLO x\r\n", 8); /* nothing more is answered */
+  g_assert_cmpstr (h.out->str, ==, "421 4.7.0 mx.test Error: too many connections, try again later\r\n");
+  rd_smtp_session_free (s);
+  g_string_free (h.out, TRUE);
+  g_ptr_array_unref (h.stored);
 }
 
 static void
@@ -669,6 +740,8 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp-session/recipients-policy", test_recipients_policy);
   g_test_add_func ("/smtp-session/recipient-limit", test_recipient_limit);
   g_test_add_func ("/smtp-session/bdat", test_bdat);
+  g_test_add_func ("/smtp-session/proxy-untrusted", test_proxy_untrusted);
+  g_test_add_func ("/smtp-session/start-refused", test_start_refused);
   g_test_add_func ("/smtp-session/rejected-client", test_rejected_client);
   g_test_add_func ("/smtp-session/storage-failures", test_storage_failures);
   g_test_add_func ("/smtp-session/utf8", test_utf8);

@@ -32,8 +32,27 @@ with tempfile.TemporaryDirectory() as tmp:
     check(any(l.startswith(f"{bad}:4:4: error: header: missing argument") for l in out),
           "check: every error, not just the first")
     check(any(l.startswith(f"{good}:2:17: warning:") for l in out), "check: warnings likewise")
+    check(f"{bad}: ok" not in out and f"{good}: ok" in out, "check: FILE: ok for a script that compiles")
     p = subprocess.run([RELAYDESK, "rules", "check", good], capture_output=True, text=True)
     check(p.returncode == 0, "check: exit 0 with warnings only")
+    clean = os.path.join(tmp, "clean.sieve")
+    with open(clean, "w") as f:
+        f.write('require "fileinto";\nfileinto "Billing";\n')
+    p = subprocess.run([RELAYDESK, "rules", "check", clean], capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout == f"{clean}: ok\n", "check: only FILE: ok for a clean script")
+    word = os.path.join(tmp, "word.sieve")
+    with open(word, "w") as f:
+        f.write('require "fileinto";\nfileinto Billing;\n')
+    p = subprocess.run([RELAYDESK, "rules", "check", word], capture_output=True, text=True)
+    check(p.returncode == 1 and p.stdout == f'{word}:2:10: error: fileinto: a string is expected, not the bare '
+          f'word Billing; did you mean "Billing"?\n', "check: a bare word: a string is expected, with the suggestion")
+    ext = os.path.join(tmp, "ext.sieve")
+    with open(ext, "w") as f:
+        f.write('require ["fileinto", "mailbox"];\n')
+    p = subprocess.run([RELAYDESK, "rules", "check", ext], capture_output=True, text=True)
+    check(p.returncode == 1 and 'unsupported extension "mailbox" (supported: body, ' in p.stdout
+          and "fileinto" in p.stdout and "vnd.relaydesk.ticket)" in p.stdout,
+          "check: an unknown extension names the supported ones")
     syn = os.path.join(tmp, "syntax.sieve")
     with open(syn, "w") as f:
         f.write('keep;\nif true {\n  discard\n}\n')

@@ -9,6 +9,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sieve_cases import norm, read_envelope  # noqa: E402
+
 shared = os.environ.get("RD_SHARED_DIR", "")
 root = os.path.join(shared, "conformance", "sieve")
 if not shared or not os.path.isdir(root):
@@ -17,20 +20,11 @@ if not shared or not os.path.isdir(root):
 relaydesk = os.environ["RELAYDESK"]
 
 
-def norm(text):
-    return [l.rstrip() for l in text.splitlines() if l.strip()]
-
-
 cases = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
 failed = []
 for case in cases:
     d = os.path.join(root, case)
-    env = {}
-    with open(os.path.join(d, "envelope"), encoding="utf-8") as f:
-        for line in f:
-            if ":" in line:
-                k, v = line.split(":", 1)
-                env[k.strip()] = v.strip()
+    env = read_envelope(d)
     cmd = [relaydesk, "rules", "test", "--reference",
            "--script", os.path.join(d, "script.sieve"),
            "--message", os.path.join(d, "message.eml"),

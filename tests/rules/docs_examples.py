@@ -92,7 +92,7 @@ def main():
             with open(path, "w", encoding="utf-8") as f:
                 f.write(script)
             p = subprocess.run([RELAYDESK, "rules", "check", path], capture_output=True, text=True)
-            if p.returncode != 0 or p.stdout.strip():
+            if p.returncode != 0 or p.stdout != f"{path}: ok\n":
                 print(f"FAIL {name}: rules check: {p.stdout}{p.stderr}")
                 failed += 1
                 continue

@@ -1,0 +1,10 @@
+require "fileinto";
+if address :domain :matches "from" "*" { fileinto "domain"; }
+if address :localpart :matches "from" "?*" { fileinto "localpart"; }
+
+--message--
+From: Mailer Daemon
+To: support@example.org
+Subject: x
+
+hi

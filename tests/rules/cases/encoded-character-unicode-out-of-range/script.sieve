@@ -1,0 +1,2 @@
+require ["encoded-character", "fileinto"];
+fileinto "x${unicode:D800}y";

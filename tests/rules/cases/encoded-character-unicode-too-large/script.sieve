@@ -1,0 +1,2 @@
+require ["encoded-character", "fileinto"];
+fileinto "x${unicode:110000}y";

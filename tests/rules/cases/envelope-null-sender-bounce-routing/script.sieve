@@ -1,0 +1,3 @@
+require ["fileinto", "envelope"];
+if envelope :all :is "from" "" { fileinto "Bounces"; stop; }
+fileinto "Tickets";

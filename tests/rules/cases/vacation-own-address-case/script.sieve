@@ -1,0 +1,2 @@
+require "vacation";
+vacation :addresses "help@example.org" "We got it";

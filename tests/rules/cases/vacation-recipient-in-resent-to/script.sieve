@@ -1,0 +1,2 @@
+require "vacation";
+vacation "We got it";

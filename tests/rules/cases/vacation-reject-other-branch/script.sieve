@@ -1,0 +1,2 @@
+require ["vacation", "reject"];
+if header :contains "subject" "nomatch" { reject "No thanks"; } else { vacation "We got it"; }

@@ -1,0 +1,3 @@
+require ["vacation", "reject"];
+vacation "We got it";
+reject "No thanks";

@@ -1,0 +1,3 @@
+require ["fileinto", "vnd.relaydesk.ticket"];
+ticket :priority "high" :tags ["billing"];
+fileinto "Billing";
