@@ -1,5 +1,6 @@
 /* relaydesk — desk: spooled message -> parse -> rules -> ticket. */
 #include "desk-private.h"
+#include <string.h>
 #include "rd-metrics.h"
 
 RdDesk *
@@ -131,6 +132,17 @@ process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, Outcome *out, GError
    * claims our authserv-id but came with the mail (RFC 8601 5); the
    * spool keeps the raw bytes as received. */
   g_autoptr(GBytes) view_bytes = rd_auth_view_bytes (sp->raw, rd_auth_authserv_id (d->auth), ar);
+  /* Usually the view is the raw bytes with one field in front: the raw
+   * bytes are then that tail of the view, not a second copy of a message
+   * of up to max_message_size (memory during processing). */
+  gsize raw_len = g_bytes_get_size (sp->raw), view_len = g_bytes_get_size (view_bytes);
+  if (view_bytes != sp->raw && view_len > raw_len
+      && memcmp ((const char *) g_bytes_get_data (view_bytes, NULL) + (view_len - raw_len),
+                 g_bytes_get_data (sp->raw, NULL), raw_len) == 0)
+    {
+      g_bytes_unref (sp->raw);
+      sp->raw = g_bytes_new_from_bytes (view_bytes, view_len - raw_len, raw_len);
+    }
   g_autoptr(GError) perr = NULL;
   g_autoptr(RdMessage) msg = rd_message_parse_with_limits (view_bytes, &d->parse_limits, &perr);
   if (msg == NULL)
