@@ -205,7 +205,7 @@ def main():
         figure("peak_rss_mb", worst // 1024)
         figure("messages_lost", lost)
         check(lost == 0, "every message stored (processed or quarantined) or refused with a code")
-        check(worst < a.limit_mb * 1024, "serve's peak RSS %d MB < %d MB" % (worst // 1024, a.limit_mb))
+        chaos.check_memory(worst < a.limit_mb * 1024, "serve's peak RSS %d MB < %d MB" % (worst // 1024, a.limit_mb))
     finally:
         serve.stop(timeout=120)
         work.cleanup()

@@ -108,7 +108,7 @@ def main():
         check(drained, "spool and outbox drained")
         check(not bad, "every 250'd message on exactly one ticket entry (%d not)" % len(bad))
         check(not lost_out, "every acknowledgement delivered (%d not)" % len(lost_out))
-        check(samples[-1][2] <= samples[0][2] + 64 * 1024, "RSS did not grow beyond 64 MB over the first sample")
+        chaos.check_memory(samples[-1][2] <= samples[0][2] + 64 * 1024, "RSS did not grow beyond 64 MB over the first sample")
         check(samples[-1][3] <= samples[0][3] + 16, "descriptors did not grow")
     finally:
         try:
