@@ -297,7 +297,9 @@ data_may_read (Conn *c)
   if (srv == NULL || srv->data_budget == 0 || c->data_inflight == 0
       || srv->data_inflight < srv->data_budget || srv->data_leader == c)
     return TRUE;
-  if (srv->data_leader == NULL)
+  /* The leader is the session furthest into its message: a client that
+   * trickles its data cannot hold up the others for long. */
+  if (srv->data_leader == NULL || c->data_inflight > srv->data_leader->data_inflight)
     {
       srv->data_leader = c;
       return TRUE;
