@@ -339,12 +339,14 @@ class Load:
         self.stop_ev = threading.Event()
         self.threads = []
         self.seq = 0
+        self.local = threading.local()   # the sequence number of this thread's message
 
     def next_token(self, i):
         with self.lock:
             self.seq += 1
             if self.limit is not None and self.seq > self.limit:
                 self.stop_ev.set()
+            self.local.seq = self.seq
             return "%s%d-%d" % (self.prefix, i, self.seq)
 
     def run_one(self, i):
@@ -352,7 +354,7 @@ class Load:
             token = self.next_token(i)
             if self.stop_ev.is_set():
                 break
-            extra = self.headers(self.seq) if self.headers else ""
+            extra = self.headers(self.local.seq) if self.headers else ""
             sender = self.senders(i, token) if self.senders else "c%d-%s@customer.example" % (i, token)
             try:
                 with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as s:
