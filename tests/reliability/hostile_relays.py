@@ -220,8 +220,10 @@ def main():
     ap.add_argument("--tempfail-s", type=float, default=20)
     ap.add_argument("--full", action="store_true")
     a = ap.parse_args()
+    # --full: the default cap of the backoff scaled by 1/60 (1 h -> 60 s),
+    # for the scaled hour's worth of attempts (10 min).
     retry_max = 60 if a.full else 4
-    tempfail_s = 3600 / 60 * (retry_max / 60) * 60 if a.full else a.tempfail_s
+    tempfail_s = 600 if a.full else a.tempfail_s
     chaos.need_relaydesk()
     work = chaos.Workdir("rd-hrelay-")
     relay = fake_relay()
