@@ -104,6 +104,12 @@ rd_relay_guarded_free (RdRelayGuarded *x)
   g_free (x);
 }
 
+const RdRelayGuardCaps *
+rd_relay_guard_caps (RdRelayGuard *g)
+{
+  return &g->caps;
+}
+
 /* A recipient's reason from the store: suppressed, or over a cap. */
 static gboolean
 store_reason (RdRelayGuard *g, RdStore *store, RdOutboxKind kind, const char *rcpt,

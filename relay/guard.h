@@ -57,6 +57,9 @@ RdRelayGuard *rd_relay_guard_new (RdConfig *config, const char *installation_id)
 void rd_relay_guard_free (RdRelayGuard *guard);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdRelayGuard, rd_relay_guard_free)
 
+/* The caps read from the configuration. */
+const RdRelayGuardCaps *rd_relay_guard_caps (RdRelayGuard *guard);
+
 /* The reason @address must never get mail from us, or NULL: the name of
  * rd_mail_auto_address's reason ("null-sender", "mailer-daemon", ...) or
  * one of our own addresses or domains. Checks the address alone (not the

@@ -344,12 +344,43 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
 
   if (!rate_wait (ob))
     return STOP_ROUND;
-  if (!rd_store_outbox_mark_sending (ob->store, it->id, &local))
+  /* The claim: for automatic mail, under the caps again, counted and
+   * claimed in one step (the guard's count above may have raced with
+   * another node sending to the same recipient). */
+  g_autofree char *over = NULL;
+  gboolean claimed;
+  if (it->kind == RD_OUTBOX_REPLY)
+    claimed = rd_store_outbox_mark_sending (ob->store, it->id, &local);
+  else
+    {
+      const RdRelayGuardCaps *caps = rd_relay_guard_caps (ob->guard);
+      g_ptr_array_add (g->recipients, NULL);
+      claimed = rd_store_outbox_claim_capped (ob->store, it->id, (const char *const *) g->recipients->pdata,
+                                              caps->cap_per_hour, caps->cap_per_day, &over, &local);
+      g_ptr_array_remove_index (g->recipients, g->recipients->len - 1);
+    }
+  if (!claimed)
     {
       if (g_error_matches (local, RD_ERROR, RD_ERROR_NOT_FOUND))
         return NEXT; /* dropped by an operator meanwhile */
       g_propagate_error (error, g_steal_pointer (&local));
       return STORAGE_ERROR;
+    }
+  if (over)
+    {
+      g_autofree char *esc = rd_log_escape (over, -1, 300);
+      rd_log (RD_LOG_WARN, "relay.dropped", "id=%" G_GINT64_FORMAT " kind=%s reason=%s",
+              it->id, rd_outbox_kind_to_string (it->kind), esc);
+      if (!rd_store_outbox_mark_dropped (ob->store, it->id, "guard", over, &local))
+        {
+          if (g_error_matches (local, RD_ERROR, RD_ERROR_NOT_FOUND))
+            return NEXT;
+          g_propagate_error (error, g_steal_pointer (&local));
+          return STORAGE_ERROR;
+        }
+      round->dropped++;
+      rd_metric_inc (RD_METRIC_RELAY_DROPPED);
+      return NEXT;
     }
 
   /* DKIM (RFC 6376) last, over the bytes the guard made: nothing may

@@ -463,6 +463,71 @@ rd_store_outbox_sent_count (RdStore *store, const char *address, gint64 since, G
   return n;
 }
 
+static gint
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return g_ascii_strcasecmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static gboolean
+cap_count (RdStore *store, const char *address, gint64 since, gint64 id, gint64 *n, GError **error)
+{
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_OUTBOX_CAP_COUNT, error);
+  if (st == NULL)
+    return FALSE;
+  rd_db_bind_text (st, 1, address);
+  rd_db_bind_int64 (st, 2, since);
+  rd_db_bind_int64 (st, 3, id);
+  return rd_store_step_int (store, st, "count sent messages", n, error);
+}
+
+gboolean
+rd_store_outbox_claim_capped (RdStore *store, gint64 id, const char *const *recipients,
+                              guint per_hour, guint per_day, char **over, GError **error)
+{
+  *over = NULL;
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
+  for (guint i = 0; recipients && recipients[i]; i++)
+    g_ptr_array_add (sorted, (gpointer) recipients[i]);
+  /* Sorted: two nodes lock the same addresses in the same order. */
+  g_ptr_array_sort (sorted, cmp_str);
+  gint64 now = rd_store_now ();
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  if (!rd_store_tx_begin (store, &tx, error))
+    return FALSE;
+  for (guint i = 0; i < sorted->len && (per_hour > 0 || per_day > 0); i++)
+    {
+      const char *rcpt = g_ptr_array_index (sorted, i);
+      RdDbStmt *st = rd_store_stmt (store, RD_SQL_OUTBOX_CAP_LOCK, error);
+      if (st == NULL)
+        return FALSE;
+      rd_db_bind_text (st, 1, rcpt);
+      gboolean found = FALSE;
+      if (!rd_store_step_maybe (store, st, "lock the recipient's cap", &found, error))
+        return FALSE;
+      rd_db_reset (st);
+      struct { guint cap; gint64 window; const char *name, *what; } caps[] = {
+        { per_hour, 3600, "cap_per_hour", "hour" }, { per_day, 86400, "cap_per_day", "day" } };
+      for (guint c = 0; c < G_N_ELEMENTS (caps); c++)
+        {
+          gint64 n = 0;
+          if (caps[c].cap == 0)
+            continue;
+          if (!cap_count (store, rcpt, now - caps[c].window, id, &n, error))
+            return FALSE;
+          if (n >= caps[c].cap)
+            {
+              *over = g_strdup_printf ("cap reached: %" G_GINT64_FORMAT " messages in the last %s, sent or "
+                                       "being sent (%s=%u)", n, caps[c].what, caps[c].name, caps[c].cap);
+              return rd_store_tx_commit (&tx, error);
+            }
+        }
+    }
+  if (!transition (store, RD_SQL_OUTBOX_MARK_SENDING, id, NULL, NULL, 0, "sending", NULL, error))
+    return FALSE;
+  return rd_store_tx_commit (&tx, error);
+}
+
 gboolean
 rd_store_outbox_has_message_id (RdStore *store, const char *message_id, gboolean *found, GError **error)
 {

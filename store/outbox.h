@@ -130,6 +130,16 @@ gboolean rd_store_outbox_requeue (RdStore *store, gint64 id, GError **error);
 /* Messages sent to @address (case-insensitive) since @since (unix s):
  * what the per-recipient caps count. -1 on error. */
 gint64 rd_store_outbox_sent_count (RdStore *store, const char *address, gint64 since, GError **error);
+/* rd_store_outbox_mark_sending under the per-recipient caps, atomic
+ * across nodes: for each of @recipients (NULL-terminated; PostgreSQL: a
+ * transaction lock on each, taken in sorted order) counts the messages
+ * sent to it in the last hour and day plus those being sent now (other
+ * rows in 'sending'), and claims row @id only when every count is under
+ * its cap (0: no cap). Over a cap: TRUE, row untouched, @over set to the
+ * reason (transfer full). RD_ERROR_NOT_FOUND when the row is no longer
+ * queued. */
+gboolean rd_store_outbox_claim_capped (RdStore *store, gint64 id, const char *const *recipients,
+                                       guint per_hour, guint per_day, char **over, GError **error);
 /* Sets @found when a row of the outbox (any state) that we composed (not
  * a redirect, which keeps the original's Message-ID) has Message-ID
  * @message_id (no brackets). FALSE only on a storage error. */

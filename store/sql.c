@@ -264,6 +264,20 @@ static const RdSqlText statements[RD_SQL_N] = {
     " WHERE r.address = $1 COLLATE NOCASE AND o.state = 'sent' AND o.sent_at >= $2",
     "SELECT count(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id"
     " WHERE lower(r.address) = lower($1) AND o.state = 'sent' AND o.sent_at >= $2" },
+  /* The claim under the caps (rd_store_outbox_claim_capped): with
+   * several nodes on PostgreSQL, a transaction lock on the recipient
+   * serialises the count and the claim, so the second node counts the
+   * first one's row (in flight or sent). SQLite has one writer. */
+  [RD_SQL_OUTBOX_CAP_LOCK] = {
+    "SELECT $1 IS NULL",
+    "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(lower($1)))) l" },
+  [RD_SQL_OUTBOX_CAP_COUNT] = {
+    "SELECT count(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id"
+    " WHERE r.address = $1 COLLATE NOCASE AND o.id <> $3"
+    " AND ((o.state = 'sent' AND o.sent_at >= $2) OR o.state = 'sending')",
+    "SELECT count(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id"
+    " WHERE lower(r.address) = lower($1) AND o.id <> $3"
+    " AND ((o.state = 'sent' AND o.sent_at >= $2) OR o.state = 'sending')" },
   [RD_SQL_OUTBOX_HAS_MESSAGE_ID] = {
     "SELECT 1 FROM outbox WHERE message_id = $1 AND kind != 'redirect' LIMIT 1", NULL },
   [RD_SQL_OUTBOX_ATTEMPTS_SINCE] = {

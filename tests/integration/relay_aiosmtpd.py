@@ -5,7 +5,8 @@ With USER:PASS, AUTH is required (PLAIN/LOGIN, allowed without TLS here).
 RCPT TO:<bad@...> gets "550 5.1.1 mailbox unavailable". The first TEMPFAIL transactions get "451 4.3.0 try again later" to DATA;
 after that each message is written to SPOOLDIR/NNNN.eml (with the envelope
 as X-Envelope-* lines in front) and answered "250 2.0.0 Ok: queued as
-QNNNN", the queue id a real relay would give.
+QNNNN", the queue id a real relay would give. RELAY_DELAY (seconds, in
+the environment) holds every DATA that long first, as a slow relay.
 """
 import asyncio
 import os
@@ -22,6 +23,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and [auth_data.login, auth_data.password] == creds
     return AuthResult(success=ok)
 state = {"seen": 0}
+DELAY = float(os.environ.get("RELAY_DELAY", "0"))
 
 
 class Handler:
@@ -32,6 +34,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if DELAY:
+            await asyncio.sleep(DELAY)
         state["seen"] += 1
         if state["seen"] <= tempfail:
             return "451 4.3.0 try again later"

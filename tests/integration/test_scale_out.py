@@ -12,7 +12,9 @@ hold, each checked by Message-ID in the database:
 - PostgreSQL restarted under load: 451 while it is down, nothing that
   got a 250 lost, both nodes accept again by themselves;
 - the outbox with two nodes and one aiosmtpd relay: every message
-  delivered; duplicates counted (0 expected without a crash).
+  delivered; duplicates counted (0 expected without a crash);
+- the per-recipient cap with two nodes sending to one recipient at once
+  through a slow relay: at most the cap (10 per hour) goes out.
 """
 import os
 import signal
@@ -299,13 +301,14 @@ class ScaleOut(unittest.TestCase):
         self.assertIn((451, "4.3.0"), replies)
         print("restart: %d accepted, %d temporary failures while down" % (len(accepted), temp), file=sys.stderr)
 
-    def start_relay(self):
+    def start_relay(self, delay=0.0):
         port = pgserver.free_port()
         spool = os.path.join(self.tmp, "relay-spool")
         os.makedirs(spool)
         py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable  # with aiosmtpd
+        env = dict(os.environ, RELAY_DELAY=str(delay))
         relay = subprocess.Popen([py, os.path.join(HERE, "relay_aiosmtpd.py"), str(port), spool, "0"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         self.addCleanup(lambda: (relay.kill(), relay.wait(), relay.stderr.close()))
         deadline = time.time() + 20
         while True:
@@ -317,10 +320,11 @@ class ScaleOut(unittest.TestCase):
                     self.fail("the aiosmtpd relay did not start: %s" % relay.stderr.read())
                 time.sleep(0.1)
 
-    def inject(self, node, copies):
+    def inject(self, node, copies, kind=None):
         raw = b"From: support@desk.test\nTo: customer@example.net\nSubject: hello\n\nhi\n"
-        p = subprocess.run([RELAYDESK, "queue", "inject", "--data-dir", node.dir, "--database", self.url,
-                            "--from", "support@desk.test", "--to", "customer@example.net",
+        p = subprocess.run([RELAYDESK, "queue", "inject", "--data-dir", node.dir, "--database", self.url]
+                           + (["--kind", kind] if kind else []) +
+                           ["--from", "support@desk.test", "--to", "customer@example.net",
                             "--copies", str(copies), "-"], input=raw, capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
 
@@ -369,6 +373,32 @@ class ScaleOut(unittest.TestCase):
               % (dups, taken), file=sys.stderr)
         self.assertGreaterEqual(dups, 0)
         self.assertLessEqual(dups, 1)
+
+    def test_cap_per_hour_two_nodes(self):
+        """Two nodes, 20 automatic messages to one recipient, a relay that
+        takes 0.2 s per message (so both nodes have one in flight at
+        once): the cap_per_hour of 10 holds in total, the rest is
+        dropped by the guard."""
+        relay, spool = self.start_relay(delay=0.2)
+        a = self.node("a", relay=relay)
+        b = self.node("b", relay=relay)
+        self.inject(a, 20, kind="notification")
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.qint("SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')") == 0:
+                break
+            time.sleep(0.2)
+        sent = self.qint("SELECT count(*) FROM outbox WHERE state = 'sent'")
+        dropped = self.qint("SELECT count(*) FROM outbox WHERE state = 'dropped'")
+        nodes = self.qint("SELECT count(DISTINCT lease_owner) FROM outbox WHERE state = 'sent'")
+        files = len([f for f in os.listdir(spool) if f.endswith(".eml")])
+        print("cap, two nodes: %d sent (by %d nodes), %d dropped, %d at the relay"
+              % (sent, nodes, dropped, files), file=sys.stderr)
+        log = a.read_log()[-2000:] + b.read_log()[-2000:]
+        self.assertEqual(sent + dropped, 20, log)
+        self.assertEqual(files, sent)
+        self.assertEqual(sent, 10, log)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
