@@ -407,6 +407,17 @@ worker_thread (gpointer data)
       if (stop)
         break;
     }
+  /* Stopping cleanly: what this node claimed and did not process goes
+   * to the other nodes now, not when the lease ends. */
+  g_autoptr(GError) rerr = NULL;
+  guint released = 0;
+  if (!rd_store_spool_release (w->store, &released, &rerr))
+    {
+      g_autofree char *m = rd_log_escape (rerr->message, -1, 512);
+      rd_log (RD_LOG_WARN, "desk.release", "error=%s", m);
+    }
+  else if (released > 0)
+    rd_log (RD_LOG_INFO, "desk.release", "rows=%u note=\"claimed, not processed; free for other nodes\"", released);
   return NULL;
 }
 

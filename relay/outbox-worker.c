@@ -292,6 +292,27 @@ record (RdRelayOutbox *ob, Record fn, RdOutboxItem *it, const RdSmtpOutcome *o, 
 
 typedef enum { NEXT, STOP_ROUND, STORAGE_ERROR } Step;
 
+/* The guard (or the claim under the caps) refused the row: logged and
+ * dropped. */
+static Step
+drop_by_guard (RdRelayOutbox *ob, RdOutboxItem *it, const char *reason, RdRelayRound *round, GError **error)
+{
+  g_autofree char *esc = rd_log_escape (reason, -1, 300);
+  rd_log (RD_LOG_WARN, "relay.dropped", "id=%" G_GINT64_FORMAT " kind=%s reason=%s",
+          it->id, rd_outbox_kind_to_string (it->kind), esc);
+  g_autoptr(GError) derr = NULL;
+  if (!rd_store_outbox_mark_dropped (ob->store, it->id, "guard", reason, &derr))
+    {
+      if (g_error_matches (derr, RD_ERROR, RD_ERROR_NOT_FOUND))
+        return NEXT;
+      g_propagate_error (error, g_steal_pointer (&derr));
+      return STORAGE_ERROR;
+    }
+  round->dropped++;
+  rd_metric_inc (RD_METRIC_RELAY_DROPPED);
+  return NEXT;
+}
+
 static Step
 process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
 {
@@ -317,20 +338,7 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
     {
       if (reason == NULL)
         return STORAGE_ERROR;
-      g_autofree char *esc = rd_log_escape (reason, -1, 300);
-      rd_log (RD_LOG_WARN, "relay.dropped", "id=%" G_GINT64_FORMAT " kind=%s reason=%s",
-              it->id, rd_outbox_kind_to_string (it->kind), esc);
-      g_autoptr(GError) derr = NULL;
-      if (!rd_store_outbox_mark_dropped (ob->store, it->id, "guard", reason, &derr))
-        {
-          if (g_error_matches (derr, RD_ERROR, RD_ERROR_NOT_FOUND))
-            return NEXT;
-          g_propagate_error (error, g_steal_pointer (&derr));
-          return STORAGE_ERROR;
-        }
-      round->dropped++;
-      rd_metric_inc (RD_METRIC_RELAY_DROPPED);
-      return NEXT;
+      return drop_by_guard (ob, it, reason, round, error);
     }
   for (guint i = 0; i < g->skipped->len; i++)
     if (!rd_store_outbox_add_event (ob->store, it->id, "skipped", g_ptr_array_index (g->skipped, i), error))
@@ -367,21 +375,7 @@ process (RdRelayOutbox *ob, gint64 id, RdRelayRound *round, GError **error)
       return STORAGE_ERROR;
     }
   if (over)
-    {
-      g_autofree char *esc = rd_log_escape (over, -1, 300);
-      rd_log (RD_LOG_WARN, "relay.dropped", "id=%" G_GINT64_FORMAT " kind=%s reason=%s",
-              it->id, rd_outbox_kind_to_string (it->kind), esc);
-      if (!rd_store_outbox_mark_dropped (ob->store, it->id, "guard", over, &local))
-        {
-          if (g_error_matches (local, RD_ERROR, RD_ERROR_NOT_FOUND))
-            return NEXT;
-          g_propagate_error (error, g_steal_pointer (&local));
-          return STORAGE_ERROR;
-        }
-      round->dropped++;
-      rd_metric_inc (RD_METRIC_RELAY_DROPPED);
-      return NEXT;
-    }
+    return drop_by_guard (ob, it, over, round, error);
 
   /* DKIM (RFC 6376) last, over the bytes the guard made: nothing may
    * change them after the signature. */
@@ -550,6 +544,14 @@ worker_main (gpointer data)
       ob->woken = FALSE;
       g_mutex_unlock (&ob->lock);
     }
+  guint released = 0;
+  if (!rd_store_outbox_release (ob->store, &released, &error))
+    {
+      rd_log (RD_LOG_WARN, "relay.release", "error=%s", error->message);
+      g_clear_error (&error);
+    }
+  else if (released > 0)
+    rd_log (RD_LOG_INFO, "relay.release", "rows=%u note=\"were being sent; queued again for any node\"", released);
   rd_smtp_client_close (ob->client);
   rd_log (RD_LOG_INFO, "relay.stop", "connections=%u", rd_smtp_client_connections (ob->client));
   return NULL;

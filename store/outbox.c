@@ -482,6 +482,30 @@ cap_count (RdStore *store, const char *address, gint64 since, gint64 id, gint64 
 }
 
 gboolean
+rd_store_outbox_release (RdStore *store, guint *n, GError **error)
+{
+  *n = 0;
+  if (rd_store_dialect (store) != RD_SQL_POSTGRES)
+    return TRUE;
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  if (!rd_store_tx_begin (store, &tx, error))
+    return FALSE;
+  RdSql qs[] = { RD_SQL_OUTBOX_RELEASE_EVENTS, RD_SQL_OUTBOX_RELEASE };
+  for (guint i = 0; i < G_N_ELEMENTS (qs); i++)
+    {
+      RdDbStmt *st = rd_store_stmt (store, qs[i], error);
+      if (st == NULL)
+        return FALSE;
+      rd_db_bind_int64 (st, 1, rd_store_now ());
+      rd_db_bind_text (st, 2, store->node);
+      if (!rd_store_step_done (store, st, "release outbox claims", error))
+        return FALSE;
+    }
+  *n = (guint) rd_store_changes (store);
+  return rd_store_tx_commit (&tx, error);
+}
+
+gboolean
 rd_store_outbox_claim_capped (RdStore *store, gint64 id, const char *const *recipients,
                               guint per_hour, guint per_day, char **over, GError **error)
 {

@@ -100,6 +100,9 @@ gboolean rd_store_outbox_counts (RdStore *store, gint64 counts[RD_OUTBOX_STATE_N
 /* Start-up recovery: rows left 'sending' by a process that died go back
  * to 'queued', due now. @n gets how many. */
 gboolean rd_store_outbox_recover (RdStore *store, guint *n, GError **error);
+/* A node stopping cleanly: its rows still 'sending' go back to 'queued'
+ * now (@n: how many; PostgreSQL; SQLite recovers at the next start). */
+gboolean rd_store_outbox_release (RdStore *store, guint *n, GError **error);
 /* Ids of up to @limit rows in state 'queued' due at @now, oldest due
  * first. (transfer full: GArray of gint64) */
 GArray *rd_store_outbox_due (RdStore *store, gint64 now, guint limit, GError **error);

@@ -161,6 +161,22 @@ rd_store_spool_claim (RdStore *store, guint limit, GError **error)
   return ids;
 }
 
+gboolean
+rd_store_spool_release (RdStore *store, guint *n, GError **error)
+{
+  *n = 0;
+  if (rd_store_dialect (store) != RD_SQL_POSTGRES)
+    return TRUE;
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_RELEASE, error);
+  if (st == NULL)
+    return FALSE;
+  rd_db_bind_text (st, 1, store->node);
+  if (!rd_store_step_done (store, st, "release claims", error))
+    return FALSE;
+  *n = (guint) rd_store_changes (store);
+  return TRUE;
+}
+
 /* Reads the row @st is on (RD_SQL_SPOOL_GET's columns) and resets @st. */
 static RdSpooled *
 spooled_from_row (RdStore *store, RdDbStmt *st, GError **error)

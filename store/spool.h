@@ -63,6 +63,10 @@ GArray *rd_store_spool_pending (RdStore *store, guint limit, GError **error);
  * run out (PostgreSQL: FOR UPDATE SKIP LOCKED). SQLite has one writer:
  * the same as rd_store_spool_pending(). (transfer full: GArray of gint64) */
 GArray *rd_store_spool_claim (RdStore *store, guint limit, GError **error);
+/* A node stopping cleanly: its claims on messages not yet processed end
+ * now, so another node takes them at once (@n: how many; PostgreSQL;
+ * nothing to do with SQLite). */
+gboolean rd_store_spool_release (RdStore *store, guint *n, GError **error);
 /* With PostgreSQL, inside a transaction, the row stays locked against
  * other nodes until the transaction ends. */
 RdSpooled *rd_store_spool_get (RdStore *store, gint64 id, GError **error);

@@ -51,6 +51,12 @@ static const RdSqlText statements[RD_SQL_N] = {
     "UPDATE spool SET lease_owner = $2, lease_until = $3 + $4 WHERE id IN ("
     "SELECT id FROM spool WHERE state = 'new' AND coalesce(lease_until, 0) <= $3"
     " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id" },
+  /* A node stopping cleanly hands back what it claimed and did not
+   * process ($1 this node), for the other nodes at once rather than when
+   * the lease ends. PostgreSQL only (SQLite has no leases). */
+  [RD_SQL_SPOOL_RELEASE] = {
+    "SELECT $1 IS NULL",
+    "UPDATE spool SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND state = 'new'" },
   [RD_SQL_SPOOL_RECIPIENTS] = {
     "SELECT address FROM spool_recipients WHERE spool_id = $1 ORDER BY position", NULL },
   [RD_SQL_SPOOL_FIND_BY_MESSAGE_ID] = {
@@ -227,6 +233,17 @@ static const RdSqlText statements[RD_SQL_N] = {
     "UPDATE outbox SET state = 'queued', next_attempt_at = $1 WHERE state = 'sending'",
     "UPDATE outbox SET state = 'queued', next_attempt_at = $1, lease_owner = NULL"
     " WHERE state = 'sending' AND (coalesce(lease_until, 0) <= $1 OR lease_owner = $2)" },
+  /* Stopping cleanly (rd_store_outbox_release): this node's ($2) rows
+   * still 'sending' go back to the queue now. PostgreSQL only. */
+  [RD_SQL_OUTBOX_RELEASE_EVENTS] = {
+    "SELECT $1 IS NULL, $2 IS NULL",
+    "INSERT INTO outbox_events (outbox_id, at, event, detail)"
+    " SELECT id, $1, 'recovered', 'was sending when its node stopped cleanly; queued again'"
+    " FROM outbox WHERE state = 'sending' AND lease_owner = $2" },
+  [RD_SQL_OUTBOX_RELEASE] = {
+    "SELECT $1 IS NULL, $2 IS NULL",
+    "UPDATE outbox SET state = 'queued', next_attempt_at = $1, lease_owner = NULL, lease_until = NULL"
+    " WHERE state = 'sending' AND lease_owner = $2" },
   [RD_SQL_OUTBOX_DUE] = {
     "SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1"
     " ORDER BY next_attempt_at, id LIMIT $2", NULL },

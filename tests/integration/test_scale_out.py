@@ -13,6 +13,9 @@ hold, each checked by Message-ID in the database:
   got a 250 lost, both nodes accept again by themselves;
 - the outbox with two nodes and one aiosmtpd relay: every message
   delivered; duplicates counted (0 expected without a crash);
+- SIGTERM of a node with a 60 s lease mid-run: its claimed, unprocessed
+  messages are free at once, the other node finishes them well before
+  the lease would end;
 - the per-recipient cap with two nodes sending to one recipient at once
   through a slow relay: at most the cap (10 per hour) goes out.
 """
@@ -54,15 +57,15 @@ def mail(i, tag="m", subject=None):
 
 
 class Node:
-    def __init__(self, tmp, name, url, relay=None):
+    def __init__(self, tmp, name, url, relay=None, lease=3):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port_file = os.path.join(tmp, name + ".port")
         self.log_path = os.path.join(tmp, name + ".log")
         conf = os.path.join(tmp, name + ".conf")
         with open(conf, "w") as f:
-            f.write("[store]\nurl = %s\nlease = 3\n[relay]\nrate_per_minute = 0\nretry_base = 1s\nstarttls = opportunistic\n"
-                    "[desk]\nsubject_tag_auth = any\n" % url)
+            f.write("[store]\nurl = %s\nlease = %d\n[relay]\nrate_per_minute = 0\nretry_base = 1s\nstarttls = opportunistic\n"
+                    "[desk]\nsubject_tag_auth = any\n" % (url, lease))
         args = [RELAYDESK, "serve", "--data-dir", self.dir, "--config", conf, "--smtp", "127.0.0.1:0",
                 "--smtps", "none", "--port-file", self.port_file]
         if relay:
@@ -167,8 +170,8 @@ class ScaleOut(unittest.TestCase):
             n.log.close()
         subprocess.run(["rm", "-rf", self.tmp])
 
-    def node(self, name, relay=None):
-        n = Node(self.tmp, name, self.url, relay)
+    def node(self, name, relay=None, lease=3):
+        n = Node(self.tmp, name, self.url, relay, lease)
         self.nodes.append(n)
         return n
 
@@ -276,6 +279,34 @@ class ScaleOut(unittest.TestCase):
         self.assert_each_once(accepted)
         print("kill -9: %d accepted by the killed node, all processed by the other" % len(accepted),
               file=sys.stderr)
+
+    def test_sigterm_hands_claims_back(self):
+        a = self.node("a", lease=60)
+        msgs = [mail(i, "t") for i in range(400)]
+        senders = [Sender(a.port, part) for part in split(msgs, 4)]
+        for s in senders:
+            s.start()
+        for s in senders:
+            s.join(120)
+        # Stop a while its worker holds a claim (64 rows at a time).
+        deadline = time.time() + 60
+        while time.time() < deadline and self.qint("SELECT count(*) FROM spool WHERE state <> 'new'") < 20:
+            time.sleep(0.05)
+        a.stop()
+        held = self.qint("SELECT count(*) FROM spool WHERE state = 'new' AND lease_until IS NOT NULL")
+        left = self.qint("SELECT count(*) FROM spool WHERE state = 'new'")
+        with open(a.log_path, "rb") as f:
+            released = f.read().count(b"desk.release")
+        t0 = time.time()
+        self.node("b", lease=60)
+        self.wait_processed(timeout=40)
+        took = time.time() - t0
+        print("sigterm: %d left new, %d still leased after the stop (release logged: %d), the other node"
+              " finished in %.1f s (lease 60 s)" % (left, held, released, took), file=sys.stderr)
+        self.assertGreater(left, 0, "a stopped with nothing left: the test proves nothing")
+        self.assertEqual(held, 0)
+        self.assertLess(took, 30)
+        self.assert_each_once([m for s in senders for m in s.accepted])
 
     def test_postgresql_restart_under_load(self):
         a, b = self.node("a"), self.node("b")

@@ -153,6 +153,68 @@ test_sent_count (Fixture *f, gconstpointer data)
   g_assert_cmpint (rd_store_outbox_sent_count (f->store, "other@example.net", 0, &error), ==, 0);
 }
 
+/* The claim under the caps counts sent rows and rows being sent by
+ * anyone (another node), not the row itself; over a cap the row stays
+ * queued and the reason says which cap. */
+static void
+test_claim_capped (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  const char *rcpts[] = { "Cap@example.net", NULL };
+  gint64 a = enqueue (f, RD_OUTBOX_AUTOREPLY, "cap@example.net");
+  gint64 b = enqueue (f, RD_OUTBOX_AUTOREPLY, "cap@example.net");
+  gint64 c = enqueue (f, RD_OUTBOX_AUTOREPLY, "cap@example.net");
+  g_autofree char *over = NULL;
+  g_assert_true (rd_store_outbox_claim_capped (f->store, a, rcpts, 2, 0, &over, &error));
+  g_assert_no_error (error);
+  g_assert_null (over);
+  ASSERT_STATE (f, a, "sending");
+  g_assert_true (rd_store_outbox_claim_capped (f->store, b, rcpts, 2, 0, &over, &error));
+  g_assert_null (over);
+  g_assert_true (rd_store_outbox_mark_sent (f->store, b, "250 ok", &error));
+  /* one sent, one being sent: c is over cap_per_hour=2 */
+  g_assert_true (rd_store_outbox_claim_capped (f->store, c, rcpts, 2, 0, &over, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (over);
+  g_assert_nonnull (strstr (over, "cap_per_hour=2"));
+  ASSERT_STATE (f, c, "queued");
+  g_clear_pointer (&over, g_free);
+  /* the day cap alone */
+  g_assert_true (rd_store_outbox_claim_capped (f->store, c, rcpts, 0, 2, &over, &error));
+  g_assert_nonnull (strstr (over, "cap_per_day=2"));
+  g_clear_pointer (&over, g_free);
+  /* no caps: claimed */
+  g_assert_true (rd_store_outbox_claim_capped (f->store, c, rcpts, 0, 0, &over, &error));
+  g_assert_null (over);
+  ASSERT_STATE (f, c, "sending");
+  /* no longer queued */
+  g_assert_false (rd_store_outbox_claim_capped (f->store, c, rcpts, 0, 0, &over, &error));
+  g_assert_error (error, RD_ERROR, RD_ERROR_NOT_FOUND);
+}
+
+/* A node stopping cleanly queues its rows still 'sending' (PostgreSQL;
+ * SQLite recovers them at the next start). */
+static void
+test_release (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 a = enqueue (f, RD_OUTBOX_REPLY, "a@example.net");
+  g_assert_true (rd_store_outbox_mark_sending (f->store, a, &error));
+  guint n = 99;
+  g_assert_true (rd_store_outbox_release (f->store, &n, &error));
+  g_assert_no_error (error);
+  if (rd_test_store_is_pg ())
+    {
+      g_assert_cmpuint (n, ==, 1);
+      ASSERT_STATE (f, a, "queued");
+    }
+  else
+    {
+      g_assert_cmpuint (n, ==, 0);
+      ASSERT_STATE (f, a, "sending");
+    }
+}
+
 static void
 test_kinds (void)
 {
@@ -173,6 +235,8 @@ main (int argc, char **argv)
   rd_log_set_level (RD_LOG_WARN);
   g_test_add ("/relay/outbox/lifecycle", Fixture, NULL, setup, test_lifecycle, teardown);
   g_test_add ("/relay/outbox/sent-count", Fixture, NULL, setup, test_sent_count, teardown);
+  g_test_add ("/relay/outbox/claim-capped", Fixture, NULL, setup, test_claim_capped, teardown);
+  g_test_add ("/relay/outbox/release", Fixture, NULL, setup, test_release, teardown);
   g_test_add_func ("/relay/outbox/kinds", test_kinds);
   return g_test_run ();
 }
