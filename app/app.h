@@ -99,6 +99,7 @@ int rd_app_fail (const GError *error);
 int rd_cmd_serve (int argc, char **argv);
 int rd_cmd_deliver (int argc, char **argv);
 int rd_cmd_tickets (int argc, char **argv);
+int rd_cmd_agents (int argc, char **argv);
 int rd_cmd_spool (int argc, char **argv);
 int rd_cmd_allowlist (int argc, char **argv);
 int rd_cmd_queue (int argc, char **argv);

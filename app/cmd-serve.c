@@ -11,6 +11,8 @@
 #include "privileges.h"
 #include "smtp-tls.h"
 #include "metrics-http.h"
+#include "web.h"
+#include "agents.h"
 #include "rd-metrics.h"
 #include "rd-systemd.h"
 
@@ -210,6 +212,8 @@ rd_cmd_serve (int argc, char **argv)
   g_autofree char *relay_ca = NULL;
   g_autofree char *metrics_addr = NULL;
   g_autofree char *metrics_port_file = NULL;
+  g_autofree char *http_addr = NULL;
+  g_autofree char *http_port_file = NULL;
   GOptionEntry entries[] = {
     { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, "SMTP listener (default " RD_DEFAULT_SMTP_LISTEN "; port 0 picks a free port)", "ADDR:PORT" },
     { "smtps", 0, 0, G_OPTION_ARG_STRING, &smtps, "Implicit-TLS (SMTPS) listener (default " RD_DEFAULT_SMTPS_LISTEN "; 'none' disables)", "ADDR:PORT" },
@@ -219,6 +223,8 @@ rd_cmd_serve (int argc, char **argv)
     { "relay-ca", 0, 0, G_OPTION_ARG_FILENAME, &relay_ca, "CA file (PEM) for the relay's certificate, instead of [relay] ca_file", "FILE" },
     { "metrics", 0, 0, G_OPTION_ARG_STRING, &metrics_addr, "HTTP listener for /metrics, /healthz, /readyz, instead of [metrics] listen ('none' disables)", "ADDR:PORT" },
     { "metrics-port-file", 0, 0, G_OPTION_ARG_FILENAME, &metrics_port_file, "Write the bound metrics port to FILE once listening", "FILE" },
+    { "http", 0, 0, G_OPTION_ARG_STRING, &http_addr, "The web desk and its API, instead of [http] listen (default " RD_DEFAULT_HTTP_LISTEN "; port 0 picks a free port; 'none' disables)", "ADDR:PORT" },
+    { "http-port-file", 0, 0, G_OPTION_ARG_FILENAME, &http_port_file, "Write the bound web desk port to FILE once listening", "FILE" },
     G_OPTION_ENTRY_NULL
   };
   if (!rd_app_parse (&app, "serve", NULL,
@@ -249,6 +255,29 @@ rd_cmd_serve (int argc, char **argv)
   if (*metrics_listen && g_ascii_strcasecmp (metrics_listen, "none") != 0
       && !rd_metrics_http_listen (metrics, metrics_listen, &metrics_port, &error))
     return rd_app_fail (error);
+  /* The web desk: bound now too (a port below 1024 needs root). Its
+   * default address is a convenience, like SMTPS's: when another
+   * instance holds it, serve says so and runs without. */
+  g_autoptr(RdWeb) web = NULL;
+  guint16 http_port = 0;
+  const char *http_listen = http_addr ? http_addr : rd_config_get_string (config, "http", "listen", NULL);
+  gboolean http_default = http_listen == NULL;
+  if (http_default)
+    http_listen = RD_DEFAULT_HTTP_LISTEN;
+  if (*http_listen && g_ascii_strcasecmp (http_listen, "none") != 0)
+    {
+      web = rd_web_new (config, metrics, &error);
+      if (web == NULL)
+        return rd_app_fail (error);
+      g_autoptr(GError) local = NULL;
+      if (!rd_web_listen (web, http_listen, &http_port, &local))
+        {
+          if (!http_default || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+            return rd_app_fail (local);
+          rd_log (RD_LOG_WARN, "web.listen", "addr=%s result=unavailable error=\"%s\"", http_listen, local->message);
+          g_clear_pointer (&web, rd_web_free);
+        }
+    }
   SSL_CTX *tls_ctx = NULL;
   if (rd_config_get_bool (config, "tls", "enabled", TRUE)
       && rd_config_get_string (config, "tls", "cert_file", NULL) != NULL)
@@ -370,6 +399,29 @@ rd_cmd_serve (int argc, char **argv)
           return RD_EXIT_FAILURE;
         }
     }
+  if (http_port_file && http_port != 0)
+    {
+      g_autofree char *text = g_strdup_printf ("%u\n", http_port);
+      if (!g_file_set_contents (http_port_file, text, -1, &error))
+        {
+          rd_app_error ("%s", error->message);
+          return RD_EXIT_FAILURE;
+        }
+    }
+  if (web)
+    {
+      rd_web_set_rules_reload (web, (void (*) (gpointer)) rd_desk_worker_reload, worker);
+      if (!rd_web_start (web, &error))
+        return rd_app_fail (error);
+      g_autofree char *url = rd_web_url (web);
+      g_autoptr(GPtrArray) agents = rd_store_agents_list (app.store, NULL);
+      if (agents && agents->len == 0)
+        rd_log (RD_LOG_INFO, "web.ready", "url=%s first_admin=\"relaydesk agents add EMAIL --name NAME --role admin%s%s\"",
+                url, rd_config_get_path (config) ? " --config " : "",
+                rd_config_get_path (config) ? rd_config_get_path (config) : "");
+      else
+        rd_log (RD_LOG_INFO, "web.ready", "url=%s", url);
+    }
   RdRelayWorker *relay_worker = outbox ? rd_relay_worker_start (g_steal_pointer (&outbox)) : NULL;
   rd_metric_set (RD_METRIC_BUILD_INFO, 1, RD_VERSION);
   rd_metric_set (RD_METRIC_START_TIME, (double) (g_get_real_time () / G_USEC_PER_SEC));
@@ -388,6 +440,7 @@ rd_cmd_serve (int argc, char **argv)
   /* Stop accepting, let the writer commit what it holds, run the
    * completions, then stop processing after the message at hand. */
   rd_smtp_server_stop (server);
+  g_clear_pointer (&web, rd_web_free);
   rd_spool_writer_free (writer);
   while (g_main_context_iteration (NULL, FALSE))
     ;

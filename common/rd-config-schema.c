@@ -180,6 +180,27 @@ static const RdConfigKey schema[] = {
   { "dkim", "key_file", RD_CONFIG_PATH, .dflt_doc = "none: mail goes out unsigned",
     .doc = "PEM private key, RSA (2048 bits) or Ed25519 (RFC 8463); relaydesk dkim keygen makes one" },
 
+  /* [http]: the web desk and its JSON API (docs/web.md, docs/api.md) */
+  { "http", "listen", RD_CONFIG_HOSTPORT, .words = "none", .dflt = RD_DEFAULT_HTTP_LISTEN,
+    .flags = RD_CONFIG_FLAG_EMPTY_OK,
+    .doc = "The web desk's listener (UI, /api/v1, /metrics); port 0 picks a free port; none disables it" },
+  { "http", "cert_file", RD_CONFIG_PATH, .dflt_doc = "none: plain HTTP",
+    .doc = "PEM certificate (chain) for HTTPS; with it the desk sends HSTS and Secure cookies" },
+  { "http", "key_file", RD_CONFIG_PATH, .dflt_doc = "none",
+    .doc = "PEM private key of cert_file" },
+  { "http", "max_upload", RD_CONFIG_SIZE, .dflt = "10M",
+    .doc = "Largest request body, and so the largest attachment an agent uploads (413 beyond it)" },
+  { "http", "session_lifetime", RD_CONFIG_INT, .min = 60, .max = 2592000, .dflt = "43200",
+    .doc = SECONDS ("a login session lasts (it is not extended by use)") },
+  { "http", "threads", RD_CONFIG_INT, .min = 1, .max = 64, .dflt = "4",
+    .doc = "Threads (each with its own database connection) that run the API's database work" },
+  { "http", "login_failures_account", RD_CONFIG_INT, .min = 1, .max = 10000, .dflt = "5",
+    .doc = "Failed logins per account within login_window before 429" },
+  { "http", "login_failures_address", RD_CONFIG_INT, .min = 1, .max = 100000, .dflt = "20",
+    .doc = "Failed logins per client address within login_window before 429" },
+  { "http", "login_window", RD_CONFIG_INT, .min = 1, .max = 86400, .dflt = "900",
+    .doc = SECONDS ("over which failed logins are counted") },
+
   /* [metrics]: /metrics, /healthz, /readyz (relaydesk(8), docs/operations.md) */
   { "metrics", "listen", RD_CONFIG_HOSTPORT, .words = "none", .dflt = "none", .flags = RD_CONFIG_FLAG_EMPTY_OK,
     .doc = "Own HTTP listener for /metrics, /healthz and /readyz (e.g. 127.0.0.1:9025); none: only on the web desk's" },

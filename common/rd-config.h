@@ -30,6 +30,7 @@ typedef struct _RdConfig RdConfig;
 
 #define RD_DEFAULT_DATA_DIR "./relaydesk-data"
 #define RD_DEFAULT_SMTP_LISTEN "127.0.0.1:2525"
+#define RD_DEFAULT_HTTP_LISTEN "127.0.0.1:8025"
 #define RD_DEFAULT_SMTPS_LISTEN "127.0.0.1:2465"
 #define RD_DEFAULT_QUEUE "inbox"
 

@@ -56,13 +56,19 @@ resolve (const char *dir, const char *path)
 
 /* The folder of :global includes: [rules] global_dir (below script_dir),
  * default script_dir/global; script_dir defaults to the config's folder. */
-static char *
-config_global_dir (RdConfig *config)
+char *
+rd_desk_rules_script_dir (RdConfig *config)
 {
   const char *cfg_path = rd_config_get_path (config);
   g_autofree char *cfg_dir = cfg_path ? g_path_get_dirname (cfg_path) : g_get_current_dir ();
   const char *sd = rd_config_get_string (config, "rules", "script_dir", NULL);
-  g_autofree char *script_dir = sd ? resolve (cfg_dir, sd) : g_strdup (cfg_dir);
+  return sd ? resolve (cfg_dir, sd) : g_strdup (cfg_dir);
+}
+
+static char *
+config_global_dir (RdConfig *config)
+{
+  g_autofree char *script_dir = rd_desk_rules_script_dir (config);
   const char *gd = rd_config_get_string (config, "rules", "global_dir", NULL);
   return gd ? resolve (script_dir, gd) : g_build_filename (script_dir, "global", NULL);
 }
@@ -164,10 +170,7 @@ RdDeskRules *
 rd_desk_rules_load (RdConfig *config, RdDeskRules *previous, guint *n_failed, GError **error)
 {
   guint failed = 0;
-  const char *cfg_path = rd_config_get_path (config);
-  g_autofree char *cfg_dir = cfg_path ? g_path_get_dirname (cfg_path) : g_get_current_dir ();
-  const char *sd = rd_config_get_string (config, "rules", "script_dir", NULL);
-  g_autofree char *script_dir = sd ? resolve (cfg_dir, sd) : g_strdup (cfg_dir);
+  g_autofree char *script_dir = rd_desk_rules_script_dir (config);
   g_autofree char *global_dir = config_global_dir (config);
   const char *v;
   g_autofree char *before = (v = rd_config_get_string (config, "rules", "before", NULL)) ? resolve (script_dir, v) : NULL;

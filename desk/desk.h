@@ -48,6 +48,10 @@ RdRules *rd_desk_rules_compile_text (RdConfig *config, const char *name, const c
 RdRules *rd_desk_rules_compile_file (RdConfig *config, const char *path, const char *global_dir,
                                      const char *const *extensions, GPtrArray *diagnostics, GError **error);
 
+/* The folder relative script paths of [rules] resolve in: [rules]
+ * script_dir, default the config file's folder. (transfer full) */
+char *rd_desk_rules_script_dir (RdConfig *config);
+
 /* What threading would decide for @msg, as a dry run (nothing written):
  * @number the ticket it continues (0: a new ticket), with its @queue and
  * subject @tag (transfer full; NULL for a new ticket). @auth: the

@@ -114,6 +114,9 @@ rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyR
       rd_mail_draft_set_references (m, (const char *const *) thread_ids->pdata, thread_ids->len);
     }
   rd_mail_draft_set_text (m, d->body);
+  for (guint i = 0; i < d->n_attachments; i++)
+    rd_mail_draft_add_attachment (m, d->attachments[i].filename, d->attachments[i].content_type,
+                                  d->attachments[i].data);
   g_autoptr(GBytes) raw = rd_mail_draft_to_bytes (m);
 
   g_autoptr(GString) to = g_string_new (NULL);
@@ -141,6 +144,8 @@ rd_desk_reply (RdConfig *config, RdStore *store, const RdReplyDraft *d, RdReplyR
     .to_addrs = to->str,
     .subject = r->subject,
     .body_text = d->body,
+    .attachments = d->attachments,
+    .n_attachments = d->n_attachments,
   };
   gboolean ok = rd_store_outbox_enqueue (store, &od, &r->outbox_id, error);
   md.outbox_id = r->outbox_id;

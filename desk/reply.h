@@ -16,6 +16,7 @@
 #include <glib.h>
 #include "rd-config.h"
 #include "store.h"
+#include "tickets.h"
 
 G_BEGIN_DECLS
 
@@ -27,6 +28,8 @@ typedef struct {
   const char *author;        /* the agent, for the audit log */
   gboolean reply_all;        /* Cc the other participants */
   const char *set_status;    /* status after replying (e.g. "pending"), or NULL */
+  const RdAttachmentDraft *attachments;   /* sent after the text, recorded on the ticket */
+  guint n_attachments;
 } RdReplyDraft;
 
 typedef struct {

@@ -123,6 +123,57 @@ attachment_members (JsonBuilder *b, const RdStoredAttachment *a)
 }
 
 void
+rd_json_message (JsonBuilder *b, const RdTicketMessage *m, GPtrArray *attachments)
+{
+  json_builder_begin_object (b);
+  rd_json_add_int (b, "id", m->id);
+  rd_json_add_str (b, "direction", rd_message_direction_to_string (m->direction));
+  rd_json_add_str (b, "message_id", m->message_id);
+  add_person (b, "from", m->from_name, m->from_addr);
+  rd_json_add_str (b, "to", m->to_addrs);
+  rd_json_add_str (b, "cc", m->cc_addrs);
+  rd_json_add_str (b, "author", m->author);
+  rd_json_add_str (b, "subject", m->subject);
+  rd_json_add_str (b, "body_text", m->body_text);
+  guint folded = 0;
+  g_autofree char *kept = rd_ops_fold_quoted (m->body_text, &folded);
+  rd_json_add_str (b, "body_unquoted", kept);
+  rd_json_add_int (b, "quoted_lines", folded);
+  rd_json_add_str (b, "delivery_status", m->has_delivery ? rd_outbox_state_to_string (m->delivery) : NULL);
+  rd_json_add_str (b, "delivery_code", m->delivery_code);
+  /* Inbound: what sender authentication found (auth/); null when not
+   * known (other directions, or recorded before it existed). The
+   * "sender verified" mark of every front end is "verified". */
+  json_builder_set_member_name (b, "authentication");
+  if (m->direction == RD_MESSAGE_INBOUND && m->has_auth)
+    {
+      json_builder_begin_object (b);
+      rd_json_add_str (b, "spf", rd_auth_result_to_string (m->auth.spf));
+      rd_json_add_str (b, "dkim", rd_auth_result_to_string (m->auth.dkim));
+      rd_json_add_str (b, "dmarc", rd_auth_result_to_string (m->auth.dmarc));
+      rd_json_add_str (b, "from_domain", m->auth.from_domain[0] ? m->auth.from_domain : NULL);
+      rd_json_add_bool (b, "verified", m->auth.verified);
+      json_builder_end_object (b);
+    }
+  else
+    json_builder_add_null_value (b);
+  rd_json_add_time (b, "created_at", m->created_at);
+  json_builder_set_member_name (b, "attachments");
+  json_builder_begin_array (b);
+  for (guint k = 0; k < attachments->len; k++)
+    {
+      const RdStoredAttachment *a = g_ptr_array_index (attachments, k);
+      if (a->message_row != m->id)
+        continue;
+      json_builder_begin_object (b);
+      attachment_members (b, a);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+void
 rd_json_ticket_view (JsonBuilder *b, const RdTicketView *v)
 {
   const RdTicket *t = v->ticket;
@@ -137,55 +188,7 @@ rd_json_ticket_view (JsonBuilder *b, const RdTicketView *v)
   json_builder_set_member_name (b, "messages");
   json_builder_begin_array (b);
   for (guint i = 0; i < t->messages->len; i++)
-    {
-      const RdTicketMessage *m = g_ptr_array_index (t->messages, i);
-      json_builder_begin_object (b);
-      rd_json_add_int (b, "id", m->id);
-      rd_json_add_str (b, "direction", rd_message_direction_to_string (m->direction));
-      rd_json_add_str (b, "message_id", m->message_id);
-      add_person (b, "from", m->from_name, m->from_addr);
-      rd_json_add_str (b, "to", m->to_addrs);
-      rd_json_add_str (b, "cc", m->cc_addrs);
-      rd_json_add_str (b, "author", m->author);
-      rd_json_add_str (b, "subject", m->subject);
-      rd_json_add_str (b, "body_text", m->body_text);
-      guint folded = 0;
-      g_autofree char *kept = rd_ops_fold_quoted (m->body_text, &folded);
-      rd_json_add_str (b, "body_unquoted", kept);
-      rd_json_add_int (b, "quoted_lines", folded);
-      rd_json_add_str (b, "delivery_status", m->has_delivery ? rd_outbox_state_to_string (m->delivery) : NULL);
-      rd_json_add_str (b, "delivery_code", m->delivery_code);
-      /* Inbound: what sender authentication found (auth/); null when not
-       * known (other directions, or recorded before it existed). The
-       * "sender verified" mark of every front end is "verified". */
-      json_builder_set_member_name (b, "authentication");
-      if (m->direction == RD_MESSAGE_INBOUND && m->has_auth)
-        {
-          json_builder_begin_object (b);
-          rd_json_add_str (b, "spf", rd_auth_result_to_string (m->auth.spf));
-          rd_json_add_str (b, "dkim", rd_auth_result_to_string (m->auth.dkim));
-          rd_json_add_str (b, "dmarc", rd_auth_result_to_string (m->auth.dmarc));
-          rd_json_add_str (b, "from_domain", m->auth.from_domain[0] ? m->auth.from_domain : NULL);
-          rd_json_add_bool (b, "verified", m->auth.verified);
-          json_builder_end_object (b);
-        }
-      else
-        json_builder_add_null_value (b);
-      rd_json_add_time (b, "created_at", m->created_at);
-      json_builder_set_member_name (b, "attachments");
-      json_builder_begin_array (b);
-      for (guint k = 0; k < v->attachments->len; k++)
-        {
-          const RdStoredAttachment *a = g_ptr_array_index (v->attachments, k);
-          if (a->message_row != m->id)
-            continue;
-          json_builder_begin_object (b);
-          attachment_members (b, a);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-    }
+    rd_json_message (b, g_ptr_array_index (t->messages, i), v->attachments);
   json_builder_end_array (b);
   json_builder_set_member_name (b, "audit");
   json_builder_begin_array (b);
@@ -293,5 +296,32 @@ rd_json_allowlist_item (JsonBuilder *b, const RdAllowlistItem *item)
   rd_json_add_str (b, "admin_email", e->admin_email);
   rd_json_add_str (b, "location", e->location);
   rd_json_add_str (b, "note", e->note);
+  json_builder_end_object (b);
+}
+
+void
+rd_json_agent (JsonBuilder *b, const RdAgent *a)
+{
+  json_builder_begin_object (b);
+  rd_json_add_int (b, "id", a->id);
+  rd_json_add_str (b, "email", a->email);
+  rd_json_add_str (b, "name", a->name);
+  rd_json_add_str (b, "role", a->admin ? "admin" : "agent");
+  rd_json_add_strv (b, "queues", (const char *const *) a->queues, 0);
+  rd_json_add_bool (b, "totp", a->totp_secret != NULL);
+  rd_json_add_time (b, "created_at", a->created_at);
+  json_builder_end_object (b);
+}
+
+void
+rd_json_api_token (JsonBuilder *b, const RdApiToken *t)
+{
+  json_builder_begin_object (b);
+  rd_json_add_int (b, "id", t->id);
+  rd_json_add_str (b, "email", t->email);
+  rd_json_add_str (b, "label", t->label);
+  rd_json_add_time (b, "created_at", t->created_at);
+  rd_json_add_time (b, "last_used_at", t->last_used_at);
+  rd_json_add_time (b, "revoked_at", t->revoked_at);
   json_builder_end_object (b);
 }

@@ -6,6 +6,7 @@
 
 #include <json-glib/json-glib.h>
 #include "ops.h"
+#include "agents.h"
 
 G_BEGIN_DECLS
 
@@ -46,5 +47,15 @@ void rd_json_outbox_item (JsonBuilder *b, const RdOutboxItem *it, GPtrArray *eve
  * expires_at, expired, staging, application, admin_name, admin_email,
  * location, note. */
 void rd_json_allowlist_item (JsonBuilder *b, const RdAllowlistItem *item);
+
+/* An agent: id, email, name, role (admin|agent), queues, totp (bool),
+ * created_at. Never the password hash or the TOTP secret. */
+void rd_json_agent (JsonBuilder *b, const RdAgent *a);
+/* An API token's metadata: id, email, label, created_at, last_used_at,
+ * revoked_at (never the token). */
+void rd_json_api_token (JsonBuilder *b, const RdApiToken *t);
+/* One message of a ticket (as in rd_json_ticket_view's "messages"), with
+ * the attachments of @attachments that belong to it. */
+void rd_json_message (JsonBuilder *b, const RdTicketMessage *m, GPtrArray *attachments);
 
 G_END_DECLS

@@ -114,33 +114,9 @@ rd_ops_tickets_search (RdOps *ops, const RdActor *actor, const char *query, guin
 {
   if (!rd_ops_need_store (ops, error))
     return NULL;
-  if (actor->queues == NULL)
-    return rd_store_tickets_search (ops->store, query, limit, offset, error);
-  /* An agent of some queues: page through the matches of every queue and
-   * keep theirs, so that search leaks no other queue's ticket. */
-  limit = limit ? MIN (limit, RD_TICKET_QUERY_LIMIT_MAX) : 50;
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
-  guint skipped = 0, from = 0;
-  for (guint round = 0; round < 20 && out->len < limit; round++)
-    {
-      g_autoptr(GPtrArray) page = rd_store_tickets_search (ops->store, query, RD_TICKET_QUERY_LIMIT_MAX, from, error);
-      if (page == NULL)
-        return NULL;
-      from += page->len;
-      for (guint i = 0; i < page->len && out->len < limit; i++)
-        {
-          RdTicket *t = g_ptr_array_index (page, i);
-          if (!rd_actor_sees_queue (actor, t->queue))
-            continue;
-          if (skipped++ < offset)
-            continue;
-          g_ptr_array_add (out, g_ptr_array_steal_index (page, i));
-          g_ptr_array_insert (page, (gint) i, NULL);
-        }
-      if (page->len < RD_TICKET_QUERY_LIMIT_MAX)
-        break;
-    }
-  return g_steal_pointer (&out);
+  /* An agent of some queues: only their matches, so that search leaks no
+   * other queue's ticket (the store skips the others by queue). */
+  return rd_store_tickets_search_queues (ops->store, query, actor->queues, limit, offset, error);
 }
 
 void

@@ -80,7 +80,14 @@ preview_ticket (RdOps *ops, const RdRulesTest *t, const RdMessage *msg, const ch
       return TRUE;
     }
   if (ops->store == NULL)
-    return TRUE;
+    {
+      /* No database yet: the message would open an empty desk's first
+       * ticket, so ${ticket.*} are filled as they would be then. */
+      r->ticket_number = 1;
+      r->tag = g_strdup_printf ("[%s #1]", rd_config_get_string (ops->config, "desk", "subject_tag_prefix",
+                                                               RD_DEFAULT_SUBJECT_TAG_PREFIX));
+      return TRUE;
+    }
   if (!rd_desk_thread_preview (ops->config, ops->store, msg, sender, t->recipient, auth, &r->ticket_number,
                                &r->queue, &r->tag, error))
     return FALSE;

@@ -23,11 +23,11 @@ rd_stored_attachment_free (RdStoredAttachment *a)
   g_free (a);
 }
 
-static gboolean
-attachment_add (RdStore *store, gint64 message_row, guint position, const RdAttachmentDraft *a, GError **error)
+gboolean
+rd_store_blob_put (RdStore *store, GBytes *data, char **sha256, GError **error)
 {
   gsize len = 0;
-  const guint8 *p = a->data ? g_bytes_get_data (a->data, &len) : NULL;
+  const guint8 *p = data ? g_bytes_get_data (data, &len) : NULL;
   g_autofree char *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, p ? p : (const guint8 *) "", len);
   RdDbStmt *st = rd_store_stmt (store, RD_SQL_BLOB_ADD, error);
   if (st == NULL)
@@ -37,7 +37,17 @@ attachment_add (RdStore *store, gint64 message_row, guint position, const RdAtta
   rd_db_bind_blob (st, 3, p, len);
   if (!rd_store_step_done (store, st, "store attachment", error))
     return FALSE;
-  st = rd_store_stmt (store, RD_SQL_ATTACHMENT_ADD, error);
+  *sha256 = g_steal_pointer (&sha);
+  return TRUE;
+}
+
+static gboolean
+attachment_add (RdStore *store, gint64 message_row, guint position, const RdAttachmentDraft *a, GError **error)
+{
+  g_autofree char *sha = NULL;
+  if (!rd_store_blob_put (store, a->data, &sha, error))
+    return FALSE;
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_ATTACHMENT_ADD, error);
   if (st == NULL)
     return FALSE;
   rd_db_bind_int64 (st, 1, message_row);

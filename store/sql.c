@@ -19,6 +19,7 @@ typedef struct {
   " message_id, raw, state, state_reason, auth_results"
 #define OUTBOX_COLUMNS "id, kind, ticket_number, sender, message_id, state, attempts, last_error," \
   " relay_reply, created_at, next_attempt_at, sent_at, coalesce(lifetime_from, created_at)"
+#define AGENT_COLUMNS "id, email, name, role, password_hash, totp_secret, created_at"
 #define ATTACHMENT_COLUMNS "a.id, a.message_row, a.filename, a.content_type, a.sha256, b.size"
 
 static const RdSqlText statements[RD_SQL_N] = {
@@ -248,6 +249,79 @@ static const RdSqlText statements[RD_SQL_N] = {
     " ON CONFLICT (id) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
     "INSERT INTO rules_duplicates (id, expires_at) VALUES ($1, $2)"
     " ON CONFLICT (id) DO UPDATE SET expires_at = GREATEST(rules_duplicates.expires_at, excluded.expires_at)" },
+
+  /* ---- the web desk: agents, sessions, tokens (agents.c) ---- */
+  [RD_SQL_AGENT_ADD] = {
+    "INSERT INTO agents (email, name, role, password_hash, created_at, updated_at)"
+    " VALUES (lower($1),$2,$3,$4,$5,$5) RETURNING id", NULL },
+  [RD_SQL_AGENT_GET] = { "SELECT " AGENT_COLUMNS " FROM agents WHERE id = $1", NULL },
+  [RD_SQL_AGENT_GET_BY_EMAIL] = { "SELECT " AGENT_COLUMNS " FROM agents WHERE email = lower($1)", NULL },
+  [RD_SQL_AGENT_LIST] = { "SELECT " AGENT_COLUMNS " FROM agents ORDER BY email LIMIT 10000", NULL },
+  [RD_SQL_AGENT_QUEUES] = { "SELECT queue FROM agent_queues WHERE agent_id = $1 ORDER BY queue", NULL },
+  [RD_SQL_AGENT_QUEUES_CLEAR] = { "DELETE FROM agent_queues WHERE agent_id = $1", NULL },
+  [RD_SQL_AGENT_QUEUE_ADD] = {
+    "INSERT INTO agent_queues (agent_id, queue) VALUES ($1, $2) ON CONFLICT DO NOTHING", NULL },
+  [RD_SQL_AGENT_REMOVE] = { "DELETE FROM agents WHERE id = $1", NULL },
+  [RD_SQL_AGENT_SET_NAME] = { "UPDATE agents SET name = $2, updated_at = $3 WHERE id = $1", NULL },
+  [RD_SQL_AGENT_SET_ROLE] = { "UPDATE agents SET role = $2, updated_at = $3 WHERE id = $1", NULL },
+  [RD_SQL_AGENT_SET_PASSWORD] = { "UPDATE agents SET password_hash = $2, updated_at = $3 WHERE id = $1", NULL },
+  [RD_SQL_AGENT_SET_TOTP] = { "UPDATE agents SET totp_secret = $2, updated_at = $3 WHERE id = $1", NULL },
+  [RD_SQL_AGENT_SESSION_ADD] = {
+    "INSERT INTO agent_sessions (token_hash, agent_id, csrf, created_at, expires_at, client_addr)"
+    " VALUES ($1,$2,$3,$4,$5,$6)", NULL },
+  [RD_SQL_AGENT_SESSION_GET] = {
+    "SELECT agent_id, csrf, expires_at FROM agent_sessions WHERE token_hash = $1 AND expires_at > $2", NULL },
+  [RD_SQL_AGENT_SESSION_REMOVE] = { "DELETE FROM agent_sessions WHERE token_hash = $1", NULL },
+  [RD_SQL_AGENT_SESSIONS_REMOVE] = {
+    "DELETE FROM agent_sessions WHERE agent_id = $1 AND token_hash IS NOT $2",
+    "DELETE FROM agent_sessions WHERE agent_id = $1 AND token_hash IS DISTINCT FROM $2" },
+  [RD_SQL_AGENT_SESSIONS_EXPIRE] = { "DELETE FROM agent_sessions WHERE expires_at <= $1", NULL },
+  [RD_SQL_AGENT_TOKEN_ADD] = {
+    "INSERT INTO api_tokens (agent_id, label, token_hash, created_at) VALUES ($1,$2,$3,$4) RETURNING id", NULL },
+  [RD_SQL_AGENT_TOKEN_GET] = {
+    "SELECT id, agent_id, coalesce(last_used_at, 0) FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    NULL },
+  [RD_SQL_AGENT_TOKEN_USED] = { "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", NULL },
+  [RD_SQL_AGENT_TOKEN_LIST] = {
+    "SELECT t.id, a.email, t.label, t.created_at, t.last_used_at, t.revoked_at FROM api_tokens t"
+    " JOIN agents a ON a.id = t.agent_id WHERE $1 = 0 OR t.agent_id = $1 ORDER BY t.id", NULL },
+  [RD_SQL_AGENT_TOKEN_REVOKE] = {
+    "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", NULL },
+  [RD_SQL_ADMIN_AUDIT_ADD] = {
+    "INSERT INTO admin_audit (at, actor, action, target, detail) VALUES ($1,$2,$3,$4,$5)", NULL },
+  [RD_SQL_ADMIN_AUDIT_LIST] = {
+    "SELECT id, at, actor, action, target, detail FROM admin_audit ORDER BY id DESC LIMIT $1", NULL },
+
+  /* ---- the web desk: drafts, views, uploads, rule versions, counts (workspace.c) ---- */
+  [RD_SQL_DRAFT_PUT] = {
+    "INSERT INTO drafts (agent_id, ticket_number, body, updated_at) VALUES ($1,$2,$3,$4)"
+    " ON CONFLICT (agent_id, ticket_number) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+    NULL },
+  [RD_SQL_DRAFT_GET] = { "SELECT body, updated_at FROM drafts WHERE agent_id = $1 AND ticket_number = $2", NULL },
+  [RD_SQL_DRAFT_DELETE] = { "DELETE FROM drafts WHERE agent_id = $1 AND ticket_number = $2", NULL },
+  [RD_SQL_VIEW_ADD] = {
+    "INSERT INTO saved_views (agent_id, name, filters, created_at) VALUES ($1,$2,$3,$4)"
+    " ON CONFLICT (agent_id, name) DO UPDATE SET filters = excluded.filters RETURNING id", NULL },
+  [RD_SQL_VIEW_LIST] = {
+    "SELECT id, name, filters, created_at FROM saved_views WHERE agent_id = $1 ORDER BY name LIMIT 1000", NULL },
+  [RD_SQL_VIEW_DELETE] = { "DELETE FROM saved_views WHERE id = $1 AND agent_id = $2", NULL },
+  [RD_SQL_UPLOAD_ADD] = {
+    "INSERT INTO uploads (agent_id, filename, content_type, sha256, created_at) VALUES ($1,$2,$3,$4,$5)"
+    " RETURNING id", NULL },
+  [RD_SQL_UPLOAD_GET] = {
+    "SELECT u.id, u.filename, u.content_type, u.sha256, b.size, b.data FROM uploads u"
+    " JOIN attachment_blobs b ON b.sha256 = u.sha256 WHERE u.id = $1 AND u.agent_id = $2", NULL },
+  [RD_SQL_RULE_VERSION_ADD] = {
+    "INSERT INTO rule_versions (script, body, saved_at, saved_by) VALUES ($1,$2,$3,$4) RETURNING id", NULL },
+  [RD_SQL_RULE_VERSION_LIST] = {
+    "SELECT id, script, saved_at, saved_by, length(body) FROM rule_versions WHERE script = $1"
+    " ORDER BY id DESC LIMIT 200", NULL },
+  [RD_SQL_RULE_VERSION_GET] = { "SELECT id, script, saved_at, saved_by, body FROM rule_versions WHERE id = $1", NULL },
+  /* Kept by triggers (migration 0602): a few rows at any size. */
+  [RD_SQL_QUEUE_COUNTS] = { "SELECT queue, status, n FROM queue_counts WHERE n > 0 ORDER BY queue, status", NULL },
+  [RD_SQL_SPOOL_LIST_STATE] = {
+    "SELECT id, queue_id, received_at, sender, client_addr, message_id, state_reason, length(raw) FROM spool"
+    " WHERE state = $1 ORDER BY id DESC LIMIT $2", NULL },
 };
 
 #define NAME_(n) #n,

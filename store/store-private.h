@@ -89,3 +89,7 @@ gboolean rd_store_audit (RdStore *store, gint64 number, const char *actor, const
                          const char *old_value, const char *new_value, GError **error);
 /* Marks a spooled message processed (inside the caller's transaction). */
 gboolean rd_store_spool_mark_processed (RdStore *store, gint64 spool_id, GError **error);
+
+/* Stores @data once by its SHA-256 (attachment_blobs); @sha256 gets the
+ * hex digest. (messages.c) */
+gboolean rd_store_blob_put (RdStore *store, GBytes *data, char **sha256, GError **error);

@@ -481,37 +481,17 @@ rd_store_ticket_link (RdStore *store, gint64 number, gint64 other, const char *r
 
 /* ---- listing and search ---------------------------------------------------------- */
 
-static GPtrArray *
-collect_tickets (RdStore *store, RdDbStmt *st, const char *what, GError **error)
-{
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
-  RdDbStep rc;
-  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
-    g_ptr_array_add (out, rd_store_ticket_from_row (st));
-  if (!rd_store_rows_done (store, st, rc, what, error))
-    return NULL;
-  for (guint i = 0; i < out->len; i++)
-    if (!rd_store_ticket_fill_model (store, g_ptr_array_index (out, i), FALSE, error))
-      return NULL;
-  return g_steal_pointer (&out);
-}
-
-/* The SQL is built from the filters actually given (each one a fixed
- * clause with a bound parameter, never text from the caller), so the
- * planner picks the index that fits: a rare assignee or tag walks its own
- * index instead of scanning every ticket. Not cached: preparing costs
- * microseconds. The fragments are the same in every dialect. */
-GPtrArray *
-rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
+/* Appends " FROM ... WHERE ..." for the filters of @q (parameters $1-$5,
+ * $8 and up); @num gets the column of the ticket number that drives. */
+static void
+query_from_where (RdStore *store, const RdTicketQuery *q, GString *sql, const char **num)
 {
   gboolean unassigned = q->assignee && (g_str_equal (q->assignee, "-") || g_str_equal (q->assignee, "none"));
   /* A tag alone: walk that tag's index in ticket order (the join), so the
    * first page stops after 50 rows. A tag with other filters: let their
    * index drive and probe the tag per ticket (EXISTS). */
-  gboolean tag_drives = q->tag && !q->assignee && !q->queue && !q->has_status;
-  const char *num = tag_drives ? "g.ticket_number" : "t.number";
-  g_autoptr(GString) sql = g_string_new ("SELECT ");
-  g_string_append (sql, rd_sql_text (RD_SQL_TICKET_COLUMNS, rd_store_dialect (store)));
+  gboolean tag_drives = q->tag && !q->assignee && !q->queue && !q->has_status && !q->requester;
+  *num = tag_drives ? "g.ticket_number" : "t.number";
   if (tag_drives)
     g_string_append (sql, " FROM ticket_tags g JOIN tickets t ON t.number = g.ticket_number WHERE g.tag = $4");
   else
@@ -521,10 +501,10 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
   guint n_queues = q->queues ? g_strv_length ((GStrv) q->queues) : 0;
   if (q->queues)
     {
-      /* The agent's queues: $8, $9, ... (none: no ticket at all). */
+      /* The agent's queues: $10, $11, ... (none: no ticket at all). */
       g_string_append (sql, n_queues ? " AND t.queue IN (" : " AND 1=0");
       for (guint i = 0; i < n_queues; i++)
-        g_string_append_printf (sql, "%s$%u", i ? "," : "", 8 + i);
+        g_string_append_printf (sql, "%s$%u", i ? "," : "", 10 + i);
       if (n_queues)
         g_string_append_c (sql, ')');
     }
@@ -538,6 +518,46 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
     g_string_append (sql, " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.tag = $4 AND g.ticket_number = t.number)");
   if (q->since > 0)
     g_string_append (sql, " AND t.updated_at >= $5");
+  if (q->has_priority)
+    g_string_append (sql, " AND t.priority = $8");
+  /* The expression index tickets_requester (migration 0603). */
+  if (q->requester)
+    g_string_append (sql, " AND lower(t.requester_addr) = lower($9)");
+}
+
+/* Binds the parameters of query_from_where() and $6 @limit, $7 @offset. */
+static void
+query_bind (RdDbStmt *st, const RdTicketQuery *q, gint64 limit, gint64 offset)
+{
+  gboolean unassigned = q->assignee && (g_str_equal (q->assignee, "-") || g_str_equal (q->assignee, "none"));
+  g_autofree char *tag = q->tag ? g_ascii_strdown (q->tag, -1) : NULL;
+  rd_db_bind_text (st, 1, q->queue);
+  rd_db_bind_text (st, 2, q->has_status ? rd_ticket_status_to_string (q->status) : NULL);
+  rd_db_bind_text (st, 3, unassigned ? NULL : q->assignee);
+  rd_db_bind_text (st, 4, tag);
+  rd_db_bind_int64 (st, 5, q->since);
+  rd_db_bind_int64 (st, 6, limit);
+  rd_db_bind_int64 (st, 7, offset);
+  rd_db_bind_text (st, 8, q->has_priority ? rd_ticket_priority_to_string (q->priority) : NULL);
+  rd_db_bind_text (st, 9, q->requester);
+  guint n_queues = q->queues ? g_strv_length ((GStrv) q->queues) : 0;
+  for (guint i = 0; i < n_queues; i++)
+    rd_db_bind_text (st, (int) (10 + i), q->queues[i]);
+}
+
+/* The rows of @q's query without their model (tags): @limit from @offset.
+ * The SQL is built from the filters actually given (each one a fixed
+ * clause with a bound parameter, never text from the caller), so the
+ * planner picks the index that fits: a rare assignee or tag walks its own
+ * index instead of scanning every ticket. Not cached: preparing costs
+ * microseconds. The fragments are the same in every dialect. */
+static GPtrArray *
+query_rows (RdStore *store, const RdTicketQuery *q, guint limit, guint offset, GError **error)
+{
+  const char *num = NULL;
+  g_autoptr(GString) sql = g_string_new ("SELECT ");
+  g_string_append (sql, rd_sql_text (RD_SQL_TICKET_COLUMNS, rd_store_dialect (store)));
+  query_from_where (store, q, sql, &num);
   switch (q->sort)
     {
     case RD_TICKET_SORT_UPDATED:
@@ -558,18 +578,99 @@ rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
       g_prefix_error (error, "list tickets: ");
       return NULL;
     }
-  g_autofree char *tag = q->tag ? g_ascii_strdown (q->tag, -1) : NULL;
-  rd_db_bind_text (st, 1, q->queue);
-  rd_db_bind_text (st, 2, q->has_status ? rd_ticket_status_to_string (q->status) : NULL);
-  rd_db_bind_text (st, 3, unassigned ? NULL : q->assignee);
-  rd_db_bind_text (st, 4, tag);
-  rd_db_bind_int64 (st, 5, q->since);
+  query_bind (st, q, limit, offset);
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
+  RdDbStep rc;
+  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+    g_ptr_array_add (out, rd_store_ticket_from_row (st));
+  if (!rd_store_rows_done (store, st, rc, "list tickets", error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* The order of ORDER BY in query_rows(), for merging. */
+static gint
+ticket_order (gconstpointer pa, gconstpointer pb, gpointer data)
+{
+  const RdTicket *a = *(const RdTicket *const *) pa, *b = *(const RdTicket *const *) pb;
+  RdTicketSort sort = GPOINTER_TO_INT (data);
+  if (sort == RD_TICKET_SORT_UPDATED && a->updated_at != b->updated_at)
+    return a->updated_at > b->updated_at ? -1 : 1;
+  if (a->number == b->number)
+    return 0;
+  return (sort == RD_TICKET_SORT_CREATED) == (a->number < b->number) ? -1 : 1;
+}
+
+#define MERGE_ROWS_MAX 2000
+
+GPtrArray *
+rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error)
+{
   guint limit = q->limit ? MIN (q->limit, RD_TICKET_QUERY_LIMIT_MAX) : 50;
-  rd_db_bind_int64 (st, 6, limit);
-  rd_db_bind_int64 (st, 7, MIN (q->offset, (guint) G_MAXINT));
-  for (guint i = 0; i < n_queues; i++)
-    rd_db_bind_text (st, (int) (8 + i), q->queues[i]);
-  return collect_tickets (store, st, "list tickets", error);
+  guint offset = MIN (q->offset, (guint) G_MAXINT);
+  guint n_queues = q->queues ? g_strv_length ((GStrv) q->queues) : 0;
+  g_autoptr(GPtrArray) rows = NULL;
+  if (n_queues > 1 && q->queue == NULL && q->requester == NULL && (guint64) offset + limit <= MERGE_ROWS_MAX)
+    {
+      /* An agent's several queues: one query per queue (each walks its
+       * own index, (queue, number), (queue, status, number) or (queue,
+       * updated_at), in order) merged here. One query with "queue IN
+       * (...)" would read every newer ticket of the other queues, or all
+       * of the agent's and sort them. */
+      rows = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
+      for (guint i = 0; i < n_queues; i++)
+        {
+          RdTicketQuery one = *q;
+          one.queue = q->queues[i];
+          one.queues = NULL;
+          g_autoptr(GPtrArray) part = query_rows (store, &one, offset + limit, 0, error);
+          if (part == NULL)
+            return NULL;
+          g_ptr_array_extend_and_steal (rows, g_steal_pointer (&part));
+        }
+      g_ptr_array_sort_with_data (rows, ticket_order, GINT_TO_POINTER (q->sort));
+      if (offset >= rows->len)
+        g_ptr_array_set_size (rows, 0);
+      else
+        {
+          g_ptr_array_remove_range (rows, 0, offset);
+          if (rows->len > limit)
+            g_ptr_array_set_size (rows, limit);
+        }
+    }
+  else
+    rows = query_rows (store, q, limit, offset, error);
+  if (rows == NULL)
+    return NULL;
+  for (guint i = 0; i < rows->len; i++)
+    if (!rd_store_ticket_fill_model (store, g_ptr_array_index (rows, i), FALSE, error))
+      return NULL;
+  return g_steal_pointer (&rows);
+}
+
+gboolean
+rd_store_tickets_count (RdStore *store, const RdTicketQuery *q, gint64 cap, gint64 *count, gboolean *capped,
+                        GError **error)
+{
+  const char *num = NULL;
+  g_autoptr(GString) sql = g_string_new ("SELECT count(*) FROM (SELECT 1");
+  query_from_where (store, q, sql, &num);
+  g_string_append (sql, " LIMIT $6 OFFSET $7) c");
+  g_autoptr(RdDbStmt) st = rd_store_prepare (store, sql->str, error);
+  if (st == NULL)
+    {
+      g_prefix_error (error, "count tickets: ");
+      return FALSE;
+    }
+  /* No cap: a limit no table reaches (LIMIT -1 is SQLite's alone). */
+  query_bind (st, q, cap > 0 ? cap + 1 : G_MAXINT64, 0);
+  if (!rd_store_step_int (store, st, "count tickets", count, error))
+    return FALSE;
+  if (capped)
+    *capped = cap > 0 && *count > cap;
+  if (cap > 0 && *count > cap)
+    *count = cap;
+  return TRUE;
 }
 
 /* Turns free text into an FTS5 query that ANDs its words, each quoted
@@ -601,11 +702,35 @@ fts_query (const char *text)
   return n ? g_string_free (g_steal_pointer (&q), FALSE) : NULL;
 }
 
+/* TRUE when ticket @number is in one of @queues (a primary-key look-up). */
+static gboolean
+ticket_in_queues (RdStore *store, gint64 number, const char *const *queues, gboolean *in, GError **error)
+{
+  *in = FALSE;
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_TICKET_GET_QUEUE, error);
+  if (st == NULL)
+    return FALSE;
+  rd_db_bind_int64 (st, 1, number);
+  gboolean found = FALSE;
+  if (!rd_store_step_maybe (store, st, "read ticket queue", &found, error))
+    return FALSE;
+  if (found)
+    {
+      *in = g_strv_contains (queues, rd_db_col_text (st, 0) ? rd_db_col_text (st, 0) : "");
+      rd_db_reset (st);
+    }
+  return TRUE;
+}
+
 /* Walks the matches newest ticket first (the index's rowid order, which
  * is ticket order: messages.c RD_FTS_ORDINAL_BITS) and stops once the
- * page is full: a common word costs a page of tickets, not every match. */
+ * page is full: a common word costs a page of tickets, not every match.
+ * With @queues, a match outside them is skipped by its queue alone (a
+ * primary-key look-up), so an agent's search reads whole tickets only
+ * for the page it shows. */
 GPtrArray *
-rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint offset, GError **error)
+rd_store_tickets_search_queues (RdStore *store, const char *query, const char *const *queues, guint limit,
+                                guint offset, GError **error)
 {
   g_autofree char *fq = fts_query (query ? query : "");
   if (fq == NULL)
@@ -614,28 +739,48 @@ rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint o
       return NULL;
     }
   limit = limit ? MIN (limit, RD_TICKET_QUERY_LIMIT_MAX) : 50;
-  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SEARCH, error);
-  if (st == NULL)
-    return NULL;
-  rd_db_bind_text (st, 1, fq);
   g_autoptr(GArray) numbers = g_array_new (FALSE, FALSE, sizeof (gint64));
-  gint64 last = 0;
-  guint seen = 0;
-  RdDbStep rc;
-  while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+  if (queues == NULL || queues[0] != NULL)
     {
-      gint64 n = rd_db_col_int64 (st, 0) >> RD_FTS_ORDINAL_BITS;
-      if (n == last)
-        continue;
-      last = n;
-      if (seen++ < offset)
-        continue;
-      g_array_append_val (numbers, n);
-      if (numbers->len >= limit)
-        break;
+      /* Not the cached statement: the queue look-ups below step another
+       * statement on this connection while this one is open. */
+      g_autoptr(RdDbStmt) st = rd_store_prepare (store, rd_sql_text (RD_SQL_SEARCH, rd_store_dialect (store)), error);
+      if (st == NULL)
+        return NULL;
+      rd_db_bind_text (st, 1, fq);
+      /* How many matches a backend may stop after ($2; SQLite's statement
+       * has none): the page's end, or any number when matches of other
+       * queues are skipped. */
+      rd_db_bind_int64 (st, 2, queues ? G_MAXINT32 : (gint64) offset + limit);
+      gint64 last = 0;
+      guint seen = 0;
+      RdDbStep rc;
+      while ((rc = rd_db_step (st, error)) == RD_DB_ROW)
+        {
+          gint64 n = rd_db_col_int64 (st, 0) >> RD_FTS_ORDINAL_BITS;
+          if (n == last)
+            continue;
+          last = n;
+          if (queues)
+            {
+              gboolean in = FALSE;
+              if (!ticket_in_queues (store, n, queues, &in, error))
+                return NULL;
+              if (!in)
+                continue;
+            }
+          if (seen++ < offset)
+            continue;
+          g_array_append_val (numbers, n);
+          if (numbers->len >= limit)
+            break;
+        }
+      if (rc == RD_DB_ERROR)
+        {
+          g_prefix_error (error, "search tickets: ");
+          return NULL;
+        }
     }
-  if (!rd_store_rows_done (store, st, rc, "search tickets", error))
-    return NULL;
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) rd_ticket_free);
   for (guint i = 0; i < numbers->len; i++)
     {
@@ -650,6 +795,12 @@ rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint o
         g_ptr_array_add (out, t);
     }
   return g_steal_pointer (&out);
+}
+
+GPtrArray *
+rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint offset, GError **error)
+{
+  return rd_store_tickets_search_queues (store, query, NULL, limit, offset, error);
 }
 
 /* ---- the installation secret ---------------------------------------------------------- */

@@ -106,6 +106,9 @@ typedef struct {
   const char *assignee;      /* "-" or "none": unassigned */
   const char *tag;
   gint64 since;              /* updated at or after (unix s); 0: any */
+  gboolean has_priority;
+  RdTicketPriority priority;
+  const char *requester;     /* the requester's address (any case) */
   RdTicketSort sort;
   guint limit;               /* 0: 50; capped at RD_TICKET_QUERY_LIMIT_MAX */
   guint offset;
@@ -113,10 +116,19 @@ typedef struct {
 
 /* Tickets with their tags, without messages. (transfer full) */
 GPtrArray *rd_store_tickets_query (RdStore *store, const RdTicketQuery *q, GError **error);
+/* How many tickets match the filters of @q (sort, limit and offset
+ * ignored), counting at most @cap (0: all); @capped (may be NULL) is set
+ * when there are more. */
+gboolean rd_store_tickets_count (RdStore *store, const RdTicketQuery *q, gint64 cap, gint64 *count,
+                                 gboolean *capped, GError **error);
 /* Tickets whose messages match the words of @query (ANDed; taken
  * literally, never as search syntax), newest first. (transfer full) */
 GPtrArray *rd_store_tickets_search (RdStore *store, const char *query, guint limit, guint offset,
                                     GError **error);
+/* The same among tickets of @queues (NULL-terminated; NULL: any), paged
+ * among those. */
+GPtrArray *rd_store_tickets_search_queues (RdStore *store, const char *query, const char *const *queues,
+                                           guint limit, guint offset, GError **error);
 
 typedef struct {
   gint64 id;

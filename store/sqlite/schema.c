@@ -271,6 +271,119 @@ const RdStoreMigration rd_sqlite_migrations[] = {
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  at INTEGER NOT NULL"
     ");" },
+  { "0600-web-agents",
+    /* The web desk (web/, ops/agents.c): agents with their role and
+     * queues; password_hash is libsodium's crypto_pwhash_str (Argon2id),
+     * totp_secret the base32 RFC 6238 secret (NULL: no second factor).
+     * Sessions and API tokens are stored as the hex SHA-256 of the
+     * random token the client holds, never the token. admin_audit names
+     * the agent behind every change to agents, tokens and rules. */
+    "CREATE TABLE agents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  email TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin','agent')),"
+    "  password_hash TEXT NOT NULL,"
+    "  totp_secret TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE agent_queues ("
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  queue TEXT NOT NULL,"
+    "  PRIMARY KEY (agent_id, queue)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE agent_sessions ("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  csrf TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  client_addr TEXT"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX agent_sessions_agent ON agent_sessions(agent_id);"
+    "CREATE TABLE api_tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  label TEXT NOT NULL,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_used_at INTEGER,"
+    "  revoked_at INTEGER"
+    ");"
+    "CREATE TABLE admin_audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT,"
+    "  detail TEXT"
+    ");" },
+  { "0601-web-workspace",
+    /* An agent's drafts (one per ticket), saved views (filters as JSON),
+     * uploads waiting to be sent (bytes in attachment_blobs, by hash),
+     * and every saved version of a rule script. */
+    "CREATE TABLE drafts ("
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  ticket_number INTEGER NOT NULL REFERENCES tickets(number) ON DELETE CASCADE,"
+    "  body TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (agent_id, ticket_number)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE saved_views ("
+    "  id INTEGER PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  filters TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (agent_id, name)"
+    ");"
+    "CREATE TABLE uploads ("
+    "  id INTEGER PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  filename TEXT NOT NULL,"
+    "  content_type TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL REFERENCES attachment_blobs(sha256),"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE rule_versions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  script TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  saved_at INTEGER NOT NULL,"
+    "  saved_by TEXT NOT NULL"
+    ");"
+    "CREATE INDEX rule_versions_script ON rule_versions(script, id);" },
+  { "0602-web-queue-counts",
+    /* Tickets per queue and status, kept by triggers, so the sidebar's
+     * counts read a few rows at any size (not a scan of 1M tickets). */
+    "CREATE TABLE queue_counts ("
+    "  queue TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (queue, status)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO queue_counts (queue, status, n) SELECT queue, status, count(*) FROM tickets GROUP BY queue, status;"
+    "CREATE TRIGGER queue_counts_insert AFTER INSERT ON tickets BEGIN"
+    "  INSERT INTO queue_counts (queue, status, n) VALUES (new.queue, new.status, 1)"
+    "    ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;"
+    " END;"
+    "CREATE TRIGGER queue_counts_update AFTER UPDATE OF queue, status ON tickets"
+    " WHEN old.queue IS NOT new.queue OR old.status IS NOT new.status BEGIN"
+    "  UPDATE queue_counts SET n = n - 1 WHERE queue = old.queue AND status = old.status;"
+    "  INSERT INTO queue_counts (queue, status, n) VALUES (new.queue, new.status, 1)"
+    "    ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;"
+    " END;"
+    "CREATE TRIGGER queue_counts_delete AFTER DELETE ON tickets BEGIN"
+    "  UPDATE queue_counts SET n = n - 1 WHERE queue = old.queue AND status = old.status;"
+    " END;" },
+  { "0603-web-requester-index",
+    /* The requester's other tickets beside a thread. */
+    "CREATE INDEX tickets_requester ON tickets(lower(requester_addr), number);" },
+  { "0604-web-queue-number-index",
+    /* An agent's list, newest first, one query per queue walking this
+     * index (store/tickets.c rd_store_tickets_query). */
+    "CREATE INDEX tickets_queue_number ON tickets(queue, number);" },
   /* Later migrations go here, named "NNNN-area-what", appended in order. */
   { NULL, NULL }
 };

@@ -328,11 +328,11 @@ test_unknown_group (Fixture *f, gconstpointer data)
   expect_problem (f, "[Relay]\nurl = smtp://x\n", "relaydesk.conf:1: [Relay]: unknown group (did you mean [relay]?)");
   expect_problem (f, "[webdesk]\n", "relaydesk.conf:1: [webdesk]: unknown group");
   const char *const twice[] = {
-    "relaydesk.conf:1: [http]: unknown group",
+    "relaydesk.conf:1: [gui]: unknown group",
     "relaydesk.conf:4: [smtp] lisen: unknown key (did you mean listen?)",
     NULL
   };
-  expect_problems (f, "[http]\nlisten = 127.0.0.1:8025\n[smtp]\nlisen = 127.0.0.1:25\n[http]\nport = 1\n", twice);
+  expect_problems (f, "[gui]\nlisten = 127.0.0.1:8025\n[smtp]\nlisen = 127.0.0.1:25\n[gui]\nport = 1\n", twice);
 }
 
 static void

@@ -41,7 +41,7 @@ CASES = {
     "out-of-hours": [
         (message("Help"), ["--now", "2024-01-20T12:00:00Z"],   # Saturday
          lambda l: l[0] == "keep" and l[1].startswith('vacation to=<alice@example.com> from=<support@example.org> '
-                                                      'subject="Outside office hours "')),
+                                                      'subject="Outside office hours [RD #1]"')),  # no database: a first ticket
         (message("Help"), ["--now", "2024-01-17T10:00:00Z"], ["keep"]),          # Wednesday 11:00 +0100
         (message("Help"), ["--now", "2024-01-17T17:30:00Z"],                     # Wednesday 18:30 +0100
          lambda l: len(l) == 2 and l[1].startswith("vacation ")),
