@@ -96,6 +96,7 @@ rd_app_parse (RdApp *app, const char *name, const char *params, const char *summ
   GOptionEntry common[] = {
     { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &app->data_dir, "Data directory (default " RD_DEFAULT_DATA_DIR ")", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &app->config_path, "Config file (relaydesk.conf, GLib key-file format)", "FILE" },
+    { "database", 0, 0, G_OPTION_ARG_STRING, &app->database, "PostgreSQL URL of the store ([store] url; default SQLite in the data directory)", "URL" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose, "Log debug messages", NULL },
     { "log-format", 0, 0, G_OPTION_ARG_STRING, &app->log_format, "Log lines as text (key=value, the default) or json (one object a line)", "text|json" },
     G_OPTION_ENTRY_NULL
@@ -140,6 +141,8 @@ rd_app_load_config (RdApp *app)
     return rd_app_fail (error);
   if (app->data_dir)
     rd_config_set_string (app->config, "relaydesk", "data_dir", app->data_dir);
+  if (app->database)
+    rd_config_set_string (app->config, "store", "url", app->database);
   if (!rd_config_check_errors (app->config, &error))
     return rd_app_fail (error);
   rd_log_set_level (app->verbose ? RD_LOG_DEBUG : RD_LOG_INFO);
@@ -177,7 +180,11 @@ rd_app_open_store (RdApp *app, RdAppStore mode)
   int code = mode != RD_APP_NO_STORE ? rd_app_become_user (app) : RD_EXIT_OK;
   if (code)
     return code;
-  const char *dir = rd_config_get_data_dir (app->config);
+  const char *dir = rd_config_get_store_location (app->config);
+  /* A postgresql:// store from the slim `relaydesk`: relaydesk-full has
+   * the driver (app/main.c). */
+  if (mode != RD_APP_NO_STORE && !rd_store_backend_available (dir))
+    return rd_app_run_full ();
   switch (mode)
     {
     case RD_APP_NO_STORE:
@@ -215,6 +222,7 @@ rd_app_clear (RdApp *app)
   g_clear_pointer (&app->config, rd_config_free);
   g_clear_pointer (&app->data_dir, g_free);
   g_clear_pointer (&app->config_path, g_free);
+  g_clear_pointer (&app->database, g_free);
   g_clear_pointer (&app->actor_name, g_free);
   g_clear_pointer (&app->log_format, g_free);
 }

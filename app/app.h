@@ -54,6 +54,7 @@ typedef struct {
   /* options every subcommand takes */
   char *data_dir;
   char *config_path;
+  char *database;        /* --database URL: [store] url */
   gboolean verbose;
   char *log_format;        /* --log-format */
   gboolean json;           /* with RD_APP_JSON */
@@ -112,5 +113,10 @@ int rd_cmd_config (int argc, char **argv);
 int rd_cmd_backup (int argc, char **argv);
 int rd_cmd_restore (int argc, char **argv);
 int rd_cmd_verify (int argc, char **argv);
+int rd_cmd_store (int argc, char **argv);
+/* Runs the command line as given with relaydesk-full instead (the slim
+ * `relaydesk` lacks what it needs, e.g. PostgreSQL); returns only on
+ * failure. */
+int rd_app_run_full (void);
 
 G_END_DECLS

@@ -133,8 +133,7 @@ rd_cmd_deliver (int argc, char **argv)
   item->protocol = g_strdup ("deliver");
   item->raw = g_bytes_ref (raw);
 
-  const char *data_dir = rd_config_get_data_dir (config);
-  g_autoptr(RdStore) store = rd_store_open (data_dir, &error);
+  g_autoptr(RdStore) store = rd_store_open (rd_config_get_store_location (config), &error);
   RdSpoolItem *items[] = { item };
   if (store == NULL || !rd_store_spool_put (store, items, 1, &error))
     {

@@ -353,7 +353,7 @@ rd_cmd_serve (int argc, char **argv)
         SSL_CTX_free (tls_ctx);
       return rd_app_fail (error);
     }
-  RdSpoolWriter *writer = rd_spool_writer_new (data_dir, 256, on_committed, worker, &error);
+  RdSpoolWriter *writer = rd_spool_writer_new (rd_config_get_store_location (config), 256, on_committed, worker, &error);
   if (writer == NULL)
     {
       if (tls_ctx)

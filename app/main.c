@@ -40,6 +40,7 @@ static const RdCommand commands[] = {
   { "backup", "copy the store, TLS key and secret while serve runs", rd_cmd_backup },
   { "restore", "restore a backup into an empty data directory", rd_cmd_restore },
   { "verify", "check the store's integrity and say what is wrong", rd_cmd_verify },
+  { "store", "copy the store into PostgreSQL (several serve nodes)", FULL (rd_cmd_store) },
 };
 
 static void
@@ -57,6 +58,10 @@ usage (FILE *out)
            RD_DEFAULT_DATA_DIR);
 }
 
+/* The command line as given, before option parsing took it apart: what
+ * relaydesk-full is run with when a command turns out to need it. */
+static char **given_argv;
+
 #ifdef RD_APP_SLIM
 /* relaydesk-full beside this program (the build tree), else installed. */
 static int
@@ -71,6 +76,17 @@ run_full (char **argv)
   return RD_EXIT_SOFTWARE;
 }
 #endif
+
+int
+rd_app_run_full (void)
+{
+#ifdef RD_APP_SLIM
+  if (given_argv)
+    return run_full (given_argv);
+#endif
+  rd_app_error ("this command needs relaydesk-full");
+  return RD_EXIT_SOFTWARE;
+}
 
 int
 main (int argc, char **argv)
@@ -91,6 +107,9 @@ main (int argc, char **argv)
       printf ("relaydesk %s\n", RD_VERSION);
       return RD_EXIT_OK;
     }
+#ifdef RD_APP_SLIM
+  given_argv = g_strdupv (argv);
+#endif
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (!strcmp (argv[1], commands[i].name))
       {
@@ -98,7 +117,9 @@ main (int argc, char **argv)
         if (commands[i].run == NULL)
           return run_full (argv);
 #endif
-        return commands[i].run (argc - 1, argv + 1);
+        int rc = commands[i].run (argc - 1, argv + 1);
+        g_clear_pointer (&given_argv, g_strfreev);
+        return rc;
       }
   rd_app_error ("unknown command '%s' (see 'relaydesk --help')", argv[1]);
   return RD_EXIT_USAGE;

@@ -27,6 +27,14 @@ static const RdConfigKey schema[] = {
     .doc = "Started as root, serve binds its listeners, then becomes this user (its group, no other groups) "
            "before it reads mail or opens the store; every other command run as root becomes it too" },
 
+  /* [store]: where tickets live (docs/scale-out.md) */
+  { "store", "url", RD_CONFIG_STRING, .dflt_doc = "none: SQLite in data_dir", .flags = RD_CONFIG_FLAG_EMPTY_OK,
+    .doc = "PostgreSQL connection URL (postgresql://user@host:5432/db?sslmode=...) shared by several serve "
+           "nodes; also --database on every command" },
+  { "store", "lease", RD_CONFIG_INT, .min = 1, .max = 86400, .dflt = "30",
+    .doc = "Seconds: how long a node's claim on a message to process or send lasts; a dead node's claims are taken "
+           "over when it ends (PostgreSQL); longer than the slowest relay attempt" },
+
   /* [smtp]: the receiver (docs/receiver.md) */
   { "smtp", "listen", RD_CONFIG_HOSTPORT, .dflt = RD_DEFAULT_SMTP_LISTEN,
     .doc = "Plain SMTP listener, STARTTLS offered; port 0 picks a free port" },

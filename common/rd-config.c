@@ -574,6 +574,19 @@ rd_config_get_data_dir (RdConfig *c)
 }
 
 const char *
+rd_config_get_store_location (RdConfig *c)
+{
+  const char *url = rd_config_get_string (c, "store", "url", NULL);
+  return url && *url ? url : rd_config_get_data_dir (c);
+}
+
+guint
+rd_config_get_store_lease (RdConfig *c)
+{
+  return (guint) CLAMP (rd_config_get_int (c, "store", "lease", 30), 1, G_MAXINT);
+}
+
+const char *
 rd_config_get_hostname (RdConfig *c)
 {
   const char *h = rd_config_get_string (c, "relaydesk", "hostname", NULL);

@@ -73,6 +73,11 @@ gboolean rd_config_check_errors (RdConfig *config, GError **error);
 
 /* The data directory: [relaydesk] data_dir, default ./relaydesk-data. */
 const char *rd_config_get_data_dir (RdConfig *config);
+/* Where the store is, for rd_store_open(): [store] url (a PostgreSQL
+ * URL) when set, else the data directory (SQLite). */
+const char *rd_config_get_store_location (RdConfig *config);
+/* [store] lease in seconds. */
+guint rd_config_get_store_lease (RdConfig *config);
 /* The name we give in banners and Message-IDs. */
 const char *rd_config_get_hostname (RdConfig *config);
 

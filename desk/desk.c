@@ -293,7 +293,7 @@ rd_desk_process_pending (RdDesk *d, GError **error)
   gint done = 0;
   for (;;)
     {
-      g_autoptr(GArray) ids = rd_store_spool_pending (d->store, 64, error);
+      g_autoptr(GArray) ids = rd_store_spool_claim (d->store, 64, error);
       if (ids == NULL)
         return -1;
       if (ids->len == 0)
@@ -310,6 +310,7 @@ rd_desk_process_pending (RdDesk *d, GError **error)
 /* ---- worker ---------------------------------------------------------- */
 
 #define WORKER_POLL_SECONDS 2
+#define LISTEN_SLICE_MS 100
 
 struct _RdDeskWorker {
   RdConfig *config;
@@ -341,7 +342,7 @@ worker_process_pending (RdDeskWorker *w, GError **error)
   gint done = 0;
   while (!worker_stopping (w))
     {
-      g_autoptr(GArray) ids = rd_store_spool_pending (w->desk->store, 64, error);
+      g_autoptr(GArray) ids = rd_store_spool_claim (w->desk->store, 64, error);
       if (ids == NULL)
         return -1;
       if (ids->len == 0)
@@ -382,9 +383,20 @@ worker_thread (gpointer data)
       if (n < 0)
         rd_log (RD_LOG_WARN, "desk.process", "error=\"%s\" retry_in=%ds", error->message, WORKER_POLL_SECONDS);
       g_mutex_lock (&w->lock);
-      if (!w->wake && !w->stop)
+      gint64 until = g_get_monotonic_time () + WORKER_POLL_SECONDS * G_USEC_PER_SEC;
+      /* Several nodes (PostgreSQL): another node's new messages are
+       * announced (LISTEN/NOTIFY); watch for that in short slices while
+       * still answering our own wake-ups. */
+      gboolean announced = FALSE, can_listen = TRUE;
+      while (!w->wake && !w->stop && can_listen && !announced && g_get_monotonic_time () < until)
         {
-          gint64 until = g_get_monotonic_time () + WORKER_POLL_SECONDS * G_USEC_PER_SEC;
+          g_mutex_unlock (&w->lock);
+          g_autoptr(GError) lerr = NULL;
+          can_listen = rd_store_wait_for_work (w->store, LISTEN_SLICE_MS, &announced, &lerr);
+          g_mutex_lock (&w->lock);
+        }
+      if (!w->wake && !w->stop && !announced)
+        {
           while (!w->wake && !w->stop)
             if (!g_cond_wait_until (&w->cond, &w->lock, until))
               break;
@@ -401,9 +413,10 @@ worker_thread (gpointer data)
 RdDeskWorker *
 rd_desk_worker_start (RdConfig *config, GError **error)
 {
-  RdStore *store = rd_store_open (rd_config_get_data_dir (config), error);
+  RdStore *store = rd_store_open (rd_config_get_store_location (config), error);
   if (store == NULL)
     return NULL;
+  rd_store_set_lease (store, rd_config_get_store_lease (config));
   /* Processing is redone from the spool after a crash (DESIGN.md,
    * durability contract), so its commits need not wait for the disk:
    * two fdatasyncs per message fewer, and fewer for the spool writer's

@@ -463,6 +463,22 @@ rd_ops_restore (RdOps *ops, const RdActor *actor, const char *src, GPtrArray *no
 }
 
 gboolean
+rd_ops_store_copy (RdOps *ops, const RdActor *actor, const char *url, GPtrArray *report, GError **error)
+{
+  if (!rd_ops_need_admin (actor, "store copy", error) || !rd_ops_need_store (ops, error))
+    return FALSE;
+  if (!rd_store_location_is_url (url))
+    {
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "--to: '%s' is not a postgresql:// URL", url);
+      return FALSE;
+    }
+  g_autoptr(RdStore) dst = rd_store_open (url, error);
+  if (dst == NULL)
+    return FALSE;
+  return rd_store_copy (ops->store, dst, report, error);
+}
+
+gboolean
 rd_ops_verify (RdOps *ops, const RdActor *actor, GPtrArray *problems, GError **error)
 {
   if (!rd_ops_need_admin (actor, "verify", error) || !rd_ops_need_store (ops, error))

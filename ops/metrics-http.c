@@ -167,7 +167,7 @@ scrape_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   g_mutex_lock (&m->lock);
   if (m->store == NULL)
     {
-      m->store = rd_store_open_existing (rd_config_get_data_dir (m->config), &error);
+      m->store = rd_store_open_existing (rd_config_get_store_location (m->config), &error);
       if (m->store)
         m->ops = rd_ops_new (m->config, m->store, &error);
       if (m->ops == NULL)

@@ -201,6 +201,12 @@ gboolean rd_ops_restore (RdOps *ops, const RdActor *actor, const char *src, GPtr
  * each problem in words (transfer full: char*). */
 gboolean rd_ops_verify (RdOps *ops, const RdActor *actor, GPtrArray *problems, GError **error);
 
+/* Copies the store of @ops into the empty PostgreSQL database at @url
+ * (migrated first), then checks every table's row count and SHA-256
+ * against the source: @report gets one line per table (transfer full:
+ * char*). Admin only. */
+gboolean rd_ops_store_copy (RdOps *ops, const RdActor *actor, const char *url, GPtrArray *report, GError **error);
+
 /* ---- rules (admin) ----------------------------------------------------------- */
 
 /* Compiles @path as serve would (its include loader, the global folder

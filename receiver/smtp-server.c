@@ -1046,7 +1046,7 @@ rd_smtp_server_new_with_tls (RdConfig *config, RdSpoolWriter *writer, SSL_CTX *t
           return NULL;
         }
     }
-  srv->store = rd_store_open (rd_config_get_data_dir (config), error);
+  srv->store = rd_store_open (rd_config_get_store_location (config), error);
   if (srv->store == NULL)
     return NULL;
   allowlist_refresh (srv);

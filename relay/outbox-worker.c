@@ -98,9 +98,10 @@ rd_relay_outbox_new (RdConfig *config, const char *url, const char *ca_file, GEr
   ob->retry_max = MAX (ob->retry_max, ob->retry_base);
   if (!rd_config_check_errors (config, error))
     return NULL;
-  ob->store = rd_store_open (rd_config_get_data_dir (config), error);
+  ob->store = rd_store_open (rd_config_get_store_location (config), error);
   if (ob->store == NULL)
     return NULL;
+  rd_store_set_lease (ob->store, rd_config_get_store_lease (config));
   /* One sender per outbox: recovery puts 'sending' rows back in the
    * queue, which is only right when no other process is sending them. */
   g_autofree char *lock_path = g_build_filename (rd_config_get_data_dir (config), "outbox.lock", NULL);

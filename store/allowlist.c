@@ -128,7 +128,8 @@ rd_store_allowlist_version (RdStore *store, gint64 *version, GError **error)
 {
   /* SQLite: data_version changes only when another connection committed,
    * so most calls read no table at all. */
-  gint64 dv = rd_store_dialect (store) == RD_SQL_SQLITE ? rd_sqlite_data_version (store->db) : -1;
+  gint64 dv = rd_store_dialect (store) == RD_SQL_SQLITE ? rd_sqlite_data_version (store->db)
+            : rd_pg_data_version (store->db);
   if (dv >= 0 && store->allowlist_version_known && store->allowlist_data_version == dv)
     {
       *version = store->allowlist_version;

@@ -2,7 +2,7 @@
  *
  * The entity code of store/ (what a ticket, a spooled message, an outbox
  * row is) is written once against this interface; each backend is one
- * driver in a folder of its own (store/sqlite/, later store/pg/). The SQL
+ * driver in a folder of its own (store/sqlite/, store/postgres/). The SQL
  * itself is in store/sql.c, one row per statement with the dialects side
  * by side. Private to store/: nothing outside knows which backend runs.
  *
@@ -119,5 +119,27 @@ void rd_sqlite_tune_writer (RdDb *db, guint poll_us, guint max_us, guint autoche
  * snapshot while others write), fsyncs it and checks the copy
  * (integrity_check). */
 gboolean rd_sqlite_backup (RdDb *db, const char *dest_path, GError **error);
+
+/* ---- the PostgreSQL driver (store/postgres/) -------------------------- */
+
+/* TRUE when @location is a postgresql:// (or postgres://) URL. */
+gboolean rd_pg_is_url (const char *location);
+/* @url with its password hidden, for messages. (transfer full) */
+char *rd_pg_display_url (const char *url);
+/* The driver's entry points are weak: NULL in a program linked without
+ * store/postgres/driver.c (rd_store_pg_dep), which then has no
+ * PostgreSQL (rd_store_backend_available). */
+/* Connects to @url (a libpq connection URI). RD_ERROR_TEMPORARY when the
+ * server cannot be reached. */
+RdDb *rd_pg_open (const char *url, GError **error) __attribute__ ((weak));
+/* PostgreSQL only: changes whenever an allowlist change was notified
+ * (LISTEN relaydesk_allowlist) or the connection was made again; -1 when
+ * unknown (inside a transaction, not connected). */
+gint64 rd_pg_data_version (RdDb *db) __attribute__ ((weak));
+/* PostgreSQL only: LISTENs on @channel (once per connection) and waits up
+ * to @timeout_ms for a notification (on any channel this connection
+ * listens on): @notified says whether one came. */
+gboolean rd_pg_wait_notification (RdDb *db, const char *channel, guint timeout_ms, gboolean *notified,
+                                  GError **error) __attribute__ ((weak));
 
 G_END_DECLS

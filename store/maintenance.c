@@ -55,7 +55,8 @@ rd_store_backup (RdStore *store, const char *dest_path, GError **error)
   if (rd_store_dialect (store) != RD_SQL_SQLITE)
     {
       g_set_error (error, RD_ERROR, RD_ERROR_FAILED,
-                   "relaydesk backup copies SQLite databases; back up %s with the backend's own tool",
+                   "relaydesk backup copies SQLite databases; back up %s with its own tools (pg_dump, or "
+                   "pg_basebackup with WAL archiving: docs/scale-out.md)",
                    rd_store_get_backend (store));
       return FALSE;
     }
@@ -136,14 +137,14 @@ rd_store_verify (RdStore *store, GPtrArray *problems, GError **error)
   g_auto(GStrv) applied = rd_store_list_migrations (store, error);
   if (applied == NULL)
     return FALSE;
-  for (const RdStoreMigration *m = rd_sqlite_migrations; m->name; m++)
+  for (const RdStoreMigration *m = rd_store_migrations (store); m->name; m++)
     if (!g_strv_contains ((const char *const *) applied, m->name))
       g_ptr_array_add (problems, g_strdup_printf ("migration %s was never applied: open the store once with "
                                                   "this version (relaydesk serve migrates it)", m->name));
   for (guint i = 0; applied[i]; i++)
     {
       gboolean known = FALSE;
-      for (const RdStoreMigration *m = rd_sqlite_migrations; m->name && !known; m++)
+      for (const RdStoreMigration *m = rd_store_migrations (store); m->name && !known; m++)
         known = g_str_equal (m->name, applied[i]);
       if (!known)
         g_ptr_array_add (problems, g_strdup_printf ("migration %s is not one this version knows: the database "

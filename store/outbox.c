@@ -230,8 +230,19 @@ rd_store_outbox_add_event (RdStore *store, gint64 id, const char *event, const c
   return rd_store_step_done (store, st, "record outbox event", error);
 }
 
+static gboolean recover_rows (RdStore *store, const char *node, guint *n, GError **error);
+
 gboolean
 rd_store_outbox_recover (RdStore *store, guint *n, GError **error)
+{
+  return recover_rows (store, store->node, n, error);
+}
+
+/* Rows left 'sending' are queued again: those of @node (a process that
+ * stopped: this one at start) and, with PostgreSQL, every row whose
+ * lease ran out (a node that died). */
+static gboolean
+recover_rows (RdStore *store, const char *node, guint *n, GError **error)
 {
   g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
   if (!rd_store_tx_begin (store, &tx, error))
@@ -240,12 +251,14 @@ rd_store_outbox_recover (RdStore *store, guint *n, GError **error)
   if (st == NULL)
     return FALSE;
   rd_db_bind_int64 (st, 1, rd_store_now ());
+  rd_db_bind_text (st, 2, node);
   if (!rd_store_step_done (store, st, "recover outbox", error))
     return FALSE;
   st = rd_store_stmt (store, RD_SQL_OUTBOX_RECOVER, error);
   if (st == NULL)
     return FALSE;
   rd_db_bind_int64 (st, 1, rd_store_now ());
+  rd_db_bind_text (st, 2, node);
   if (!rd_store_step_done (store, st, "recover outbox", error))
     return FALSE;
   if (n)
@@ -256,6 +269,16 @@ rd_store_outbox_recover (RdStore *store, guint *n, GError **error)
 GArray *
 rd_store_outbox_due (RdStore *store, gint64 now, guint limit, GError **error)
 {
+  /* Several nodes: take over the rows of a node whose lease ran out
+   * (none of this process: "" is no node's name). */
+  if (rd_store_dialect (store) == RD_SQL_POSTGRES)
+    {
+      guint taken = 0;
+      if (!recover_rows (store, "", &taken, error))
+        return NULL;
+      if (taken)
+        rd_log (RD_LOG_WARN, "outbox.takeover", "rows=%u note=\"their node's lease ran out\"", taken);
+    }
   RdDbStmt *st = rd_store_stmt (store, RD_SQL_OUTBOX_DUE, error);
   if (st == NULL)
     return NULL;
@@ -279,6 +302,8 @@ transition (RdStore *store, RdSql q, gint64 id, const char *text, const char *re
   rd_store_bind_bounded (st, 3, text, RD_OUTBOX_TEXT_MAX);
   rd_store_bind_bounded (st, 4, reply, RD_OUTBOX_TEXT_MAX);
   rd_db_bind_int64 (st, 5, t);
+  rd_db_bind_int64 (st, 6, store->lease_seconds);
+  rd_db_bind_text (st, 7, store->node);
   if (!rd_store_step_done (store, st, event, error))
     return FALSE;
   if (rd_store_changes (store) == 0)

@@ -138,6 +138,29 @@ rd_store_spool_pending (RdStore *store, guint limit, GError **error)
   return rd_store_collect_int64 (store, st, "list pending", error);
 }
 
+static gint
+compare_id (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+GArray *
+rd_store_spool_claim (RdStore *store, guint limit, GError **error)
+{
+  RdDbStmt *st = rd_store_stmt (store, RD_SQL_SPOOL_CLAIM, error);
+  if (st == NULL)
+    return NULL;
+  rd_db_bind_int64 (st, 1, limit);
+  rd_db_bind_text (st, 2, store->node);
+  rd_db_bind_int64 (st, 3, rd_store_now ());
+  rd_db_bind_int64 (st, 4, store->lease_seconds);
+  GArray *ids = rd_store_collect_int64 (store, st, "claim pending", error);
+  if (ids)
+    g_array_sort (ids, compare_id); /* oldest first: an original before its follow-up */
+  return ids;
+}
+
 /* Reads the row @st is on (RD_SQL_SPOOL_GET's columns) and resets @st. */
 static RdSpooled *
 spooled_from_row (RdStore *store, RdDbStmt *st, GError **error)

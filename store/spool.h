@@ -57,6 +57,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdSpooled, rd_spooled_free)
 /* Ids of up to @limit messages in state NEW, oldest first. (transfer full:
  * GArray of gint64) */
 GArray *rd_store_spool_pending (RdStore *store, guint limit, GError **error);
+/* Claims up to @limit messages in state NEW for processing by this node,
+ * oldest first: a lease of rd_store_set_lease() seconds, so that several
+ * nodes share the work and a dead node's claims are taken over when they
+ * run out (PostgreSQL: FOR UPDATE SKIP LOCKED). SQLite has one writer:
+ * the same as rd_store_spool_pending(). (transfer full: GArray of gint64) */
+GArray *rd_store_spool_claim (RdStore *store, guint limit, GError **error);
+/* With PostgreSQL, inside a transaction, the row stays locked against
+ * other nodes until the transaction ends. */
 RdSpooled *rd_store_spool_get (RdStore *store, gint64 id, GError **error);
 /* The newest spooled message whose Message-ID is @message_id (brackets
  * optional). RD_ERROR_NOT_FOUND when none. */

@@ -7,6 +7,8 @@
  */
 #include "sql.h"
 
+#define FTS_BITS G_STRINGIFY (RD_FTS_ORDINAL_BITS)
+
 typedef struct {
   const char *sqlite;
   const char *pg;
@@ -36,7 +38,19 @@ static const RdSqlText statements[RD_SQL_N] = {
   [RD_SQL_SPOOL_INSERT_RECIPIENT] = {
     "INSERT INTO spool_recipients (spool_id, position, address) VALUES ($1,$2,$3)", NULL },
   [RD_SQL_SPOOL_PENDING] = { "SELECT id FROM spool WHERE state = 'new' ORDER BY id LIMIT $1", NULL },
-  [RD_SQL_SPOOL_GET] = { "SELECT " SPOOL_COLUMNS " FROM spool WHERE id = $1", NULL },
+  /* PostgreSQL: the row is locked until the transaction ends, so the
+   * processing transaction (desk/inbound.c re-reads it) holds its
+   * message against every other node. */
+  [RD_SQL_SPOOL_GET] = { "SELECT " SPOOL_COLUMNS " FROM spool WHERE id = $1",
+    "SELECT " SPOOL_COLUMNS " FROM spool WHERE id = $1 FOR UPDATE" },
+  /* Up to $1 new messages for this node ($2) until $3 + $4 (a lease):
+   * PostgreSQL skips rows another node holds and takes over those whose
+   * lease ran out. SQLite has one writer: the pending list. */
+  [RD_SQL_SPOOL_CLAIM] = {
+    "SELECT id FROM spool WHERE state = 'new' ORDER BY id LIMIT $1",
+    "UPDATE spool SET lease_owner = $2, lease_until = $3 + $4 WHERE id IN ("
+    "SELECT id FROM spool WHERE state = 'new' AND coalesce(lease_until, 0) <= $3"
+    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id" },
   [RD_SQL_SPOOL_RECIPIENTS] = {
     "SELECT address FROM spool_recipients WHERE spool_id = $1 ORDER BY position", NULL },
   [RD_SQL_SPOOL_FIND_BY_MESSAGE_ID] = {
@@ -112,10 +126,50 @@ static const RdSqlText statements[RD_SQL_N] = {
     "SELECT count(*) FROM messages WHERE ticket_number = $1 AND id <= $2", NULL },
   /* SQLite: a contentless FTS5 table, rowid = (ticket << 22) | ordinal;
    * $6 (the message row) is for backends that index in place. */
+  /* PostgreSQL: a tsvector per message row (addresses and attachment
+   * names also split at @ . - _ +, as FTS5's tokenizer splits them). */
   [RD_SQL_FTS_INSERT] = {
-    "INSERT INTO messages_fts (rowid, subject, body, addresses, attachments) VALUES ($1,$2,$3,$4,$5)", NULL },
+    "INSERT INTO messages_fts (rowid, subject, body, addresses, attachments) VALUES ($1,$2,$3,$4,$5)",
+    "INSERT INTO messages_fts (message_row, ticket_number, doc) VALUES ($6, $1 >> " FTS_BITS ","
+    " to_tsvector('simple', coalesce($2, '')) || to_tsvector('simple', coalesce($3, ''))"
+    " || to_tsvector('simple', coalesce($4, ''))"
+    " || to_tsvector('simple', translate(coalesce($4, ''), '@.-_+', '     '))"
+    " || to_tsvector('simple', coalesce($5, ''))"
+    " || to_tsvector('simple', translate(coalesce($5, ''), '.-_+', '    '))) ON CONFLICT DO NOTHING" },
+  /* The search index built from the messages (store copy): PostgreSQL
+   * only; SQLite's contentless FTS5 index is written as messages are. */
+  [RD_SQL_FTS_REBUILD] = {
+    "SELECT 1",
+    "INSERT INTO messages_fts (message_row, ticket_number, doc)"
+    " SELECT m.id, m.ticket_number,"
+    " to_tsvector('simple', coalesce(m.subject, '')) || to_tsvector('simple', coalesce(m.body_text, ''))"
+    " || to_tsvector('simple', a.addrs) || to_tsvector('simple', translate(a.addrs, '@.-_+', '     '))"
+    " || to_tsvector('simple', coalesce(f.names, ''))"
+    " || to_tsvector('simple', translate(coalesce(f.names, ''), '.-_+', '    '))"
+    " FROM messages m"
+    " CROSS JOIN LATERAL (SELECT concat_ws(' ', coalesce(m.from_addr, ''), coalesce(m.from_name, ''),"
+    " coalesce(m.to_addrs, ''), coalesce(m.cc_addrs, '')) AS addrs) a"
+    " LEFT JOIN LATERAL (SELECT string_agg(filename, ' ' ORDER BY position) AS names"
+    " FROM message_attachments WHERE message_row = m.id) f ON true"
+    " ON CONFLICT DO NOTHING" },
+  /* $1 is FTS5 syntax as tickets.c writes it: quoted words, ANDed, which
+   * is also web-search syntax (websearch_to_tsquery); $2 how many tickets
+   * the page needs (offset + limit).
+   * PostgreSQL: newest tickets first in two ways, picked at run time. Up
+   * to 10,000 matches ("few", through the GIN index) are all sorted; more
+   * mean a common word, whose first page comes fastest walking the
+   * ticket index backwards and testing each row (1M tickets: a common
+   * word took 1.5 s sorting every match, now tens of ms). */
   [RD_SQL_SEARCH] = {
-    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1 ORDER BY rowid DESC", NULL },
+    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1 ORDER BY rowid DESC",
+    "WITH few AS MATERIALIZED (SELECT ticket_number FROM messages_fts"
+    " WHERE doc @@ websearch_to_tsquery('simple', $1) LIMIT 10000)"
+    " SELECT t << " FTS_BITS " FROM ("
+    "(SELECT DISTINCT ticket_number AS t FROM few WHERE (SELECT count(*) FROM few) < 10000)"
+    " UNION ALL"
+    " (SELECT DISTINCT ON (ticket_number) ticket_number FROM messages_fts"
+    " WHERE (SELECT count(*) FROM few) >= 10000 AND doc @@ websearch_to_tsquery('simple', $1)"
+    " ORDER BY ticket_number DESC LIMIT $2)) s ORDER BY t DESC LIMIT $2" },
   [RD_SQL_MESSAGE_SET_DELIVERY] = {
     "UPDATE messages SET delivery_status = $2, delivery_code = $3, delivery_detail = $4"
     " WHERE id = $1 AND direction = 'outbound' RETURNING ticket_number", NULL },
@@ -160,19 +214,31 @@ static const RdSqlText statements[RD_SQL_N] = {
   [RD_SQL_OUTBOX_COUNTS] = { "SELECT state, count(*) FROM outbox GROUP BY state", NULL },
   [RD_SQL_OUTBOX_OLDEST_WAITING] = {
     "SELECT min(created_at) FROM outbox WHERE state IN ('queued','sending')", NULL },
+  /* PostgreSQL: only rows whose lease ran out (another node may be
+   * sending the others right now) or that this node ($2) held before. */
   [RD_SQL_OUTBOX_RECOVER_EVENTS] = {
     "INSERT INTO outbox_events (outbox_id, at, event, detail)"
     " SELECT id, $1, 'recovered', 'was sending when the previous process stopped; queued again'"
-    " FROM outbox WHERE state = 'sending'", NULL },
+    " FROM outbox WHERE state = 'sending'",
+    "INSERT INTO outbox_events (outbox_id, at, event, detail)"
+    " SELECT id, $1, 'recovered', 'was sending when its node stopped (lease expired); queued again'"
+    " FROM outbox WHERE state = 'sending' AND (coalesce(lease_until, 0) <= $1 OR lease_owner = $2)" },
   [RD_SQL_OUTBOX_RECOVER] = {
-    "UPDATE outbox SET state = 'queued', next_attempt_at = $1 WHERE state = 'sending'", NULL },
+    "UPDATE outbox SET state = 'queued', next_attempt_at = $1 WHERE state = 'sending'",
+    "UPDATE outbox SET state = 'queued', next_attempt_at = $1, lease_owner = NULL"
+    " WHERE state = 'sending' AND (coalesce(lease_until, 0) <= $1 OR lease_owner = $2)" },
   [RD_SQL_OUTBOX_DUE] = {
     "SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1"
     " ORDER BY next_attempt_at, id LIMIT $2", NULL },
   /* The state changes: $1 id, $2 now, $3 error text, $4 relay reply,
-   * $5 a time (next attempt). Unused parameters are ignored. */
+   * $5 a time (next attempt), $6 the lease in seconds, $7 this node.
+   * Unused parameters are ignored. PostgreSQL: the claim is a lease (one
+   * node sends a row; when its lease runs out, OUTBOX_RECOVER queues it
+   * again for any node). */
   [RD_SQL_OUTBOX_MARK_SENDING] = {
-    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = $1 AND state = 'queued'", NULL },
+    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = $1 AND state = 'queued'",
+    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $2 + $6, lease_owner = $7"
+    " WHERE id = $1 AND state = 'queued'" },
   [RD_SQL_OUTBOX_MARK_SENT] = {
     "UPDATE outbox SET state = 'sent', sent_at = $2, relay_reply = $4, last_error = NULL"
     " WHERE id = $1 AND state = 'sending'", NULL },
@@ -235,8 +301,12 @@ static const RdSqlText statements[RD_SQL_N] = {
     "PRAGMA foreign_key_check", "SELECT NULL, NULL, NULL, NULL WHERE false" },
 
   /* ---- rules' state ---- */
+  /* PostgreSQL: under a transaction lock on (inbox, sender, handle), so
+   * that two nodes answering the same sender at once see each other's
+   * reply (one acknowledgement per period, whatever node answers). */
   [RD_SQL_RESPONSE_LAST] = {
-    "SELECT sent_at FROM rules_responses WHERE inbox = lower($1) AND sender = lower($2) AND handle = $3", NULL },
+    "SELECT sent_at FROM rules_responses WHERE inbox = lower($1) AND sender = lower($2) AND handle = $3",
+    "SELECT sent_at FROM rd_response_last(lower($1), lower($2), $3) AS sent_at WHERE sent_at IS NOT NULL" },
   [RD_SQL_RESPONSE_RECORD] = {
     "INSERT INTO rules_responses (inbox, sender, handle, sent_at) VALUES (lower($1), lower($2), $3, $4)"
     " ON CONFLICT (inbox, sender, handle) DO UPDATE SET sent_at = excluded.sent_at", NULL },

@@ -16,6 +16,10 @@ struct _RdStore {
   gint64 allowlist_data_version;
   gint64 allowlist_version;
   gboolean allowlist_version_known;
+  /* Claims (spool processing, outbox sending) are leases of this many
+   * seconds, held by this node (PostgreSQL; SQLite has one writer). */
+  guint lease_seconds;
+  char *node;
 };
 
 /* A cached prepared statement for @q, reset and with bindings cleared. */
@@ -69,6 +73,10 @@ typedef struct _RdStoreMigration {
 
 /* The migrations of the SQLite schema, in order, NULL-terminated. */
 extern const RdStoreMigration rd_sqlite_migrations[];
+/* The migrations of the PostgreSQL schema, same names, NULL-terminated. */
+extern const RdStoreMigration rd_pg_migrations[];
+/* The migrations of @store's backend. */
+const RdStoreMigration *rd_store_migrations (RdStore *store);
 
 /* The current time, unix seconds. */
 gint64 rd_store_now (void);

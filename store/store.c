@@ -5,6 +5,7 @@
 #include <string.h>
 #include <stdarg.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #define RD_DB_FILE "relaydesk.db"
 
@@ -284,21 +285,42 @@ expand_migration (const char *sql)
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
-static const RdStoreMigration *
-migrations (RdStore *store)
+const RdStoreMigration *
+rd_store_migrations (RdStore *store)
 {
-  return rd_sqlite_migrations;
+  return rd_store_dialect (store) == RD_SQL_POSTGRES ? rd_pg_migrations : rd_sqlite_migrations;
 }
+
+/* PostgreSQL: one node migrates at a time (a session advisory lock, the
+ * key "relaydesk migrate"); the others wait, then find the work done. */
+#define PG_MIGRATE_LOCK "7236595521002"
+
+static gboolean store_migrate_locked (RdStore *store, GError **error);
 
 static gboolean
 store_migrate (RdStore *store, GError **error)
 {
+  if (rd_store_dialect (store) != RD_SQL_POSTGRES)
+    return store_migrate_locked (store, error);
+  if (!rd_store_exec (store, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")", error))
+    {
+      g_prefix_error (error, "%s: cannot take the migration lock: ", store->path);
+      return FALSE;
+    }
+  gboolean ok = store_migrate_locked (store, error);
+  rd_store_exec (store, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")", NULL);
+  return ok;
+}
+
+static gboolean
+store_migrate_locked (RdStore *store, GError **error)
+{
   if (!rd_store_exec (store,
                       "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                      " name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                      " name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
                       error))
     return FALSE;
-  for (const RdStoreMigration *m = migrations (store); m->name; m++)
+  for (const RdStoreMigration *m = rd_store_migrations (store); m->name; m++)
     {
       g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
       if (!rd_store_tx_begin (store, &tx, error))
@@ -336,8 +358,32 @@ store_migrate (RdStore *store, GError **error)
 /* ---- opening ------------------------------------------------------------------ */
 
 static RdStore *
+store_new (void)
+{
+  RdStore *store = g_new0 (RdStore, 1);
+  store->lease_seconds = RD_STORE_LEASE_DEFAULT;
+  store->node = g_strdup_printf ("%s:%d", g_get_host_name (), (int) getpid ());
+  return store;
+}
+
+static RdStore *
 store_connect (const char *data_dir, gboolean create, GError **error)
 {
+  if (rd_pg_is_url (data_dir))
+    {
+      if (rd_pg_open == NULL)
+        {
+          g_set_error (error, RD_ERROR, RD_ERROR_CONFIG,
+                       "this program is built without PostgreSQL: run relaydesk-full for a postgresql:// store");
+          return NULL;
+        }
+      g_autoptr(RdStore) store = store_new ();
+      store->path = rd_pg_display_url (data_dir);
+      store->db = rd_pg_open (data_dir, error);
+      if (store->db == NULL)
+        return NULL;
+      return g_steal_pointer (&store);
+    }
   if (create && g_mkdir_with_parents (data_dir, 0700) != 0)
     {
       int e = errno;
@@ -345,7 +391,7 @@ store_connect (const char *data_dir, gboolean create, GError **error)
                    "cannot create data directory %s: %s", data_dir, g_strerror (e));
       return NULL;
     }
-  g_autoptr(RdStore) store = g_new0 (RdStore, 1);
+  g_autoptr(RdStore) store = store_new ();
   store->path = g_build_filename (data_dir, RD_DB_FILE, NULL);
   if (!create && !g_file_test (store->path, G_FILE_TEST_EXISTS))
     {
@@ -379,7 +425,7 @@ rd_store_open_existing (const char *data_dir, GError **error)
   /* Migrate a database that lacks a migration we know (the daemon that
    * migrates it has not run yet): safe and idempotent. */
   gint64 known = 0, have = -1;
-  for (const RdStoreMigration *m = migrations (store); m->name; m++)
+  for (const RdStoreMigration *m = rd_store_migrations (store); m->name; m++)
     known++;
   RdDbStmt *st = rd_store_stmt (store, RD_SQL_MIGRATION_COUNT, NULL);
   if (st == NULL || !rd_store_step_int (store, st, "count migrations", &have, NULL))
@@ -409,6 +455,7 @@ rd_store_free (RdStore *store)
   if (store->db)
     store->db->driver->close (store->db);
   g_free (store->path);
+  g_free (store->node);
   g_free (store);
 }
 
@@ -416,6 +463,51 @@ const char *
 rd_store_get_path (RdStore *store)
 {
   return store->path;
+}
+
+gboolean
+rd_pg_is_url (const char *location)
+{
+  return location && (g_str_has_prefix (location, "postgresql://") || g_str_has_prefix (location, "postgres://"));
+}
+
+char *
+rd_pg_display_url (const char *url)
+{
+  /* postgresql://user:secret@host/db → postgresql://user:***@host/db */
+  const char *scheme_end = strstr (url, "://");
+  const char *at = scheme_end ? strchr (scheme_end + 3, '@') : NULL;
+  const char *colon = at ? memchr (scheme_end + 3, ':', at - (scheme_end + 3)) : NULL;
+  if (colon == NULL)
+    return g_strdup (url);
+  return g_strdup_printf ("%.*s:***%s", (int) (colon - url), url, at);
+}
+
+gboolean
+rd_store_backend_available (const char *location)
+{
+  return !rd_pg_is_url (location) || rd_pg_open != NULL;
+}
+
+gboolean
+rd_store_wait_for_work (RdStore *store, guint timeout_ms, gboolean *notified, GError **error)
+{
+  *notified = FALSE;
+  if (rd_store_dialect (store) != RD_SQL_POSTGRES)
+    return FALSE;
+  return rd_pg_wait_notification (store->db, "relaydesk_spool", timeout_ms, notified, error);
+}
+
+gboolean
+rd_store_location_is_url (const char *location)
+{
+  return rd_pg_is_url (location);
+}
+
+void
+rd_store_set_lease (RdStore *store, guint seconds)
+{
+  store->lease_seconds = seconds ? seconds : RD_STORE_LEASE_DEFAULT;
 }
 
 const char *

@@ -28,9 +28,21 @@ G_BEGIN_DECLS
 typedef struct _RdStore RdStore;
 
 /* Opens (creating DATA_DIR and the database if needed) and migrates.
- * Errors: RD_ERROR_TEMPORARY (busy, I/O), RD_ERROR_DISK_FULL, RD_ERROR_FAILED.
+ * @data_dir is the store's location: a data directory (SQLite, the
+ * embedded default) or a postgresql:// URL ([store] url; see
+ * rd_config_get_store_location). With PostgreSQL the migrations run under
+ * an advisory lock, so nodes starting together do not race.
+ * Errors: RD_ERROR_TEMPORARY (busy, I/O, server unreachable),
+ * RD_ERROR_DISK_FULL, RD_ERROR_FAILED.
  * (transfer full) */
 RdStore *rd_store_open (const char *data_dir, GError **error);
+/* TRUE when @location is a database URL (postgresql://...), not a data
+ * directory. */
+gboolean rd_store_location_is_url (const char *location);
+/* FALSE when @location needs a backend this program was built without
+ * (the slim `relaydesk` has no PostgreSQL: app/main.c hands the command
+ * to relaydesk-full). */
+gboolean rd_store_backend_available (const char *location);
 /* Opens an existing database (RD_ERROR_NOT_FOUND when there is none, so
  * a mistyped --data-dir is reported instead of creating an empty one),
  * migrating it when needed. For the CLI against a live database. */
@@ -47,8 +59,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdStore, rd_store_free)
 
 /* What the store is (the database file), for messages. */
 const char *rd_store_get_path (RdStore *store);
-/* "sqlite" (later also "postgresql"). */
+/* "sqlite" or "postgresql". */
 const char *rd_store_get_backend (RdStore *store);
+
+/* Claims of work (spooled messages to process, outbox rows to send) are
+ * leases of @seconds ([store] lease): a node that dies has its claims
+ * taken over by another once they run out. 0: the default. */
+#define RD_STORE_LEASE_DEFAULT 30
+
+/* Waits up to @timeout_ms for another node to announce new spooled
+ * messages (PostgreSQL: NOTIFY relaydesk_spool at its commit), setting
+ * @notified. FALSE when the backend cannot announce (SQLite: one
+ * machine, woken in-process) or on an error (@error set): then the
+ * caller waits its own way. */
+gboolean rd_store_wait_for_work (RdStore *store, guint timeout_ms, gboolean *notified, GError **error);
+void rd_store_set_lease (RdStore *store, guint seconds);
 /* Names of the migrations applied, in order. (transfer full) */
 GStrv rd_store_list_migrations (RdStore *store, GError **error);
 

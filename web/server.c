@@ -551,7 +551,7 @@ thread_ctx (RdWeb *web, GError **error)
       g_ptr_array_add (web->ctxs, ctx);
       g_mutex_unlock (&web->ctx_lock);
     }
-  ctx->store = rd_store_open_existing (rd_config_get_data_dir (web->config), error);
+  ctx->store = rd_store_open_existing (rd_config_get_store_location (web->config), error);
   if (ctx->store)
     ctx->ops = rd_ops_new (web->config, ctx->store, error);
   if (ctx->ops == NULL)

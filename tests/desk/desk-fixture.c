@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include "../pg/store-location.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -61,7 +62,9 @@ desk_fixture_setup (DeskFixture *f, gconstpointer data)
     }
   g_assert_true (rd_config_check_errors (f->config, &error));
   g_assert_no_error (error);
-  f->store = rd_store_open (f->dir, &error);
+  g_autofree char *loc = rd_test_store_location (f->dir);
+  rd_config_set_string (f->config, "store", "url", rd_test_store_is_pg () ? loc : "");
+  f->store = rd_store_open (loc, &error);
   g_assert_no_error (error);
   f->desk = rd_desk_new (f->config, f->store, &error);
   g_assert_no_error (error);
@@ -243,9 +246,11 @@ desk_audit_count (DeskFixture *f, gint64 number, const char *actor, const char *
 gint64
 desk_sql_count (DeskFixture *f, const char *table)
 {
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", table);
+  if (rd_test_store_is_pg ())
+    return rd_test_store_query_int (f->dir, sql);
   sqlite3 *db = NULL;
   g_assert_cmpint (sqlite3_open_v2 (rd_store_get_path (f->store), &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", table);
   sqlite3_stmt *st = NULL;
   g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &st, NULL), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);

@@ -15,6 +15,31 @@ import time
 import unittest
 
 RELAYDESK = os.environ.get("RELAYDESK", "relaydesk")
+# Set in a test's PostgreSQL row (tests/pg/pgserver.py): every data
+# directory gets its own schema of that server, passed as --database.
+PG_URL = os.environ.get("RD_TEST_DATABASE_URL", "")
+_pg_schemas = {}
+
+
+def store_url(data_dir):
+    """The --database URL for @data_dir in a PostgreSQL row, else None."""
+    if not PG_URL:
+        return None
+    key = os.path.realpath(data_dir)
+    if key not in _pg_schemas:
+        import hashlib
+        schema = "t_" + hashlib.sha1(key.encode()).hexdigest()[:20]
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", PG_URL, "-c",
+                        "SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS " + schema],
+                       check=True, capture_output=True)
+        sep = "&" if "?" in PG_URL else "?"
+        _pg_schemas[key] = PG_URL + sep + "options=-csearch_path%3D" + schema
+    return _pg_schemas[key]
+
+
+def store_args(data_dir):
+    url = store_url(data_dir)
+    return ["--database", url] if url else []
 SHARED = os.environ.get("RD_SHARED_DIR", "")
 SOURCE_ROOT = os.environ.get("RD_SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -44,6 +69,7 @@ class Serve:
             args += ["--smtps", "none"]
         if config:
             args += ["--config", config]
+        args += store_args(data_dir)
         args += list(extra_args)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
@@ -102,7 +128,7 @@ class RelaydeskTestCase(unittest.TestCase):
     def rd(self, *args, input=None, data_dir=None, check=True, timeout=60):
         cmd = [RELAYDESK, *args[:1], *args[1:]]
         if data_dir is not False:
-            cmd += ["--data-dir", data_dir or self.data]
+            cmd += ["--data-dir", data_dir or self.data] + store_args(data_dir or self.data)
         p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError(f"{cmd} exited {p.returncode}: {p.stderr.decode(errors='replace')}")
@@ -129,3 +155,75 @@ class RelaydeskTestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+class _Rows:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class _PgStore:
+    """The few sqlite3 calls tests make (execute with ? parameters,
+    fetchone/fetchall, iteration, `with`), through psql. Integers come
+    back as int, bytea as bytes, NULL as None."""
+
+    def __init__(self, url):
+        self.url = url
+
+    @staticmethod
+    def _literal(v):
+        if v is None:
+            return "NULL"
+        if isinstance(v, (int, float)):
+            return str(v)
+        if isinstance(v, bytes):
+            return "'\\x%s'::bytea" % v.hex()
+        return "'" + str(v).replace("'", "''") + "'"
+
+    def execute(self, sql, params=()):
+        import csv
+        import io
+        import re
+        parts = sql.split("?")
+        text = parts[0] + "".join(self._literal(p) + rest for p, rest in zip(params, parts[1:]))
+        out = subprocess.run(["psql", "-X", "-q", "--csv", "-t", "-v", "ON_ERROR_STOP=1", "-P", "null=\x01",
+                              self.url, "-c", text], check=True, capture_output=True, text=True).stdout
+        rows = []
+        for r in csv.reader(io.StringIO(out)):
+            row = []
+            for v in r:
+                if v == "\x01":
+                    row.append(None)
+                elif re.fullmatch(r"-?\d+", v):
+                    row.append(int(v))
+                elif v.startswith("\\x") and re.fullmatch(r"\\x[0-9a-f]*", v):
+                    row.append(bytes.fromhex(v[2:]))
+                else:
+                    row.append(v)
+            rows.append(tuple(row))
+        return _Rows(rows)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def connect_store(data_dir):
+    """The store of @data_dir for a test's own queries: its SQLite file, or
+    its PostgreSQL schema in a PostgreSQL row."""
+    url = store_url(data_dir)
+    if url:
+        return _PgStore(url)
+    import sqlite3
+    return sqlite3.connect(os.path.join(data_dir, "relaydesk.db"))

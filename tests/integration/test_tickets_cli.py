@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import smtplib
-import sqlite3
+import rdtest
 import subprocess
 import sys
 import tempfile
@@ -49,7 +49,7 @@ class Cli(unittest.TestCase):
         with open(conf, "w") as f:
             f.write("[relaydesk]\nhostname = desk.test\n[desk]\nreply_address = support@desk.test\n"
                     "from_name = Example Support\n")
-        cls.common = ["--data-dir", cls.data, "--config", conf]
+        cls.common = ["--data-dir", cls.data, "--config", conf] + rdtest.store_args(cls.data)
         cls.deliver(mail("Alice <alice@example.org>", "Printer broken",
                          "My printer prints zebras.\n\nOn Mon, Bob wrote:\n> old text\n> more old text\n",
                          attach=[("invoice-2024.pdf", PDF, "application/pdf")]))
@@ -141,7 +141,7 @@ class Cli(unittest.TestCase):
         a2 = self.js("show", "2")["messages"][0]["attachments"][0]
         self.assertEqual(a1["sha256"], hashlib.sha256(PDF).hexdigest())
         self.assertEqual(a1["sha256"], a2["sha256"])
-        with sqlite3.connect(os.path.join(self.data, "relaydesk.db")) as db:
+        with rdtest.connect_store(self.data) as db:
             self.assertEqual(db.execute("SELECT count(*) FROM attachment_blobs").fetchone()[0], 1)
         p = self.run_cli("attachment", "get", str(a1["id"]))
         self.assertEqual(p.returncode, 0)
@@ -175,7 +175,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(out["message_id"], r["message_id"])
         self.assertEqual(out["delivery_status"], "queued")
         self.assertEqual(out["author"], "erin")
-        with sqlite3.connect(os.path.join(self.data, "relaydesk.db")) as db:
+        with rdtest.connect_store(self.data) as db:
             raw, state, kind, sender = db.execute(
                 "SELECT raw, state, kind, sender FROM outbox WHERE id = ?", (r["outbox_id"],)).fetchone()
             rcpts = [x[0] for x in db.execute("SELECT address FROM outbox_recipients WHERE outbox_id = ?",
@@ -219,7 +219,7 @@ class Cli(unittest.TestCase):
         for i in range(40):
             r = json.loads(self.run_cli("reply", "2", "--text", "ping %d" % i, "--json").stdout)
             ids.append(r["message_id"])
-        with sqlite3.connect(os.path.join(self.data, "relaydesk.db")) as db:
+        with rdtest.connect_store(self.data) as db:
             raw = db.execute("SELECT raw FROM outbox WHERE message_id = ?", (ids[-1],)).fetchone()[0]
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         refs = " ".join(msg["References"].split())
@@ -228,7 +228,7 @@ class Cli(unittest.TestCase):
         self.assertNotIn(self.js("show", "2")["messages"][0]["message_id"], refs)
 
     def outbox_rows(self):
-        with sqlite3.connect(os.path.join(self.data, "relaydesk.db")) as db:
+        with rdtest.connect_store(self.data) as db:
             return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
     def test_note(self):

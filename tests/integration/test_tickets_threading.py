@@ -13,7 +13,7 @@ import email.policy
 import email.utils
 import json
 import os
-import sqlite3
+import rdtest
 import subprocess
 import sys
 import tempfile
@@ -43,7 +43,7 @@ class Desk:
     def __init__(self, tmp, config_text=None):
         os.makedirs(tmp, exist_ok=True)
         self.data = os.path.join(tmp, "data")
-        self.args = ["--data-dir", self.data]
+        self.args = ["--data-dir", self.data] + rdtest.store_args(self.data)
         if config_text is not None:
             path = os.path.join(tmp, "relaydesk.conf")
             with open(path, "w") as f:
@@ -70,7 +70,7 @@ class Desk:
         return len(self.tickets("list", "--limit", "1000"))
 
     def db(self):
-        return sqlite3.connect(os.path.join(self.data, "relaydesk.db"))
+        return rdtest.connect_store(self.data)
 
 
 class Threading(unittest.TestCase):

@@ -22,7 +22,7 @@ RELAYDESK = os.environ["RELAYDESK"]
 BUILD = os.environ["RD_BUILD_ROOT"]
 SOURCE = os.path.realpath(os.environ["RD_SOURCE_ROOT"])
 MAN = os.path.join(BUILD, "man")
-COMMON = {"--data-dir", "--config", "--verbose", "--log-format", "--help", "--help-all"}
+COMMON = {"--data-dir", "--config", "--database", "--verbose", "--log-format", "--help", "--help-all"}
 
 
 def help_text(*args):

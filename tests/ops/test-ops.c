@@ -5,6 +5,7 @@
 #include "ops.h"
 #include "json.h"
 #include "rd-common.h"
+#include "../pg/store-location.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -42,7 +43,10 @@ setup (Fixture *f, gconstpointer data)
   f->config = rd_config_new_default ();
   rd_config_set_string (f->config, "relaydesk", "data_dir", f->dir);
   rd_config_set_string (f->config, "desk", "reply_address", "support@desk.example");
-  f->store = rd_store_open (f->dir, &error);
+  g_autofree char *loc = rd_test_store_location (f->dir);
+  if (rd_test_store_is_pg ())
+    rd_config_set_string (f->config, "store", "url", loc);
+  f->store = rd_store_open (loc, &error);
   g_assert_no_error (error);
   f->ops = rd_ops_new (f->config, f->store, &error);
   g_assert_no_error (error);

@@ -7,6 +7,7 @@
 #include "tickets.h"
 #include "smtp-fake.h"
 #include "rd-common.h"
+#include "../pg/store-location.h"
 
 #include <string.h>
 
@@ -34,7 +35,10 @@ setup (Fixture *f, gconstpointer data)
   rd_config_set_string (f->config, "relay", "helo_name", "relaydesk.test");
   rd_config_set_string (f->config, "relay", "timeout", "20");
   rd_config_set_string (f->config, "relay", "retry_base", "2m");
-  f->store = rd_store_open (f->dir, &error);
+  g_autofree char *loc = rd_test_store_location (f->dir);
+  if (rd_test_store_is_pg ())
+    rd_config_set_string (f->config, "store", "url", loc);
+  f->store = rd_store_open (loc, &error);
   g_assert_no_error (error);
 }
 

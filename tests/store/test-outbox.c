@@ -2,6 +2,7 @@
  * operator drive, crash recovery, the counts the caps use. */
 #include "outbox.h"
 #include "rd-common.h"
+#include "../pg/store-location.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -16,7 +17,8 @@ setup (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   f->dir = g_dir_make_tmp ("rd-outbox-XXXXXX", NULL);
-  f->store = rd_store_open (f->dir, &error);
+  g_autofree char *loc = rd_test_store_location (f->dir);
+  f->store = rd_store_open (loc, &error);
   g_assert_no_error (error);
 }
 

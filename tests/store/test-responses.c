@@ -4,6 +4,7 @@
  * tests for the rules path). */
 #include "responses.h"
 #include "rd-common.h"
+#include "../pg/store-location.h"
 
 #include <glib/gstdio.h>
 
@@ -13,7 +14,8 @@ open_tmp (char **dir)
   g_autoptr(GError) e = NULL;
   *dir = g_dir_make_tmp ("rd-rules-store-XXXXXX", &e);
   g_assert_no_error (e);
-  RdStore *s = rd_store_open (*dir, &e);
+  g_autofree char *loc = rd_test_store_location (*dir);
+  RdStore *s = rd_store_open (loc, &e);
   g_assert_no_error (e);
   return s;
 }
@@ -60,6 +62,58 @@ test_responses (void)
   remove_tmp (dir);
 }
 
+/* Two nodes answering the same sender at once: the second one's check
+ * waits for the first one's transaction and then sees its reply
+ * (PostgreSQL: a transaction lock on inbox, sender and handle; SQLite:
+ * the write lock). One acknowledgement, whatever node answers. */
+typedef struct {
+  const char *loc;
+  gboolean due;
+  gint done;
+} Second;
+
+static gpointer
+second_node (gpointer data)
+{
+  Second *sec = data;
+  g_autoptr(GError) e = NULL;
+  g_autoptr(RdStore) b = rd_store_open (sec->loc, &e);
+  g_assert_no_error (e);
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  g_assert_true (rd_store_tx_begin (b, &tx, &e));
+  g_assert_true (rd_store_response_due (b, "support@example.org", "a@b.example", "h", 86400, 2000, &sec->due, &e));
+  if (sec->due)
+    g_assert_true (rd_store_response_record (b, "support@example.org", "a@b.example", "h", 2000, &e));
+  g_assert_true (rd_store_tx_commit (&tx, &e));
+  g_atomic_int_set (&sec->done, 1);
+  return NULL;
+}
+
+static void
+test_responses_two_nodes (void)
+{
+  char *dir;
+  RdStore *a = open_tmp (&dir);
+  g_autofree char *loc = rd_test_store_location (dir);
+  g_autoptr(GError) e = NULL;
+  RdStoreTx tx = RD_STORE_TX_INIT;
+  g_assert_true (rd_store_tx_begin (a, &tx, &e));
+  gboolean due = FALSE;
+  g_assert_true (rd_store_response_due (a, "support@example.org", "a@b.example", "h", 86400, 2000, &due, &e));
+  g_assert_true (due);
+  Second sec = { loc, TRUE, 0 };
+  GThread *t = g_thread_new ("second-node", second_node, &sec);
+  g_usleep (300 * 1000);
+  g_assert_cmpint (g_atomic_int_get (&sec.done), ==, 0);   /* it waits for us */
+  g_assert_true (rd_store_response_record (a, "support@example.org", "a@b.example", "h", 2000, &e));
+  g_assert_true (rd_store_tx_commit (&tx, &e));
+  g_thread_join (t);
+  g_assert_false (sec.due);                                 /* and then sees our reply */
+  g_assert_no_error (e);
+  rd_store_free (a);
+  remove_tmp (dir);
+}
+
 static void
 test_duplicates (void)
 {
@@ -86,5 +140,6 @@ main (int argc, char **argv)
   rd_log_set_level (RD_LOG_WARN);
   g_test_add_func ("/rules-store/responses", test_responses);
   g_test_add_func ("/rules-store/duplicates", test_duplicates);
+  g_test_add_func ("/rules-store/responses-two-nodes", test_responses_two_nodes);
   return g_test_run ();
 }

@@ -5,6 +5,7 @@
 #include "tickets.h"
 #include "outbox.h"
 #include "rd-common.h"
+#include "../pg/store-location.h"
 
 #include <string.h>
 
@@ -45,7 +46,8 @@ setup (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   f->dir = g_dir_make_tmp ("rd-model-XXXXXX", &error);
   g_assert_no_error (error);
-  f->store = rd_store_open (f->dir, &error);
+  g_autofree char *loc = rd_test_store_location (f->dir);
+  f->store = rd_store_open (loc, &error);
   g_assert_no_error (error);
 }
 
@@ -349,6 +351,43 @@ test_nested_transactions (Fixture *f, gconstpointer data)
   g_assert_cmpuint (l2->len, ==, 2);
 }
 
+/* PostgreSQL: a new ticket is announced to every listener (the web
+ * desk's live list on any node) when its transaction commits, not
+ * before. */
+static void
+test_new_ticket_notified (Fixture *f, gconstpointer data)
+{
+  if (!rd_test_store_is_pg ())
+    {
+      g_test_skip ("PostgreSQL only (SQLite: one process)");
+      return;
+    }
+  g_autofree char *loc = rd_test_store_location (f->dir);
+  PGconn *c = PQconnectdb (loc);
+  g_assert_cmpint (PQstatus (c), ==, CONNECTION_OK);
+  PQclear (PQexec (c, "LISTEN relaydesk_ticket"));
+  g_autoptr(GError) error = NULL;
+  RdStoreTx tx = RD_STORE_TX_INIT;
+  g_assert_true (rd_store_tx_begin (f->store, &tx, &error));
+  gint64 n = open_ticket (f->store, "support", "announced", "a@example.org", "x");
+  g_usleep (100 * 1000);
+  PQconsumeInput (c);
+  g_assert_null (PQnotifies (c));                /* not before the commit */
+  g_assert_true (rd_store_tx_commit (&tx, &error));
+  PGnotify *note = NULL;
+  for (guint i = 0; i < 100 && note == NULL; i++)
+    {
+      g_usleep (10 * 1000);
+      PQconsumeInput (c);
+      note = PQnotifies (c);
+    }
+  g_assert_nonnull (note);
+  g_autofree char *want = g_strdup_printf ("%" G_GINT64_FORMAT, n);
+  g_assert_cmpstr (note->extra, ==, want);
+  PQfreemem (note);
+  PQfinish (c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -364,5 +403,6 @@ main (int argc, char **argv)
   ADD ("/ticket-model/search", test_search_literal);
   ADD ("/ticket-model/query", test_query_filters);
   ADD ("/ticket-model/nested-transactions", test_nested_transactions);
+  ADD ("/ticket-model/new-ticket-notified", test_new_ticket_notified);
   return g_test_run ();
 }
