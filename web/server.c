@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #define JSON_BODY_MAX (2 * 1024 * 1024)
+#define JSON_DEPTH_MAX 64
 #define LOGIN_TABLE_MAX 100000
 #define API_THREAD_NICE 5   /* added to the process's nice value */
 
@@ -249,6 +250,38 @@ rd_web_fail (RdWebJob *job, const GError *error)
 
 /* ---- requests --------------------------------------------------------------------- */
 
+/* TRUE when @data nests arrays and objects at most @max deep: json-glib
+ * recurses once per level on a pool thread's stack, so a body of
+ * 100,000 "[" would end the whole process. Brackets inside strings do not
+ * count. */
+static gboolean
+json_depth_ok (const char *data, gsize len, guint max)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > max)
+            return FALSE;
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
 JsonObject *
 rd_web_body_object (RdWebJob *job)
 {
@@ -265,6 +298,11 @@ rd_web_body_object (RdWebJob *job)
     }
   g_autoptr(JsonParser) parser = json_parser_new ();
   const char *data = len ? g_bytes_get_data (job->body, NULL) : "";
+  if (!json_depth_ok (data, len, JSON_DEPTH_MAX))
+    {
+      rd_web_error (job, SOUP_STATUS_BAD_REQUEST, "invalid", "the JSON body is nested too deeply");
+      return NULL;
+    }
   if (!json_parser_load_from_data (parser, data, (gssize) len, NULL) || json_parser_get_root (parser) == NULL
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
