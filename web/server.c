@@ -810,6 +810,17 @@ api_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHash
   g_thread_pool_push (web->pool, job, NULL);
 }
 
+/* Answers @status before the body is read. libsoup still reads the body
+ * it was announced (then the answer goes out): it must not keep it, or
+ * a refused 300 MB body sits in memory all the same. */
+static void
+refuse_body (RdWeb *web, SoupServerMessage *msg, guint status, const char *code, const char *text)
+{
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  respond_error (web, msg, status, code, text);
+}
+
 /* Refuses a body before it is read: without a length, or above
  * [http] max_upload. */
 static void
@@ -820,16 +831,27 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   SoupEncoding enc = soup_message_headers_get_encoding (rh);
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF)
     {
-      respond_error (web, msg, SOUP_STATUS_LENGTH_REQUIRED, "length_required", "send a Content-Length");
+      refuse_body (web, msg, SOUP_STATUS_LENGTH_REQUIRED, "length_required", "send a Content-Length");
       return;
     }
   if (enc == SOUP_ENCODING_CONTENT_LENGTH
       && (guint64) soup_message_headers_get_content_length (rh) > web->max_upload + 64 * 1024)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
-      respond_error (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
-                     "the body is larger than [http] max_upload");
-    }
+    refuse_body (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                 "the body is larger than [http] max_upload");
+}
+
+/* Outside /api nothing takes a body (the UI's files, /metrics,
+ * /healthz): refused before it is read, since libsoup would otherwise
+ * buffer any Content-Length in memory before the 405. */
+static void
+early_other_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+{
+  RdWeb *web = data;
+  SoupMessageHeaders *rh = soup_server_message_get_request_headers (msg);
+  SoupEncoding enc = soup_message_headers_get_encoding (rh);
+  if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF
+      || (enc == SOUP_ENCODING_CONTENT_LENGTH && soup_message_headers_get_content_length (rh) > 0))
+    refuse_body (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large", "no request body here");
 }
 
 /* ---- the server ------------------------------------------------------------------------- */
@@ -885,10 +907,17 @@ rd_web_new (RdConfig *config, RdMetricsHttp *metrics, GError **error)
   web->server = soup_server_new ("server-header", "relaydesk", "tls-certificate", cert, NULL);
   g_resources_register (rd_web_get_resource ());
   soup_server_add_early_handler (web->server, "/api", early_handler, web, NULL);
+  soup_server_add_early_handler (web->server, "/", early_other_handler, web, NULL);
   soup_server_add_handler (web->server, "/api", api_handler, web, NULL);
   soup_server_add_handler (web->server, "/", static_handler, web, NULL);
   if (metrics)
-    rd_metrics_http_mount (metrics, web->server);
+    {
+      rd_metrics_http_mount (metrics, web->server);
+      /* libsoup takes the early handler of the path's own entry only. */
+      static const char *const metrics_paths[] = { "/metrics", "/healthz", "/readyz" };
+      for (guint i = 0; i < G_N_ELEMENTS (metrics_paths); i++)
+        soup_server_add_early_handler (web->server, metrics_paths[i], early_other_handler, web, NULL);
+    }
   web->events = rd_web_events_new (web);
   return web;
 }

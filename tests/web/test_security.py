@@ -81,6 +81,54 @@ class SecurityReviewTest(WebDeskTestCase):
         self.assertEqual(r.status, 200, r)
         self.alive()
 
+    def peak_kib(self):
+        with open("/proc/%d/status" % self.server.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def test_no_body_outside_the_api(self):
+        """H3: POST / with 300 MB was buffered whole before its 405 (the
+        limits were mounted on /api only, and even there libsoup kept the
+        refused body in memory); now refused and never kept."""
+        self.start()
+        self.client("alice@desk.test")   # the process's own peak (a login's Argon2) first
+        before = self.peak_kib()
+        for path in ("/", "/index.html", "/metrics", "/healthz", "/tickets/1", "/api/v1/uploads"):
+            s = socket.create_connection(("127.0.0.1", self.http_port), timeout=30)
+            size = 64 * 1024 * 1024 if path in ("/", "/api/v1/uploads") else 1024
+            s.sendall(b"POST %s HTTP/1.1\r\nHost: desk.test\r\nContent-Length: %d\r\n\r\n" % (path.encode(), size))
+            sent = 0
+            chunk = b"a" * (1 << 20)
+            try:
+                while sent < size:
+                    s.sendall(chunk[:size - sent])
+                    sent += min(len(chunk), size - sent)
+            except OSError:
+                pass   # the server answered and closed: the point
+            answer = b""
+            try:
+                while b"\r\n\r\n" not in answer:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    answer += d
+            except OSError:
+                pass
+            s.close()
+            self.assertTrue(answer.startswith(b"HTTP/1.1 413"), (path, answer[:200]))
+            self.assertIn(b"X-Content-Type-Options: nosniff", answer)
+        grown = self.peak_kib() - before
+        self.assertLess(grown, 32 * 1024, "the 64 MB body was buffered (peak RSS +%d KiB)" % grown)
+        self.alive()
+        # What takes no body still works; the API keeps its own limits.
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        c.request("GET", "/")
+        self.assertEqual(c.getresponse().status, 200)
+        c.close()
+        self.client("alice@desk.test")
+
 
 if __name__ == "__main__":
     main()
