@@ -54,6 +54,8 @@ class EventStream:
 
 class SecurityReviewTest(WebDeskTestCase):
     CONFIG = "[http]\nlogin_failures_account = 5\nlogin_failures_address = 50\n"
+    AGENTS = WebDeskTestCase.AGENTS + tuple((e, e.split("@")[0].title(), "agent", ("inbox",)) for e in (
+        "carol@desk.test", "dave@desk.test", "erin@desk.test"))
 
     def alive(self):
         """serve still answers on both listeners."""
@@ -128,6 +130,64 @@ class SecurityReviewTest(WebDeskTestCase):
         self.assertEqual(c.getresponse().status, 200)
         c.close()
         self.client("alice@desk.test")
+
+    def wait_text(self, stream, text, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in stream.text():
+                return
+            time.sleep(0.1)
+        self.fail("%r never came on the stream: %r" % (text, stream.text()[-500:]))
+
+    def test_event_stream_rechecks_its_credential(self):
+        """H2: a stream kept every event of the queues it opened with after
+        logout, queue removal, agent removal, token revocation."""
+        self.start()
+        admin = self.client("admin@desk.test")
+        alice = self.client("alice@desk.test")    # inbox; logs out
+        carol = self.client("carol@desk.test")    # inbox; moved to billing
+        dave = self.client("dave@desk.test")      # inbox; removed
+        tok = self.rd("agents", "token", "erin@desk.test", "--label", "sse",
+                      "--config", self.config).stdout.decode().strip()   # inbox; revoked
+        streams = {
+            "admin": EventStream(self.http_port, cookie=admin.cookie),
+            "alice": EventStream(self.http_port, cookie=alice.cookie),
+            "carol": EventStream(self.http_port, cookie=carol.cookie),
+            "dave": EventStream(self.http_port, cookie=dave.cookie),
+            "erin": EventStream(self.http_port, bearer=tok),
+        }
+        try:
+            for st in streams.values():
+                self.wait_text(st, "retry:")
+            time.sleep(2)   # the poller's first look only takes note of what is there
+            self.send_mail(subject="before the changes")
+            for st in streams.values():
+                self.wait_text(st, "before the changes")
+
+            self.assertEqual(alice.delete("/api/v1/session").status, 200)
+            self.assertEqual(admin.patch("/api/v1/agents/carol%40desk.test", {"queues": ["billing"]}).status, 200)
+            self.assertEqual(admin.delete("/api/v1/agents/dave%40desk.test").status, 200)
+            tid = self.rd_json("agents", "tokens", "erin@desk.test", "--config", self.config)[0]["id"]
+            self.rd("agents", "revoke", str(tid), "--config", self.config)
+
+            self.send_mail(subject="inbox after the changes")
+            self.wait_text(streams["admin"], "inbox after the changes")
+            time.sleep(2.5)
+            for who in ("alice", "carol", "dave", "erin"):
+                self.assertNotIn("inbox after the changes", streams[who].text(), who)
+            for who in ("alice", "dave", "erin"):
+                # The response ends (its last chunk); EventSource's reconnection then gets a 401.
+                self.wait_text(streams[who], "event: session.ended")
+                self.wait_text(streams[who], "\r\n0\r\n\r\n")
+            # carol's stream follows her new queue.
+            t = self.wait_ticket(admin, "inbox after the changes")
+            self.assertEqual(admin.patch("/api/v1/tickets/%d" % t["number"], {"queue": "billing"}).status, 200)
+            self.wait_text(streams["carol"], '"queue":"billing"')
+            self.assertNotIn("session.ended", streams["carol"].text())
+        finally:
+            for st in streams.values():
+                st.close()
+        self.alive()
 
 
 if __name__ == "__main__":
