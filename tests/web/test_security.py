@@ -189,6 +189,20 @@ class SecurityReviewTest(WebDeskTestCase):
                 st.close()
         self.alive()
 
+    def test_password_change_is_throttled(self):
+        """M3: a wrong current password in a password change was neither
+        limited nor counted: a session was a free password oracle."""
+        self.start()
+        alice = self.client("alice@desk.test")
+        codes = [alice.post("/api/v1/session/password", {"current": "guess %d" % i, "new": "a new long password"}).status
+                 for i in range(6)]
+        self.assertEqual(codes, [403] * 5 + [429], codes)
+        r = alice.post("/api/v1/session/password", {"current": PASSWORD, "new": "a new long password"})
+        self.assertEqual((r.status, r.json["code"]), (429, "rate_limited"), "even the right one waits")
+        self.assertTrue(int(r.header("Retry-After")) > 0)
+        self.assertEqual(self.client().login("alice@desk.test", expect=None).status, 429, "counted as login failures")
+        self.assertEqual(self.client().login("bob@desk.test", expect=None).status, 200, "only that account")
+
 
 if __name__ == "__main__":
     main()
