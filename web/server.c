@@ -47,6 +47,7 @@ struct _RdWeb {
   GHashTable *failures;          /* "a:email" / "i:addr" -> GArray of gint64 times */
   gint64 failures_account, failures_address, login_window;
   gint64 session_lifetime;
+  guint idle_timeout;
   guint64 max_upload;
   guint threads;
   void (*reload) (gpointer);
@@ -854,6 +855,19 @@ early_other_handler (SoupServer *server, SoupServerMessage *msg, const char *pat
     refuse_body (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large", "no request body here");
 }
 
+/* libsoup has no timeout of its own: a client that sends half a request
+ * (or a body one byte a minute) would hold its connection, and one of
+ * the fds of the process that accepts mail, for ever. A socket timeout
+ * ends any read or write that waits longer than [http] idle_timeout. */
+static void
+request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  RdWeb *web = data;
+  GSocket *sock = soup_server_message_get_socket (msg);
+  if (sock)
+    g_socket_set_timeout (sock, web->idle_timeout);
+}
+
 /* ---- the server ------------------------------------------------------------------------- */
 
 RdWeb *
@@ -894,6 +908,7 @@ rd_web_new (RdConfig *config, RdMetricsHttp *metrics, GError **error)
   web->failures_account = rd_config_get_int (config, "http", "login_failures_account", 5);
   web->failures_address = rd_config_get_int (config, "http", "login_failures_address", 20);
   web->login_window = rd_config_get_int (config, "http", "login_window", 900);
+  web->idle_timeout = (guint) rd_config_get_int (config, "http", "idle_timeout", 60);
   g_mutex_init (&web->ctx_lock);
   g_mutex_init (&web->login_lock);
   web->ctxs = g_ptr_array_new ();
@@ -906,6 +921,7 @@ rd_web_new (RdConfig *config, RdMetricsHttp *metrics, GError **error)
       g_ptr_array_add (web->routes, (gpointer) r);
   web->server = soup_server_new ("server-header", "relaydesk", "tls-certificate", cert, NULL);
   g_resources_register (rd_web_get_resource ());
+  g_signal_connect (web->server, "request-started", G_CALLBACK (request_started), web);
   soup_server_add_early_handler (web->server, "/api", early_handler, web, NULL);
   soup_server_add_early_handler (web->server, "/", early_other_handler, web, NULL);
   soup_server_add_handler (web->server, "/api", api_handler, web, NULL);

@@ -53,7 +53,7 @@ class EventStream:
 
 
 class SecurityReviewTest(WebDeskTestCase):
-    CONFIG = "[http]\nlogin_failures_account = 5\nlogin_failures_address = 50\n"
+    CONFIG = "[http]\nlogin_failures_account = 5\nlogin_failures_address = 50\nidle_timeout = 2\n"
     AGENTS = WebDeskTestCase.AGENTS + tuple((e, e.split("@")[0].title(), "agent", ("inbox",)) for e in (
         "carol@desk.test", "dave@desk.test", "erin@desk.test"))
 
@@ -202,6 +202,32 @@ class SecurityReviewTest(WebDeskTestCase):
         self.assertTrue(int(r.header("Retry-After")) > 0)
         self.assertEqual(self.client().login("alice@desk.test", expect=None).status, 429, "counted as login failures")
         self.assertEqual(self.client().login("bob@desk.test", expect=None).status, 200, "only that account")
+
+    def test_silent_connections_are_closed(self):
+        """M1: half a request (or none) held its connection, and an fd of
+        the process that accepts mail, for ever: now [http] idle_timeout."""
+        self.start()
+        admin = self.client("admin@desk.test")
+        stream = EventStream(self.http_port, cookie=admin.cookie)
+        half = socket.create_connection(("127.0.0.1", self.http_port), timeout=30)
+        half.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: desk.test\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+        silent = socket.create_connection(("127.0.0.1", self.http_port), timeout=30)
+        try:
+            started = time.time()
+            for s in (half, silent):
+                self.assertEqual(s.recv(100), b"", "closed without an answer")
+            self.assertLess(time.time() - started, 15)
+            # A quiet event stream is no silent request: it stays and delivers.
+            self.wait_text(stream, "retry:")
+            time.sleep(5)
+            self.send_mail(subject="after a quiet while")
+            self.wait_text(stream, "after a quiet while")
+        finally:
+            stream.close()
+            half.close()
+            silent.close()
+        self.alive()
 
 
 if __name__ == "__main__":
