@@ -29,6 +29,7 @@
 
 #define JSON_BODY_MAX (2 * 1024 * 1024)
 #define JSON_DEPTH_MAX 64
+#define ANONYMOUS_BODY_MAX (64 * 1024)
 #define LOGIN_TABLE_MAX 100000
 #define API_THREAD_NICE 5   /* added to the process's nice value */
 
@@ -835,10 +836,21 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
       refuse_body (web, msg, SOUP_STATUS_LENGTH_REQUIRED, "length_required", "send a Content-Length");
       return;
     }
-  if (enc == SOUP_ENCODING_CONTENT_LENGTH
-      && (guint64) soup_message_headers_get_content_length (rh) > web->max_upload + 64 * 1024)
+  if (enc != SOUP_ENCODING_CONTENT_LENGTH)
+    return;
+  /* Only uploads take max_upload; a JSON body is at most JSON_BODY_MAX;
+   * a request without a credential (a login) needs very little. Checked
+   * before authentication, so anyone reaching the port cannot make serve
+   * read megabytes per connection. */
+  guint64 limit = web->max_upload + 64 * 1024;
+  if (!g_str_equal (path, "/api/v1/uploads"))
+    limit = MIN (limit, JSON_BODY_MAX);
+  g_autofree char *session = cookie_value (msg, "rd_session");
+  if (!soup_message_headers_get_one (rh, "Authorization") && session == NULL)
+    limit = MIN (limit, ANONYMOUS_BODY_MAX);
+  if ((guint64) soup_message_headers_get_content_length (rh) > limit)
     refuse_body (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
-                 "the body is larger than [http] max_upload");
+                 limit < web->max_upload ? "the body is too large" : "the body is larger than [http] max_upload");
 }
 
 /* Outside /api nothing takes a body (the UI's files, /metrics,

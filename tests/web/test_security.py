@@ -71,11 +71,11 @@ class SecurityReviewTest(WebDeskTestCase):
         self.start()
         anon = self.client()
         alice = self.client("alice@desk.test")
-        for depth in (100000, 65):
-            for client, path in ((anon, "/api/v1/session"), (alice, "/api/v1/views")):
-                r = client.request("POST", path, raw=b"[" * depth + b"]" * depth, content_type="application/json")
-                self.assertEqual((r.status, r.json["code"]), (400, "invalid"), (depth, path, r))
-                self.alive()
+        for depth, client, path in ((100000, alice, "/api/v1/views"), (30000, anon, "/api/v1/session"),
+                                    (65, anon, "/api/v1/session"), (65, alice, "/api/v1/views")):
+            r = client.request("POST", path, raw=b"[" * depth + b"]" * depth, content_type="application/json")
+            self.assertEqual((r.status, r.json["code"]), (400, "invalid"), (depth, path, r))
+            self.alive()
         # Brackets inside strings do not count; ordinary nesting works.
         r = anon.request("POST", "/api/v1/session", raw=(
             b'{"email": "alice@desk.test", "password": "' + PASSWORD.encode() + b'", "x": "' + b"[" * 5000
@@ -228,6 +228,27 @@ class SecurityReviewTest(WebDeskTestCase):
             half.close()
             silent.close()
         self.alive()
+
+    def test_body_limits_before_authentication(self):
+        """M2: every API path took max_upload (10 MB) from anyone, before
+        authentication; now uploads only, JSON 2 MiB, anonymous 64 KiB."""
+        self.start()
+        anon = self.client()
+        alice = self.client("alice@desk.test")
+        big_json = b'{"email": "alice@desk.test", "password": "x", "pad": "' + b"p" * (100 * 1024) + b'"}'
+        r = anon.request("POST", "/api/v1/session", raw=big_json, content_type="application/json")
+        self.assertEqual((r.status, r.json["code"]), (413, "too_large"))
+        r = anon.request("POST", "/api/v1/uploads?filename=a.bin", raw=b"x" * (100 * 1024),
+                         content_type="application/octet-stream")
+        self.assertEqual(r.status, 413, "no credential: 64 KiB")
+        r = alice.request("POST", "/api/v1/views", raw=b'{"name": "' + b"v" * (3 * 1024 * 1024) + b'"}',
+                          content_type="application/json")
+        self.assertEqual((r.status, r.json["code"]), (413, "too_large"), "a JSON route: 2 MiB")
+        r = alice.request("POST", "/api/v1/uploads?filename=b.bin", raw=b"y" * (3 * 1024 * 1024),
+                          content_type="application/octet-stream")
+        self.assertEqual(r.status, 201, "an upload: max_upload (10 MB)")
+        r = anon.login("alice@desk.test")
+        self.assertEqual(r.status, 200)
 
 
 if __name__ == "__main__":
