@@ -212,6 +212,13 @@ own_tokens (RdWebCtx *ctx, RdWebJob *job)
 static void
 own_token_create (RdWebCtx *ctx, RdWebJob *job)
 {
+  /* A token does not make more tokens: one that leaked could otherwise
+   * mint a successor that outlives its revocation. */
+  if (job->bearer)
+    {
+      rd_web_error (job, SOUP_STATUS_FORBIDDEN, "forbidden", "log in to create a token");
+      return;
+    }
   token_create_for (ctx, job, job->agent->email);
 }
 

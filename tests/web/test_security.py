@@ -250,6 +250,19 @@ class SecurityReviewTest(WebDeskTestCase):
         r = anon.login("alice@desk.test")
         self.assertEqual(r.status, 200)
 
+    def test_token_cannot_mint_tokens(self):
+        """M4: a bearer token created another token for its agent, which
+        survived the revocation of the first."""
+        self.start()
+        tok = self.rd("agents", "token", "alice@desk.test", "--label", "script",
+                      "--config", self.config).stdout.decode().strip()
+        script = self.client(bearer=tok)
+        r = script.post("/api/v1/session/tokens", {"label": "successor"})
+        self.assertEqual((r.status, r.json["code"]), (403, "forbidden"))
+        self.assertEqual(len(self.rd_json("agents", "tokens", "alice@desk.test", "--config", self.config)), 1)
+        alice = self.client("alice@desk.test")
+        self.assertEqual(alice.post("/api/v1/session/tokens", {"label": "from a login"}).status, 201)
+
 
 if __name__ == "__main__":
     main()
