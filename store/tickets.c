@@ -748,6 +748,10 @@ rd_store_tickets_search_queues (RdStore *store, const char *query, const char *c
       if (st == NULL)
         return NULL;
       rd_db_bind_text (st, 1, fq);
+      /* How many matches a backend may stop after ($2; SQLite's statement
+       * has none): the page's end, or any number when matches of other
+       * queues are skipped. */
+      rd_db_bind_int64 (st, 2, queues ? G_MAXINT32 : (gint64) offset + limit);
       gint64 last = 0;
       guint seen = 0;
       RdDbStep rc;

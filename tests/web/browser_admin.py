@@ -52,10 +52,10 @@ class Admin(DeskTestCase):
         self.wait_for(lambda: [a for a in self.cli_json("agents", "list") if a["email"] == "carl@desk.test"
                                and a["queues"] == ["tech"] and a["role"] == "admin"], what="Carl changed")
         b.d.execute_script("window.confirm = () => true")
-        b.q('button[aria-label="Reset the password of carl@desk.test"]').click()
+        b.click('button[aria-label="Reset the password of carl@desk.test"]')
         b.wait(lambda: b.text("#agent-password").startswith("One-time password for carl@desk.test: "),
                what="a new one-time password")
-        b.q('button[aria-label="Remove agent carl@desk.test"]').click()
+        b.click('button[aria-label="Remove agent carl@desk.test"]')
         b.wait(lambda: "carl@desk.test" not in b.text("#agents-table"), what="the agent removed")
 
         # The audit log names the admin who changed Carl.
@@ -103,7 +103,7 @@ class Admin(DeskTestCase):
         b.wait(lambda: "failed" in b.text("#outbox-table"), what="the failed reply")
         self.assertIn("550", b.text("#outbox-table"), "the relay's answer is shown")
         item = [r for r in self.cli_json("queue", "list") if r["state"] == "failed"][0]
-        b.q(f'button[aria-label="Retry {item["id"]}"]').click()
+        b.click(f'button[aria-label="Retry {item["id"]}"]')
         self.wait_for(lambda: [r for r in self.cli_json("queue", "list") if r["id"] == item["id"]
                                and (r["attempts"] > item["attempts"] or r["state"] in ("queued", "sending"))],
                       timeout=30, what="the reply queued again")
@@ -112,11 +112,11 @@ class Admin(DeskTestCase):
         b.d.refresh()
         b.wait(lambda: b.qs(f'button[aria-label="Drop {item["id"]}"]'), what="the drop button")
         b.d.execute_script("window.confirm = () => true")
-        b.q(f'button[aria-label="Drop {item["id"]}"]').click()
+        b.click(f'button[aria-label="Drop {item["id"]}"]')
         self.wait_for(lambda: [r for r in self.cli_json("queue", "list") if r["id"] == item["id"] and r["state"] == "dropped"],
                       what="the reply dropped")
         b.wait(lambda: "dropped" in b.text("#outbox-table"), what="dropped shown")
-        b.q(f'button[aria-label="Details of {item["id"]}"]').click()
+        b.click(f'button[aria-label="Details of {item["id"]}"]')
         b.wait(lambda: len(b.qs("#outbox-events li")) >= 2, what="the delivery attempts")
         print("outbox events:", b.text("#outbox-events").replace("\n", " | "), file=sys.stderr)
         self.assertIn("550", b.text("#outbox-events"))
@@ -137,7 +137,7 @@ class Admin(DeskTestCase):
         self.assertTrue(b.text("#quarantine-table .reason").strip(), "a reason is shown")
         print("quarantine reason:", b.text("#quarantine-table .reason"), file=sys.stderr)
         qid = b.q("#quarantine-table tbody tr").get_attribute("data-id")
-        b.q(f'button[aria-label="Reprocess {qid}"]').click()
+        b.click(f'button[aria-label="Reprocess {qid}"]')
         b.wait(lambda: "Queued for processing" in b.text("#toast"), what="reprocess accepted")
 
         # Relay check: the steps, each with its result.
@@ -145,7 +145,7 @@ class Admin(DeskTestCase):
         b.wait(lambda: b.qs("#relay-check"), what="the relay check page")
         b.q("#relay-check button[type=submit]").click()
         b.wait(lambda: b.qs("#relay-result"), timeout=20, what="the relay check")
-        steps = b.text("#relay-steps")
+        steps = b.text("#relay-steps") + "\n" + b.text("#relay-verdict")
         print("relay check:", steps.replace("\n", " | "), file=sys.stderr)
         for step in ("connect", "EHLO"):
             self.assertIn(step, steps)
@@ -178,7 +178,7 @@ class Admin(DeskTestCase):
             r.read()
             return r.status
         self.assertEqual(with_token(), 200)
-        bob.q('button[aria-label="Revoke report script"]').click()
+        bob.click('button[aria-label="Revoke report script"]')
         bob.wait(lambda: "(revoked)" in bob.text("#tokens") or not bob.qs('button[aria-label="Revoke report script"]'),
                  what="the token revoked")
         self.assertEqual(with_token(), 401)

@@ -122,6 +122,20 @@ class Browser:
                 continue
         return ""
 
+    def click(self, css):
+        """Clicks the element (looking again when the page re-rendered it
+        between finding and clicking)."""
+        def once():
+            try:
+                e = self.qs(css)
+                if e:
+                    e[0].click()
+                    return True
+            except StaleElementReferenceException:
+                pass
+            return False
+        self.wait(once, what=f"{css} to click")
+
     def click_text(self, css, text):
         """Clicks the first element matching @css whose text has @text (the
         page may re-render it meanwhile: then looks again)."""

@@ -217,12 +217,15 @@ async function quarantine(box) {
 // --- relay check --------------------------------------------------------------
 async function relayCheck(box) {
   const steps = h('ol', { class: 'steps', id: 'relay-steps', 'aria-live': 'polite' });
-  const output = h('pre', { class: 'output', id: 'relay-output', hidden: true });
+  const verdict = h('p', { id: 'relay-verdict', role: 'status' });
+  const outText = h('pre', { class: 'output', id: 'relay-output' });
+  const output = h('details', { hidden: true }, h('summary', null, 'As `relaydesk relay check` prints it'), outText);
   const form = onSubmit(h('form', { class: 'stack', id: 'relay-check' },
     h('p', null, 'Connects to the relay and runs each step of a delivery (resolve, connect, TLS, EHLO, AUTH) without sending a message.'),
     field('Another relay URL to try (optional)', h('input', { name: 'url', placeholder: 'smtp://relay.example.org:587' })),
     h('button', { type: 'submit' }, 'Run relay check')), async (fd) => {
     replace(steps, h('li', { class: 'muted' }, 'Running…'));
+    replace(verdict);
     output.hidden = true;
     const body = {};
     if (fd.get('url')) body.url = fd.get('url');
@@ -232,10 +235,10 @@ async function relayCheck(box) {
       h('strong', null, x.name || x.step || ''), ': ', x.ok === false ? 'failed' : 'ok',
       x.detail ? h('div', { class: 'muted wrap' }, x.detail) : null,
       x.hint ? h('div', { class: 'hint-text' }, 'Hint: ', x.hint) : null)));
-    steps.append(h('li', { class: r.ok ? 'ok' : 'fail', id: 'relay-result' }, h('strong', null, r.ok ? 'The relay accepts us.' : 'The relay check failed.')));
-    if (r.output) { output.textContent = r.output; output.hidden = false; }
+    replace(verdict, h('strong', { id: 'relay-result', class: r.ok ? 'ok' : 'error' }, r.ok ? 'The relay accepts us.' : 'The relay check failed.'));
+    if (r.output) { outText.textContent = r.output; output.hidden = false; }
   });
-  replace(box, box.firstChild, form, steps, output);
+  replace(box, box.firstChild, form, steps, verdict, output);
 }
 
 // --- audit log ----------------------------------------------------------------

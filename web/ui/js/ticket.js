@@ -37,6 +37,11 @@ export async function renderTicket(main, number, params) {
 
   const thread = h('section', { class: 'thread', id: 'thread', 'aria-label': 'Messages' });
   const side = h('aside', { class: 'ticket-side', id: 'ticket-side', 'aria-label': 'Ticket properties' });
+  let sideBuilt = false;
+  const tagList = h('ul', { class: 'taglist', id: 'tag-list' });
+  const participants = h('ul', { class: 'participants', id: 'participants' });
+  const links = h('div', { id: 'links' });
+  const history = h('div', { id: 'history' });
   const composer = buildComposer();
   replace(main, h('div', { class: 'ticket' }, head, h('div', { class: 'ticket-body' }, h('div', { class: 'ticket-main' }, thread, composer), side)));
 
@@ -104,14 +109,15 @@ export async function renderTicket(main, number, params) {
   }
 
   // --- side panel ----------------------------------------------------------
-  function renderSide() {
-    const queues = app.queues.length ? app.queues : ((app.me && app.me.queues) || []);
-    const qs = queues.includes(t.queue) ? queues : [t.queue, ...queues];
+  // Built once; later changes (this agent's or anyone's, live) update the
+  // controls in place, so a control the agent is using never disappears.
+
+  function buildSide() {
     const props = h('form', { class: 'props', id: 'props', 'aria-label': 'Properties' },
       field('Status', select('status', STATUSES, t.status, { id: 'status' })),
       field('Priority', select('priority', PRIORITIES, t.priority, { id: 'priority' })),
       field('Assignee', h('input', { name: 'assignee', id: 'assignee', value: t.assignee || '', list: 'agents-list', placeholder: 'unassigned' })),
-      field('Queue', select('queue', qs, t.queue, { id: 'queue' })),
+      field('Queue', select('queue', [t.queue], t.queue, { id: 'queue' })),
       h('button', { type: 'submit', id: 'props-save' }, 'Save'));
     props.addEventListener('change', (e) => { if (e.target.tagName === 'SELECT') change({ [e.target.name]: e.target.value }); });
     props.addEventListener('submit', (e) => {
@@ -120,25 +126,40 @@ export async function renderTicket(main, number, params) {
       if (a !== (t.assignee || '')) change({ assignee: a });
     });
     const tagInput = h('input', { name: 'tag', id: 'tag-add', size: 10, 'aria-label': 'New tag' });
-    const tags = h('form', { class: 'tags', id: 'tags' },
-      h('h2', null, 'Tags'),
-      h('ul', { class: 'taglist' }, (t.tags || []).map(x => h('li', { class: 'tag' }, x,
-        h('button', { type: 'button', class: 'link', 'aria-label': `Remove tag ${x}`, onclick: () => change({ tags_remove: [x] }) }, '×')))),
-      tagInput, h('button', { type: 'submit' }, 'Add tag'));
+    const tags = h('form', { class: 'tags', id: 'tags' }, h('h2', null, 'Tags'), tagList, tagInput, h('button', { type: 'submit' }, 'Add tag'));
     tags.addEventListener('submit', (e) => {
       e.preventDefault();
       const v = tagInput.value.trim();
-      if (v) change({ tags_add: [v] });
+      if (v) { change({ tags_add: [v] }); tagInput.value = ''; }
     });
     replace(side, props, tags,
-      h('h2', null, 'Participants'),
-      h('ul', { class: 'participants', id: 'participants' }, (t.participants || []).map(p => h('li', null, person(p)))),
-      (t.links && t.links.length) ? [h('h2', null, 'Linked tickets'), h('ul', null, t.links.map(n => h('li', null, h('a', { href: `#/ticket/${Number(n)}` }, `#${Number(n)}`))))] : null,
+      h('h2', null, 'Participants'), participants, links,
       h('h2', null, 'Requester’s other tickets'),
       h('ul', { class: 'others', id: 'requester-tickets' }, h('li', { class: 'muted' }, '…')),
-      (t.audit && t.audit.length) ? h('details', { class: 'audit' }, h('summary', null, 'History'),
-        h('ul', null, t.audit.map(a => h('li', null, timeEl(a.at), ' ', a.actor || 'system', ': ', a.action,
-          a.old || a.new ? ` ${a.old || ''} → ${a.new || ''}` : '')))) : null);
+      history);
+    sideBuilt = true;
+  }
+
+  function renderSide() {
+    if (!sideBuilt) buildSide();
+    const set = (id, v) => { const el = $('#' + id); if (el && el.value !== v && document.activeElement !== el) el.value = v; };
+    const queues = app.queues.length ? app.queues : ((app.me && app.me.queues) || []);
+    const qs = queues.includes(t.queue) ? queues : [t.queue, ...queues];
+    const qsel = $('#queue');
+    if (qsel && [...qsel.options].map(o => o.value).join() !== qs.join()) replace(qsel, qs.map(q => h('option', { value: q }, q)));
+    set('status', t.status);
+    set('priority', t.priority);
+    set('queue', t.queue);
+    set('assignee', t.assignee || '');
+    replace(tagList, (t.tags || []).map(x => h('li', { class: 'tag' }, x,
+      h('button', { type: 'button', class: 'link', 'aria-label': `Remove tag ${x}`, onclick: () => change({ tags_remove: [x] }) }, '×'))));
+    replace(participants, (t.participants || []).map(p => h('li', null, person(p))));
+    replace(links, (t.links && t.links.length) ? [h('h2', null, 'Linked tickets'),
+      h('ul', null, t.links.map(n => h('li', null, h('a', { href: `#/ticket/${Number(n)}` }, `#${Number(n)}`))))] : null);
+    const open = history.querySelector('details')?.open;
+    replace(history, (t.audit && t.audit.length) ? h('details', { class: 'audit', open: !!open }, h('summary', null, 'History'),
+      h('ul', null, t.audit.map(a => h('li', null, timeEl(a.at), ' ', a.actor || 'system', ': ', a.action,
+        a.old || a.new ? ` ${a.old || ''} → ${a.new || ''}` : '')))) : null);
   }
 
   async function loadOthers() {
@@ -164,10 +185,9 @@ export async function renderTicket(main, number, params) {
         go('#/');
         return;
       }
-      const fresh = r && r.number ? r : await get(base);
+      const fresh = await get(base);   // with the history (the PATCH answer has none)
       for (const k of ['status', 'priority', 'assignee', 'queue', 'tags', 'updated_at', 'audit']) if (k in fresh) t[k] = fresh[k];
       renderSide();
-      loadOthers();
       toast('Saved');
     } catch (e) { toast(e.message, 'error'); renderSide(); }
   }
@@ -363,7 +383,7 @@ export async function renderTicket(main, number, params) {
         for (const k of ['status', 'priority', 'assignee', 'queue', 'tags']) {
           if (k in fresh && JSON.stringify(fresh[k]) !== JSON.stringify(t[k])) { t[k] = fresh[k]; changed = true; }
         }
-        if (changed && !side.contains(document.activeElement)) { renderSide(); loadOthers(); }
+        if (changed) renderSide();
         if (!('message_count' in fresh) || fresh.message_count <= (t.messages || []).length) return;
       }
       // New messages: say so, but keep the version this agent has read
