@@ -5,6 +5,7 @@ outlives its session or its queues, request bodies outside the API, a
 password change used as a password oracle.
 """
 import http.client
+import os
 import socket
 import threading
 import time
@@ -94,7 +95,16 @@ class SecurityReviewTest(WebDeskTestCase):
         """H3: POST / with 300 MB was buffered whole before its 405 (the
         limits were mounted on /api only, and even there libsoup kept the
         refused body in memory); now refused and never kept."""
-        self.start()
+        asan = os.environ.get("ASAN_OPTIONS")
+        if asan is not None:
+            # ASan's quarantine would hold the freed reads: the peak is
+            # measured without it (for this serve only).
+            os.environ["ASAN_OPTIONS"] = asan + ":quarantine_size_mb=0"
+        try:
+            self.start()
+        finally:
+            if asan is not None:
+                os.environ["ASAN_OPTIONS"] = asan
         self.client("alice@desk.test")   # the process's own peak (a login's Argon2) first
         before = self.peak_kib()
         for path in ("/", "/index.html", "/metrics", "/healthz", "/tickets/1", "/api/v1/uploads"):
