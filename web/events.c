@@ -272,7 +272,11 @@ poll_run (RdWebCtx *ctx, RdWebJob *job)
   RdWebEvents *ev = p->ev;
   static const RdActor system = { "web-events", TRUE, NULL };
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  RdTicketQuery q = { .since = ev->since ? ev->since - 1 : now - 2, .sort = RD_TICKET_SORT_UPDATED, .limit = 200 };
+  /* The last few seconds always: a change committed late (a long
+   * transaction) carries an earlier updated_at than one already seen.
+   * What was seen with the same signature is not sent again. */
+  gint64 since = ev->since ? MIN (ev->since - 1, now - 5) : now - 2;
+  RdTicketQuery q = { .since = since, .sort = RD_TICKET_SORT_UPDATED, .limit = 200 };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tickets = rd_ops_tickets_list (ctx->ops, &system, &q, &error);
   if (tickets == NULL)
