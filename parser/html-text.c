@@ -8,13 +8,61 @@
  * separated by a space, white space collapsed outside <pre>. Then, per
  * line, blanks (and NBSP) squeezed and trimmed, and at most one empty
  * line in a row.
+ *
+ * libxml2 is opened (dlopen) on the first HTML part, not linked: the
+ * programs that never render HTML (most CLI commands) do not load it and
+ * ICU and libstdc++ behind it, a third of their start-up (bench/perf).
  */
 #include "parser-private.h"
+#include "rd-common.h"
 
+#include <dlfcn.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <string.h>
+
+#define LIBXML2_SONAME "libxml2.so.2"
+
+static struct {
+  void (*init_parser) (void);
+  htmlParserCtxtPtr (*create_memory_parser_ctxt) (const char *buffer, int size);
+  int (*ctxt_use_options) (htmlParserCtxtPtr ctxt, int options);
+  int (*switch_encoding) (xmlParserCtxtPtr ctxt, xmlCharEncoding enc);
+  int (*parse_document) (htmlParserCtxtPtr ctxt);
+  void (*free_doc) (xmlDocPtr doc);
+  void (*free_parser_ctxt) (htmlParserCtxtPtr ctxt);
+} xml;
+
+static gboolean
+xml_load (void)
+{
+  static gsize done;
+  static gboolean ok;
+  if (g_once_init_enter (&done))
+    {
+      void *h = dlopen (LIBXML2_SONAME, RTLD_NOW | RTLD_LOCAL);
+      if (h)
+        {
+          *(void **) &xml.init_parser = dlsym (h, "xmlInitParser");
+          *(void **) &xml.create_memory_parser_ctxt = dlsym (h, "htmlCreateMemoryParserCtxt");
+          *(void **) &xml.ctxt_use_options = dlsym (h, "htmlCtxtUseOptions");
+          *(void **) &xml.switch_encoding = dlsym (h, "xmlSwitchEncoding");
+          *(void **) &xml.parse_document = dlsym (h, "htmlParseDocument");
+          *(void **) &xml.free_doc = dlsym (h, "xmlFreeDoc");
+          *(void **) &xml.free_parser_ctxt = dlsym (h, "htmlFreeParserCtxt");
+          ok = xml.init_parser && xml.create_memory_parser_ctxt && xml.ctxt_use_options && xml.switch_encoding
+               && xml.parse_document && xml.free_doc && xml.free_parser_ctxt;
+        }
+      if (ok)
+        xml.init_parser ();
+      else
+        rd_log (RD_LOG_ERROR, "parser.html", "error=\"cannot load %s: %s\" effect=\"HTML parts have no text\"",
+                LIBXML2_SONAME, h ? "a function is missing" : dlerror ());
+      g_once_init_leave (&done, 1);
+    }
+  return ok;
+}
 
 typedef enum { TAG_OTHER, TAG_SKIP, TAG_BLOCK, TAG_CELL, TAG_BR, TAG_PRE } TagClass;
 
@@ -32,7 +80,6 @@ static const char *const cells[] = { "td", "th", NULL };
 void
 rd_html_init (void)
 {
-  xmlInitParser ();
   GHashTable *h = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; skipped[i]; i++)
     g_hash_table_insert (h, (gpointer) skipped[i], GINT_TO_POINTER (TAG_SKIP));
@@ -262,12 +309,14 @@ rd_html_to_text (const char *html, gsize len)
       html = defused;
       len = dlen;
     }
-  htmlParserCtxtPtr ctxt = htmlCreateMemoryParserCtxt (html, (int) len);
+  if (!xml_load ())
+    return g_strdup ("");
+  htmlParserCtxtPtr ctxt = xml.create_memory_parser_ctxt (html, (int) len);
   if (ctxt == NULL)
     return g_strdup ("");
-  htmlCtxtUseOptions (ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                            | HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_NOIMPLIED);
-  xmlSwitchEncoding (ctxt, XML_CHAR_ENCODING_UTF8);
+  xml.ctxt_use_options (ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
+                              | HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_NOIMPLIED);
+  xml.switch_encoding (ctxt, XML_CHAR_ENCODING_UTF8);
   /* SAX events only: no tree is built (a third of the time). */
   xmlSAXHandler *sax = ctxt->sax;
   memset (sax, 0, sizeof *sax);
@@ -280,11 +329,11 @@ rd_html_to_text (const char *html, gsize len)
   sax->error = sax_quiet;
   Render r = { g_string_sized_new (len / 2 + 16), 0, 0, len * 2 + 1024 };
   ctxt->userData = &r;
-  htmlParseDocument (ctxt);
+  xml.parse_document (ctxt);
   if (ctxt->myDoc)
-    xmlFreeDoc (ctxt->myDoc);
+    xml.free_doc (ctxt->myDoc);
   ctxt->myDoc = NULL;
-  htmlFreeParserCtxt (ctxt);
+  xml.free_parser_ctxt (ctxt);
   char *text = g_string_free (r.out, FALSE);
   tidy_lines (text);
   return text;

@@ -240,6 +240,8 @@ static const RdSqlText statements[RD_SQL_N] = {
   [RD_SQL_RESPONSE_RECORD] = {
     "INSERT INTO rules_responses (inbox, sender, handle, sent_at) VALUES (lower($1), lower($2), $3, $4)"
     " ON CONFLICT (inbox, sender, handle) DO UPDATE SET sent_at = excluded.sent_at", NULL },
+  /* rd_store_redoable_commits(): commits that do not wait for the disk. */
+  [RD_SQL_SESSION_REDOABLE_COMMITS] = { "PRAGMA synchronous=NORMAL", "SET synchronous_commit = off" },
   [RD_SQL_DUPLICATE_GET] = { "SELECT expires_at FROM rules_duplicates WHERE id = $1", NULL },
   [RD_SQL_DUPLICATE_EXPIRE] = { "DELETE FROM rules_duplicates WHERE expires_at <= $1", NULL },
   [RD_SQL_DUPLICATE_RECORD] = {

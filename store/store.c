@@ -389,6 +389,16 @@ rd_store_open_existing (const char *data_dir, GError **error)
   return g_steal_pointer (&store);
 }
 
+gboolean
+rd_store_redoable_commits (RdStore *store, GError **error)
+{
+  /* SQLite WAL: synchronous=NORMAL fsyncs the log only at checkpoints,
+   * and a later synchronous=FULL commit's fsync of the log carries every
+   * frame before it. PostgreSQL: synchronous_commit=off, the same
+   * ordering guarantee. */
+  return rd_store_exec (store, rd_sql_text (RD_SQL_SESSION_REDOABLE_COMMITS, rd_store_dialect (store)), error);
+}
+
 void
 rd_store_free (RdStore *store)
 {

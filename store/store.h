@@ -35,6 +35,13 @@ RdStore *rd_store_open (const char *data_dir, GError **error);
  * a mistyped --data-dir is reported instead of creating an empty one),
  * migrating it when needed. For the CLI against a live database. */
 RdStore *rd_store_open_existing (const char *data_dir, GError **error);
+/* This connection's commits hold work that can be redone from what is
+ * already durable (the desk's processing of a spooled message): they do
+ * not wait for the disk themselves. They still reach it in order, with the
+ * next durable commit of any connection (the spool's, before a 250; the
+ * outbox's, before mail leaves) or checkpoint; a crash of the machine
+ * in between loses them whole, and the spool has them processed again. */
+gboolean rd_store_redoable_commits (RdStore *store, GError **error);
 void rd_store_free (RdStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RdStore, rd_store_free)
 
