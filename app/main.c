@@ -27,7 +27,7 @@ static const RdCommand commands[] = {
   { "serve", "run the daemon: SMTP receiver, processing", FULL (rd_cmd_serve) },
   { "deliver", "store one message from stdin (for an MTA's pipe transport)", FULL (rd_cmd_deliver) },
   { "tickets", "list and show tickets", rd_cmd_tickets },
-  { "agents", "manage the web desk's agents, their passwords and API tokens", FULL (rd_cmd_agents) },
+  { "agents", "manage the web desk's agents, their passwords and API tokens", rd_cmd_agents },
   { "spool", "inspect the spool of received messages", rd_cmd_spool },
   { "allowlist", "manage the SMTP client allowlist", rd_cmd_allowlist },
   { "queue", "operate the outbox of outbound messages", FULL (rd_cmd_queue) },

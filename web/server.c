@@ -238,6 +238,13 @@ rd_web_fail (RdWebJob *job, const GError *error)
     case RD_ERROR_CONFLICT:
       rd_web_error (job, SOUP_STATUS_CONFLICT, "conflict", error->message);
       break;
+    case RD_ERROR_CONFIG:
+      /* The installation, not the request (a folder serve may not
+       * write): said to the administrator who can fix it. */
+      rd_log (RD_LOG_WARN, "web.config", "path=%s error=\"%s\"", job->path, error->message);
+      rd_web_error (job, SOUP_STATUS_INTERNAL_SERVER_ERROR, "config", job->agent && job->agent->admin
+                    ? error->message : "internal error");
+      break;
     case RD_ERROR_TEMPORARY:
     case RD_ERROR_DISK_FULL:
       rd_log (RD_LOG_WARN, "web.unavailable", "path=%s error=\"%s\"", job->path, error->message);
