@@ -20,6 +20,7 @@
 #include <glib-unix.h>
 #include <stdio.h>
 #include <errno.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -55,6 +56,21 @@ raise_fd_limit (void)
   if (setrlimit (RLIMIT_NOFILE, &rl) == 0)
     rd_log (RD_LOG_DEBUG, "serve.rlimit", "nofile=%lu previous=%lu",
             (unsigned long) rl.rlim_cur, (unsigned long) old);
+}
+
+/* glibc raises its mmap threshold each time a large mmapped block is
+ * freed (up to 32 MB): after the first big message, every message-sized
+ * buffer (raw bytes, decoded parts) came from the heaps of the threads,
+ * where freed memory stays resident, and serve's RSS kept the peak of
+ * several messages at once. A fixed threshold keeps big buffers in their
+ * own mappings, returned to the system when freed. */
+static void
+tune_malloc (void)
+{
+#ifdef M_MMAP_THRESHOLD
+  mallopt (M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt (M_TRIM_THRESHOLD, 1024 * 1024);
+#endif
 }
 
 /* A new data directory gets an example rule file to start from; it is
@@ -308,6 +324,7 @@ rd_cmd_serve (int argc, char **argv)
       return code;
     }
   raise_fd_limit ();
+  tune_malloc ();
   const char *data_dir = rd_config_get_data_dir (config);
 
   rd_parser_init ();

@@ -378,6 +378,7 @@ gboolean
 rd_parse_cidr (const char *text, guint8 net[16], gsize *len, guint *prefix, GError **error)
 {
   g_autofree char *copy = g_strstrip (g_strdup (text));
+  g_autofree char *shown = g_utf8_make_valid (text, -1); /* quoted in errors: any bytes (fuzz/fuzz-cidr.c) */
   char *slash = strchr (copy, '/');
   if (slash)
     *slash = '\0';
@@ -387,14 +388,14 @@ rd_parse_cidr (const char *text, guint8 net[16], gsize *len, guint *prefix, GErr
     *len = 16;
   else
     {
-      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s' is not an IP address or CIDR block", text);
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s' is not an IP address or CIDR block", shown);
       return FALSE;
     }
   guint max = (guint) *len * 8;
   guint64 p = max;
   if (slash && !g_ascii_string_to_unsigned (slash + 1, 10, 0, max, &p, NULL))
     {
-      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s': bad prefix length (0-%u)", text, max);
+      g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA, "'%s': bad prefix length (0-%u)", shown, max);
       return FALSE;
     }
   *prefix = (guint) p;
@@ -402,7 +403,7 @@ rd_parse_cidr (const char *text, guint8 net[16], gsize *len, guint *prefix, GErr
     if (net[bit / 8] & (0x80 >> (bit % 8)))
       {
         g_set_error (error, RD_ERROR, RD_ERROR_INVALID_DATA,
-                     "'%s': address has bits set beyond the /%u prefix", text, *prefix);
+                     "'%s': address has bits set beyond the /%u prefix", shown, *prefix);
         return FALSE;
       }
   return TRUE;

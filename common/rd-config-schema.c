@@ -41,6 +41,9 @@ static const RdConfigKey schema[] = {
     .doc = "Errors per session before 421 4.7.0 and close" },
   { "smtp", "max_connections", RD_CONFIG_INT, .min = 0, .max = G_MAXINT, .dflt = "2000",
     .doc = "Concurrent sessions in total" },
+  { "smtp", "max_data_memory", RD_CONFIG_SIZE, .dflt = "32M",
+    .doc = "Memory for message data being received, all sessions together: past it, sessions in DATA wait "
+           "(TCP backpressure) while one finishes its message; 0: no limit" },
   { "smtp", "max_connections_per_ip", RD_CONFIG_INT, .min = 0, .max = G_MAXINT, .dflt = "100",
     .doc = "Concurrent sessions per client address" },
   { "smtp", "idle_timeout", RD_CONFIG_INT, .min = 0, .max = G_MAXINT, .dflt = "300",

@@ -115,6 +115,16 @@ find_syntax_error (guint number, const char *line, gpointer data)
   return TRUE;
 }
 
+/* The one RD_ERROR_CONFIG error, in valid UTF-8: its lines quote the
+ * file's group and key names, which may be any bytes (found by
+ * fuzz/fuzz-config.c). */
+static void
+config_error (GError **error, const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  g_set_error_literal (error, RD_ERROR, RD_ERROR_CONFIG, valid);
+}
+
 /* GKeyFile refused the file: say where, when the scan finds the line. */
 static void
 set_syntax_error (GError **error, const char *path, const char *text, const GError *kf_error)
@@ -123,7 +133,7 @@ set_syntax_error (GError **error, const char *path, const char *text, const GErr
   foreach_line (text, find_syntax_error, &s);
   if (s.out->len == 0)
     g_string_printf (s.out, "%s: %s", path, kf_error->message);
-  g_set_error_literal (error, RD_ERROR, RD_ERROR_CONFIG, s.out->str);
+  config_error (error, s.out->str);
   g_string_free (s.out, TRUE);
 }
 
@@ -321,7 +331,7 @@ check_file (RdConfig *c, const char *text, GError **error)
   foreach_line (text, check_line, &ck);
   gboolean ok = ck.out->len == 0;
   if (!ok)
-    g_set_error_literal (error, RD_ERROR, RD_ERROR_CONFIG, ck.out->str);
+    config_error (error, ck.out->str);
   g_string_free (ck.out, TRUE);
   g_free (ck.group);
   g_hash_table_unref (ck.groups_reported);
@@ -553,7 +563,7 @@ rd_config_check_errors (RdConfig *c, GError **error)
 {
   if (c->errors->len == 0)
     return TRUE;
-  g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "%s", c->errors->str);
+  config_error (error, c->errors->str);
   return FALSE;
 }
 

@@ -1,5 +1,6 @@
 /* relaydesk — desk: spooled message -> parse -> rules -> ticket. */
 #include "desk-private.h"
+#include <string.h>
 #include "rd-metrics.h"
 
 RdDesk *
@@ -139,6 +140,17 @@ process (RdDesk *d, gint64 spool_id, gint64 *ticket_number, Outcome *out, GError
    * claims our authserv-id but came with the mail (RFC 8601 5); the
    * spool keeps the raw bytes as received. */
   g_autoptr(GBytes) view_bytes = rd_auth_view_bytes (sp->raw, rd_auth_authserv_id (d->auth), ar);
+  /* Usually the view is the raw bytes with one field in front: the raw
+   * bytes are then that tail of the view, not a second copy of a message
+   * of up to max_message_size (memory during processing). */
+  gsize raw_len = g_bytes_get_size (sp->raw), view_len = g_bytes_get_size (view_bytes);
+  if (view_bytes != sp->raw && view_len > raw_len
+      && memcmp ((const char *) g_bytes_get_data (view_bytes, NULL) + (view_len - raw_len),
+                 g_bytes_get_data (sp->raw, NULL), raw_len) == 0)
+    {
+      g_bytes_unref (sp->raw);
+      sp->raw = g_bytes_new_from_bytes (view_bytes, view_len - raw_len, raw_len);
+    }
   g_autoptr(GError) perr = NULL;
   g_autoptr(RdMessage) msg = rd_message_parse_with_limits (view_bytes, &d->parse_limits, &perr);
   if (msg == NULL)
@@ -311,6 +323,39 @@ struct _RdDeskWorker {
   RdDesk *desk;
 };
 
+static gboolean
+worker_stopping (RdDeskWorker *w)
+{
+  g_mutex_lock (&w->lock);
+  gboolean stop = w->stop;
+  g_mutex_unlock (&w->lock);
+  return stop;
+}
+
+/* rd_desk_process_pending, looking at the stop flag between messages: a
+ * backlog of thousands (after a crash) must not hold up a SIGTERM; what
+ * is left is processed after the next start. */
+static gint
+worker_process_pending (RdDeskWorker *w, GError **error)
+{
+  gint done = 0;
+  while (!worker_stopping (w))
+    {
+      g_autoptr(GArray) ids = rd_store_spool_pending (w->desk->store, 64, error);
+      if (ids == NULL)
+        return -1;
+      if (ids->len == 0)
+        break;
+      for (guint i = 0; i < ids->len && !worker_stopping (w); i++)
+        {
+          if (!rd_desk_process (w->desk, g_array_index (ids, gint64, i), NULL, error))
+            return -1;
+          done++;
+        }
+    }
+  return done;
+}
+
 static gpointer
 worker_thread (gpointer data)
 {
@@ -333,7 +378,7 @@ worker_thread (gpointer data)
               rd_log (RD_LOG_ERROR, "rules.reload", "result=kept-previous error=%s", m);
             }
         }
-      gint n = rd_desk_process_pending (w->desk, &error);
+      gint n = worker_process_pending (w, &error);
       if (n < 0)
         rd_log (RD_LOG_WARN, "desk.process", "error=\"%s\" retry_in=%ds", error->message, WORKER_POLL_SECONDS);
       g_mutex_lock (&w->lock);

@@ -154,10 +154,12 @@ static const gint8 b64_value[256] = {
  * and padding that completes a quantum ends the data (what follows is
  * trailing junk, e.g. a signature glued after the attachment). */
 static GBytes *
-base64_decode (GMimeStream *in)
+base64_decode (GMimeStream *in, gsize max)
 {
   gint64 enc_len = g_mime_stream_length (in);
   gsize cap = enc_len > 0 ? (gsize) enc_len / 4 * 3 + 3 : 4096;
+  if (max < G_MAXSIZE - 16)
+    cap = MIN (cap, max + 16); /* a bounded decode: the rest is never read */
   guint8 *out = g_malloc (cap);
   gsize o = 0;
   char buf[16384];
@@ -165,7 +167,7 @@ base64_decode (GMimeStream *in)
   int quad = 0, pads = 0;
   gssize n;
   g_mime_stream_reset (in);
-  while ((n = g_mime_stream_read (in, buf, sizeof buf)) > 0)
+  while (o < max && (n = g_mime_stream_read (in, buf, sizeof buf)) > 0)
     {
       if (cap - o < (gsize) n)
         {
@@ -221,24 +223,50 @@ done:
   return g_bytes_new_take (out, o);
 }
 
-/* Decodes a leaf part's content (transfer encoding undone). */
+/* Decodes a leaf part's content (transfer encoding undone), at least
+ * the first @max bytes of it (more may come: callers cut). The body text
+ * needs no more than [parser] max_text_bytes of a part that may decode
+ * to a gigabyte. */
 GBytes *
-rd_mime_part_bytes (GMimePart *part)
+rd_mime_part_bytes_max (GMimePart *part, gsize max)
 {
   GMimeDataWrapper *dw = g_mime_part_get_content (part);
   if (dw == NULL)
     return g_bytes_new (NULL, 0);
   if (g_mime_data_wrapper_get_encoding (dw) == GMIME_CONTENT_ENCODING_BASE64 && g_mime_data_wrapper_get_stream (dw))
-    return base64_decode (g_mime_data_wrapper_get_stream (dw));
+    return base64_decode (g_mime_data_wrapper_get_stream (dw), max);
   /* decoded size <= encoded size for every transfer encoding but uuencode */
   GMimeStream *src = g_mime_data_wrapper_get_stream (dw);
   gint64 enc_len = src ? g_mime_stream_length (src) : -1;
-  GByteArray *out = g_byte_array_sized_new (enc_len > 0 && enc_len < G_MAXINT ? (guint) enc_len + 1 : 256);
+  gsize want = enc_len > 0 && enc_len < G_MAXINT ? (gsize) enc_len + 1 : 256;
+  gboolean bounded = max < G_MAXINT && want > max + 1;
+  GByteArray *out = g_byte_array_sized_new ((guint) (bounded ? max + 1 : want));
   GMimeStream *mem = g_mime_stream_mem_new_with_byte_array (out);
   g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (mem), FALSE);
-  g_mime_data_wrapper_write_to_stream (dw, mem);
+  if (bounded)
+    {
+      /* A filter stream on the source, read up to the bound. */
+      GMimeStream *f = g_mime_stream_filter_new (src);
+      GMimeFilter *dec = g_mime_filter_basic_new (g_mime_data_wrapper_get_encoding (dw), FALSE);
+      g_mime_stream_filter_add (GMIME_STREAM_FILTER (f), dec);
+      g_object_unref (dec);
+      g_mime_stream_reset (src);
+      char buf[16384];
+      gssize n;
+      while (out->len <= max && (n = g_mime_stream_read (f, buf, sizeof buf)) > 0)
+        g_byte_array_append (out, (const guint8 *) buf, (guint) n);
+      g_object_unref (f);
+    }
+  else
+    g_mime_data_wrapper_write_to_stream (dw, mem);
   g_object_unref (mem);
   return g_byte_array_free_to_bytes (out);
+}
+
+GBytes *
+rd_mime_part_bytes (GMimePart *part)
+{
+  return rd_mime_part_bytes_max (part, G_MAXSIZE);
 }
 
 static char *
@@ -451,7 +479,7 @@ set_body (RdMessage *msg, Walk *w, const char *source)
 {
   GMimeObject *part = w->body_part;
   msg->body_source = g_strdup (source);
-  g_autoptr(GBytes) bytes = rd_mime_part_bytes (GMIME_PART (part));
+  g_autoptr(GBytes) bytes = rd_mime_part_bytes_max (GMIME_PART (part), w->limits->max_text_bytes + 1);
   const char *charset = g_mime_object_get_content_type_parameter (part, "charset");
   if (charset)
     {

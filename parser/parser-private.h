@@ -80,6 +80,9 @@ void rd_mime_walk (RdMessage *msg, GMimeObject *root, const RdParserLimits *limi
 char *rd_mime_content_type (GMimeObject *o, gboolean in_digest);
 /* A leaf part's content with its transfer encoding undone. (transfer full) */
 GBytes *rd_mime_part_bytes (GMimePart *part);
+/* The same, decoding no more than needed for its first @max bytes (the
+ * result may be longer: callers cut it). (transfer full) */
+GBytes *rd_mime_part_bytes_max (GMimePart *part, gsize max);
 void rd_attachment_free (gpointer attachment);
 
 /* dsn.c -------------------------------------------------------------- */

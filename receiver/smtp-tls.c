@@ -109,9 +109,9 @@ rd_smtp_tls_generate_self_signed (const char *cert_path, const char *key_path,
 out:
   if (!ok)
     tls_fail (error, "cannot create a self-signed certificate");
-  else
-    ok = write_pem (key_path, 0600, write_key, key, error)
-         && write_pem (cert_path, 0644, write_cert, cert, error);
+  else if ((ok = write_pem (key_path, 0600, write_key, key, error))
+           && !(ok = write_pem (cert_path, 0644, write_cert, cert, error)))
+    g_unlink (key_path); /* a key without its certificate is half a pair (e.g. the disk is full) */
   X509_free (cert);
   EVP_PKEY_free (key);
   return ok;

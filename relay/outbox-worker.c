@@ -230,7 +230,10 @@ rate_wait (RdRelayOutbox *ob)
 }
 
 /* Storage writes after the relay's answer must not be lost to a busy
- * database: they are retried for a while (the CLI may hold the lock). */
+ * database: they are retried for a while (the CLI may hold the lock).
+ * On a full disk they are retried until there is space again (the
+ * outbox pauses meanwhile) or serve stops: giving up would leave the row
+ * 'sending', to be sent a second time after the next restart. */
 typedef gboolean (*Record) (RdRelayOutbox *ob, RdOutboxItem *it, const RdSmtpOutcome *o, gint64 t, GError **error);
 
 static gboolean
@@ -264,7 +267,19 @@ record (RdRelayOutbox *ob, Record fn, RdOutboxItem *it, const RdSmtpOutcome *o, 
     {
       g_autoptr(GError) local = NULL;
       if (fn (ob, it, o, t, &local))
-        return TRUE;
+        {
+          if (i > 0)
+            rd_log (RD_LOG_INFO, "relay.record", "id=%" G_GINT64_FORMAT " result=recorded tries=%u", it->id, i + 1);
+          return TRUE;
+        }
+      if (g_error_matches (local, RD_ERROR, RD_ERROR_DISK_FULL))
+        {
+          if (i == 0)
+            rd_log (RD_LOG_WARN, "relay.record", "id=%" G_GINT64_FORMAT " result=waiting error=\"%s\"",
+                    it->id, local->message);
+          if (wait_until (ob, g_get_monotonic_time () + G_USEC_PER_SEC / 2))
+            continue;
+        }
       if (i >= 100 || !g_error_matches (local, RD_ERROR, RD_ERROR_TEMPORARY))
         {
           g_propagate_error (error, g_steal_pointer (&local));

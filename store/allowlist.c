@@ -191,6 +191,17 @@ rd_allowlist_add (RdAllowlist *l, const char *cidr, gint64 expires_at, GError **
   guint prefix = 0;
   if (!rd_parse_cidr (cidr, b.net, &len, &prefix, error))
     return FALSE;
+  /* An IPv4-mapped block (::ffff:192.0.2.0/120) is the IPv4 block: the
+   * matcher sees mapped clients as IPv4 and never matched it (found by
+   * fuzz/fuzz-cidr.c). */
+  static const guint8 v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  if (len == 16 && prefix >= 96 && memcmp (b.net, v4mapped, 12) == 0)
+    {
+      memmove (b.net, b.net + 12, 4);
+      memset (b.net + 4, 0, 12);
+      len = 4;
+      prefix -= 96;
+    }
   b.len = (guint8) len;
   b.prefix = (guint8) prefix;
   g_array_append_val (l->blocks, b);

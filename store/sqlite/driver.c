@@ -4,8 +4,11 @@
  * (a COMMIT that returned is on disk: the durability contract in
  * DESIGN.md), foreign keys on, a busy timeout. SQLite's errors become
  * RD_ERROR codes here, at the module's edge: SQLITE_FULL is
- * RD_ERROR_DISK_FULL; BUSY, LOCKED, IOERR, CANTOPEN, NOMEM and PROTOCOL
- * are RD_ERROR_TEMPORARY; anything else is RD_ERROR_FAILED.
+ * RD_ERROR_DISK_FULL, and so is an I/O error whose system call failed
+ * with ENOSPC or EDQUOT (growing the WAL index or the WAL on a full
+ * filesystem is an IOERR, not SQLITE_FULL); BUSY, LOCKED, other IOERR,
+ * CANTOPEN, NOMEM and PROTOCOL are RD_ERROR_TEMPORARY; anything else is
+ * RD_ERROR_FAILED.
  *
  * Waiting for a locked database is counted (rd-metrics.h): a statement
  * that finds the lock taken (relaydesk_sqlite_busy_total), each retry
@@ -18,6 +21,7 @@
 #include "rd-metrics.h"
 
 #include <sqlite3.h>
+#include <errno.h>
 #include <string.h>
 
 #define BUSY_TIMEOUT_MS 10000
@@ -28,6 +32,7 @@ typedef struct {
   sqlite3_stmt *data_version;   /* PRAGMA data_version, prepared once */
   guint busy_poll_us;
   guint busy_max_us;
+  gint64 busy_since;            /* monotonic µs: when the current wait began */
 } SqliteDb;
 
 typedef struct {
@@ -49,10 +54,18 @@ set_error (sqlite3 *db, int rc, GError **error)
     case SQLITE_FULL:
       code = RD_ERROR_DISK_FULL;
       break;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
+      if (db && (sqlite3_system_errno (db) == ENOSPC || sqlite3_system_errno (db) == EDQUOT))
+        {
+          g_set_error (error, RD_ERROR, RD_ERROR_DISK_FULL, "%s: %s (sqlite %d)", sqlite3_errmsg (db),
+                       g_strerror (sqlite3_system_errno (db)), rc);
+          return;
+        }
+      code = RD_ERROR_TEMPORARY;
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
     case SQLITE_NOMEM:
     case SQLITE_PROTOCOL:
       code = RD_ERROR_TEMPORARY;
@@ -323,7 +336,13 @@ static int
 busy_poll (void *data, int count)
 {
   SqliteDb *d = data;
-  if ((gint64) count * d->busy_poll_us >= d->busy_max_us)
+  /* The budget is wall-clock time: each sleep lasts longer than asked
+   * (timer slack, a loaded machine), and counting sleeps made a 10 s
+   * budget last 15 s and more. */
+  gint64 now = g_get_monotonic_time ();
+  if (count == 0)
+    d->busy_since = now;
+  else if (now - d->busy_since >= d->busy_max_us)
     return 0;
   rd_metric_inc (count == 0 ? RD_METRIC_SQLITE_BUSY : RD_METRIC_SQLITE_BUSY_RETRIES);
   g_usleep (d->busy_poll_us);
