@@ -30,6 +30,7 @@
 #define PING_S 15
 #define SEEN_KEEP_S 30
 #define CLIENTS_MAX 1000
+#define CLIENTS_PER_AGENT_MAX 20
 
 typedef struct {
   char *email;
@@ -263,7 +264,11 @@ void
 rd_web_events_stream (RdWebEvents *ev, RdWebJob *job)
 {
   SoupServerMessage *msg = job->msg;
-  if (g_list_length (ev->clients) >= CLIENTS_MAX)
+  /* Per agent too: one agent's tabs (or script) cannot take every slot. */
+  guint mine = 0;
+  for (GList *l = ev->clients; l; l = l->next)
+    mine += !((Client *) l->data)->ended && g_str_equal (((Client *) l->data)->email, job->agent->email);
+  if (g_list_length (ev->clients) >= CLIENTS_MAX || mine >= CLIENTS_PER_AGENT_MAX)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);

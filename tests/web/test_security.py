@@ -273,6 +273,26 @@ class SecurityReviewTest(WebDeskTestCase):
         alice = self.client("alice@desk.test")
         self.assertEqual(alice.post("/api/v1/session/tokens", {"label": "from a login"}).status, 201)
 
+    def test_event_streams_per_agent(self):
+        """L7: one agent could hold all 1,000 event streams; now 20 each."""
+        self.start()
+        alice = self.client("alice@desk.test")
+        bob = self.client("bob@desk.test")
+        streams = [EventStream(self.http_port, cookie=alice.cookie) for _ in range(20)]
+        try:
+            for st in streams:
+                self.wait_text(st, "retry:")
+            extra = EventStream(self.http_port, cookie=alice.cookie)
+            streams.append(extra)
+            self.wait_text(extra, "HTTP/1.1 503")
+            self.assertIn('"code":"limit"', extra.text())
+            other = EventStream(self.http_port, cookie=bob.cookie)
+            streams.append(other)
+            self.wait_text(other, "retry:")
+        finally:
+            for st in streams:
+                st.close()
+
 
 if __name__ == "__main__":
     main()
