@@ -211,6 +211,8 @@ static const RdConfigKey schema[] = {
     .doc = "Failed logins per client address within login_window before 429" },
   { "http", "login_window", RD_CONFIG_INT, .min = 1, .max = 86400, .dflt = "900",
     .doc = SECONDS ("over which failed logins are counted") },
+  { "http", "idle_timeout", RD_CONFIG_INT, .min = 1, .max = 3600, .dflt = "60",
+    .doc = SECONDS ("a web connection may stay silent mid-request or between requests before it is closed") },
 
   /* [metrics]: /metrics, /healthz, /readyz (relaydesk(8), docs/operations.md) */
   { "metrics", "listen", RD_CONFIG_HOSTPORT, .words = "none", .dflt = "none", .flags = RD_CONFIG_FLAG_EMPTY_OK,

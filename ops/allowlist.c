@@ -4,6 +4,7 @@
  * RD_ALLOWLIST_STAGING_MAX_DAYS, an administrator's e-mail address that
  * is one. */
 #include "ops-private.h"
+#include "agents.h"
 
 #include <string.h>
 
@@ -75,7 +76,14 @@ rd_ops_allowlist_add (RdOps *ops, const RdActor *actor, const RdAllowlistRequest
   e->admin_email = g_strdup (req->admin_email);
   e->location = g_strdup (req->location);
   e->note = g_strdup (req->note);
-  if (!rd_store_allowlist_add (ops->store, e, error))
+  /* The entry and the audit line naming the administrator, together. */
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  g_autofree char *detail = g_strdup_printf ("staging=%s expires_at=%" G_GINT64_FORMAT " application=%s",
+                                             e->staging ? "yes" : "no", e->expires_at,
+                                             e->application ? e->application : "");
+  if (!rd_store_tx_begin (ops->store, &tx, error) || !rd_store_allowlist_add (ops->store, e, error)
+      || !rd_store_admin_audit (ops->store, actor->name, "allowlist-add", e->cidr, detail, error)
+      || !rd_store_tx_commit (&tx, error))
     return NULL;
   g_autofree char *who = rd_log_escape (actor->name, -1, 64);
   rd_log (RD_LOG_INFO, "allowlist.add", "cidr=%s id=%" G_GINT64_FORMAT " by=%s", e->cidr, e->id, who);
@@ -122,8 +130,14 @@ rd_ops_allowlist_remove (RdOps *ops, const RdActor *actor, const char *cidr_or_i
   if (!rd_ops_need_admin (actor, "the allowlist", error) || !rd_ops_need_store (ops, error))
     return FALSE;
   g_autoptr(GError) local = NULL;
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  if (!rd_store_tx_begin (ops->store, &tx, error))
+    return FALSE;
   if (rd_store_allowlist_remove (ops->store, cidr_or_id, &local))
     {
+      if (!rd_store_admin_audit (ops->store, actor->name, "allowlist-remove", cidr_or_id, NULL, error)
+          || !rd_store_tx_commit (&tx, error))
+        return FALSE;
       g_autofree char *who = rd_log_escape (actor->name, -1, 64);
       g_autofree char *what = rd_log_escape (cidr_or_id, -1, 64);
       rd_log (RD_LOG_INFO, "allowlist.remove", "entry=%s by=%s", what, who);

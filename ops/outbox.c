@@ -1,5 +1,6 @@
 /* relaydesk — ops: operating the outbox and the spool (admin; see ops.h). */
 #include "ops-private.h"
+#include "agents.h"
 #include "mail-format.h"
 
 #include <string.h>
@@ -36,7 +37,11 @@ rd_ops_outbox_retry (RdOps *ops, const RdActor *actor, gint64 id, GError **error
 {
   if (!rd_ops_need_admin (actor, "the outbox", error) || !rd_ops_need_store (ops, error))
     return FALSE;
-  return rd_store_outbox_requeue (ops->store, id, error);
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  g_autofree char *target = g_strdup_printf ("outbox %" G_GINT64_FORMAT, id);
+  return rd_store_tx_begin (ops->store, &tx, error) && rd_store_outbox_requeue (ops->store, id, error)
+         && rd_store_admin_audit (ops->store, actor->name, "outbox-retry", target, NULL, error)
+         && rd_store_tx_commit (&tx, error);
 }
 
 gboolean
@@ -46,8 +51,13 @@ rd_ops_outbox_drop (RdOps *ops, const RdActor *actor, gint64 id, const char *rea
     return FALSE;
   g_autofree char *why = reason ? g_strdup (reason) : g_strdup_printf ("dropped by %s", actor->name);
   g_autoptr(GError) local = NULL;
+  g_autofree char *target = g_strdup_printf ("outbox %" G_GINT64_FORMAT, id);
+  g_auto(RdStoreTx) tx = RD_STORE_TX_INIT;
+  if (!rd_store_tx_begin (ops->store, &tx, error))
+    return FALSE;
   if (rd_store_outbox_mark_dropped (ops->store, id, "operator", why, &local))
-    return TRUE;
+    return rd_store_admin_audit (ops->store, actor->name, "outbox-drop", target, why, error)
+           && rd_store_tx_commit (&tx, error);
   if (g_error_matches (local, RD_ERROR, RD_ERROR_NOT_FOUND))
     {
       /* Exists, in a state that cannot be dropped (sent, sending, dropped)? */

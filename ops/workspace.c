@@ -309,14 +309,20 @@ static gboolean
 write_atomically (const char *path, const char *text, GError **error)
 {
   g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d", path, (int) getpid ());
+  g_autoptr(GError) local = NULL;
   if (!g_file_set_contents_full (tmp, text, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0640,
-                                 error))
-    return FALSE;
+                                 &local))
+    {
+      /* Most often serve's user may not write [rules] script_dir. */
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "cannot write %s: %s ([rules] script_dir must be writable by "
+                   "serve's user to save scripts here)", path, local->message);
+      return FALSE;
+    }
   if (g_rename (tmp, path) != 0)
     {
       int e = errno;
       g_unlink (tmp);
-      g_set_error (error, RD_ERROR, RD_ERROR_TEMPORARY, "cannot replace %s: %s", path, g_strerror (e));
+      g_set_error (error, RD_ERROR, RD_ERROR_CONFIG, "cannot replace %s: %s", path, g_strerror (e));
       return FALSE;
     }
   return TRUE;

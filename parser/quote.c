@@ -96,6 +96,12 @@ has_date_and_time (const char *s, gsize len)
 static gboolean
 ends_localized (const char *s, gsize len)
 {
+  /* Every ending ends with a colon, ASCII or full-width (EF BC 9A): most
+   * lines are out after one byte. */
+  while (len > 0 && g_ascii_isspace (s[len - 1]))
+    len--;
+  if (len == 0 || (s[len - 1] != ':' && (guchar) s[len - 1] != 0x9a))
+    return FALSE;
   for (guint i = 0; attribution_endings[i]; i++)
     if (ends_with_trim (s, len, attribution_endings[i]))
       return TRUE;
@@ -247,22 +253,20 @@ rd_quote_split (const char *text)
   gsize total = strlen (text);
   gsize split = total;
   const char *p = text;
-  /* up to four lines of look-ahead for the multi-line markers */
+  /* up to four lines of look-ahead for the multi-line markers, found once
+   * each: the window slides by one line per step */
+  Line ls[5];
+  guint n = 0;
   while (*p && split == total)
     {
-      Line ls[5];
-      guint n = 0;
-      const char *q = p;
-      while (n < 5)
-        {
-          ls[n] = line_at (text, q);
-          n++;
-          if (q[ls[n - 1].len] == '\0')
-            break;
-          q += ls[n - 1].len + 1;
-          if (!may_start_quote (ls[0].s[0]) && n == 1)
-            break; /* no look-ahead needed for this line */
-        }
+      if (n == 0)
+        ls[n++] = line_at (text, p);
+      if (may_start_quote (ls[0].s[0])) /* else no look-ahead is needed */
+        while (n < 5 && ls[n - 1].s[ls[n - 1].len] != '\0')
+          {
+            ls[n] = line_at (text, ls[n - 1].s + ls[n - 1].len + 1);
+            n++;
+          }
       const Line *l = &ls[0];
       if (l->len > 0 && may_start_quote (l->s[0]))
         {
@@ -278,6 +282,8 @@ rd_quote_split (const char *text)
       if (l->s[l->len] == '\0')
         break;
       p = l->s + l->len + 1;
+      memmove (ls, ls + 1, (n - 1) * sizeof *ls);
+      n--;
     }
   /* Nothing new above the marker: no split. */
   for (gsize i = 0; i < split; i++)

@@ -132,9 +132,21 @@ change_password (RdWebCtx *ctx, RdWebJob *job)
       rd_web_error (job, SOUP_STATUS_BAD_REQUEST, "invalid", "current and new are required");
       return;
     }
+  /* The current password is checked here as at login, under the same
+   * limits: a session is not a free password oracle. */
+  gint64 retry = 0;
+  if (rd_web_login_throttled (job->web, job->agent->email, job->client_addr, &retry))
+    {
+      g_autofree char *r = g_strdup_printf ("%" G_GINT64_FORMAT, retry);
+      rd_web_header (job, "Retry-After", r);
+      rd_web_error (job, 429, "rate_limited", "too many wrong passwords; try again later");
+      return;
+    }
   g_autoptr(GError) error = NULL;
   if (!rd_ops_agent_change_password (ctx->ops, job->agent->id, current, next, job->session_token, &error))
     {
+      if (g_error_matches (error, RD_ERROR, RD_ERROR_PERMISSION))
+        rd_web_login_failure (job->web, job->agent->email, job->client_addr);
       rd_web_fail (job, error);
       return;
     }
@@ -200,6 +212,13 @@ own_tokens (RdWebCtx *ctx, RdWebJob *job)
 static void
 own_token_create (RdWebCtx *ctx, RdWebJob *job)
 {
+  /* A token does not make more tokens: one that leaked could otherwise
+   * mint a successor that outlives its revocation. */
+  if (job->bearer)
+    {
+      rd_web_error (job, SOUP_STATUS_FORBIDDEN, "forbidden", "log in to create a token");
+      return;
+    }
   token_create_for (ctx, job, job->agent->email);
 }
 

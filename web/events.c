@@ -5,7 +5,10 @@
  * (data: {"ticket": {...}} as in lists) and "presence" (data:
  * {"number": N, "presence": [{"email", "name", "state"}]}), each only to
  * agents who see the ticket's queue; a comment line every 15 s keeps
- * proxies from closing the stream.
+ * proxies from closing the stream. Each poll also checks every stream's
+ * session or token again before its events go out: a stream whose
+ * credential ended gets "session.ended" and its response ends; the
+ * others see their agent's queues of now.
  *
  * Changes are found by polling the store once a second while at least
  * one stream is open (a pool thread, like every query): tickets updated
@@ -19,6 +22,7 @@
  */
 #include "web-private.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #define PRESENCE_TTL 45
@@ -26,6 +30,7 @@
 #define PING_S 15
 #define SEEN_KEEP_S 30
 #define CLIENTS_MAX 1000
+#define CLIENTS_PER_AGENT_MAX 20
 
 typedef struct {
   char *email;
@@ -40,7 +45,23 @@ typedef struct {
   char *email;
   GStrv queues;              /* NULL: every queue (admin) */
   gulong finished_id;
+  guint64 id;
+  char *session_token;       /* the credential it came with, checked */
+  char *bearer;              /* again before every broadcast */
+  gboolean ended;
 } Client;
+
+/* A stream's credential, checked again on the poller's thread: the
+ * session may have ended (logout, expiry, password change), the token
+ * been revoked, the agent removed or given other queues. */
+typedef struct {
+  guint64 id;
+  char *session_token;
+  char *bearer;
+  gboolean checked;          /* FALSE: the store could not say (keep as is) */
+  gboolean ok;
+  GStrv queues;              /* when ok: NULL for an admin */
+} Recheck;
 
 typedef struct {
   char *type;
@@ -61,6 +82,7 @@ struct _RdWebEvents {
   gint64 since;
   GHashTable *seen;           /* gint64* number -> char* signature */
   gboolean primed;
+  guint64 next_client_id;
 };
 
 static void
@@ -82,8 +104,27 @@ event_free (Event *e)
 }
 
 static void
+secret_free (char *s)
+{
+  if (s)
+    sodium_memzero (s, strlen (s));
+  g_free (s);
+}
+
+static void
+recheck_free (Recheck *r)
+{
+  secret_free (r->session_token);
+  secret_free (r->bearer);
+  g_strfreev (r->queues);
+  g_free (r);
+}
+
+static void
 client_free (Client *c)
 {
+  secret_free (c->session_token);
+  secret_free (c->bearer);
   g_free (c->email);
   g_strfreev (c->queues);
   g_object_unref (c->msg);
@@ -173,6 +214,8 @@ presence_set (RdWebEvents *ev, gint64 number, const char *queue, const char *ema
 static void
 client_send (Client *c, const char *text)
 {
+  if (c->ended)
+    return;
   SoupMessageBody *body = soup_server_message_get_response_body (c->msg);
   soup_message_body_append (body, SOUP_MEMORY_COPY, text, strlen (text));
   soup_server_message_unpause (c->msg);
@@ -181,6 +224,8 @@ client_send (Client *c, const char *text)
 static gboolean
 client_sees (Client *c, const char *queue)
 {
+  if (c->ended)
+    return FALSE;
   return c->queues == NULL || (queue && g_strv_contains ((const char *const *) c->queues, queue));
 }
 
@@ -219,7 +264,11 @@ void
 rd_web_events_stream (RdWebEvents *ev, RdWebJob *job)
 {
   SoupServerMessage *msg = job->msg;
-  if (g_list_length (ev->clients) >= CLIENTS_MAX)
+  /* Per agent too: one agent's tabs (or script) cannot take every slot. */
+  guint mine = 0;
+  for (GList *l = ev->clients; l; l = l->next)
+    mine += !((Client *) l->data)->ended && g_str_equal (((Client *) l->data)->email, job->agent->email);
+  if (g_list_length (ev->clients) >= CLIENTS_MAX || mine >= CLIENTS_PER_AGENT_MAX)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
@@ -238,6 +287,11 @@ rd_web_events_stream (RdWebEvents *ev, RdWebJob *job)
   c->msg = g_object_ref (msg);
   c->email = g_strdup (job->agent->email);
   c->queues = job->actor.queues ? g_strdupv ((GStrv) job->actor.queues) : NULL;
+  c->id = ++ev->next_client_id;
+  if (job->bearer)
+    c->bearer = g_strdup (job->bearer);
+  else
+    c->session_token = g_strdup (job->session_token);
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_message_headers_replace (h, "Content-Type", "text/event-stream; charset=utf-8");
@@ -255,7 +309,60 @@ rd_web_events_stream (RdWebEvents *ev, RdWebJob *job)
 typedef struct {
   RdWebEvents *ev;
   GPtrArray *events;   /* Event* */
+  GPtrArray *rechecks; /* Recheck*, one per open stream */
 } Poll;
+
+/* On the pool thread: who each stream's credential is now. */
+static void
+recheck_run (RdWebCtx *ctx, GPtrArray *rechecks)
+{
+  for (guint i = 0; i < rechecks->len; i++)
+    {
+      Recheck *r = g_ptr_array_index (rechecks, i);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RdAgent) a = r->bearer ? rd_ops_token_agent (ctx->ops, r->bearer, &error)
+                                       : rd_ops_session_agent (ctx->ops, r->session_token, NULL, &error);
+      if (a == NULL && !g_error_matches (error, RD_ERROR, RD_ERROR_PERMISSION))
+        continue;   /* the store is busy: the stream stays as it was */
+      r->checked = TRUE;
+      r->ok = a != NULL;
+      if (a && !a->admin)
+        r->queues = g_strdupv (a->queues ? a->queues : (GStrv) (const char *const[]) { NULL });
+    }
+}
+
+/* On the loop, before the poll's events go out: a stream whose
+ * credential no longer works ends; the others get their queues of now. */
+static void
+recheck_apply (RdWebEvents *ev, GPtrArray *rechecks)
+{
+  for (guint i = 0; i < rechecks->len; i++)
+    {
+      Recheck *r = g_ptr_array_index (rechecks, i);
+      if (!r->checked)
+        continue;
+      for (GList *l = ev->clients; l; l = l->next)
+        {
+          Client *c = l->data;
+          if (c->id != r->id || c->ended)
+            continue;
+          if (r->ok)
+            {
+              g_strfreev (c->queues);
+              c->queues = g_steal_pointer (&r->queues);
+            }
+          else
+            {
+              rd_log (RD_LOG_INFO, "web.events", "result=ended agent=%s reason=credential", c->email);
+              client_send (c, "event: session.ended\ndata: {}\n\n");
+              c->ended = TRUE;
+              soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+              soup_server_message_unpause (c->msg);
+            }
+          break;
+        }
+    }
+}
 
 static char *
 signature (const RdTicket *t)
@@ -270,9 +377,14 @@ poll_run (RdWebCtx *ctx, RdWebJob *job)
 {
   Poll *p = job->data;
   RdWebEvents *ev = p->ev;
+  recheck_run (ctx, p->rechecks);
   static const RdActor system = { "web-events", TRUE, NULL };
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  RdTicketQuery q = { .since = ev->since ? ev->since - 1 : now - 2, .sort = RD_TICKET_SORT_UPDATED, .limit = 200 };
+  /* The last few seconds always: a change committed late (a long
+   * transaction) carries an earlier updated_at than one already seen.
+   * What was seen with the same signature is not sent again. */
+  gint64 since = ev->since ? MIN (ev->since - 1, now - 5) : now - 2;
+  RdTicketQuery q = { .since = since, .sort = RD_TICKET_SORT_UPDATED, .limit = 200 };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tickets = rd_ops_tickets_list (ctx->ops, &system, &q, &error);
   if (tickets == NULL)
@@ -317,6 +429,8 @@ poll_done (RdWeb *web, RdWebJob *job)
 {
   Poll *p = job->data;
   RdWebEvents *ev = p->ev;
+  recheck_apply (ev, p->rechecks);
+  g_ptr_array_unref (p->rechecks);
   for (guint i = 0; i < p->events->len; i++)
     {
       Event *e = g_ptr_array_index (p->events, i);
@@ -377,6 +491,18 @@ tick (gpointer data)
       Poll *p = g_new0 (Poll, 1);
       p->ev = ev;
       p->events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_free);
+      p->rechecks = g_ptr_array_new_with_free_func ((GDestroyNotify) recheck_free);
+      for (GList *l = ev->clients; l; l = l->next)
+        {
+          Client *c = l->data;
+          if (c->ended)
+            continue;
+          Recheck *r = g_new0 (Recheck, 1);
+          r->id = c->id;
+          r->session_token = g_strdup (c->session_token);
+          r->bearer = g_strdup (c->bearer);
+          g_ptr_array_add (p->rechecks, r);
+        }
       rd_web_run_internal (ev->web, poll_run, poll_done, p);
     }
   if (ev->ticks % PING_S == 0)

@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #define JSON_BODY_MAX (2 * 1024 * 1024)
+#define JSON_DEPTH_MAX 64
+#define ANONYMOUS_BODY_MAX (64 * 1024)
 #define LOGIN_TABLE_MAX 100000
 #define API_THREAD_NICE 5   /* added to the process's nice value */
 
@@ -46,6 +48,7 @@ struct _RdWeb {
   GHashTable *failures;          /* "a:email" / "i:addr" -> GArray of gint64 times */
   gint64 failures_account, failures_address, login_window;
   gint64 session_lifetime;
+  guint idle_timeout;
   guint64 max_upload;
   guint threads;
   void (*reload) (gpointer);
@@ -235,6 +238,13 @@ rd_web_fail (RdWebJob *job, const GError *error)
     case RD_ERROR_CONFLICT:
       rd_web_error (job, SOUP_STATUS_CONFLICT, "conflict", error->message);
       break;
+    case RD_ERROR_CONFIG:
+      /* The installation, not the request (a folder serve may not
+       * write): said to the administrator who can fix it. */
+      rd_log (RD_LOG_WARN, "web.config", "path=%s error=\"%s\"", job->path, error->message);
+      rd_web_error (job, SOUP_STATUS_INTERNAL_SERVER_ERROR, "config", job->agent && job->agent->admin
+                    ? error->message : "internal error");
+      break;
     case RD_ERROR_TEMPORARY:
     case RD_ERROR_DISK_FULL:
       rd_log (RD_LOG_WARN, "web.unavailable", "path=%s error=\"%s\"", job->path, error->message);
@@ -248,6 +258,38 @@ rd_web_fail (RdWebJob *job, const GError *error)
 }
 
 /* ---- requests --------------------------------------------------------------------- */
+
+/* TRUE when @data nests arrays and objects at most @max deep: json-glib
+ * recurses once per level on a pool thread's stack, so a body of
+ * 100,000 "[" would end the whole process. Brackets inside strings do not
+ * count. */
+static gboolean
+json_depth_ok (const char *data, gsize len, guint max)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > max)
+            return FALSE;
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
 
 JsonObject *
 rd_web_body_object (RdWebJob *job)
@@ -265,6 +307,11 @@ rd_web_body_object (RdWebJob *job)
     }
   g_autoptr(JsonParser) parser = json_parser_new ();
   const char *data = len ? g_bytes_get_data (job->body, NULL) : "";
+  if (!json_depth_ok (data, len, JSON_DEPTH_MAX))
+    {
+      rd_web_error (job, SOUP_STATUS_BAD_REQUEST, "invalid", "the JSON body is nested too deeply");
+      return NULL;
+    }
   if (!json_parser_load_from_data (parser, data, (gssize) len, NULL) || json_parser_get_root (parser) == NULL
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
@@ -772,6 +819,17 @@ api_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHash
   g_thread_pool_push (web->pool, job, NULL);
 }
 
+/* Answers @status before the body is read. libsoup still reads the body
+ * it was announced (then the answer goes out): it must not keep it, or
+ * a refused 300 MB body sits in memory all the same. */
+static void
+refuse_body (RdWeb *web, SoupServerMessage *msg, guint status, const char *code, const char *text)
+{
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  respond_error (web, msg, status, code, text);
+}
+
 /* Refuses a body before it is read: without a length, or above
  * [http] max_upload. */
 static void
@@ -782,16 +840,51 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   SoupEncoding enc = soup_message_headers_get_encoding (rh);
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF)
     {
-      respond_error (web, msg, SOUP_STATUS_LENGTH_REQUIRED, "length_required", "send a Content-Length");
+      refuse_body (web, msg, SOUP_STATUS_LENGTH_REQUIRED, "length_required", "send a Content-Length");
       return;
     }
-  if (enc == SOUP_ENCODING_CONTENT_LENGTH
-      && (guint64) soup_message_headers_get_content_length (rh) > web->max_upload + 64 * 1024)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
-      respond_error (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
-                     "the body is larger than [http] max_upload");
-    }
+  if (enc != SOUP_ENCODING_CONTENT_LENGTH)
+    return;
+  /* Only uploads take max_upload; a JSON body is at most JSON_BODY_MAX;
+   * a request without a credential (a login) needs very little. Checked
+   * before authentication, so anyone reaching the port cannot make serve
+   * read megabytes per connection. */
+  guint64 limit = web->max_upload + 64 * 1024;
+  if (!g_str_equal (path, "/api/v1/uploads"))
+    limit = MIN (limit, JSON_BODY_MAX);
+  g_autofree char *session = cookie_value (msg, "rd_session");
+  if (!soup_message_headers_get_one (rh, "Authorization") && session == NULL)
+    limit = MIN (limit, ANONYMOUS_BODY_MAX);
+  if ((guint64) soup_message_headers_get_content_length (rh) > limit)
+    refuse_body (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                 limit < web->max_upload ? "the body is too large" : "the body is larger than [http] max_upload");
+}
+
+/* Outside /api nothing takes a body (the UI's files, /metrics,
+ * /healthz): refused before it is read, since libsoup would otherwise
+ * buffer any Content-Length in memory before the 405. */
+static void
+early_other_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+{
+  RdWeb *web = data;
+  SoupMessageHeaders *rh = soup_server_message_get_request_headers (msg);
+  SoupEncoding enc = soup_message_headers_get_encoding (rh);
+  if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF
+      || (enc == SOUP_ENCODING_CONTENT_LENGTH && soup_message_headers_get_content_length (rh) > 0))
+    refuse_body (web, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large", "no request body here");
+}
+
+/* libsoup has no timeout of its own: a client that sends half a request
+ * (or a body one byte a minute) would hold its connection, and one of
+ * the fds of the process that accepts mail, for ever. A socket timeout
+ * ends any read or write that waits longer than [http] idle_timeout. */
+static void
+request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  RdWeb *web = data;
+  GSocket *sock = soup_server_message_get_socket (msg);
+  if (sock)
+    g_socket_set_timeout (sock, web->idle_timeout);
 }
 
 /* ---- the server ------------------------------------------------------------------------- */
@@ -834,6 +927,7 @@ rd_web_new (RdConfig *config, RdMetricsHttp *metrics, GError **error)
   web->failures_account = rd_config_get_int (config, "http", "login_failures_account", 5);
   web->failures_address = rd_config_get_int (config, "http", "login_failures_address", 20);
   web->login_window = rd_config_get_int (config, "http", "login_window", 900);
+  web->idle_timeout = (guint) rd_config_get_int (config, "http", "idle_timeout", 60);
   g_mutex_init (&web->ctx_lock);
   g_mutex_init (&web->login_lock);
   web->ctxs = g_ptr_array_new ();
@@ -846,11 +940,19 @@ rd_web_new (RdConfig *config, RdMetricsHttp *metrics, GError **error)
       g_ptr_array_add (web->routes, (gpointer) r);
   web->server = soup_server_new ("server-header", "relaydesk", "tls-certificate", cert, NULL);
   g_resources_register (rd_web_get_resource ());
+  g_signal_connect (web->server, "request-started", G_CALLBACK (request_started), web);
   soup_server_add_early_handler (web->server, "/api", early_handler, web, NULL);
+  soup_server_add_early_handler (web->server, "/", early_other_handler, web, NULL);
   soup_server_add_handler (web->server, "/api", api_handler, web, NULL);
   soup_server_add_handler (web->server, "/", static_handler, web, NULL);
   if (metrics)
-    rd_metrics_http_mount (metrics, web->server);
+    {
+      rd_metrics_http_mount (metrics, web->server);
+      /* libsoup takes the early handler of the path's own entry only. */
+      static const char *const metrics_paths[] = { "/metrics", "/healthz", "/readyz" };
+      for (guint i = 0; i < G_N_ELEMENTS (metrics_paths); i++)
+        soup_server_add_early_handler (web->server, metrics_paths[i], early_other_handler, web, NULL);
+    }
   web->events = rd_web_events_new (web);
   return web;
 }

@@ -114,7 +114,7 @@ class BrowserDesk(DeskTestCase):
         body = b.q("body")
         for _ in range(idx + 1):
             body.send_keys("j")
-        self.assertEqual(b.q("#ticket-rows tr.cursor").get_attribute("data-number"), str(n))
+        self.assertEqual(b.js("return Number(document.querySelector('#ticket-rows tr.cursor').dataset.number)"), n)
         body.send_keys("o")
         b.wait(lambda: b.qs("#thread article.msg"), what="the ticket")
         t = self.show(n)
@@ -277,7 +277,7 @@ class BrowserDesk(DeskTestCase):
         bob.d.get(f"{self.base}/#/ticket/{n}")
         bob.wait(lambda: bob.qs("#thread article.msg"), what="the ticket")
         a.wait(lambda: "Bob Agent" in a.text(f'[data-presence="{n}"]'), timeout=5, what="Bob on the row in Alice's list")
-        a.q(f'#ticket-rows tr[data-number="{n}"] td.subject a').click()
+        a.click(f'#ticket-rows tr[data-number="{n}"] td.subject a')
         a.wait(lambda: a.qs("#thread article.msg"), what="the ticket")
         a.wait(lambda: "Bob Agent" in a.text("#presence"), what="Alice sees Bob")
         a.wait(lambda: "Printer on fire" in a.text("#requester-tickets"), what="the requester's other ticket")

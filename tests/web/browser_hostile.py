@@ -103,7 +103,7 @@ class Hostile(DeskTestCase):
         self.login(b)
         b.wait(lambda: "Hostile" in b.text("#ticket-rows"), what="the ticket in the list")
         self.assertIn("<script>", b.text("#ticket-rows"), "the subject is shown as text")
-        b.q(f'#ticket-rows tr[data-number="{n}"] td.subject a').click()
+        b.click(f'#ticket-rows tr[data-number="{n}"] td.subject a')
         b.wait(lambda: b.qs("#thread article.msg"), what="the ticket")
         self.assertIn("<script>fetch(", b.text("#ticket-subject"))
         self.assertIn("plain body marker", b.text("#thread"))

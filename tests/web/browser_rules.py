@@ -127,7 +127,7 @@ class Rules(DeskTestCase):
         b.wait(lambda: len(b.qs("#rule-versions li[data-version]")) == 2, what="two versions")
         self.send(mail("Carol <carol@customer.example>", "invoice 45 later", "And 45.\n"))
         self.assertEqual(self.queue_of("invoice 45 later"), "escalations")
-        b.q("#rule-versions li[data-version] button").click()     # the older one
+        b.click("#rule-versions li[data-version] button")     # the older one
         b.wait(lambda: 'fileinto "accounts"' in (b.q("#rule-editor").get_attribute("value") or ""),
                what="the restored script in the editor")
         b.wait(lambda: "restored" in b.text("#toast"), what="restored")

@@ -100,6 +100,12 @@ class AdminTest(WebDeskTestCase):
         self.assertEqual((r.status, r.json["item"]["state"]), (200, "dropped"))
         r = admin.post("/api/v1/outbox/%d/retry" % oid, {})
         self.assertEqual((r.status, r.json["item"]["state"]), (200, "queued"))
+        acts = [(a["action"], a["actor"], a["target"]) for a in admin.get("/api/v1/audit").json["audit"]]
+        for line in (("allowlist-add", "admin@desk.test", "192.0.2.0/24"),
+                     ("allowlist-remove", "admin@desk.test", "192.0.2.0/24"),
+                     ("outbox-drop", "admin@desk.test", "outbox %d" % oid),
+                     ("outbox-retry", "admin@desk.test", "outbox %d" % oid)):
+            self.assertIn(line, acts)
 
         # ---- quarantine: the reason, reprocess ----
         db = os.path.join(self.data, "relaydesk.db")

@@ -261,6 +261,30 @@ class SecurityTest(WebDeskTestCase):
         self.assertEqual(r.status, 201, r)
         self.assertEqual((r.json["filename"], r.json["content_type"]), ("passwd", "text/html"))
 
+        # ---- live events only for the agent's queues ----
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        conn.request("GET", "/api/v1/events", headers={"Cookie": "rd_session=" + bob.cookie})
+        stream = conn.getresponse()
+        self.assertEqual(stream.status, 200)
+        time.sleep(1.2)
+        self.send_mail(subject="Inbox only", body="for alice's queue")
+        secret = self.wait_ticket(alice, "Inbox only")["number"]
+        time.sleep(2.5)
+        self.assertEqual(admin.patch("/api/v1/tickets/%d" % secret, {"queue": "billing"}).status, 200)
+        got = []
+        deadline = time.time() + 6
+        while time.time() < deadline:
+            line = stream.fp.readline()
+            if line.startswith(b"event: "):
+                kind = line[7:].strip().decode()
+            elif line.startswith(b"data: "):
+                got.append((kind, json.loads(line[6:]).get("ticket", {}).get("queue")))
+                if got[-1] == ("ticket.updated", "billing"):
+                    break
+        conn.close()
+        self.assertEqual(got[-1:], [("ticket.updated", "billing")], got)
+        self.assertNotIn("inbox", [q for _, q in got], "no event of another queue's ticket")
+
         # ---- login rate limits: per account, then per address ----
         rl = self.client()
         for i in range(3):
