@@ -124,6 +124,11 @@ class BrowserDesk(DeskTestCase):
         self.assertIn(CUSTOMER, b.text("#participants"))
         msg = b.q("#thread article.msg.inbound")
         self.assertIn("The printer in room 12 is on fire.", msg.text)
+        # The sender mark says what the API says of the first inbound message.
+        auth = [m for m in t["messages"] if m.get("direction") == "inbound"][0]["authentication"]
+        self.assertIsNotNone(auth)
+        self.assertEqual(msg.find_element(By.CSS_SELECTOR, ".badge.sender").text,
+                         "sender verified" if auth["verified"] else "sender not verified")
         self.assertNotIn("quoted text", msg.find_element(By.CSS_SELECTOR, ".body").text, "quoted history folded")
         msg.find_element(By.CSS_SELECTOR, "details.quoted summary").click()
         self.assertIn("quoted text", msg.find_element(By.CSS_SELECTOR, "details.quoted").text)

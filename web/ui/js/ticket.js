@@ -79,7 +79,11 @@ export async function renderTicket(main, number, params) {
       h('header', null,
         h('span', { class: 'dir' }, label),
         h('strong', { class: 'from' }, dir === 'note' ? (m.author || '') : person(m.from)),
-        auth && auth.verified ? h('span', { class: 'badge ok', title: `SPF ${auth.spf}, DKIM ${auth.dkim}, DMARC ${auth.dmarc}` }, 'verified') : null,
+        // Issue 16: every inbound message says whether its sender is verified
+        // (From domain DMARC-aligned and passing), with the results on hover.
+        auth ? h('span', { class: `badge sender ${auth.verified ? 'ok' : 'unverified'}`,
+                           title: `SPF ${auth.spf}, DKIM ${auth.dkim}, DMARC ${auth.dmarc}` },
+                 auth.verified ? 'sender verified' : 'sender not verified') : null,
         dir === 'outbound' && m.author ? h('span', { class: 'muted' }, ` by ${m.author}`) : null,
         dir === 'outbound' && m.delivery_status ? h('span', { class: `badge delivery d-${m.delivery_status}`, title: m.delivery_code || '' }, m.delivery_status) : null,
         timeEl(m.created_at)),
