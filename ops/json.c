@@ -325,3 +325,66 @@ rd_json_api_token (JsonBuilder *b, const RdApiToken *t)
   rd_json_add_time (b, "revoked_at", t->revoked_at);
   json_builder_end_object (b);
 }
+
+void
+rd_json_spool_summary (JsonBuilder *b, const RdSpoolSummary *s)
+{
+  json_builder_begin_object (b);
+  rd_json_add_int (b, "id", s->id);
+  rd_json_add_str (b, "queue_id", s->queue_id);
+  rd_json_add_time (b, "received_at", s->received_at);
+  rd_json_add_str (b, "sender", s->sender);
+  rd_json_add_str (b, "client_addr", s->client_addr);
+  rd_json_add_str (b, "message_id", s->message_id);
+  rd_json_add_str (b, "reason", s->reason);
+  rd_json_add_int (b, "size", s->size);
+  json_builder_end_object (b);
+}
+
+void
+rd_json_admin_audit_entry (JsonBuilder *b, const RdAdminAuditEntry *e)
+{
+  json_builder_begin_object (b);
+  rd_json_add_int (b, "id", e->id);
+  rd_json_add_time (b, "at", e->at);
+  rd_json_add_str (b, "actor", e->actor);
+  rd_json_add_str (b, "action", e->action);
+  rd_json_add_str (b, "target", e->target);
+  rd_json_add_str (b, "detail", e->detail);
+  json_builder_end_object (b);
+}
+
+void
+rd_json_rule_script (JsonBuilder *b, const RdRuleScript *s)
+{
+  json_builder_begin_object (b);
+  rd_json_add_str (b, "name", s->name);
+  rd_json_add_str (b, "role", s->role);
+  rd_json_add_str (b, "inbox", s->inbox);
+  rd_json_add_int (b, "size", s->size);
+  rd_json_add_bool (b, "exists", s->exists);
+  json_builder_end_object (b);
+}
+
+void
+rd_json_rule_version (JsonBuilder *b, const RdRuleVersion *v)
+{
+  json_builder_begin_object (b);
+  rd_json_add_int (b, "id", v->id);
+  rd_json_add_time (b, "saved_at", v->saved_at);
+  rd_json_add_str (b, "saved_by", v->saved_by);
+  rd_json_add_int (b, "size", v->size);
+  json_builder_end_object (b);
+}
+
+void
+rd_json_rules_diagnostic (JsonBuilder *b, const RdRulesDiagnostic *d)
+{
+  json_builder_begin_object (b);
+  rd_json_add_int (b, "line", d->line);
+  rd_json_add_int (b, "column", d->col);
+  rd_json_add_str (b, "severity", d->warning ? "warning" : "error");
+  rd_json_add_str (b, "message", d->message);
+  rd_json_add_str (b, "file", d->file);
+  json_builder_end_object (b);
+}

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include "ops.h"
 #include "agents.h"
+#include "ops-web.h"
 
 G_BEGIN_DECLS
 
@@ -57,5 +58,19 @@ void rd_json_api_token (JsonBuilder *b, const RdApiToken *t);
 /* One message of a ticket (as in rd_json_ticket_view's "messages"), with
  * the attachments of @attachments that belong to it. */
 void rd_json_message (JsonBuilder *b, const RdTicketMessage *m, GPtrArray *attachments);
+/* A quarantined spool message: id, queue_id, received_at, sender,
+ * client_addr, message_id, reason, size. */
+void rd_json_spool_summary (JsonBuilder *b, const RdSpoolSummary *s);
+/* A line of the administrators' audit: id, at, actor, action, target,
+ * detail. */
+void rd_json_admin_audit_entry (JsonBuilder *b, const RdAdminAuditEntry *e);
+/* A rule script of the script directory: name, role, inbox, size,
+ * exists. */
+void rd_json_rule_script (JsonBuilder *b, const RdRuleScript *s);
+/* A saved version of a rule script: id, saved_at, saved_by, size. */
+void rd_json_rule_version (JsonBuilder *b, const RdRuleVersion *v);
+/* A compiler diagnostic: line, column, severity (warning|error),
+ * message, file. */
+void rd_json_rules_diagnostic (JsonBuilder *b, const RdRulesDiagnostic *d);
 
 G_END_DECLS

@@ -9,16 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void
-reply_ok (RdWebJob *job)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  rd_json_add_bool (b, "ok", TRUE);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
-}
-
 static guint
 query_limit (RdWebJob *job, guint dflt)
 {
@@ -36,20 +26,7 @@ allowlist_list (RdWebCtx *ctx, RdWebJob *job)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) items = rd_ops_allowlist_list (ctx->ops, &job->actor, &error);
-  if (items == NULL)
-    {
-      rd_web_fail (job, error);
-      return;
-    }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "entries");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < items->len; i++)
-    rd_json_allowlist_item (b, g_ptr_array_index (items, i));
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_json_list (job, SOUP_STATUS_OK, "entries", items, (RdWebJsonItemFunc) rd_json_allowlist_item, error);
 }
 
 static void
@@ -111,10 +88,16 @@ allowlist_remove (RdWebCtx *ctx, RdWebJob *job)
   if (!rd_ops_allowlist_remove (ctx->ops, &job->actor, g_ptr_array_index (job->params, 0), &error))
     rd_web_fail (job, error);
   else
-    reply_ok (job);
+    rd_web_ok (job);
 }
 
 /* ---- the outbox ------------------------------------------------------------------- */
+
+static void
+outbox_item_json (JsonBuilder *b, gconstpointer it)
+{
+  rd_json_outbox_item (b, it, NULL, FALSE);
+}
 
 static void
 outbox_list (RdWebCtx *ctx, RdWebJob *job)
@@ -123,20 +106,7 @@ outbox_list (RdWebCtx *ctx, RdWebJob *job)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) items = rd_ops_outbox_list (ctx->ops, &job->actor, state && *state ? state : NULL,
                                                    query_limit (job, 100), &error);
-  if (items == NULL)
-    {
-      rd_web_fail (job, error);
-      return;
-    }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "items");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < items->len; i++)
-    rd_json_outbox_item (b, g_ptr_array_index (items, i), NULL, FALSE);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_json_list (job, SOUP_STATUS_OK, "items", items, outbox_item_json, error);
 }
 
 static void
@@ -204,32 +174,7 @@ quarantine_list (RdWebCtx *ctx, RdWebJob *job)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) list = rd_ops_spool_quarantine (ctx->ops, &job->actor, query_limit (job, 100), &error);
-  if (list == NULL)
-    {
-      rd_web_fail (job, error);
-      return;
-    }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "messages");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < list->len; i++)
-    {
-      RdSpoolSummary *s = g_ptr_array_index (list, i);
-      json_builder_begin_object (b);
-      rd_json_add_int (b, "id", s->id);
-      rd_json_add_str (b, "queue_id", s->queue_id);
-      rd_json_add_time (b, "received_at", s->received_at);
-      rd_json_add_str (b, "sender", s->sender);
-      rd_json_add_str (b, "client_addr", s->client_addr);
-      rd_json_add_str (b, "message_id", s->message_id);
-      rd_json_add_str (b, "reason", s->reason);
-      rd_json_add_int (b, "size", s->size);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_json_list (job, SOUP_STATUS_OK, "messages", list, (RdWebJsonItemFunc) rd_json_spool_summary, error);
 }
 
 static void
@@ -261,7 +206,7 @@ spool_reprocess (RdWebCtx *ctx, RdWebJob *job)
   if (!rd_ops_spool_reprocess (ctx->ops, &job->actor, id, &error))
     rd_web_fail (job, error);
   else
-    reply_ok (job);
+    rd_web_ok (job);
 }
 
 /* ---- relay check ----------------------------------------------------------------------- */
@@ -339,16 +284,7 @@ add_diagnostics (JsonBuilder *b, GPtrArray *diags)
   json_builder_set_member_name (b, "diagnostics");
   json_builder_begin_array (b);
   for (guint i = 0; diags && i < diags->len; i++)
-    {
-      RdRulesDiagnostic *d = g_ptr_array_index (diags, i);
-      json_builder_begin_object (b);
-      rd_json_add_int (b, "line", d->line);
-      rd_json_add_int (b, "column", d->col);
-      rd_json_add_str (b, "severity", d->warning ? "warning" : "error");
-      rd_json_add_str (b, "message", d->message);
-      rd_json_add_str (b, "file", d->file);
-      json_builder_end_object (b);
-    }
+    rd_json_rules_diagnostic (b, g_ptr_array_index (diags, i));
   json_builder_end_array (b);
 }
 
@@ -358,15 +294,7 @@ add_versions (JsonBuilder *b, GPtrArray *versions)
   json_builder_set_member_name (b, "versions");
   json_builder_begin_array (b);
   for (guint i = 0; versions && i < versions->len; i++)
-    {
-      RdRuleVersion *v = g_ptr_array_index (versions, i);
-      json_builder_begin_object (b);
-      rd_json_add_int (b, "id", v->id);
-      rd_json_add_time (b, "saved_at", v->saved_at);
-      rd_json_add_str (b, "saved_by", v->saved_by);
-      rd_json_add_int (b, "size", v->size);
-      json_builder_end_object (b);
-    }
+    rd_json_rule_version (b, g_ptr_array_index (versions, i));
   json_builder_end_array (b);
 }
 
@@ -387,16 +315,7 @@ rules_list (RdWebCtx *ctx, RdWebJob *job)
   json_builder_set_member_name (b, "scripts");
   json_builder_begin_array (b);
   for (guint i = 0; i < scripts->len; i++)
-    {
-      RdRuleScript *s = g_ptr_array_index (scripts, i);
-      json_builder_begin_object (b);
-      rd_json_add_str (b, "name", s->name);
-      rd_json_add_str (b, "role", s->role);
-      rd_json_add_str (b, "inbox", s->inbox);
-      rd_json_add_int (b, "size", s->size);
-      rd_json_add_bool (b, "exists", s->exists);
-      json_builder_end_object (b);
-    }
+    rd_json_rule_script (b, g_ptr_array_index (scripts, i));
   json_builder_end_array (b);
   json_builder_end_object (b);
   rd_web_json (job, SOUP_STATUS_OK, b);
@@ -431,16 +350,7 @@ rules_versions (RdWebCtx *ctx, RdWebJob *job)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) versions = rd_ops_rules_versions (ctx->ops, &job->actor, g_ptr_array_index (job->params, 0),
                                                          &error);
-  if (versions == NULL)
-    {
-      rd_web_fail (job, error);
-      return;
-    }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  add_versions (b, versions);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_json_list (job, SOUP_STATUS_OK, "versions", versions, (RdWebJsonItemFunc) rd_json_rule_version, error);
 }
 
 static void

@@ -102,21 +102,7 @@ logout (RdWebCtx *ctx, RdWebJob *job)
       return;
     }
   set_cookie (job, "", 0);
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  rd_json_add_bool (b, "ok", TRUE);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
-}
-
-static void
-reply_ok (RdWebJob *job)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  rd_json_add_bool (b, "ok", TRUE);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_ok (job);
 }
 
 static void
@@ -150,34 +136,17 @@ change_password (RdWebCtx *ctx, RdWebJob *job)
       rd_web_fail (job, error);
       return;
     }
-  reply_ok (job);
+  rd_web_ok (job);
 }
 
 /* ---- tokens ---------------------------------------------------------------------- */
-
-static void
-tokens_json (RdWebJob *job, GPtrArray *tokens)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "tokens");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < tokens->len; i++)
-    rd_json_api_token (b, g_ptr_array_index (tokens, i));
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
-}
 
 static void
 tokens_list_for (RdWebCtx *ctx, RdWebJob *job, const char *email)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) tokens = rd_ops_tokens_list (ctx->ops, &job->actor, email, &error);
-  if (tokens == NULL)
-    rd_web_fail (job, error);
-  else
-    tokens_json (job, tokens);
+  rd_web_json_list (job, SOUP_STATUS_OK, "tokens", tokens, (RdWebJsonItemFunc) rd_json_api_token, error);
 }
 
 static void
@@ -232,7 +201,7 @@ token_revoke (RdWebCtx *ctx, RdWebJob *job)
   if (!rd_ops_token_revoke (ctx->ops, &job->actor, id, &error))
     rd_web_fail (job, error);
   else
-    reply_ok (job);
+    rd_web_ok (job);
 }
 
 /* ---- agents (admin) ---------------------------------------------------------------- */
@@ -242,20 +211,7 @@ agents_list (RdWebCtx *ctx, RdWebJob *job)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) agents = rd_ops_agents_list (ctx->ops, &job->actor, &error);
-  if (agents == NULL)
-    {
-      rd_web_fail (job, error);
-      return;
-    }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "agents");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < agents->len; i++)
-    rd_json_agent (b, g_ptr_array_index (agents, i));
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_json_list (job, SOUP_STATUS_OK, "agents", agents, (RdWebJsonItemFunc) rd_json_agent, error);
 }
 
 /* role: "admin" 1, "agent" 0, absent -1; FALSE after answering 400. */
@@ -362,7 +318,7 @@ agent_remove (RdWebCtx *ctx, RdWebJob *job)
   if (!rd_ops_agent_remove (ctx->ops, &job->actor, g_ptr_array_index (job->params, 0), &error))
     rd_web_fail (job, error);
   else
-    reply_ok (job);
+    rd_web_ok (job);
 }
 
 static void
@@ -404,30 +360,7 @@ audit_list (RdWebCtx *ctx, RdWebJob *job)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) lines = rd_ops_admin_audit (ctx->ops, &job->actor, 200, &error);
-  if (lines == NULL)
-    {
-      rd_web_fail (job, error);
-      return;
-    }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "audit");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < lines->len; i++)
-    {
-      RdAdminAuditEntry *e = g_ptr_array_index (lines, i);
-      json_builder_begin_object (b);
-      rd_json_add_int (b, "id", e->id);
-      rd_json_add_time (b, "at", e->at);
-      rd_json_add_str (b, "actor", e->actor);
-      rd_json_add_str (b, "action", e->action);
-      rd_json_add_str (b, "target", e->target);
-      rd_json_add_str (b, "detail", e->detail);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_json_list (job, SOUP_STATUS_OK, "audit", lines, (RdWebJsonItemFunc) rd_json_admin_audit_entry, error);
 }
 
 const RdRoute rd_web_session_routes[] = {

@@ -855,11 +855,7 @@ draft_delete (RdWebCtx *ctx, RdWebJob *job)
       rd_web_fail (job, error);
       return;
     }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  rd_json_add_bool (b, "ok", TRUE);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_ok (job);
 }
 
 /* ---- saved views ---------------------------------------------------------------------- */
@@ -974,11 +970,7 @@ view_delete (RdWebCtx *ctx, RdWebJob *job)
       rd_web_fail (job, error);
       return;
     }
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  rd_json_add_bool (b, "ok", TRUE);
-  json_builder_end_object (b);
-  rd_web_json (job, SOUP_STATUS_OK, b);
+  rd_web_ok (job);
 }
 
 /* ---- HTML mail for the sandboxed frame ------------------------------------------------- */

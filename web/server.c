@@ -202,6 +202,36 @@ rd_web_json (RdWebJob *job, guint status, JsonBuilder *b)
 }
 
 void
+rd_web_json_list (RdWebJob *job, guint status, const char *member, GPtrArray *items, RdWebJsonItemFunc item,
+                  const GError *error)
+{
+  if (items == NULL)
+    {
+      rd_web_fail (job, error);
+      return;
+    }
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, member);
+  json_builder_begin_array (b);
+  for (guint i = 0; i < items->len; i++)
+    item (b, g_ptr_array_index (items, i));
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  rd_web_json (job, status, b);
+}
+
+void
+rd_web_ok (RdWebJob *job)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  rd_json_add_bool (b, "ok", TRUE);
+  json_builder_end_object (b);
+  rd_web_json (job, SOUP_STATUS_OK, b);
+}
+
+void
 rd_web_error (RdWebJob *job, guint status, const char *code, const char *text)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();

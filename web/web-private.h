@@ -86,6 +86,14 @@ struct _RdWebJob {
 
 /* The builder's root as the JSON body with @status. */
 void rd_web_json (RdWebJob *job, guint status, JsonBuilder *b);
+/* Adds one item of a list (an ops/json.c rd_json_<entity>). */
+typedef void (*RdWebJsonItemFunc) (JsonBuilder *b, gconstpointer item);
+/* {"@member": [each of @items via @item]} with @status; when @items is
+ * NULL, answers rd_web_fail (@error) instead. */
+void rd_web_json_list (RdWebJob *job, guint status, const char *member, GPtrArray *items, RdWebJsonItemFunc item,
+                       const GError *error);
+/* {"ok": true} with 200. */
+void rd_web_ok (RdWebJob *job);
 /* {"error": @text, "code": @code} with @status. */
 void rd_web_error (RdWebJob *job, guint status, const char *code, const char *text);
 /* Maps an error of the layers below to its status and code: NOT_FOUND
