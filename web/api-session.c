@@ -24,6 +24,20 @@ set_cookie (RdWebJob *job, const char *value, gint64 max_age)
   rd_web_header (job, "Set-Cookie", c);
 }
 
+/* Password guesses, at login or at a password change, share one limit
+ * per account and per client address: over it, 429 with Retry-After. */
+static gboolean
+refused_if_throttled (RdWebJob *job, const char *email, const char *message)
+{
+  gint64 retry = 0;
+  if (!rd_web_login_throttled (job->web, email, job->client_addr, &retry))
+    return FALSE;
+  g_autofree char *r = g_strdup_printf ("%" G_GINT64_FORMAT, retry);
+  rd_web_header (job, "Retry-After", r);
+  rd_web_error (job, 429, "rate_limited", message);
+  return TRUE;
+}
+
 static void
 login (RdWebCtx *ctx, RdWebJob *job)
 {
@@ -38,13 +52,9 @@ login (RdWebCtx *ctx, RdWebJob *job)
       rd_web_error (job, SOUP_STATUS_BAD_REQUEST, "invalid", "email and password are required");
       return;
     }
-  gint64 retry = 0;
-  if (rd_web_login_throttled (job->web, email, job->client_addr, &retry))
+  if (refused_if_throttled (job, email, "too many failed logins; try again later"))
     {
-      g_autofree char *r = g_strdup_printf ("%" G_GINT64_FORMAT, retry);
-      rd_web_header (job, "Retry-After", r);
       rd_log (RD_LOG_WARN, "web.login", "result=throttled client=%s", job->client_addr ? job->client_addr : "-");
-      rd_web_error (job, 429, "rate_limited", "too many failed logins; try again later");
       return;
     }
   g_autoptr(GError) error = NULL;
@@ -120,14 +130,8 @@ change_password (RdWebCtx *ctx, RdWebJob *job)
     }
   /* The current password is checked here as at login, under the same
    * limits: a session is not a free password oracle. */
-  gint64 retry = 0;
-  if (rd_web_login_throttled (job->web, job->agent->email, job->client_addr, &retry))
-    {
-      g_autofree char *r = g_strdup_printf ("%" G_GINT64_FORMAT, retry);
-      rd_web_header (job, "Retry-After", r);
-      rd_web_error (job, 429, "rate_limited", "too many wrong passwords; try again later");
-      return;
-    }
+  if (refused_if_throttled (job, job->agent->email, "too many wrong passwords; try again later"))
+    return;
   g_autoptr(GError) error = NULL;
   if (!rd_ops_agent_change_password (ctx->ops, job->agent->id, current, next, job->session_token, &error))
     {

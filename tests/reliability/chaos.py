@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +35,10 @@ SOURCE_ROOT = os.environ.get(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PYTHON = "/usr/bin/python3"
 RELAY_SCRIPT = os.path.join(SOURCE_ROOT, "tests", "integration", "relay_aiosmtpd.py")
+
+# The loopback port helpers of the integration tests, not a copy of them.
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
+from relay_peers import free_port, wait_port  # noqa: E402
 
 INBOX = "support@desk.test"
 
@@ -92,25 +95,6 @@ def check_memory(cond, what):
 
 def figure(name, value):
     print("figure %s=%s" % (name, value), flush=True)
-
-
-def free_port(host="127.0.0.1"):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=30.0, host="127.0.0.1"):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection((host, port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def proc_status(pid):
@@ -276,7 +260,7 @@ class Relay:
         self.log = open(work.join(name + ".log"), "ab")
         self.proc = subprocess.Popen([PYTHON, RELAY_SCRIPT, str(self.port), self.spool, str(tempfail)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_port(self.port):
+        if not wait_port(self.port, timeout=30.0):
             raise RuntimeError("relay did not start")
 
     def url(self):
